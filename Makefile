@@ -1,0 +1,158 @@
+# pam_neostra — see README.md.  `make` builds into $(BUILDDIR);
+# `make check` runs the whole suite (plain and under ASan+UBSan);
+# `make demo` shows real PAM logins against the bundled mock API.
+
+BUILDDIR   ?= build
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+SBINDIR    ?= $(PREFIX)/sbin
+BINDIR     ?= $(PREFIX)/bin
+SYSCONFDIR ?= /etc
+# Debian's PAM modules live in the multiarch directory; ask pkg-config first.
+PAMDIR     ?= $(shell pkg-config --variable=libdir pam 2>/dev/null || echo /lib/x86_64-linux-gnu)/security
+UNITDIR    ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
+
+CC         ?= gcc
+PKG_CONFIG ?= pkg-config
+SANITIZE   ?= 0
+
+DAEMON_PKGS := libsystemd libcurl jansson
+MODULE_PKGS := pam jansson
+CTL_PKGS    := jansson
+
+WARN    := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wmissing-prototypes \
+           -Wstrict-prototypes -Wno-unused-parameter -Wvla -Wdate-time
+HARDEN  := -fstack-protector-strong -fstack-clash-protection -fcf-protection \
+           -fno-strict-aliasing -fno-common
+BASE    := -std=gnu11 -g -fPIC -fvisibility=hidden -D_GNU_SOURCE -Iinclude -Icommon
+ifeq ($(SANITIZE),1)
+OPT     := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+SANLD   := -fsanitize=address,undefined
+else
+OPT     := -O2 -D_FORTIFY_SOURCE=2
+SANLD   :=
+endif
+CFLAGS  ?=
+CFLAGS  += $(BASE) $(OPT) $(WARN) $(HARDEN)
+LDHARD  := -Wl,-z,relro,-z,now -Wl,--as-needed $(SANLD)
+
+pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1))
+pc_libs   = $(shell $(PKG_CONFIG) --libs $(1))
+
+COMMON_SRC := $(wildcard common/*.c)
+DAEMON_SRC := $(filter-out neostrad/neostractl.c,$(wildcard neostrad/*.c))
+MODULE_SRC := $(wildcard pam_neostra/*.c)
+CTL_SRC    := neostrad/neostractl.c
+
+obj = $(patsubst %.c,$(BUILDDIR)/obj/%.o,$(1))
+COMMON_OBJ := $(call obj,$(COMMON_SRC))
+DAEMON_OBJ := $(call obj,$(DAEMON_SRC))
+MODULE_OBJ := $(call obj,$(MODULE_SRC))
+CTL_OBJ    := $(call obj,$(CTL_SRC))
+HEADERS    := $(wildcard include/neostra/*.h common/*.h neostrad/*.h pam_neostra/*.h)
+
+ALL_CFLAGS = $(CFLAGS) $(call pc_cflags,$(DAEMON_PKGS) pam)
+
+.PHONY: all clean install uninstall deps check check-plain check-asan demo fuzz fuzz-build \
+        unit pamtests integration fuzz-smoke bench
+
+all: $(BUILDDIR)/pam_neostra.so $(BUILDDIR)/neostrad $(BUILDDIR)/neostractl
+
+$(BUILDDIR)/obj/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILDDIR)/pam_neostra.so: $(MODULE_OBJ) $(COMMON_OBJ) pam_neostra/pam_neostra.map
+	$(CC) -shared -Wl,--version-script=pam_neostra/pam_neostra.map -Wl,--no-undefined \
+		$(LDHARD) -o $@ $(MODULE_OBJ) $(COMMON_OBJ) $(call pc_libs,$(MODULE_PKGS))
+
+$(BUILDDIR)/neostrad: $(DAEMON_OBJ) $(COMMON_OBJ)
+	$(CC) -pie $(LDHARD) -o $@ $^ $(call pc_libs,$(DAEMON_PKGS)) -lpthread
+
+$(BUILDDIR)/neostractl: $(CTL_OBJ) $(COMMON_OBJ)
+	$(CC) -pie $(LDHARD) -o $@ $^ $(call pc_libs,$(CTL_PKGS))
+
+# ---- tests ---------------------------------------------------------------
+
+# Unit tests: tests/unit/test_<name>.c, each linked with the shared code and
+# the daemon's objects (minus its main), run with cmocka.
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILDDIR)/tests/%,$(UNIT_SRC))
+DAEMON_LIB_OBJ := $(filter-out $(BUILDDIR)/obj/neostrad/neostrad.o,$(DAEMON_OBJ))
+TEST_LIBS  = $(call pc_libs,$(DAEMON_PKGS) cmocka) -lpthread
+
+$(BUILDDIR)/tests/test_%: tests/unit/test_%.c $(DAEMON_LIB_OBJ) $(COMMON_OBJ) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Ineostrad -o $@ $< $(DAEMON_LIB_OBJ) $(COMMON_OBJ) $(LDHARD) $(TEST_LIBS)
+
+# PAM tests: drive the built module through libpamtest under pam_wrapper.
+PAMTEST_SRC := $(wildcard tests/pam/*.c)
+$(BUILDDIR)/tests/pamtest: $(PAMTEST_SRC) $(COMMON_OBJ) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/pam -o $@ $(PAMTEST_SRC) $(COMMON_OBJ) $(LDHARD) \
+		$(call pc_libs,cmocka jansson pam) -lpamtest
+
+TEST_BINS := $(UNIT_BIN) $(if $(PAMTEST_SRC),$(BUILDDIR)/tests/pamtest)
+
+tests-build: all $(TEST_BINS)
+
+.PHONY: tests-build
+
+deps:
+	@sh packaging/install-deps.sh
+
+# One sanitizer-free pass and one ASan+UBSan pass, each in its own build
+# directory, then the fuzz smoke.  tests/run-suite.sh prints the totals.
+check: deps
+	@sh tests/run-suite.sh
+
+check-plain: deps
+	@$(MAKE) --no-print-directory tests-build
+	@sh tests/run-tests.sh $(BUILDDIR)
+
+demo: deps all
+	@sh tests/demo.sh $(BUILDDIR)
+
+# ---- fuzzing ---------------------------------------------------------------
+FUZZ_CC    ?= clang
+FUZZ_TIME  ?= 60
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN   := $(patsubst tests/fuzz/%.c,$(BUILDDIR)/fuzz/%,$(FUZZ_SRC))
+FUZZ_FLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Icommon -Ineostrad \
+              -fsanitize=fuzzer,address,undefined $(call pc_cflags,$(DAEMON_PKGS))
+FUZZ_LIB_SRC := $(COMMON_SRC) $(filter-out neostrad/neostrad.c,$(DAEMON_SRC))
+
+$(BUILDDIR)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB_SRC) $(call pc_libs,$(DAEMON_PKGS)) -lpthread
+
+fuzz-build: $(FUZZ_BIN)
+
+# make fuzz FUZZ_TIME=600 runs each target for that many seconds.
+fuzz: deps fuzz-build
+	@for f in $(FUZZ_BIN); do \
+		n=$$(basename $$f); mkdir -p $(BUILDDIR)/fuzz/corpus-$$n; \
+		echo "fuzz: $$n for $(FUZZ_TIME)s"; \
+		$$f -max_total_time=$(FUZZ_TIME) -max_len=70000 $(BUILDDIR)/fuzz/corpus-$$n tests/fuzz/corpus/$${n#fuzz_} || exit 1; \
+	done
+
+# ---- install ---------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(PAMDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/neostra/neostrad.conf.d $(DESTDIR)$(UNITDIR)
+	install -m 0644 $(BUILDDIR)/pam_neostra.so $(DESTDIR)$(PAMDIR)/pam_neostra.so
+	install -m 0755 $(BUILDDIR)/neostrad $(DESTDIR)$(SBINDIR)/neostrad
+	install -m 0755 $(BUILDDIR)/neostractl $(DESTDIR)$(BINDIR)/neostractl
+	test -e $(DESTDIR)$(SYSCONFDIR)/neostra/neostrad.conf || \
+		install -m 0640 packaging/neostrad.conf $(DESTDIR)$(SYSCONFDIR)/neostra/neostrad.conf
+	sed 's|@SBINDIR@|$(SBINDIR)|g' packaging/systemd/neostrad.service.in \
+		> $(DESTDIR)$(UNITDIR)/neostrad.service
+	install -m 0644 packaging/systemd/neostrad.socket $(DESTDIR)$(UNITDIR)/neostrad.socket
+
+uninstall:
+	rm -f $(DESTDIR)$(PAMDIR)/pam_neostra.so $(DESTDIR)$(SBINDIR)/neostrad \
+		$(DESTDIR)$(BINDIR)/neostractl $(DESTDIR)$(UNITDIR)/neostrad.service \
+		$(DESTDIR)$(UNITDIR)/neostrad.socket
+
+clean:
+	rm -rf build build-asan

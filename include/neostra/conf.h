@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * /etc/neostra/neostrad.conf: INI ([section], key = value, '#' or ';'
+ * comments, one setting per line) plus drop-ins <file>.d/<name>.conf read in
+ * lexical order after the main file; a later file's value replaces an
+ * earlier one, lists and [groups] entries included, while a key set twice in
+ * the same file is an error.  Unknown sections and keys are errors.  Every
+ * error names file:line.  The daemon uses all of it; the PAM module reads only [users]
+ * to decide, without a round trip, which names are never ours.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define NEOSTRA_CONF_LINE_MAX   4096u   /* bytes in one line */
+#define NEOSTRA_CONF_FILE_MAX   (1024u * 1024u)
+#define NEOSTRA_CONF_DROPINS_MAX 128u
+#define NEOSTRA_CONF_LIST_MAX   256u    /* entries in one list value */
+
+struct neostra_strv {
+        char **v;
+        size_t n;
+};
+
+struct neostra_group_map {
+        char *role;
+        struct neostra_strv groups;     /* local group names, in order */
+};
+
+struct neostra_config {
+        char *path;                       /* main file as given */
+
+        /* [api] */
+        char *api_url;                    /* required; https://, or http:// to loopback only */
+        char *signin_path;                /* "/api/v1/auth/signin" */
+        uint64_t connect_timeout_ms;      /* 3000 */
+        uint64_t timeout_ms;              /* 10000; <= NEOSTRA_API_TIMEOUT_MAX_MS */
+        char *ca_file;                    /* NULL: system store */
+        char *pinned_public_key;          /* NULL, or "sha256//..." (curl syntax) */
+
+        /* [users] */
+        char *email_template;             /* "%u"; %u exactly once, "%%" a percent sign (see conf.c) */
+        uid_t minimum_uid;                /* 1000 */
+        struct neostra_strv exclude;      /* names never sent; root always implied */
+
+        /* [access] */
+        struct neostra_strv allow_roles;  /* empty: any API user */
+
+        /* [groups] */
+        struct neostra_group_map *groups;
+        size_t n_groups;
+
+        /* [identities] */
+        bool userdb;                      /* true */
+        uid_t uid_min, uid_max;           /* 200000, 299999 */
+        char *home;                       /* "/home/%u" */
+        char *shell;                      /* "/bin/bash" */
+        bool first_login;                 /* true */
+
+        /* [cache] */
+        char *cache_directory;            /* "/var/lib/neostra" */
+        bool offline;                     /* true */
+        uint64_t offline_max_age_ms;      /* 7 days */
+        uint64_t offline_after_ms;        /* 5000 */
+        uint64_t cached_auth_timeout_ms;  /* 0 = off */
+        unsigned max_failures;            /* 5 */
+
+        /* [daemon] */
+        char *socket_path;                /* NEOSTRA_DEFAULT_SOCKET */
+        char *userdb_socket_path;         /* NEOSTRA_DEFAULT_USERDB_SOCKET */
+        char *user;                       /* "neostra"; "root" or empty: keep the starting user */
+};
+
+/* A config with every default filled in and no api_url. */
+int neostra_config_new_default(struct neostra_config **ret);
+
+/*
+ * Load path (NULL: NEOSTRA_DEFAULT_CONFIG) and its drop-ins on top of the
+ * defaults and validate the result.  On error returns a negative errno,
+ * leaves *ret alone and writes one line "file:line: message" (or "file:
+ * message") into err (which may be NULL).  When require_safe_owner is set,
+ * a file (or drop-in directory) that is not owned by root or is
+ * group/world-writable is refused (-EPERM), as the PAM module must not take
+ * policy from a file a user could have written.
+ */
+int neostra_config_load(const char *path, bool require_safe_owner,
+                        struct neostra_config **ret, char *err, size_t errlen);
+
+void neostra_config_free(struct neostra_config *c);
+
+/* Parse a duration: "10", "10s", "250ms", "5m", "2h", "7d" → milliseconds. */
+int neostra_parse_duration_ms(const char *s, uint64_t *ret);
+/* Parse yes/no/true/false/on/off/1/0. */
+int neostra_parse_bool(const char *s, bool *ret);
+
+/* A login name we are willing to handle: 1..NEOSTRA_USER_MAX bytes, no
+ * control characters, whitespace, '/', ':' or leading '-'.  Names with '@'
+ * are allowed (they pass through email_template unchanged). */
+bool neostra_valid_login_name(const char *name);
+
+/*
+ * Build the email for a login name from email_template: "%u" is the name,
+ * "%%" a percent sign; a name that contains '@' is used as it is.  The
+ * result must look like an email (one '@', non-empty local part and
+ * domain, no spaces or control characters, <= NEOSTRA_USER_MAX).
+ * Returns 0 and a malloc'd string, or -EINVAL (-ENOMEM when out of memory).
+ */
+int neostra_email_for_user(const struct neostra_config *c, const char *name, char **ret);
+
+/* A role as [groups] and [access] name it: 1..NEOSTRA_ROLE_MAX bytes of
+ * UTF-8 without control characters. */
+bool neostra_valid_role(const char *role);
+
+/* A Unix user or group name: [A-Za-z0-9_.][A-Za-z0-9_.-]*, at most 32
+ * bytes, not all digits (it would read as a numeric id), not "." or "..". */
+bool neostra_valid_unix_name(const char *name);
+
+/* [identities] home with %u replaced by name (a valid login name).
+ * Returns 0 and a malloc'd string, or -EINVAL / -ENOMEM. */
+int neostra_home_for_user(const struct neostra_config *c, const char *name, char **ret);
+
+/* true when name is in [users] exclude, or is "root". */
+bool neostra_user_excluded(const struct neostra_config *c, const char *name);
+
+/*
+ * The group names the roles map to through [groups], deduplicated, in table
+ * order.  Roles the table does not name map to nothing.  Returns 0 and a
+ * NULL-terminated strv (possibly empty, never v == NULL) whose strings
+ * borrow from c (free only ret->v), or -ENOMEM.
+ */
+int neostra_groups_for_roles(const struct neostra_config *c, const char *const *roles,
+                             size_t n_roles, struct neostra_strv *ret);
+
+/* true when allow_roles is empty or one of roles is in it. */
+bool neostra_roles_allowed(const struct neostra_strv *allow_roles,
+                           const char *const *roles, size_t n_roles);
+
+/* Free every string and the vector, leave *s empty; accepts NULL. */
+void neostra_strv_free(struct neostra_strv *s);

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The wire between pam_neostra.so, neostractl and neostrad.
+ *
+ * Every socket speaks Varlink: a message is one JSON object terminated by a
+ * single NUL byte.  A call is
+ *
+ *     {"method":"io.neostra.Auth.Authenticate","parameters":{...}}\0
+ *
+ * and the answer is either a reply {"parameters":{...}}\0 or an error
+ * {"error":"io.neostra.Auth.AuthenticationFailed","parameters":{...}}\0.
+ * One connection carries any number of calls, strictly one after the other.
+ * Messages larger than NEOSTRA_MESSAGE_MAX are a protocol error and close
+ * the connection; so does anything that is not a JSON object.
+ *
+ * io.neostra.Auth methods (parameters → reply):
+ *
+ *   Authenticate  user, password, service?, rhost?, tty?
+ *                 → user, email, roles[], groups[{name,gid}], offline
+ *                 errors: AuthenticationFailed, UserUnknown, NotOurUser,
+ *                         ServiceUnavailable, PermissionDenied, RateLimited
+ *   CheckAccount  user, service?
+ *                 → allowed, reason, roles[], groups[{name,gid}]
+ *                 errors: UserUnknown, NotOurUser, PermissionDenied, RateLimited
+ *   GetStatus     (none) → version, state, since, users, connections,
+ *                 lastApiLatencyMs, logins{success,failure,unavailable,...},
+ *                 configFile
+ *   GetUser       user → user, email, roles[], groups[], lastOnlineSuccess,
+ *                 tokenExpires (root, or the caller's own account)
+ *   InvalidateCache  user? → (empty)   root only
+ *
+ * Every error reply carries a human readable "reason" parameter.  Unknown
+ * methods get org.varlink.service.MethodNotFound, bad parameters
+ * org.varlink.service.InvalidParameter {"parameter": name}.
+ */
+#pragma once
+
+#define NEOSTRA_PROTOCOL_VERSION 1
+
+#define NEOSTRA_AUTH_INTERFACE            "io.neostra.Auth"
+#define NEOSTRA_METHOD_AUTHENTICATE       NEOSTRA_AUTH_INTERFACE ".Authenticate"
+#define NEOSTRA_METHOD_CHECK_ACCOUNT      NEOSTRA_AUTH_INTERFACE ".CheckAccount"
+#define NEOSTRA_METHOD_GET_STATUS         NEOSTRA_AUTH_INTERFACE ".GetStatus"
+#define NEOSTRA_METHOD_GET_USER           NEOSTRA_AUTH_INTERFACE ".GetUser"
+#define NEOSTRA_METHOD_INVALIDATE_CACHE   NEOSTRA_AUTH_INTERFACE ".InvalidateCache"
+
+/* The API said no: wrong password (401/403, or a 200 that says 401 inside). */
+#define NEOSTRA_ERROR_AUTHENTICATION_FAILED NEOSTRA_AUTH_INTERFACE ".AuthenticationFailed"
+/* The API does not know the user (404), or the name maps to no valid email,
+ * or (CheckAccount) the daemon has never seen the user sign in. */
+#define NEOSTRA_ERROR_USER_UNKNOWN          NEOSTRA_AUTH_INTERFACE ".UserUnknown"
+/* A local system account or an excluded name: never sent to the API. */
+#define NEOSTRA_ERROR_NOT_OUR_USER          NEOSTRA_AUTH_INTERFACE ".NotOurUser"
+/* API down, slow, 5xx, TLS failure, unparsable or ill-typed answer. */
+#define NEOSTRA_ERROR_SERVICE_UNAVAILABLE   NEOSTRA_AUTH_INTERFACE ".ServiceUnavailable"
+/* The peer (SO_PEERCRED) may not ask this. */
+#define NEOSTRA_ERROR_PERMISSION_DENIED     NEOSTRA_AUTH_INTERFACE ".PermissionDenied"
+#define NEOSTRA_ERROR_RATE_LIMITED          NEOSTRA_AUTH_INTERFACE ".RateLimited"
+
+#define VARLINK_ERROR_METHOD_NOT_FOUND      "org.varlink.service.MethodNotFound"
+#define VARLINK_ERROR_INVALID_PARAMETER     "org.varlink.service.InvalidParameter"
+#define VARLINK_ERROR_PROTOCOL              "org.varlink.service.ProtocolError"
+
+/* Limits: every field is bounded before anything else looks at it. */
+#define NEOSTRA_MESSAGE_MAX        (64u * 1024u)   /* one Varlink message, NUL excluded */
+#define NEOSTRA_USER_MAX           256u            /* login name or email, bytes */
+#define NEOSTRA_PASSWORD_MAX       1024u           /* bytes */
+#define NEOSTRA_FIELD_MAX          256u            /* service, rhost, tty */
+#define NEOSTRA_API_BODY_MAX       (64u * 1024u)   /* sign-in response body */
+#define NEOSTRA_ROLES_MAX          256u            /* roles in one answer */
+#define NEOSTRA_ROLE_MAX           128u            /* bytes of one role */
+#define NEOSTRA_TOKEN_MAX          (16u * 1024u)   /* token / refresh token bytes */
+
+/* Defaults both sides agree on. */
+#define NEOSTRA_DEFAULT_CONFIG     "/etc/neostra/neostrad.conf"
+#define NEOSTRA_DEFAULT_SOCKET     "/run/neostra/io.neostra.Auth"
+#define NEOSTRA_DEFAULT_USERDB_SOCKET "/run/systemd/userdb/io.neostra"
+
+/*
+ * The module's deadline for one whole call.  The daemon refuses an
+ * [api] timeout that does not leave room below it (see conf.c), so the
+ * daemon always answers first and says why.
+ */
+#define NEOSTRA_CLIENT_TIMEOUT_MS  30000u
+#define NEOSTRA_API_TIMEOUT_MAX_MS 25000u

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "alloc.h"
+
+static void wipe_free(void *p) {
+        if (!p)
+                return;
+        /* malloc_usable_size() covers the whole block, slack included. */
+        explicit_bzero(p, malloc_usable_size(p));
+        free(p);
+}
+
+static void *wipe_realloc(void *p, size_t n) {
+        size_t old;
+        void *q;
+
+        if (!p)
+                return malloc(n);
+        if (n == 0) {
+                wipe_free(p);
+                return NULL;
+        }
+        old = malloc_usable_size(p);
+        if (n <= old)
+                return p;
+        /* Never let realloc() free the old block with its contents. */
+        q = malloc(n);
+        if (!q)
+                return NULL;
+        memcpy(q, p, old);
+        wipe_free(p);
+        return q;
+}
+
+static void *plain_malloc(size_t n) {
+        return malloc(n);
+}
+
+static void *plain_calloc(size_t n, size_t size) {
+        return calloc(n, size);
+}
+
+static char *plain_strdup(const char *s) {
+        return strdup(s);
+}
+
+int secure_alloc_install(void) {
+        json_set_alloc_funcs(plain_malloc, wipe_free);
+        return curl_global_init_mem(CURL_GLOBAL_DEFAULT, plain_malloc, wipe_free,
+                                    wipe_realloc, plain_strdup, plain_calloc) == CURLE_OK ? 0 : -1;
+}

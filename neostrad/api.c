@@ -1,0 +1,597 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libcurl multi-socket on sd-event, after the pattern of systemd's
+ * curl-util.c: libcurl tells us which sockets to watch and when to wake it,
+ * we tell it what happened.  Nothing here ever blocks the loop; a slow API
+ * only delays the logins waiting on it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "api.h"
+#include "log.h"
+#include "neostra/protocol.h"
+#include "neostra/secure.h"
+#include "neostra/varlink.h"
+
+#define USER_AGENT "neostrad/" NEOSTRA_VERSION
+
+struct Api {
+        sd_event *event;
+        CURLM *multi;
+        sd_event_source *timer;
+        unsigned pending;
+};
+
+struct ApiRequest {
+        Api *api;
+        CURL *easy;
+        struct curl_slist *headers;
+        struct vbuf body;             /* the JSON we send: holds the password */
+        struct vbuf answer;           /* what comes back: holds the token */
+        char *email;
+        uint64_t started_usec;
+        uint64_t retry_after_sec;
+        bool body_too_large;
+        api_signin_callback_t cb;
+        void *userdata;
+};
+
+const char *api_outcome_to_string(enum api_outcome o) {
+        switch (o) {
+        case API_ALLOW: return "allow";
+        case API_DENY: return "deny";
+        case API_USER_UNKNOWN: return "unknown";
+        case API_UNAVAILABLE: return "unavailable";
+        }
+        return "invalid";
+}
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+static void free_strv(char **v, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(v[i]);
+        free(v);
+}
+
+void api_signin_result_clear(struct api_signin_result *r) {
+        secure_free_string(r->token);
+        secure_free_string(r->refresh_token);
+        free(r->user_id);
+        free(r->name);
+        free(r->email);
+        free_strv(r->roles, r->n_roles);
+        *r = (struct api_signin_result) { .expires_in = -1 };
+}
+
+/* ---- validation ----------------------------------------------------------- */
+
+static bool clean_string(const json_t *v, size_t max) {
+        const char *s;
+        size_t len;
+
+        if (!json_is_string(v))
+                return false;
+        s = json_string_value(v);
+        len = json_string_length(v);
+        if (len == 0 || len > max || strlen(s) != len)
+                return false;
+        for (size_t i = 0; i < len; i++)
+                if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f)
+                        return false;
+        return true;
+}
+
+static void set_outcome(struct api_signin_result *ret, enum api_outcome o, const char *reason) {
+        ret->outcome = o;
+        ret->reason = reason;
+}
+
+/* Only called for HTTP 200: every field the decision rests on must be
+ * present and of the documented type, or the answer is not an allow. */
+static void parse_success(const char *body, size_t len, const char *expected_email,
+                          struct api_signin_result *ret) {
+        json_t *root, *status, *data, *user, *v, *roles, *role;
+        json_error_t error;
+        size_t i;
+
+        root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &error);
+        if (!root || !json_is_object(root)) {
+                set_outcome(ret, API_UNAVAILABLE, "API answer is not a JSON object");
+                goto done;
+        }
+
+        status = json_object_get(root, "status");
+        if (!json_is_integer(status)) {
+                set_outcome(ret, API_UNAVAILABLE, "API answer has no integer status");
+                goto done;
+        }
+        if (json_integer_value(status) == 401 || json_integer_value(status) == 403) {
+                /* HTTP 200 wrapping a refusal: the API said no. */
+                set_outcome(ret, API_DENY, "API refused the password (status inside a 200)");
+                goto done;
+        }
+        if (json_integer_value(status) != 200) {
+                set_outcome(ret, API_UNAVAILABLE, "API answer status is not 200");
+                goto done;
+        }
+
+        data = json_object_get(root, "data");
+        if (!json_is_object(data)) {
+                set_outcome(ret, API_UNAVAILABLE, "API answer has no data object");
+                goto done;
+        }
+        user = json_object_get(data, "user");
+        if (!json_is_object(user)) {
+                set_outcome(ret, API_UNAVAILABLE, "API answer has no data.user object");
+                goto done;
+        }
+
+        v = json_object_get(user, "email");
+        if (!clean_string(v, NEOSTRA_USER_MAX)) {
+                set_outcome(ret, API_UNAVAILABLE, "API answer has no valid data.user.email");
+                goto done;
+        }
+        if (strcasecmp(json_string_value(v), expected_email) != 0) {
+                set_outcome(ret, API_UNAVAILABLE, "API answer is for another account");
+                goto done;
+        }
+
+        v = json_object_get(data, "token");
+        if (!clean_string(v, NEOSTRA_TOKEN_MAX)) {
+                set_outcome(ret, API_UNAVAILABLE, "API answer has no valid data.token");
+                goto done;
+        }
+
+        roles = json_object_get(user, "roles");
+        if (!json_is_array(roles) || json_array_size(roles) > NEOSTRA_ROLES_MAX) {
+                set_outcome(ret, API_UNAVAILABLE, "API answer has no valid data.user.roles");
+                goto done;
+        }
+        json_array_foreach(roles, i, role)
+                if (!clean_string(role, NEOSTRA_ROLE_MAX)) {
+                        set_outcome(ret, API_UNAVAILABLE, "API answer has an invalid role");
+                        goto done;
+                }
+
+        /* Optional fields: absent is fine, present must be well-typed. */
+        v = json_object_get(data, "refreshToken");
+        if (v && !json_is_null(v) && !clean_string(v, NEOSTRA_TOKEN_MAX)) {
+                set_outcome(ret, API_UNAVAILABLE, "API answer has an invalid data.refreshToken");
+                goto done;
+        }
+        v = json_object_get(data, "expiresIn");
+        if (v && !json_is_null(v) && (!json_is_integer(v) || json_integer_value(v) < 0)) {
+                set_outcome(ret, API_UNAVAILABLE, "API answer has an invalid data.expiresIn");
+                goto done;
+        }
+        v = json_object_get(user, "id");
+        if (v && !json_is_null(v) && !clean_string(v, NEOSTRA_FIELD_MAX)) {
+                set_outcome(ret, API_UNAVAILABLE, "API answer has an invalid data.user.id");
+                goto done;
+        }
+        v = json_object_get(user, "name");
+        if (v && !json_is_null(v) && !json_is_string(v)) {
+                set_outcome(ret, API_UNAVAILABLE, "API answer has an invalid data.user.name");
+                goto done;
+        }
+
+        /* Everything checked: copy out. */
+        ret->roles = calloc(json_array_size(roles) + 1, sizeof(char *));
+        ret->email = strdup(expected_email);
+        ret->token = strdup(json_string_value(json_object_get(data, "token")));
+        if (!ret->roles || !ret->email || !ret->token)
+                goto oom;
+        json_array_foreach(roles, i, role) {
+                ret->roles[i] = strdup(json_string_value(role));
+                if (!ret->roles[i])
+                        goto oom;
+                ret->n_roles = i + 1;
+        }
+        if (json_is_string(v = json_object_get(data, "refreshToken")) &&
+            !(ret->refresh_token = strdup(json_string_value(v))))
+                goto oom;
+        if (json_is_integer(v = json_object_get(data, "expiresIn")))
+                ret->expires_in = json_integer_value(v);
+        if (json_is_string(v = json_object_get(user, "id")) &&
+            !(ret->user_id = strdup(json_string_value(v))))
+                goto oom;
+        if (json_is_string(v = json_object_get(user, "name")) &&
+            !(ret->name = strndup(json_string_value(v), NEOSTRA_FIELD_MAX)))
+                goto oom;
+
+        set_outcome(ret, API_ALLOW, "API accepted the password");
+        goto done;
+
+oom:
+        {
+                long status_code = ret->http_status;
+                api_signin_result_clear(ret);
+                ret->http_status = status_code;
+        }
+        set_outcome(ret, API_UNAVAILABLE, "out of memory");
+done:
+        /* The parsed tree holds the token; scrub it before jansson frees. */
+        json_decref_wipe(root);
+}
+
+void api_parse_signin_response(long http_status, const char *body, size_t len,
+                               const char *expected_email, struct api_signin_result *ret) {
+        *ret = (struct api_signin_result) { .expires_in = -1, .http_status = http_status };
+
+        if (http_status == 200) {
+                if (!body || len == 0 || len > NEOSTRA_API_BODY_MAX)
+                        set_outcome(ret, API_UNAVAILABLE, "API answer body missing or too large");
+                else
+                        parse_success(body, len, expected_email, ret);
+        } else if (http_status == 401 || http_status == 403)
+                set_outcome(ret, API_DENY, "API refused the password");
+        else if (http_status == 404)
+                set_outcome(ret, API_USER_UNKNOWN, "API does not know the account");
+        else if (http_status == 408 || http_status == 429)
+                set_outcome(ret, API_UNAVAILABLE, "API is busy");
+        else if (http_status >= 400 && http_status < 500)
+                set_outcome(ret, API_DENY, "API rejected the request");
+        else if (http_status >= 500 && http_status < 600)
+                set_outcome(ret, API_UNAVAILABLE, "API server error");
+        else
+                set_outcome(ret, API_UNAVAILABLE, "unexpected HTTP status from API");
+}
+
+/* ---- libcurl on sd-event ------------------------------------------------- */
+
+static void api_process(Api *api);
+
+static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Api *api = userdata;
+        int action = 0, running;
+
+        if (revents & (EPOLLIN | EPOLLPRI))
+                action |= CURL_CSELECT_IN;
+        if (revents & EPOLLOUT)
+                action |= CURL_CSELECT_OUT;
+        if (revents & (EPOLLERR | EPOLLHUP))
+                action |= CURL_CSELECT_ERR;
+
+        if (curl_multi_socket_action(api->multi, fd, action, &running) != CURLM_OK)
+                log_msg(LOG_ERR, "libcurl failed to process socket events");
+        api_process(api);
+        return 0;
+}
+
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
+        Api *api = userp;
+        sd_event_source *io = socketp;
+        uint32_t events = 0;
+        int r;
+
+        if (what == CURL_POLL_REMOVE) {
+                if (io) {
+                        sd_event_source_disable_unref(io);
+                        curl_multi_assign(api->multi, fd, NULL);
+                }
+                return 0;
+        }
+
+        if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+                events |= EPOLLIN;
+        if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+                events |= EPOLLOUT;
+
+        if (io) {
+                r = sd_event_source_set_io_events(io, events);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(io, SD_EVENT_ON);
+        } else {
+                r = sd_event_add_io(api->event, &io, fd, events, on_io, api);
+                if (r >= 0) {
+                        (void) sd_event_source_set_description(io, "curl-io");
+                        if (curl_multi_assign(api->multi, fd, io) != CURLM_OK) {
+                                sd_event_source_disable_unref(io);
+                                r = -ENOMEM;
+                        }
+                }
+        }
+        if (r < 0) {
+                log_msg(LOG_ERR, "cannot watch an API socket: %s", strerror(-r));
+                return -1;
+        }
+        return 0;
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Api *api = userdata;
+        int running;
+
+        if (curl_multi_socket_action(api->multi, CURL_SOCKET_TIMEOUT, 0, &running) != CURLM_OK)
+                log_msg(LOG_ERR, "libcurl failed to process a timeout");
+        api_process(api);
+        return 0;
+}
+
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp) {
+        Api *api = userp;
+        uint64_t when;
+        int r;
+
+        if (timeout_ms < 0)
+                return sd_event_source_set_enabled(api->timer, SD_EVENT_OFF) < 0 ? -1 : 0;
+
+        r = sd_event_now(api->event, CLOCK_MONOTONIC, &when);
+        if (r < 0)
+                return -1;
+        when += (uint64_t) timeout_ms * 1000u;
+        if (sd_event_source_set_time(api->timer, when) < 0 ||
+            sd_event_source_set_enabled(api->timer, SD_EVENT_ONESHOT) < 0)
+                return -1;
+        return 0;
+}
+
+static void request_free(ApiRequest *req) {
+        if (!req)
+                return;
+        if (req->easy) {
+                curl_multi_remove_handle(req->api->multi, req->easy);
+                curl_easy_cleanup(req->easy);
+                req->api->pending--;
+        }
+        curl_slist_free_all(req->headers);
+        vbuf_done(&req->body);
+        vbuf_done(&req->answer);
+        free(req->email);
+        free(req);
+}
+
+static void finish(ApiRequest *req, CURLcode code) {
+        struct api_signin_result res;
+        long status = 0;
+
+        if (code == CURLE_OK) {
+                curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
+                api_parse_signin_response(status, req->answer.data, req->answer.len, req->email, &res);
+        } else {
+                res = (struct api_signin_result) { .expires_in = -1 };
+                set_outcome(&res, API_UNAVAILABLE,
+                            code == CURLE_OPERATION_TIMEDOUT ? "API timed out" :
+                            code == CURLE_COULDNT_CONNECT ? "cannot connect to the API" :
+                            code == CURLE_COULDNT_RESOLVE_HOST ? "cannot resolve the API host" :
+                            code == CURLE_PEER_FAILED_VERIFICATION ? "API certificate verification failed" :
+                            code == CURLE_SSL_PINNEDPUBKEYNOTMATCH ? "API public key does not match the pin" :
+                            code == CURLE_SSL_CONNECT_ERROR ? "TLS handshake with the API failed" :
+                            code == CURLE_WRITE_ERROR && req->body_too_large ? "API answer too large" :
+                            code == CURLE_GOT_NOTHING ? "API closed the connection without an answer" :
+                            "transport error talking to the API");
+        }
+        res.latency_usec = now_usec() - req->started_usec;
+        res.retry_after_sec = req->retry_after_sec;
+
+        /* The password has done its job. */
+        vbuf_done(&req->body);
+
+        req->cb(&res, req->userdata);
+        api_signin_result_clear(&res);
+        request_free(req);
+}
+
+static void api_process(Api *api) {
+        CURLMsg *msg;
+        int left;
+
+        while ((msg = curl_multi_info_read(api->multi, &left))) {
+                ApiRequest *req = NULL;
+
+                if (msg->msg != CURLMSG_DONE)
+                        continue;
+                curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &req);
+                if (req)
+                        finish(req, msg->data.result);
+        }
+}
+
+int api_new(sd_event *event, Api **ret) {
+        Api *api;
+        int r;
+
+        api = calloc(1, sizeof(*api));
+        if (!api)
+                return -ENOMEM;
+        api->event = sd_event_ref(event);
+        api->multi = curl_multi_init();
+        if (!api->multi) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        r = sd_event_add_time(event, &api->timer, CLOCK_MONOTONIC, UINT64_MAX,
+                              1 /* µs: an accuracy of 0 would mean sd-event's default 250 ms */,
+                              on_timer, api);
+        if (r < 0)
+                goto fail;
+        (void) sd_event_source_set_description(api->timer, "curl-timer");
+        (void) sd_event_source_set_enabled(api->timer, SD_EVENT_OFF);
+
+        if (curl_multi_setopt(api->multi, CURLMOPT_SOCKETFUNCTION, on_socket) != CURLM_OK ||
+            curl_multi_setopt(api->multi, CURLMOPT_SOCKETDATA, api) != CURLM_OK ||
+            curl_multi_setopt(api->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer) != CURLM_OK ||
+            curl_multi_setopt(api->multi, CURLMOPT_TIMERDATA, api) != CURLM_OK ||
+            /* Reuse connections (HTTP/2 multiplexing where the API offers it). */
+            curl_multi_setopt(api->multi, CURLMOPT_PIPELINING, (long) CURLPIPE_MULTIPLEX) != CURLM_OK ||
+            curl_multi_setopt(api->multi, CURLMOPT_MAXCONNECTS, 32L) != CURLM_OK) {
+                r = -EINVAL;
+                goto fail;
+        }
+        *ret = api;
+        return 0;
+
+fail:
+        api_free(api);
+        return r;
+}
+
+Api *api_free(Api *api) {
+        if (!api)
+                return NULL;
+        /* Requests are owned by their callers and cancelled by them first. */
+        if (api->multi)
+                curl_multi_cleanup(api->multi);
+        sd_event_source_disable_unref(api->timer);
+        sd_event_unref(api->event);
+        free(api);
+        return NULL;
+}
+
+unsigned api_pending(const Api *api) {
+        return api->pending;
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
+        ApiRequest *req = userdata;
+        size_t n = size * nmemb;
+
+        if (vbuf_append(&req->answer, ptr, n, NEOSTRA_API_BODY_MAX) < 0) {
+                req->body_too_large = true;
+                return 0; /* libcurl aborts the transfer */
+        }
+        return n;
+}
+
+static size_t on_header(char *buffer, size_t size, size_t nitems, void *userdata) {
+        ApiRequest *req = userdata;
+        size_t n = size * nitems;
+        static const char name[] = "retry-after:";
+
+        if (n > sizeof(name) - 1 && n < 64 && strncasecmp(buffer, name, sizeof(name) - 1) == 0) {
+                char value[64], *end;
+                unsigned long long secs;
+
+                memcpy(value, buffer + sizeof(name) - 1, n - (sizeof(name) - 1));
+                value[n - (sizeof(name) - 1)] = 0;
+                errno = 0;
+                secs = strtoull(value, &end, 10);
+                while (*end == ' ' || *end == '\r' || *end == '\n')
+                        end++;
+                /* Seconds only; an HTTP date is ignored.  Capped at a day. */
+                if (errno == 0 && *end == 0 && end != value)
+                        req->retry_after_sec = secs > 86400 ? 86400 : secs;
+        }
+        return n;
+}
+
+int api_signin(Api *api, const struct neostra_config *config, const char *email,
+               const char *password, api_signin_callback_t cb, void *userdata,
+               ApiRequest **ret) {
+        char url[2048];
+        ApiRequest *req;
+        json_t *body;
+        bool https;
+        int r;
+
+        if ((size_t) snprintf(url, sizeof(url), "%s%s", config->api_url, config->signin_path) >= sizeof(url))
+                return -ENAMETOOLONG;
+        https = strncasecmp(url, "https://", 8) == 0;
+
+        req = calloc(1, sizeof(*req));
+        if (!req)
+                return -ENOMEM;
+        req->api = api;
+        req->cb = cb;
+        req->userdata = userdata;
+        req->email = strdup(email);
+        if (!req->email) {
+                r = -ENOMEM;
+                goto fail;
+        }
+
+        body = json_pack("{s:s, s:s}", "email", email, "password", password);
+        if (!body) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        /* The Varlink encoder writes compact JSON into a wiped buffer; its
+         * trailing NUL is not sent. */
+        r = varlink_encode(body, &req->body);
+        json_decref_wipe(body);
+        if (r < 0)
+                goto fail;
+
+        req->headers = curl_slist_append(NULL, "Content-Type: application/json");
+        if (req->headers)
+                req->headers = curl_slist_append(req->headers, "Accept: application/json");
+        /* No "Expect: 100-continue" round trip. */
+        if (req->headers)
+                req->headers = curl_slist_append(req->headers, "Expect:");
+        if (!req->headers) {
+                r = -ENOMEM;
+                goto fail;
+        }
+
+        req->easy = curl_easy_init();
+        if (!req->easy) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        api->pending++;
+
+#define SET(opt, val) do { if (curl_easy_setopt(req->easy, opt, val) != CURLE_OK) { r = -EINVAL; goto fail; } } while (0)
+        SET(CURLOPT_URL, url);
+        SET(CURLOPT_PRIVATE, req);
+        SET(CURLOPT_NOSIGNAL, 1L);
+        SET(CURLOPT_POST, 1L);
+        /* libcurl sends from our buffer; COPYPOSTFIELDS would leave an
+         * unwiped copy of the password inside libcurl. */
+        SET(CURLOPT_POSTFIELDS, req->body.data);
+        SET(CURLOPT_POSTFIELDSIZE, (long) (req->body.len - 1));
+        SET(CURLOPT_HTTPHEADER, req->headers);
+        SET(CURLOPT_USERAGENT, USER_AGENT);
+        SET(CURLOPT_WRITEFUNCTION, on_body);
+        SET(CURLOPT_WRITEDATA, req);
+        SET(CURLOPT_HEADERFUNCTION, on_header);
+        SET(CURLOPT_HEADERDATA, req);
+        SET(CURLOPT_CONNECTTIMEOUT_MS, (long) config->connect_timeout_ms);
+        SET(CURLOPT_TIMEOUT_MS, (long) config->timeout_ms);
+        /* A password is never re-sent somewhere else. */
+        SET(CURLOPT_FOLLOWLOCATION, 0L);
+        SET(CURLOPT_PROTOCOLS_STR, https ? "https" : "http");
+        SET(CURLOPT_REDIR_PROTOCOLS_STR, "https");
+        /* Environment proxies are not honoured: an http_proxy variable must
+         * not be able to divert passwords. */
+        SET(CURLOPT_PROXY, "");
+        SET(CURLOPT_SSL_VERIFYPEER, 1L);
+        SET(CURLOPT_SSL_VERIFYHOST, 2L);
+        SET(CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
+        if (config->ca_file)
+                SET(CURLOPT_CAINFO, config->ca_file);
+        if (config->pinned_public_key)
+                SET(CURLOPT_PINNEDPUBLICKEY, config->pinned_public_key);
+        SET(CURLOPT_TCP_KEEPALIVE, 1L);
+        SET(CURLOPT_TCP_NODELAY, 1L);
+        SET(CURLOPT_MAXFILESIZE, (long) NEOSTRA_API_BODY_MAX);
+#undef SET
+
+        req->started_usec = now_usec();
+        if (curl_multi_add_handle(api->multi, req->easy) != CURLM_OK) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        if (ret)
+                *ret = req;
+        return 0;
+
+fail:
+        request_free(req);
+        return r;
+}
+
+void api_request_cancel(ApiRequest *req) {
+        request_free(req);
+}

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The sign-in client: POST {url}{signin_path} through libcurl's multi-socket
+ * API driven by the daemon's sd-event loop, and strict validation of the
+ * answer (DESIGN.md, "The API we talk to").
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "neostra/conf.h"
+
+enum api_outcome {
+        API_ALLOW,         /* HTTP 200, status 200, typed data.user for our email, string token */
+        API_DENY,          /* 401/403 or another definite refusal */
+        API_USER_UNKNOWN,  /* 404: the API does not know the account */
+        API_UNAVAILABLE,   /* transport error, timeout, 5xx, 429, anything malformed */
+};
+
+const char *api_outcome_to_string(enum api_outcome o);
+
+struct api_signin_result {
+        enum api_outcome outcome;
+        long http_status;             /* 0 when no HTTP answer arrived */
+        const char *reason;           /* static text, safe to log */
+        char *token;
+        char *refresh_token;
+        int64_t expires_in;           /* seconds, -1 when absent */
+        char *user_id;
+        char *name;
+        char *email;
+        char **roles;
+        size_t n_roles;
+        uint64_t latency_usec;
+        uint64_t retry_after_sec;     /* Retry-After on 429/503, 0 when absent */
+};
+
+/* Wipe and free everything the result owns (the token included). */
+void api_signin_result_clear(struct api_signin_result *r);
+
+/*
+ * Judge one answer.  Never fails: *ret always gets an outcome and a
+ * reason, and only a fully valid answer is API_ALLOW.  expected_email is
+ * compared case-insensitively (email domains are), exactly otherwise.
+ */
+void api_parse_signin_response(long http_status, const char *body, size_t len,
+                               const char *expected_email, struct api_signin_result *ret);
+
+typedef struct Api Api;
+typedef struct ApiRequest ApiRequest;
+
+/* Called exactly once per request unless it was cancelled first; the
+ * request is freed after the callback returns.  res is borrowed: take
+ * ownership of fields by stealing them (set them to NULL). */
+typedef void (*api_signin_callback_t)(struct api_signin_result *res, void *userdata);
+
+int api_new(sd_event *event, Api **ret);
+Api *api_free(Api *api);
+
+/* Connections alive in libcurl's pool, and how many it has opened in all. */
+unsigned api_pending(const Api *api);
+
+/*
+ * Start a sign-in.  The password is copied into a request body that is
+ * wiped as soon as libcurl is done with it.  Returns 0, or a negative errno
+ * (nothing started, no callback).
+ */
+int api_signin(Api *api, const struct neostra_config *config, const char *email,
+               const char *password, api_signin_callback_t cb, void *userdata,
+               ApiRequest **ret);
+
+/* Abort a request; its callback will not run.  Accepts NULL. */
+void api_request_cancel(ApiRequest *req);

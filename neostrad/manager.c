@@ -1,0 +1,1064 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * io.neostra.Auth server.  Every connection is non-blocking, bounded in
+ * size and time, and carries the peer's credentials from SO_PEERCRED; every
+ * method is listed once in the dispatch table below together with who may
+ * call it (the shape of OpenSSH's monitor.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <systemd/sd-daemon.h>
+
+#include "api.h"
+#include "log.h"
+#include "manager.h"
+#include "neostra/protocol.h"
+#include "neostra/secure.h"
+#include "neostra/varlink.h"
+#include "users.h"
+
+#define CONNECTIONS_MAX        256u
+#define IDLE_TIMEOUT_USEC      (10u * 1000000ull)  /* a client that says nothing */
+#define API_GRACE_USEC         (2u * 1000000ull)   /* on top of [api] timeout */
+#define RATE_SLOTS             64u
+#define RATE_BURST             5.0                 /* Authenticate calls per non-root uid */
+#define RATE_REFILL_SEC        10.0                /* one more every this many seconds */
+
+typedef struct Connection Connection;
+
+enum login_result {
+        RESULT_SUCCESS,
+        RESULT_FAILURE,
+        RESULT_UNKNOWN,
+        RESULT_UNAVAILABLE,
+        RESULT_NOT_OURS,
+        RESULT_RATE_LIMITED,
+        RESULT_DENIED_ROLE,
+        _RESULT_MAX,
+};
+
+static const char *const result_names[_RESULT_MAX] = {
+        [RESULT_SUCCESS] = "success",
+        [RESULT_FAILURE] = "failure",
+        [RESULT_UNKNOWN] = "unknown",
+        [RESULT_UNAVAILABLE] = "unavailable",
+        [RESULT_NOT_OURS] = "notOurs",
+        [RESULT_RATE_LIMITED] = "rateLimited",
+        [RESULT_DENIED_ROLE] = "deniedRole",
+};
+
+struct rate_bucket {
+        uid_t uid;
+        double tokens;
+        double updated;
+        bool used;
+};
+
+struct Manager {
+        sd_event *event;
+        char *config_path;
+        struct neostra_config *config;
+        Api *api;
+        struct user_table *users;
+
+        int auth_fd;
+        char *auth_path_bound;          /* set when we bound (and so unlink) it */
+        sd_event_source *auth_source;
+
+        Connection *connections;
+        unsigned n_connections;
+
+        struct rate_bucket rate[RATE_SLOTS];
+
+        uint64_t logins[_RESULT_MAX];
+        const char *api_state;          /* "unknown", "online", "unreachable" */
+        int64_t api_state_since;
+        int64_t last_api_latency_ms;
+        int64_t started;
+
+        bool stopping;
+        sd_event_source *drain_timer;
+};
+
+struct pending_auth {
+        char *user;
+        char *email;
+        char *service;
+        char *rhost;
+        char *tty;
+};
+
+struct Connection {
+        Manager *manager;
+        int fd;
+        struct ucred cred;
+        sd_event_source *io;
+        sd_event_source *timer;
+        struct varlink_reader in;
+        struct vbuf out;
+        ApiRequest *request;
+        struct pending_auth auth;
+        bool close_after_write;
+        Connection *prev, *next;
+};
+
+static int64_t now_wall(void) {
+        return (int64_t) time(NULL);
+}
+
+static double now_mono(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static void update_status(Manager *m) {
+        (void) sd_notifyf(false,
+                          "STATUS=%s; API %s; logins: %llu ok, %llu refused, %llu unavailable",
+                          m->stopping ? "Stopping" : "Serving", m->api_state,
+                          (unsigned long long) m->logins[RESULT_SUCCESS],
+                          (unsigned long long) (m->logins[RESULT_FAILURE] + m->logins[RESULT_UNKNOWN] +
+                                                m->logins[RESULT_DENIED_ROLE]),
+                          (unsigned long long) m->logins[RESULT_UNAVAILABLE]);
+}
+
+/* ---- local accounts ------------------------------------------------------ */
+
+/*
+ * Looks at local NSS only: main() set SYSTEMD_BYPASS_USERDB=io.neostra so a
+ * lookup never reaches our own userdb socket (DESIGN.md decision 9).
+ * Returns 1 and the uid when the name is known, 0 when not, <0 on error.
+ */
+static int lookup_uid(const char *name, uid_t *ret) {
+        struct passwd pw, *result = NULL;
+        char buf[4096];
+        int r;
+
+        r = getpwnam_r(name, &pw, buf, sizeof(buf), &result);
+        if (r != 0 && r != ENOENT && r != ESRCH)
+                return -r;
+        if (!result)
+                return 0;
+        *ret = pw.pw_uid;
+        return 1;
+}
+
+/* A local system account or an excluded name: never ours, never sent. */
+static bool not_ours(Manager *m, const char *user) {
+        uid_t uid;
+
+        if (neostra_user_excluded(m->config, user))
+                return true;
+        return lookup_uid(user, &uid) > 0 && uid < m->config->minimum_uid;
+}
+
+static bool peer_is(const Connection *c, const char *user) {
+        struct passwd pw, *result = NULL;
+        char buf[4096];
+
+        if (getpwuid_r(c->cred.uid, &pw, buf, sizeof(buf), &result) != 0 || !result)
+                return false;
+        return strcmp(pw.pw_name, user) == 0;
+}
+
+/* Token bucket per non-root uid, so a screen locker cannot be turned into
+ * a password-guessing oracle. */
+static bool rate_allow(Manager *m, uid_t uid) {
+        struct rate_bucket *b = NULL, *oldest = &m->rate[0];
+        double now = now_mono();
+
+        for (size_t i = 0; i < RATE_SLOTS; i++) {
+                if (m->rate[i].used && m->rate[i].uid == uid) {
+                        b = &m->rate[i];
+                        break;
+                }
+                if (!m->rate[i].used || m->rate[i].updated < oldest->updated)
+                        oldest = &m->rate[i];
+        }
+        if (!b) {
+                b = oldest;
+                *b = (struct rate_bucket) { .uid = uid, .tokens = RATE_BURST, .updated = now, .used = true };
+        }
+        b->tokens += (now - b->updated) / RATE_REFILL_SEC;
+        if (b->tokens > RATE_BURST)
+                b->tokens = RATE_BURST;
+        b->updated = now;
+        if (b->tokens < 1.0)
+                return false;
+        b->tokens -= 1.0;
+        return true;
+}
+
+/* ---- replies ------------------------------------------------------------ */
+
+static void connection_free(Connection *c);
+static void connection_process(Connection *c);
+
+static void connection_update_events(Connection *c) {
+        uint32_t events = 0;
+
+        if (c->out.len > 0)
+                events |= EPOLLOUT;
+        else if (!c->request && !c->close_after_write)
+                events |= EPOLLIN;
+        (void) sd_event_source_set_io_events(c->io, events);
+}
+
+static void connection_set_deadline(Connection *c, uint64_t usec) {
+        uint64_t now;
+
+        if (sd_event_now(c->manager->event, CLOCK_MONOTONIC, &now) < 0)
+                return;
+        (void) sd_event_source_set_time(c->timer, now + usec);
+        (void) sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
+}
+
+/* Returns 0, or -1 when the connection is gone. */
+static int connection_flush(Connection *c) {
+        while (c->out.len > 0) {
+                ssize_t n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN)
+                                break;
+                        connection_free(c);
+                        return -1;
+                }
+                vbuf_consume(&c->out, (size_t) n);
+        }
+        if (c->out.len == 0 && c->close_after_write) {
+                connection_free(c);
+                return -1;
+        }
+        connection_update_events(c);
+        return 0;
+}
+
+/* Queue msg (consumed) and try to send it at once. */
+static int connection_reply(Connection *c, json_t *msg) {
+        int r;
+
+        if (!msg) {
+                connection_free(c);
+                return -1;
+        }
+        r = varlink_encode(msg, &c->out);
+        json_decref_wipe(msg);
+        if (r < 0) {
+                log_msg(LOG_ERR, "cannot encode a reply: %s", strerror(-r));
+                connection_free(c);
+                return -1;
+        }
+        if (c->manager->stopping && !c->request)
+                c->close_after_write = true;
+        return connection_flush(c);
+}
+
+static int reply_error(Connection *c, const char *error, const char *reason) {
+        return connection_reply(c, varlink_error_reason(error, reason));
+}
+
+static int reply_invalid_parameter(Connection *c, const char *name) {
+        return connection_reply(c, varlink_error_new(VARLINK_ERROR_INVALID_PARAMETER,
+                                                     json_pack("{s:s}", "parameter", name)));
+}
+
+/* [{"name": "docker", "gid": 999}, ...] for the roles, through [groups].
+ * Groups that do not exist locally are skipped with a warning; the root
+ * group is never handed out. */
+static json_t *groups_for_roles(Manager *m, char *const *roles, size_t n_roles) {
+        struct neostra_strv names = {};
+        json_t *array = json_array();
+
+        if (!array)
+                return NULL;
+        if (neostra_groups_for_roles(m->config, (const char *const *) roles, n_roles, &names) < 0) {
+                json_decref(array);
+                return NULL;
+        }
+        for (size_t i = 0; i < names.n; i++) {
+                struct group gr, *result = NULL;
+                char buf[4096];
+
+                if (getgrnam_r(names.v[i], &gr, buf, sizeof(buf), &result) != 0 || !result) {
+                        log_msg(LOG_WARNING, "[groups] names group '%s', which does not exist on this host",
+                                names.v[i]);
+                        continue;
+                }
+                if (gr.gr_gid == 0) {
+                        log_msg(LOG_WARNING, "[groups] maps a role to group '%s' (gid 0); refusing to grant it",
+                                names.v[i]);
+                        continue;
+                }
+                json_array_append_new(array, json_pack("{s:s, s:I}", "name", names.v[i],
+                                                       "gid", (json_int_t) gr.gr_gid));
+        }
+        free(names.v);
+        return array;
+}
+
+static json_t *roles_array(char *const *roles, size_t n) {
+        json_t *array = json_array();
+
+        for (size_t i = 0; array && i < n; i++)
+                json_array_append_new(array, json_string(roles[i]));
+        return array;
+}
+
+/* ---- methods ------------------------------------------------------------- */
+
+static void pending_auth_clear(struct pending_auth *a) {
+        free(a->user);
+        free(a->email);
+        free(a->service);
+        free(a->rhost);
+        free(a->tty);
+        *a = (struct pending_auth) {};
+}
+
+static void count(Manager *m, enum login_result r) {
+        m->logins[r]++;
+        update_status(m);
+}
+
+static void log_decision(Connection *c, const char *method, const char *user, const char *service,
+                         const char *rhost, const char *tty, enum login_result result,
+                         const char *reason, long http_status, int64_t latency_ms) {
+        struct auth_event ev = {
+                .method = method, .user = user, .service = service, .rhost = rhost, .tty = tty,
+                .peer_uid = c->cred.uid, .result = result_names[result], .reason = reason,
+                .http_status = http_status, .latency_ms = latency_ms,
+        };
+
+        log_auth_event(result == RESULT_SUCCESS ? LOG_INFO :
+                       result == RESULT_UNAVAILABLE ? LOG_WARNING : LOG_NOTICE, &ev);
+}
+
+static void on_signin_done(struct api_signin_result *res, void *userdata) {
+        Connection *c = userdata;
+        Manager *m = c->manager;
+        struct pending_auth *a = &c->auth;
+        enum login_result result;
+        const char *error = NULL;
+        json_t *reply = NULL;
+        int64_t latency_ms = (int64_t) (res->latency_usec / 1000u);
+
+        c->request = NULL;
+        m->last_api_latency_ms = latency_ms;
+
+        /* A transport failure means the API is out of reach; any HTTP answer
+         * means it is there. */
+        {
+                const char *state = res->http_status == 0 ? "unreachable" : "online";
+                if (strcmp(state, m->api_state) != 0) {
+                        m->api_state = state;
+                        m->api_state_since = now_wall();
+                        log_msg(state[0] == 'o' ? LOG_NOTICE : LOG_WARNING, "API is %s", state);
+                }
+        }
+
+        switch (res->outcome) {
+        case API_ALLOW: {
+                struct user_record *u;
+
+                if (user_table_record_success(m->users, a->user, res, now_wall(), &u) < 0) {
+                        result = RESULT_UNAVAILABLE;
+                        error = NEOSTRA_ERROR_SERVICE_UNAVAILABLE;
+                        break;
+                }
+                reply = varlink_reply_new(json_pack("{s:s, s:s, s:o, s:o, s:b}",
+                                                    "user", a->user, "email", u->email,
+                                                    "roles", roles_array(u->roles, u->n_roles),
+                                                    "groups", groups_for_roles(m, u->roles, u->n_roles),
+                                                    "offline", 0));
+                result = RESULT_SUCCESS;
+                break;
+        }
+        case API_DENY:
+                user_table_record_refusal(m->users, a->user);
+                result = RESULT_FAILURE;
+                error = NEOSTRA_ERROR_AUTHENTICATION_FAILED;
+                break;
+        case API_USER_UNKNOWN:
+                result = RESULT_UNKNOWN;
+                error = NEOSTRA_ERROR_USER_UNKNOWN;
+                break;
+        case API_UNAVAILABLE:
+        default:
+                result = RESULT_UNAVAILABLE;
+                error = NEOSTRA_ERROR_SERVICE_UNAVAILABLE;
+                break;
+        }
+
+        count(m, result);
+        log_decision(c, "Authenticate", a->user, a->service, a->rhost, a->tty, result,
+                     res->reason, res->http_status, latency_ms);
+        pending_auth_clear(a);
+
+        if (error)
+                reply = varlink_error_reason(error, res->reason);
+        if (connection_reply(c, reply) < 0)
+                return;
+        connection_set_deadline(c, IDLE_TIMEOUT_USEC);
+        connection_process(c);
+}
+
+/* Optional bounded string parameter; -1 after replying InvalidParameter. */
+static int optional_field(Connection *c, json_t *params, const char *key, const char **ret) {
+        int r = varlink_param_string(params, key, NEOSTRA_FIELD_MAX, ret);
+
+        if (r == -ENOENT) {
+                *ret = NULL;
+                return 0;
+        }
+        if (r < 0) {
+                reply_invalid_parameter(c, key);
+                return -1;
+        }
+        return 0;
+}
+
+static int method_authenticate(Connection *c, json_t *params, const char *user) {
+        Manager *m = c->manager;
+        const char *password, *service, *rhost, *tty;
+        char *email = NULL;
+        json_t *pw;
+        int r;
+
+        /* A password may hold any character but NUL. */
+        pw = json_object_get(params, "password");
+        if (!json_is_string(pw) || json_string_length(pw) > NEOSTRA_PASSWORD_MAX ||
+            strlen(json_string_value(pw)) != json_string_length(pw))
+                return reply_invalid_parameter(c, "password");
+        password = json_string_value(pw);
+
+        if (optional_field(c, params, "service", &service) < 0 ||
+            optional_field(c, params, "rhost", &rhost) < 0 ||
+            optional_field(c, params, "tty", &tty) < 0)
+                return -1;
+
+        if (c->cred.uid != 0 && !rate_allow(m, c->cred.uid)) {
+                count(m, RESULT_RATE_LIMITED);
+                log_decision(c, "Authenticate", user, service, rhost, tty, RESULT_RATE_LIMITED,
+                             "too many attempts from this uid", 0, -1);
+                return reply_error(c, NEOSTRA_ERROR_RATE_LIMITED, "too many attempts; try again later");
+        }
+        if (not_ours(m, user)) {
+                count(m, RESULT_NOT_OURS);
+                log_decision(c, "Authenticate", user, service, rhost, tty, RESULT_NOT_OURS,
+                             "local system account or excluded name", 0, -1);
+                return reply_error(c, NEOSTRA_ERROR_NOT_OUR_USER,
+                                   "local system account or excluded name; not sent to the API");
+        }
+        if (password[0] == 0) {
+                count(m, RESULT_FAILURE);
+                log_decision(c, "Authenticate", user, service, rhost, tty, RESULT_FAILURE,
+                             "empty password", 0, -1);
+                return reply_error(c, NEOSTRA_ERROR_AUTHENTICATION_FAILED, "empty password");
+        }
+        r = neostra_email_for_user(m->config, user, &email);
+        if (r < 0) {
+                count(m, RESULT_UNKNOWN);
+                log_decision(c, "Authenticate", user, service, rhost, tty, RESULT_UNKNOWN,
+                             "name does not map to a valid email", 0, -1);
+                return reply_error(c, NEOSTRA_ERROR_USER_UNKNOWN, "name does not map to a valid email");
+        }
+
+        c->auth = (struct pending_auth) {
+                .user = strdup(user),
+                .email = email,
+                .service = service ? strdup(service) : NULL,
+                .rhost = rhost ? strdup(rhost) : NULL,
+                .tty = tty ? strdup(tty) : NULL,
+        };
+        if (!c->auth.user || (service && !c->auth.service) || (rhost && !c->auth.rhost) ||
+            (tty && !c->auth.tty)) {
+                pending_auth_clear(&c->auth);
+                return reply_error(c, NEOSTRA_ERROR_SERVICE_UNAVAILABLE, "out of memory");
+        }
+
+        r = api_signin(m->api, m->config, email, password, on_signin_done, c, &c->request);
+        if (r < 0) {
+                log_msg(LOG_ERR, "cannot start a sign-in request: %s", strerror(-r));
+                count(m, RESULT_UNAVAILABLE);
+                pending_auth_clear(&c->auth);
+                return reply_error(c, NEOSTRA_ERROR_SERVICE_UNAVAILABLE, "cannot start the API request");
+        }
+        connection_set_deadline(c, m->config->timeout_ms * 1000u + API_GRACE_USEC);
+        connection_update_events(c);
+        return 0;
+}
+
+static int method_check_account(Connection *c, json_t *params, const char *user) {
+        Manager *m = c->manager;
+        const char *service;
+        struct user_record *u;
+        char reason[512];
+        bool allowed;
+
+        if (optional_field(c, params, "service", &service) < 0)
+                return -1;
+
+        if (not_ours(m, user))
+                return reply_error(c, NEOSTRA_ERROR_NOT_OUR_USER,
+                                   "local system account or excluded name");
+
+        u = user_table_get(m->users, user);
+        if (!u) {
+                log_decision(c, "CheckAccount", user, service, NULL, NULL, RESULT_UNKNOWN,
+                             "no sign-in seen for this user", 0, -1);
+                return reply_error(c, NEOSTRA_ERROR_USER_UNKNOWN,
+                                   "no Neostra sign-in seen for this user on this host; "
+                                   "log in with the password once");
+        }
+
+        allowed = neostra_roles_allowed(&m->config->allow_roles, (const char *const *) u->roles,
+                                        u->n_roles);
+        if (m->config->allow_roles.n == 0)
+                snprintf(reason, sizeof(reason), "any Neostra user may log in");
+        else if (allowed)
+                snprintf(reason, sizeof(reason), "a role of the user is in allow_roles");
+        else {
+                /* Say which roles the user has: that is what an admin needs
+                 * to fix the table, and the user sees nothing secret. */
+                size_t off = (size_t) snprintf(reason, sizeof(reason),
+                                               "none of the user's roles (");
+                for (size_t i = 0; i < u->n_roles && off < sizeof(reason); i++)
+                        off += (size_t) snprintf(reason + off, sizeof(reason) - off, "%s%s",
+                                                 i ? ", " : "", u->roles[i]);
+                if (off < sizeof(reason))
+                        snprintf(reason + off, sizeof(reason) - off, ") may log in here");
+        }
+
+        if (!allowed)
+                count(m, RESULT_DENIED_ROLE);
+        log_decision(c, "CheckAccount", user, service, NULL, NULL,
+                     allowed ? RESULT_SUCCESS : RESULT_DENIED_ROLE, reason, 0, -1);
+
+        return connection_reply(c, varlink_reply_new(json_pack(
+                "{s:b, s:s, s:o, s:o}", "allowed", allowed, "reason", reason,
+                "roles", roles_array(u->roles, u->n_roles),
+                "groups", groups_for_roles(m, u->roles, u->n_roles))));
+}
+
+static int method_get_status(Connection *c, json_t *params, const char *user) {
+        Manager *m = c->manager;
+        json_t *logins = json_object();
+
+        for (int i = 0; logins && i < _RESULT_MAX; i++)
+                json_object_set_new(logins, result_names[i], json_integer((json_int_t) m->logins[i]));
+
+        return connection_reply(c, varlink_reply_new(json_pack(
+                "{s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:s}",
+                "version", NEOSTRA_VERSION,
+                "protocol", NEOSTRA_PROTOCOL_VERSION,
+                "state", m->api_state,
+                "since", (json_int_t) m->api_state_since,
+                "started", (json_int_t) m->started,
+                "users", (json_int_t) user_table_size(m->users),
+                "connections", (json_int_t) m->n_connections,
+                "pendingApiRequests", (json_int_t) api_pending(m->api),
+                "lastApiLatencyMs", (json_int_t) m->last_api_latency_ms,
+                "logins", logins,
+                "configFile", m->config_path)));
+}
+
+static int method_get_user(Connection *c, json_t *params, const char *user) {
+        Manager *m = c->manager;
+        struct user_record *u = user_table_get(m->users, user);
+
+        if (!u)
+                return reply_error(c, NEOSTRA_ERROR_USER_UNKNOWN, "no sign-in seen for this user");
+        /* Never the token itself: only whether one is held and until when. */
+        return connection_reply(c, varlink_reply_new(json_pack(
+                "{s:s, s:s, s:o, s:o, s:I, s:b, s:I}",
+                "user", u->name, "email", u->email,
+                "roles", roles_array(u->roles, u->n_roles),
+                "groups", groups_for_roles(m, u->roles, u->n_roles),
+                "lastOnlineSuccess", (json_int_t) u->last_online_success,
+                "hasToken", u->token != NULL,
+                "tokenExpires", (json_int_t) u->token_expires)));
+}
+
+static int method_invalidate(Connection *c, json_t *params, const char *user) {
+        const char *name = NULL;
+        int r = varlink_param_string(params, "user", NEOSTRA_USER_MAX, &name);
+
+        if (r < 0 && r != -ENOENT)
+                return reply_invalid_parameter(c, "user");
+        user_table_forget(c->manager->users, r == -ENOENT ? NULL : name);
+        log_msg(LOG_NOTICE, "cache invalidated for %s by uid %u", name ? name : "all users",
+                (unsigned) c->cred.uid);
+        return connection_reply(c, varlink_reply_new(NULL));
+}
+
+static int method_get_info(Connection *c, json_t *params, const char *user) {
+        return connection_reply(c, varlink_reply_new(json_pack(
+                "{s:s, s:s, s:s, s:s, s:[s]}",
+                "vendor", "Neostra", "product", "neostrad", "version", NEOSTRA_VERSION,
+                "url", "https://neostra.example/pam_neostra",
+                "interfaces", NEOSTRA_AUTH_INTERFACE)));
+}
+
+enum access {
+        ACCESS_ANYONE,
+        ACCESS_SELF_OR_ROOT,    /* requires "user"; non-root peers only for themselves */
+        ACCESS_ROOT,
+};
+
+static const struct method {
+        const char *name;
+        enum access access;
+        int (*handler)(Connection *c, json_t *params, const char *user);
+} methods[] = {
+        { NEOSTRA_METHOD_AUTHENTICATE,     ACCESS_SELF_OR_ROOT, method_authenticate },
+        { NEOSTRA_METHOD_CHECK_ACCOUNT,    ACCESS_SELF_OR_ROOT, method_check_account },
+        { NEOSTRA_METHOD_GET_STATUS,       ACCESS_ANYONE,       method_get_status },
+        { NEOSTRA_METHOD_GET_USER,         ACCESS_SELF_OR_ROOT, method_get_user },
+        { NEOSTRA_METHOD_INVALIDATE_CACHE, ACCESS_ROOT,         method_invalidate },
+        { "org.varlink.service.GetInfo",   ACCESS_ANYONE,       method_get_info },
+};
+
+static int dispatch(Connection *c, json_t *msg) {
+        const struct method *method = NULL;
+        const char *name, *user = NULL;
+        bool oneway, more;
+        json_t *params;
+        int r;
+
+        if (varlink_call_parse(msg, &name, &params, &oneway, &more) < 0) {
+                c->close_after_write = true;
+                return reply_error(c, VARLINK_ERROR_PROTOCOL, "malformed call");
+        }
+        for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+                if (strcmp(methods[i].name, name) == 0)
+                        method = &methods[i];
+        if (!method)
+                return connection_reply(c, varlink_error_new(VARLINK_ERROR_METHOD_NOT_FOUND,
+                                                             json_pack("{s:s}", "method", name)));
+
+        if (method->access == ACCESS_ROOT && c->cred.uid != 0)
+                return reply_error(c, NEOSTRA_ERROR_PERMISSION_DENIED, "only root may call this");
+
+        if (method->access == ACCESS_SELF_OR_ROOT) {
+                r = varlink_param_string(params, "user", NEOSTRA_USER_MAX, &user);
+                if (r < 0 || !neostra_valid_login_name(user))
+                        return reply_invalid_parameter(c, "user");
+                if (c->cred.uid != 0 && !peer_is(c, user))
+                        return reply_error(c, NEOSTRA_ERROR_PERMISSION_DENIED,
+                                           "only root may ask about another user");
+        }
+        return method->handler(c, params, user);
+}
+
+/* Handle every complete message buffered, one at a time: a call that waits
+ * on the API holds the rest until its answer is out. */
+static void connection_process(Connection *c) {
+        while (!c->request && c->out.len == 0 && !c->close_after_write) {
+                json_t *msg = NULL;
+                int r = varlink_reader_pop(&c->in, &msg);
+
+                if (r == 0)
+                        return;
+                if (r < 0) {
+                        c->close_after_write = true;
+                        reply_error(c, VARLINK_ERROR_PROTOCOL,
+                                    r == -EMSGSIZE ? "message too large" : "message is not a JSON object");
+                        return;
+                }
+                r = dispatch(c, msg);
+                /* The call may have carried a password. */
+                json_decref_wipe(msg);
+                if (r < 0)
+                        return; /* connection gone */
+        }
+}
+
+/* ---- connections ----------------------------------------------------------- */
+
+static void connection_free(Connection *c) {
+        Manager *m;
+
+        if (!c)
+                return;
+        m = c->manager;
+        api_request_cancel(c->request);
+        pending_auth_clear(&c->auth);
+        sd_event_source_disable_unref(c->io);
+        sd_event_source_disable_unref(c->timer);
+        if (c->fd >= 0)
+                close(c->fd);
+        varlink_reader_done(&c->in);
+        vbuf_done(&c->out);
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                m->connections = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        m->n_connections--;
+        free(c);
+
+        if (m->stopping && m->n_connections == 0)
+                (void) sd_event_exit(m->event, 0);
+}
+
+static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Connection *c = userdata;
+
+        if (revents & EPOLLOUT && connection_flush(c) < 0)
+                return 0;
+
+        if (revents & EPOLLIN) {
+                char buf[4096];
+                ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        return 0;
+                if (n <= 0) {
+                        connection_free(c);
+                        return 0;
+                }
+                if (varlink_reader_feed(&c->in, buf, (size_t) n) < 0) {
+                        explicit_bzero(buf, sizeof(buf));
+                        c->close_after_write = true;
+                        reply_error(c, VARLINK_ERROR_PROTOCOL, "message too large");
+                        return 0;
+                }
+                explicit_bzero(buf, (size_t) n);
+                connection_process(c);
+                return 0;
+        }
+
+        /* Hang-up or error while we were not reading (e.g. the client gave
+         * up during a slow sign-in): drop it, cancelling the request. */
+        if (revents & (EPOLLHUP | EPOLLERR))
+                connection_free(c);
+        return 0;
+}
+
+static int on_connection_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Connection *c = userdata;
+
+        log_msg(LOG_INFO, "closing a connection from uid %u that ran past its deadline",
+                (unsigned) c->cred.uid);
+        connection_free(c);
+        return 0;
+}
+
+static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Manager *m = userdata;
+        socklen_t len = sizeof(struct ucred);
+        Connection *c;
+        int cfd, r;
+
+        cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd < 0)
+                return 0;
+
+        if (m->n_connections >= CONNECTIONS_MAX || m->stopping) {
+                log_msg(LOG_WARNING, "refusing a connection: %u open", m->n_connections);
+                close(cfd);
+                return 0;
+        }
+
+        c = calloc(1, sizeof(*c));
+        if (!c) {
+                close(cfd);
+                return 0;
+        }
+        c->manager = m;
+        c->fd = cfd;
+        if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) < 0) {
+                close(cfd);
+                free(c);
+                return 0;
+        }
+        c->next = m->connections;
+        if (c->next)
+                c->next->prev = c;
+        m->connections = c;
+        m->n_connections++;
+
+        r = sd_event_add_io(m->event, &c->io, cfd, EPOLLIN, on_connection_io, c);
+        if (r >= 0)
+                r = sd_event_add_time_relative(m->event, &c->timer, CLOCK_MONOTONIC,
+                                               IDLE_TIMEOUT_USEC, 0, on_connection_timeout, c);
+        if (r < 0) {
+                log_msg(LOG_ERR, "cannot watch a connection: %s", strerror(-r));
+                connection_free(c);
+        }
+        return 0;
+}
+
+/* ---- sockets, signals, lifecycle ------------------------------------------ */
+
+static int bind_socket(Manager *m, const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct stat st;
+        char *dir, *slash;
+        int fd, r;
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        memcpy(sa.sun_path, path, strlen(path));
+
+        dir = strdup(path);
+        if (!dir)
+                return -ENOMEM;
+        slash = strrchr(dir, '/');
+        if (slash && slash != dir) {
+                *slash = 0;
+                if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+                        r = -errno;
+                        free(dir);
+                        return r;
+                }
+        }
+        free(dir);
+
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+
+        if (lstat(path, &st) == 0) {
+                if (!S_ISSOCK(st.st_mode)) {
+                        close(fd);
+                        log_msg(LOG_ERR, "%s exists and is not a socket", path);
+                        return -EEXIST;
+                }
+                /* A stale socket from a crash is replaced; a live one means
+                 * another neostrad is serving it. */
+                if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0) {
+                        close(fd);
+                        log_msg(LOG_ERR, "another daemon is listening on %s", path);
+                        return -EADDRINUSE;
+                }
+                close(fd);
+                fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+                if (fd < 0)
+                        return -errno;
+                (void) unlink(path);
+        }
+
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 ||
+            /* Screen lockers run as the user: everyone may connect, the
+             * daemon decides per peer what it answers. */
+            chmod(path, 0666) < 0 ||
+            listen(fd, SOMAXCONN) < 0) {
+                r = -errno;
+                close(fd);
+                return r;
+        }
+        m->auth_path_bound = strdup(path);
+        return fd;
+}
+
+int manager_listen(Manager *m) {
+        char **names = NULL;
+        int n, r;
+
+        n = sd_listen_fds_with_names(true, &names);
+        for (int i = 0; i < n; i++) {
+                int fd = SD_LISTEN_FDS_START + i;
+
+                if (m->auth_fd < 0 && sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0 &&
+                    (!names || strcmp(names[i], "auth") == 0 || strcmp(names[i], "neostrad.socket") == 0 ||
+                     sd_is_socket_unix(fd, SOCK_STREAM, 1, m->config->socket_path, 0) > 0))
+                        m->auth_fd = fd;
+        }
+        if (names)
+                for (int i = 0; i < n; i++)
+                        free(names[i]);
+        free(names);
+
+        if (m->auth_fd < 0) {
+                r = bind_socket(m, m->config->socket_path);
+                if (r < 0) {
+                        log_msg(LOG_ERR, "cannot listen on %s: %s", m->config->socket_path, strerror(-r));
+                        return r;
+                }
+                m->auth_fd = r;
+        } else
+                (void) fcntl(m->auth_fd, F_SETFL, fcntl(m->auth_fd, F_GETFL) | O_NONBLOCK);
+
+        r = sd_event_add_io(m->event, &m->auth_source, m->auth_fd, EPOLLIN, on_accept, m);
+        if (r < 0)
+                return r;
+        log_msg(LOG_INFO, "listening on %s%s", m->config->socket_path,
+                m->auth_path_bound ? "" : " (socket from systemd)");
+        return 0;
+}
+
+int manager_drop_privileges(Manager *m) {
+        struct passwd pw, *result = NULL;
+        char buf[4096];
+        const char *user = m->config->user;
+
+        if (geteuid() != 0 || !user || !*user || strcmp(user, "root") == 0)
+                return 0;
+        if (getpwnam_r(user, &pw, buf, sizeof(buf), &result) != 0 || !result) {
+                log_msg(LOG_ERR, "[daemon] user '%s' does not exist; create it (the packages do) "
+                        "or set user = root to keep running as root", user);
+                return -ESRCH;
+        }
+        /* The socket must stay ours to the PAM module: it trusts a socket
+         * owned by root or by the account that serves it. */
+        if (m->auth_path_bound && chown(m->auth_path_bound, pw.pw_uid, pw.pw_gid) < 0)
+                return -errno;
+        if (setgroups(0, NULL) < 0 || setgid(pw.pw_gid) < 0 || setuid(pw.pw_uid) < 0)
+                return -errno;
+        log_msg(LOG_INFO, "running as %s (uid %u)", user, (unsigned) pw.pw_uid);
+        return 0;
+}
+
+static int on_drain_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        log_msg(LOG_WARNING, "shutting down with %u connection(s) still open", m->n_connections);
+        return sd_event_exit(m->event, 0);
+}
+
+static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+        Connection *c, *next;
+
+        if (m->stopping)
+                return 0;
+        m->stopping = true;
+        (void) sd_notify(false, "STOPPING=1");
+        update_status(m);
+        log_msg(LOG_INFO, "stopping: finishing %u open connection(s)", m->n_connections);
+
+        /* Stop taking new clients; let answers in flight go out. */
+        (void) sd_event_source_set_enabled(m->auth_source, SD_EVENT_OFF);
+        for (c = m->connections; c; c = next) {
+                next = c->next;
+                if (!c->request && c->out.len == 0)
+                        connection_free(c);
+                else
+                        c->close_after_write = !c->request;
+        }
+        if (m->n_connections == 0)
+                return sd_event_exit(m->event, 0);
+        return sd_event_add_time_relative(m->event, &m->drain_timer, CLOCK_MONOTONIC,
+                                          m->config->timeout_ms * 1000u + API_GRACE_USEC, 0,
+                                          on_drain_timeout, m);
+}
+
+static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+        struct neostra_config *config = NULL;
+        char err[512];
+        int r;
+
+        (void) sd_notify(false, "RELOADING=1");
+        r = neostra_config_load(m->config_path, false, &config, err, sizeof(err));
+        if (r < 0)
+                log_msg(LOG_ERR, "reload failed, keeping the running configuration: %s", err);
+        else {
+                if (strcmp(config->socket_path, m->config->socket_path) != 0)
+                        log_msg(LOG_WARNING, "[daemon] socket changed; it takes effect on restart");
+                neostra_config_free(m->config);
+                m->config = config;
+                log_msg(LOG_NOTICE, "configuration reloaded from %s", m->config_path);
+        }
+        (void) sd_notify(false, "READY=1");
+        update_status(m);
+        return 0;
+}
+
+int manager_new(const char *config_path, struct neostra_config *config, Manager **ret) {
+        Manager *m;
+        int r;
+
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        m->auth_fd = -1;
+        m->config = config;
+        m->api_state = "unknown";
+        m->started = m->api_state_since = now_wall();
+        m->last_api_latency_ms = -1;
+        m->config_path = strdup(config_path);
+        if (!m->config_path) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                goto fail;
+        r = api_new(m->event, &m->api);
+        if (r < 0)
+                goto fail;
+        r = user_table_new(&m->users);
+        if (r < 0)
+                goto fail;
+        *ret = m;
+        return 0;
+
+fail:
+        manager_free(m);
+        return r;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        /* Connections first: they cancel their API requests. */
+        m->stopping = false;
+        while (m->connections)
+                connection_free(m->connections);
+        api_free(m->api);
+        user_table_free(m->users);
+        sd_event_source_disable_unref(m->auth_source);
+        sd_event_source_disable_unref(m->drain_timer);
+        if (m->auth_fd >= 0)
+                close(m->auth_fd);
+        if (m->auth_path_bound) {
+                (void) unlink(m->auth_path_bound);
+                free(m->auth_path_bound);
+        }
+        neostra_config_free(m->config);
+        free(m->config_path);
+        sd_event_unref(m->event);
+        free(m);
+        return NULL;
+}
+
+int manager_run(Manager *m) {
+        sigset_t mask;
+        int r;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+
+        if ((r = sd_event_add_signal(m->event, NULL, SIGTERM, on_terminate, m)) < 0 ||
+            (r = sd_event_add_signal(m->event, NULL, SIGINT, on_terminate, m)) < 0 ||
+            (r = sd_event_add_signal(m->event, NULL, SIGHUP, on_reload, m)) < 0)
+                return r;
+
+        (void) sd_notify(false, "READY=1");
+        update_status(m);
+        log_msg(LOG_INFO, "neostrad %s ready; API %s", NEOSTRA_VERSION, m->config->api_url);
+
+        r = sd_event_loop(m->event);
+        log_msg(LOG_INFO, "neostrad stopped");
+        return r;
+}

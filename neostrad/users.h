@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the daemon remembers about each user from the last successful
+ * sign-in, in memory.  (The persistent SQLite cache comes on top of this.)
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api.h"
+
+struct user_record {
+        char *name;                 /* login name */
+        char *email;
+        char **roles;
+        size_t n_roles;
+        char *token;                /* secret: wiped on free, never logged */
+        char *refresh_token;        /* secret */
+        int64_t token_expires;      /* unix seconds, 0 unknown */
+        int64_t last_online_success;/* unix seconds */
+        struct user_record *next;
+};
+
+struct user_table;
+
+int user_table_new(struct user_table **ret);
+void user_table_free(struct user_table *t);
+size_t user_table_size(const struct user_table *t);
+
+struct user_record *user_table_get(struct user_table *t, const char *name);
+
+/*
+ * Record an online success: roles, token and expiry replace what was
+ * there.  Steals roles, token and refresh token from res (leaving NULLs).
+ */
+int user_table_record_success(struct user_table *t, const char *name,
+                              struct api_signin_result *res, int64_t now,
+                              struct user_record **ret);
+
+/* A definite refusal: the token is dropped, roles stay for reporting. */
+void user_table_record_refusal(struct user_table *t, const char *name);
+
+/* Forget one user, or everyone with name NULL. */
+void user_table_forget(struct user_table *t, const char *name);
