@@ -92,7 +92,7 @@ $(BUILDDIR)/tests/pamtest: $(PAMTEST_SRC) $(COMMON_OBJ) $(HEADERS)
 	$(CC) $(ALL_CFLAGS) -Itests/pam -o $@ $(PAMTEST_SRC) $(COMMON_OBJ) $(LDHARD) \
 		$(call pc_libs,cmocka jansson pam) -lpamtest
 
-TEST_BINS := $(UNIT_BIN) $(if $(PAMTEST_SRC),$(BUILDDIR)/tests/pamtest)
+TEST_BINS := $(UNIT_BIN) $(if $(PAMTEST_SRC),$(BUILDDIR)/tests/pamtest) $(BUILDDIR)/tests/pamcheck
 
 tests-build: all $(TEST_BINS)
 
@@ -110,7 +110,7 @@ check-plain: deps
 	@$(MAKE) --no-print-directory tests-build
 	@sh tests/run-tests.sh $(BUILDDIR)
 
-demo: deps all
+demo: deps all $(BUILDDIR)/tests/pamcheck
 	@sh tests/demo.sh $(BUILDDIR)
 
 # ---- fuzzing ---------------------------------------------------------------
@@ -156,3 +156,8 @@ uninstall:
 
 clean:
 	rm -rf build build-asan
+
+# A one-transaction PAM driver for the demo and manual checks.
+$(BUILDDIR)/tests/pamcheck: tests/pamcheck.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDHARD) $(call pc_libs,pam)

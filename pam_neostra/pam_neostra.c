@@ -318,23 +318,26 @@ static int begin(struct ctx *c, pam_handle_t *pamh, int flags, int argc, const c
 
 /* ---- talking to the daemon ---------------------------------------------- */
 
+/* Non-empty, at most NEOSTRA_FIELD_MAX bytes, no control characters. */
+static bool printable(const char *s) {
+        size_t i, n = strnlen(s, NEOSTRA_FIELD_MAX + 1);
+
+        if (n == 0 || n > NEOSTRA_FIELD_MAX)
+                return false;
+        for (i = 0; i < n; i++)
+                if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f)
+                        return false;
+        return true;
+}
+
 /* A string parameter only when it is valid UTF-8, short and printable:
  * informational fields must never turn a login into InvalidParameter. */
 static void set_optional_item(struct ctx *c, json_t *params, const char *key, int item) {
         const void *v = NULL;
-        const char *s;
-        size_t i, n;
 
         if (pam_get_item(c->pamh, item, &v) != PAM_SUCCESS || !v)
                 return;
-        s = v;
-        n = strnlen(s, NEOSTRA_FIELD_MAX + 1);
-        if (n == 0 || n > NEOSTRA_FIELD_MAX)
-                goto skip;
-        for (i = 0; i < n; i++)
-                if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f)
-                        goto skip;
-        if (json_object_set_new(params, key, json_string(s)) < 0)
+        if (!printable(v) || json_object_set_new(params, key, json_string(v)) < 0)
                 goto skip;
         return;
 
@@ -480,7 +483,7 @@ static int authenticate_reply(struct ctx *c, json_t *reply) {
 static int authenticate_error(struct ctx *c, const char *error, json_t *params, const char *rhost) {
         const char *reason = reason_of(params);
         const char *why = c->args.debug && reason ? reason : "";
-        const char *sep = *why ? "; " : "";
+        const char *sep = *why ? ": " : "";
 
         if (streq_error(error, NEOSTRA_ERROR_AUTHENTICATION_FAILED)) {
                 pam_syslog(c->pamh, LOG_NOTICE, "authentication failure%s%s; user=%s rhost=%s",
@@ -529,8 +532,8 @@ PAM_NEOSTRA_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int ar
         if (ret != PAM_SUCCESS)
                 return ret;
 
-        if (pam_get_item(pamh, PAM_RHOST, &item) == PAM_SUCCESS && item &&
-            strnlen(item, NEOSTRA_FIELD_MAX + 1) <= NEOSTRA_FIELD_MAX)
+        /* For the log only, and only when it cannot forge a log line. */
+        if (pam_get_item(pamh, PAM_RHOST, &item) == PAM_SUCCESS && item && printable(item))
                 rhost = item;
 
         r = pam_get_authtok(pamh, PAM_AUTHTOK, &password, NULL);
