@@ -35,14 +35,6 @@
 #include "neostra/secure.h"
 #include "neostra/varlink.h"
 
-/* Not in protocol.h yet: the daemon may answer MethodNotFound. */
-#ifndef NEOSTRA_METHOD_CLEAR_CACHE
-#define NEOSTRA_METHOD_CLEAR_CACHE NEOSTRA_AUTH_INTERFACE ".ClearCache"
-#endif
-#ifndef NEOSTRA_METHOD_GET_TOKEN
-#define NEOSTRA_METHOD_GET_TOKEN   NEOSTRA_AUTH_INTERFACE ".GetToken"
-#endif
-
 enum {
         EXIT_OK = 0,
         EXIT_DENIED = 1,

@@ -414,35 +414,17 @@ static bool streq_error(const char *a, const char *b) {
 
 /* ---- authentication ----------------------------------------------------- */
 
-/* "offlineUntil" as a string is shown as it is; a number is taken as
- * seconds, milliseconds or microseconds since the epoch by its size. */
+/* "offlineUntil": unix seconds (protocol.h) until which cached
+ * credentials last. */
 static bool format_offline_until(json_t *params, char *buf, size_t n) {
         json_t *v = json_object_get(params, "offlineUntil");
-        const char *s;
+        struct tm tm;
+        time_t secs;
 
-        if (!v)
+        if (!json_is_integer(v) || json_integer_value(v) <= 0)
                 return false;
-        if (json_is_string(v)) {
-                if (varlink_param_string(params, "offlineUntil", 64, &s) < 0 || !*s)
-                        return false;
-                snprintf(buf, n, "%s", s);
-                return true;
-        }
-        if (json_is_integer(v) && json_integer_value(v) > 0) {
-                json_int_t t = json_integer_value(v);
-                struct tm tm;
-                time_t secs;
-
-                if (t >= (json_int_t) 100000000000000LL)
-                        t /= 1000000;
-                else if (t >= (json_int_t) 100000000000LL)
-                        t /= 1000;
-                secs = (time_t) t;
-                if (!localtime_r(&secs, &tm) || strftime(buf, n, "%Y-%m-%d %H:%M %Z", &tm) == 0)
-                        return false;
-                return true;
-        }
-        return false;
+        secs = (time_t) json_integer_value(v);
+        return localtime_r(&secs, &tm) && strftime(buf, n, "%Y-%m-%d %H:%M %Z", &tm) > 0;
 }
 
 static int authenticate_reply(struct ctx *c, json_t *reply) {

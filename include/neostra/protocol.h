@@ -16,7 +16,8 @@
  * io.neostra.Auth methods (parameters → reply):
  *
  *   Authenticate  user, password, service?, rhost?, tty?
- *                 → user, email, roles[], groups[{name,gid}], offline
+ *                 → user, email, roles[], groups[{name,gid}], offline,
+ *                   offlineUntil? (unix seconds; only when offline is true)
  *                 errors: AuthenticationFailed, UserUnknown, NotOurUser,
  *                         ServiceUnavailable, PermissionDenied, RateLimited
  *   CheckAccount  user, service?
@@ -28,6 +29,8 @@
  *   GetUser       user → user, email, roles[], groups[], lastOnlineSuccess,
  *                 tokenExpires (root, or the caller's own account)
  *   InvalidateCache  user? → (empty)   root only
+ *   ClearCache    user? → (empty)   root only            (cache release)
+ *   GetToken      user? → token, expires                 (cache release)
  *
  * Every error reply carries a human readable "reason" parameter.  Unknown
  * methods get org.varlink.service.MethodNotFound, bad parameters
@@ -43,6 +46,8 @@
 #define NEOSTRA_METHOD_GET_STATUS         NEOSTRA_AUTH_INTERFACE ".GetStatus"
 #define NEOSTRA_METHOD_GET_USER           NEOSTRA_AUTH_INTERFACE ".GetUser"
 #define NEOSTRA_METHOD_INVALIDATE_CACHE   NEOSTRA_AUTH_INTERFACE ".InvalidateCache"
+#define NEOSTRA_METHOD_CLEAR_CACHE        NEOSTRA_AUTH_INTERFACE ".ClearCache"
+#define NEOSTRA_METHOD_GET_TOKEN          NEOSTRA_AUTH_INTERFACE ".GetToken"
 
 /* The API said no: wrong password (401/403, or a 200 that says 401 inside). */
 #define NEOSTRA_ERROR_AUTHENTICATION_FAILED NEOSTRA_AUTH_INTERFACE ".AuthenticationFailed"
