@@ -16,6 +16,20 @@ void secure_free_string(char *s) {
                 secure_free(s, strlen(s));
 }
 
+#define BURN_CHUNK 4096u
+
+void __attribute__((noinline)) secure_burn_stack(size_t bytes) {
+        char buf[BURN_CHUNK];
+
+        explicit_bzero(buf, sizeof(buf));
+        /* Recurse rather than use one large array: a frame of a few KiB
+         * stays within the guard page and under -fstack-clash-protection's
+         * probing, and the depth is what reaches far down. */
+        if (bytes > BURN_CHUNK)
+                secure_burn_stack(bytes - BURN_CHUNK);
+        __asm__ volatile("" : : "r"(buf) : "memory");
+}
+
 void json_wipe_strings(json_t *json) {
         const char *key;
         json_t *value;

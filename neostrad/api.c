@@ -267,6 +267,8 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         if (curl_multi_socket_action(api->multi, fd, action, &running) != CURLM_OK)
                 log_msg(LOG_ERR, "libcurl failed to process socket events");
         api_process(api);
+        /* libcurl just sent a request body with a password in it. */
+        secure_burn_stack(SECURE_BURN_STACK_BYTES);
         return 0;
 }
 
@@ -317,6 +319,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         if (curl_multi_socket_action(api->multi, CURL_SOCKET_TIMEOUT, 0, &running) != CURLM_OK)
                 log_msg(LOG_ERR, "libcurl failed to process a timeout");
         api_process(api);
+        secure_burn_stack(SECURE_BURN_STACK_BYTES);
         return 0;
 }
 

@@ -740,6 +740,9 @@ static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *
                 }
                 explicit_bzero(buf, (size_t) n);
                 connection_process(c);
+                /* The parser and the request builder ran below us with the
+                 * password; leave nothing of it on the stack. */
+                secure_burn_stack(SECURE_BURN_STACK_BYTES);
                 return 0;
         }
 
