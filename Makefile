@@ -87,7 +87,7 @@ $(BUILDDIR)/tests/test_%: tests/unit/test_%.c $(DAEMON_LIB_OBJ) $(COMMON_OBJ) $(
 
 # PAM tests: drive the built module through libpamtest under pam_wrapper.
 PAMTEST_SRC := $(wildcard tests/pam/*.c)
-$(BUILDDIR)/tests/pamtest: $(PAMTEST_SRC) $(COMMON_OBJ) $(HEADERS)
+$(BUILDDIR)/tests/pamtest: $(PAMTEST_SRC) $(wildcard tests/pam/*.h) $(COMMON_OBJ) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/pam -o $@ $(PAMTEST_SRC) $(COMMON_OBJ) $(LDHARD) \
 		$(call pc_libs,cmocka jansson pam) -lpamtest

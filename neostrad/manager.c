@@ -112,6 +112,17 @@ struct Connection {
         Connection *prev, *next;
 };
 
+static void *mfree(void *p) {
+        free(p);
+        return NULL;
+}
+
+static int safe_close(int fd) {
+        if (fd >= 0)
+                close(fd);
+        return -1;
+}
+
 static int64_t now_wall(void) {
         return (int64_t) time(NULL);
 }
@@ -136,31 +147,15 @@ static void update_status(Manager *m) {
 /* ---- local accounts ------------------------------------------------------ */
 
 /*
- * Looks at local NSS only: main() set SYSTEMD_BYPASS_USERDB=io.neostra so a
+ * 1 when the name is never ours (excluded, or a local system account), 0
+ * when it is, <0 when local accounts cannot be looked up.  NSS here sees
+ * local sources only: main() set SYSTEMD_BYPASS_USERDB=io.neostra, so a
  * lookup never reaches our own userdb socket (DESIGN.md decision 9).
- * Returns 1 and the uid when the name is known, 0 when not, <0 on error.
  */
-static int lookup_uid(const char *name, uid_t *ret) {
-        struct passwd pw, *result = NULL;
-        char buf[4096];
-        int r;
-
-        r = getpwnam_r(name, &pw, buf, sizeof(buf), &result);
-        if (r != 0 && r != ENOENT && r != ESRCH)
-                return -r;
-        if (!result)
-                return 0;
-        *ret = pw.pw_uid;
-        return 1;
-}
-
-/* A local system account or an excluded name: never ours, never sent. */
-static bool not_ours(Manager *m, const char *user) {
-        uid_t uid;
-
+static int not_ours(Manager *m, const char *user) {
         if (neostra_user_excluded(m->config, user))
-                return true;
-        return lookup_uid(user, &uid) > 0 && uid < m->config->minimum_uid;
+                return 1;
+        return neostra_local_system_account(user, m->config->minimum_uid);
 }
 
 static bool peer_is(const Connection *c, const char *user) {
@@ -264,6 +259,9 @@ static int connection_reply(Connection *c, json_t *msg) {
         }
         if (c->manager->stopping && !c->request)
                 c->close_after_write = true;
+        /* The idle deadline counts from the last answer. */
+        if (!c->request)
+                connection_set_deadline(c, IDLE_TIMEOUT_USEC);
         return connection_flush(c);
 }
 
@@ -412,7 +410,6 @@ static void on_signin_done(struct api_signin_result *res, void *userdata) {
                 reply = varlink_error_reason(error, res->reason);
         if (connection_reply(c, reply) < 0)
                 return;
-        connection_set_deadline(c, IDLE_TIMEOUT_USEC);
         connection_process(c);
 }
 
@@ -456,7 +453,13 @@ static int method_authenticate(Connection *c, json_t *params, const char *user) 
                              "too many attempts from this uid", 0, -1);
                 return reply_error(c, NEOSTRA_ERROR_RATE_LIMITED, "too many attempts; try again later");
         }
-        if (not_ours(m, user)) {
+        r = not_ours(m, user);
+        if (r < 0) {
+                log_msg(LOG_ERR, "cannot look up local accounts: %s", strerror(-r));
+                count(m, RESULT_UNAVAILABLE);
+                return reply_error(c, NEOSTRA_ERROR_SERVICE_UNAVAILABLE, "cannot look up local accounts");
+        }
+        if (r > 0) {
                 count(m, RESULT_NOT_OURS);
                 log_decision(c, "Authenticate", user, service, rhost, tty, RESULT_NOT_OURS,
                              "local system account or excluded name", 0, -1);
@@ -512,7 +515,7 @@ static int method_check_account(Connection *c, json_t *params, const char *user)
         if (optional_field(c, params, "service", &service) < 0)
                 return -1;
 
-        if (not_ours(m, user))
+        if (not_ours(m, user) != 0)
                 return reply_error(c, NEOSTRA_ERROR_NOT_OUR_USER,
                                    "local system account or excluded name");
 
@@ -946,8 +949,17 @@ static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, v
         update_status(m);
         log_msg(LOG_INFO, "stopping: finishing %u open connection(s)", m->n_connections);
 
-        /* Stop taking new clients; let answers in flight go out. */
-        (void) sd_event_source_set_enabled(m->auth_source, SD_EVENT_OFF);
+        /* Stop taking new clients; let answers in flight go out.  A socket
+         * we bound ourselves goes away now, so new clients are refused at
+         * once (and a successor may bind it) instead of waiting on a
+         * backlog nobody will accept; systemd's socket stays, its queue
+         * is for the next instance. */
+        m->auth_source = sd_event_source_disable_unref(m->auth_source);
+        if (m->auth_path_bound) {
+                (void) unlink(m->auth_path_bound);
+                m->auth_path_bound = mfree(m->auth_path_bound);
+                m->auth_fd = safe_close(m->auth_fd);
+        }
         for (c = m->connections; c; c = next) {
                 next = c->next;
                 if (!c->request && c->out.len == 0)

@@ -218,13 +218,10 @@ enum user_class {
         USER_LOOKUP_FAILED,
 };
 
-/* Local accounts below minimum_uid (and any uid 0) are never ours. */
+/* Excluded names and local system accounts are never ours. */
 static enum user_class classify_user(struct ctx *c) {
         const struct neostra_config *conf = get_config(c);
-        struct passwd pw, *res = NULL;
         uid_t minimum_uid;
-        size_t size;
-        char *buf = NULL;
         int r;
 
         if (strcmp(c->user, "root") == 0 || neostra_user_excluded(conf, c->user)) {
@@ -235,39 +232,18 @@ static enum user_class classify_user(struct ctx *c) {
 
         minimum_uid = c->args.have_minimum_uid ? c->args.minimum_uid
                       : conf ? conf->minimum_uid : DEFAULT_MINIMUM_UID;
-
-        {
-                long hint = sysconf(_SC_GETPW_R_SIZE_MAX);
-                size = hint > 0 && hint < 65536 ? (size_t) hint : 4096u;
-        }
-        for (;;) {
-                char *nbuf = realloc(buf, size);
-
-                if (!nbuf) {
-                        free(buf);
-                        return USER_LOOKUP_FAILED;
-                }
-                buf = nbuf;
-                r = getpwnam_r(c->user, &pw, buf, size, &res);
-                if (r != ERANGE || size >= 1024u * 1024u)
-                        break;
-                size *= 2;
-        }
-
-        if (r != 0 && r != ENOENT && r != ESRCH && r != EBADF && r != EPERM) {
+        r = neostra_local_system_account(c->user, minimum_uid);
+        if (r < 0) {
                 pam_syslog(c->pamh, LOG_ERR, "cannot look up local account: %s; user=%s",
-                           strerror(r), c->user);
-                free(buf);
+                           strerror(-r), c->user);
                 return USER_LOOKUP_FAILED;
         }
-        if (r == 0 && res && (res->pw_uid == 0 || res->pw_uid < minimum_uid)) {
+        if (r > 0) {
                 if (c->args.debug)
-                        pam_syslog(c->pamh, LOG_DEBUG, "local account uid %u below minimum_uid %u; user=%s",
-                                   (unsigned) res->pw_uid, (unsigned) minimum_uid, c->user);
-                free(buf);
+                        pam_syslog(c->pamh, LOG_DEBUG, "local system account (below minimum_uid %u); user=%s",
+                                   (unsigned) minimum_uid, c->user);
                 return USER_NOT_OURS;
         }
-        free(buf);
         return USER_OURS;
 }
 

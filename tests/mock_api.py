@@ -590,6 +590,9 @@ class MockServer(ThreadingHTTPServer):
     # Handler threads never keep the process alive: stopping must not wait
     # for a client that keeps a connection open.
     daemon_threads = True
+    # socketserver's default listen backlog of 5 drops the SYNs of a burst of
+    # parallel sign-ins, which then wait ~1 s for the client's retransmit.
+    request_queue_size = 128
 
     def __init__(self, port, listener, state, users, signin_path, io_timeout, tls_context=None):
         self.listener = listener

@@ -126,6 +126,15 @@ int neostra_home_for_user(const struct neostra_config *c, const char *name, char
 bool neostra_user_excluded(const struct neostra_config *c, const char *name);
 
 /*
+ * A local account the API must never see: uid 0, a uid below minimum_uid,
+ * or the overflow uid 65534 ("nobody").  Asks NSS (common/policy.c).
+ * Returns 1 when it is one, 0 when the name is not local or a regular
+ * account, or a negative errno when the lookup failed: then nothing may be
+ * sent, since the name cannot be classified.
+ */
+int neostra_local_system_account(const char *name, uid_t minimum_uid);
+
+/*
  * The group names the roles map to through [groups], deduplicated, in table
  * order.  Roles the table does not name map to nothing.  Returns 0 and a
  * NULL-terminated strv (possibly empty, never v == NULL) whose strings
