@@ -161,6 +161,8 @@ _nt_gone() {
 # Returns the exit status (143 etc. for a signal).
 nt_stop() {
         _nt_pid=$1
+        # Stopped by hand before the end: nt_stop_all must not wait again.
+        NT_PIDS=$(printf ' %s ' "$NT_PIDS" | sed "s/ $_nt_pid:[^ ]*//; s/^ *//; s/ *$//")
         if _nt_alive "$_nt_pid"; then
                 kill -TERM "$_nt_pid" 2>/dev/null
                 if ! nt_wait_until 15 "$2 (pid $_nt_pid) to stop" _nt_gone "$_nt_pid"; then
