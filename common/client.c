@@ -40,6 +40,27 @@ uint64_t neostra_deadline_ms(uint64_t timeout_ms) {
         return now + timeout_ms * 1000u;
 }
 
+const char *neostra_client_strerror(int r) {
+        switch (r) {
+        case -ENOENT:
+                return "no socket there (is neostrad running?)";
+        case -ECONNREFUSED:
+                return "connection refused (is neostrad running?)";
+        case -EPERM:
+        case -ENOTSOCK:
+                return "refusing untrusted socket (not a socket owned by root or a system account)";
+        case -ETIMEDOUT:
+                return "timed out";
+        case -EBADMSG:
+        case -EMSGSIZE:
+                return "invalid reply";
+        case -ECONNRESET:
+                return "connection closed by neostrad";
+        default:
+                return strerror(-r);
+        }
+}
+
 const char *neostra_error_short(const char *error) {
         const char *dot;
 

@@ -219,33 +219,7 @@ static int exit_for_errno(int r) {
 }
 
 static void print_transport_error(const struct options *o, int r) {
-        const char *why;
-
-        switch (r) {
-        case -ENOENT:
-                why = "no socket there (is neostrad running?)";
-                break;
-        case -ECONNREFUSED:
-                why = "connection refused (is neostrad running?)";
-                break;
-        case -EPERM:
-        case -ENOTSOCK:
-                why = "refusing untrusted socket (not a socket owned by root or a system account)";
-                break;
-        case -ETIMEDOUT:
-                why = "timed out";
-                break;
-        case -EBADMSG:
-        case -EMSGSIZE:
-                why = "invalid reply";
-                break;
-        case -ECONNRESET:
-                why = "connection closed by neostrad";
-                break;
-        default:
-                why = strerror(-r);
-        }
-        fprintf(stderr, "neostractl: neostrad at %s: %s\n", o->socket_path, why);
+        fprintf(stderr, "neostractl: neostrad at %s: %s\n", o->socket_path, neostra_client_strerror(r));
 }
 
 /* The exit code an error answer stands for. */

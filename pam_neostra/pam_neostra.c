@@ -342,23 +342,8 @@ static int call_daemon(struct ctx *c, const char *method, json_t *params, bool s
         r = neostra_client_call_once(c->args.socket_path, method, params, secret,
                                      neostra_deadline_ms(c->args.timeout_ms), ret_error, ret_params);
         if (r < 0) {
-                const char *why;
+                const char *why = neostra_client_strerror(r);
 
-                switch (r) {
-                case -EPERM:
-                case -ENOTSOCK:
-                        why = "refusing untrusted socket (not a socket owned by root or a system account)";
-                        break;
-                case -ETIMEDOUT:
-                        why = "timed out";
-                        break;
-                case -EBADMSG:
-                case -EMSGSIZE:
-                        why = "invalid reply";
-                        break;
-                default:
-                        why = strerror(-r);
-                }
                 pam_syslog(c->pamh, LOG_ERR, "neostrad unreachable at %s: %s; user=%s",
                            c->args.socket_path, why, c->user);
                 return r;

@@ -114,6 +114,39 @@ nt_trap() {
         trap 'exit 143' TERM
 }
 
+# ---- counting ------------------------------------------------------------------
+
+# nt_counts NAME [PYFILE]: start counting for a script that ends with
+# "NAME: N passed, N failed[, N skipped]" (nt_finish); PYFILE holds the
+# cases nt_run_cases runs.
+nt_counts() {
+        NT_NAME=$1
+        NT_CASES=${2:-}
+        NT_PASSED=0 NT_FAILED=0 NT_SKIPPED=0
+}
+nt_pass() { NT_PASSED=$((NT_PASSED + 1)); echo "ok - $*"; }
+nt_fail() { NT_FAILED=$((NT_FAILED + 1)); echo "FAIL - $*"; }
+# Print the closing line and exit with the result.
+nt_finish() {
+        _nt_s=
+        [ "$NT_SKIPPED" -gt 0 ] && _nt_s=", $NT_SKIPPED skipped"
+        echo "$NT_NAME: $NT_PASSED passed, $NT_FAILED failed$_nt_s"
+        [ "$NT_FAILED" -eq 0 ]
+        exit
+}
+# nt_run_cases CASE...: "python3 PYFILE CASE" each; exit 0 passed, 77
+# skipped, anything else failed (the case prints its own ok/FAIL line).
+nt_run_cases() {
+        for _nt_case in "$@"; do
+                "$NT_PYTHON" "$NT_CASES" "$_nt_case"
+                case $? in
+                0) NT_PASSED=$((NT_PASSED + 1)) ;;
+                77) NT_SKIPPED=$((NT_SKIPPED + 1)) ;;
+                *) NT_FAILED=$((NT_FAILED + 1)) ;;
+                esac
+        done
+}
+
 # ---- a private mount namespace for test accounts ------------------------------
 
 # nt_private_ns "$@": call first thing (after nt_init).  Runs the calling

@@ -78,3 +78,7 @@ int neostra_client_call_once(const char *path, const char *method, json_t *param
  * "io.neostra.Auth.UserUnknown" → "UserUnknown".  Borrows from error.
  */
 const char *neostra_error_short(const char *error);
+
+/* What a negative return of neostra_client_open()/_call() means, for a
+ * log line or the terminal (static text or strerror()). */
+const char *neostra_client_strerror(int r);

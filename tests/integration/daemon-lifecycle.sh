@@ -9,34 +9,13 @@
 # in $NEOSTRA_PIDS until reaped, so the cleanup here can stop it by PID).
 # Ends with "daemon-lifecycle: N passed, N failed[, N skipped]".
 set -u
-name=daemon-lifecycle
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib.sh"
 nt_init "$here/../.." "${1:?usage: $0 BUILDDIR}"
 # No __pycache__ in the source tree from importing varlink.py / itest.py.
 export PYTHONDONTWRITEBYTECODE=1
 
-passed=0 failed=0 skipped=0
-pass() { passed=$((passed + 1)); echo "ok - $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $*"; }
-finish() {
-        s=
-        [ "$skipped" -gt 0 ] && s=", $skipped skipped"
-        echo "$name: $passed passed, $failed failed$s"
-        [ "$failed" -eq 0 ]
-        exit
-}
-# run_cases NAME...: one Python case each; 0 passed, 77 skipped, else failed.
-run_cases() {
-        for c in "$@"; do
-                "$NT_PYTHON" "$here/daemon_lifecycle.py" "$c"
-                case $? in
-                0) passed=$((passed + 1)) ;;
-                77) skipped=$((skipped + 1)) ;;
-                *) failed=$((failed + 1)) ;;
-                esac
-        done
-}
+nt_counts daemon-lifecycle "$here/daemon_lifecycle.py"
 
 # Daemons the Python cases started and did not reap (the cases died):
 # SIGTERM, then SIGKILL, by PID, and only if the PID is still a neostrad.
@@ -59,32 +38,32 @@ trap 'exit 143' TERM
 
 # The canary password goes to the cases in a file, never on a command
 # line or in an environment.
-(umask 077 && nt_canary_new >"$NT_TMP/canary") || { fail "canary"; finish; }
+(umask 077 && nt_canary_new >"$NT_TMP/canary") || { nt_fail "canary"; nt_finish; }
 export NEOSTRA_CANARY_FILE="$NT_TMP/canary"
-"$NT_PYTHON" "$here/daemon_lifecycle.py" users >"$NT_TMP/users.json" || { fail "users file"; finish; }
-nt_mock_start "$NT_TMP/users.json" || { fail "mock API start"; finish; }
+"$NT_PYTHON" "$here/daemon_lifecycle.py" users >"$NT_TMP/users.json" || { nt_fail "users file"; nt_finish; }
+nt_mock_start "$NT_TMP/users.json" || { nt_fail "mock API start"; nt_finish; }
 
 export NEOSTRA_TMP="$NT_TMP" NEOSTRA_PIDS="$NT_TMP/case-pids"
 export NEOSTRA_MOCK_URL="http://127.0.0.1:$NT_MOCK_HTTP_PORT"
 export NEOSTRA_NEOSTRAD="$NT_BUILD/neostrad" NEOSTRA_TOP="$NT_TOP" NEOSTRA_BUILD="$NT_BUILD"
 
-run_cases test_config version sd_notify reload reload_while_inflight sigterm_inflight late_connect_while_stopping \
+nt_run_cases test_config version sd_notify reload reload_while_inflight sigterm_inflight late_connect_while_stopping \
       socket_activation stale_socket not_a_socket second_daemon no_secrets_in_logs install
 
 # The canary is nowhere but in the users file the mock reads (and the
 # file that carries it): not in a daemon log, not in the mock's log.
 leaks=$(nt_find_canary "$(cat "$NT_TMP/canary")" "$NT_TMP" |
         grep -v -x -e "$NT_TMP/canary" -e "$NT_TMP/users.json")
-if [ -z "$leaks" ]; then pass "canary password in no file under the test directory"
-else fail "canary password found in: $leaks"; fi
+if [ -z "$leaks" ]; then nt_pass "canary password in no file under the test directory"
+else nt_fail "canary password found in: $leaks"; fi
 
 nt_stop_all
-if [ "$NT_STOP_FAILED" -eq 0 ]; then pass "mock API exits 0 at SIGTERM"
-else fail "$NT_STOP_FAILED process(es) did not exit 0 at SIGTERM"; fi
+if [ "$NT_STOP_FAILED" -eq 0 ]; then nt_pass "mock API exits 0 at SIGTERM"
+else nt_fail "$NT_STOP_FAILED process(es) did not exit 0 at SIGTERM"; fi
 # Every daemon log the cases left: no sanitizer report.
 if grep -rE 'ERROR: AddressSanitizer|LeakSanitizer|runtime error:' "$NT_TMP" --include='*.log'; then
-        fail "sanitizer report in a daemon log"
+        nt_fail "sanitizer report in a daemon log"
 else
-        pass "no sanitizer report in any daemon log"
+        nt_pass "no sanitizer report in any daemon log"
 fi
-finish
+nt_finish

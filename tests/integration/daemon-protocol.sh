@@ -8,41 +8,20 @@
 # processes (tests/lib.sh) and counts.  Ends with
 # "daemon-protocol: N passed, N failed[, N skipped]".
 set -u
-name=daemon-protocol
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib.sh"
 nt_init "$here/../.." "${1:?usage: $0 BUILDDIR}"
 # No __pycache__ in the source tree from importing varlink.py / itest.py.
 export PYTHONDONTWRITEBYTECODE=1
 
-passed=0 failed=0 skipped=0
-pass() { passed=$((passed + 1)); echo "ok - $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $*"; }
-finish() {
-        s=
-        [ "$skipped" -gt 0 ] && s=", $skipped skipped"
-        echo "$name: $passed passed, $failed failed$s"
-        [ "$failed" -eq 0 ]
-        exit
-}
-# run_cases NAME...: one Python case each; 0 passed, 77 skipped, else failed.
-run_cases() {
-        for c in "$@"; do
-                "$NT_PYTHON" "$here/daemon_protocol.py" "$c"
-                case $? in
-                0) passed=$((passed + 1)) ;;
-                77) skipped=$((skipped + 1)) ;;
-                *) failed=$((failed + 1)) ;;
-                esac
-        done
-}
+nt_counts daemon-protocol "$here/daemon_protocol.py"
 
 # peer_policy needs an ordinary local account, which exists only in this
 # script's own mount namespace.
-nt_private_ns "$@" || { echo "$name: skipped: unshare is missing"; echo "$name: 0 passed, 0 failed, 1 skipped"; exit 0; }
+nt_private_ns "$@" || { echo "daemon-protocol: skipped: unshare is missing"; echo "daemon-protocol: 0 passed, 0 failed, 1 skipped"; exit 0; }
 nt_tmpdir
 nt_trap
-nt_add_test_user neostra-peer 4242 || { fail "adding the test account"; finish; }
+nt_add_test_user neostra-peer 4242 || { nt_fail "adding the test account"; nt_finish; }
 
 "$NT_PYTHON" - >"$NT_TMP/users.json" <<'EOF'
 import json
@@ -51,14 +30,14 @@ print(json.dumps({"users": {
     "slow@example.com": {"password": "slow-pw", "roles": ["dev"], "delay_ms": 2000},
 }}))
 EOF
-nt_mock_start "$NT_TMP/users.json" || { fail "mock API start"; finish; }
+nt_mock_start "$NT_TMP/users.json" || { nt_fail "mock API start"; nt_finish; }
 
 {
         printf '[api]\nurl = http://127.0.0.1:%s\n\n' "$NT_MOCK_HTTP_PORT"
         printf '[users]\nemail_template = %%u@example.com\nexclude = excluded\n\n'
         nt_daemon_config proto
 } >"$NT_TMP/proto.conf"
-nt_daemon_start proto || { fail "neostrad start"; finish; }
+nt_daemon_start proto || { nt_fail "neostrad start"; nt_finish; }
 
 export NEOSTRA_SOCK="$(nt_socket_path proto)"
 export NEOSTRA_MOCK_URL="http://127.0.0.1:$NT_MOCK_HTTP_PORT"
@@ -76,27 +55,27 @@ ulimit -n 4096 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
 # (search only; nothing in here is secret, the logs stay 0700).
 chmod 0711 "$NT_TMP"
 
-run_cases unknown_method pipelined_calls malformed_json non_object malformed_call \
+nt_run_cases unknown_method pipelined_calls malformed_json non_object malformed_call \
       duplicate_keys oversize_message message_at_limit embedded_nul invalid_parameter \
       get_status get_info client_gone_while_pending half_closed_client_gets_answer \
       concurrent_logins peer_policy not_our_users connection_cap idle_timeout
 
 # The daemon is still there and answering after all of that.
 if "$NT_PYTHON" "$here/varlink.py" call "$NEOSTRA_SOCK" io.neostra.Auth.GetStatus >/dev/null; then
-        pass "daemon alive after the protocol cases"
+        nt_pass "daemon alive after the protocol cases"
 else
-        fail "daemon alive after the protocol cases"
+        nt_fail "daemon alive after the protocol cases"
 fi
 
 # SIGTERM: every process exits 0 (under ASan: leak check passed), and no
 # sanitizer report.
 nt_stop_all
-if [ "$NT_STOP_FAILED" -eq 0 ]; then pass "neostrad and the mock exit 0 at SIGTERM"
-else fail "$NT_STOP_FAILED process(es) did not exit 0 at SIGTERM"; fi
+if [ "$NT_STOP_FAILED" -eq 0 ]; then nt_pass "neostrad and the mock exit 0 at SIGTERM"
+else nt_fail "$NT_STOP_FAILED process(es) did not exit 0 at SIGTERM"; fi
 if grep -E 'ERROR: AddressSanitizer|LeakSanitizer|runtime error:' "$NEOSTRA_DAEMON_LOG"; then
-        fail "sanitizer report in the daemon log"
+        nt_fail "sanitizer report in the daemon log"
 else
-        pass "no sanitizer report"
+        nt_pass "no sanitizer report"
 fi
-[ "$failed" -eq 0 ] || { echo "---- $NEOSTRA_DAEMON_LOG (tail)"; tail -n 30 "$NEOSTRA_DAEMON_LOG"; }
-finish
+[ "$NT_FAILED" -eq 0 ] || { echo "---- $NEOSTRA_DAEMON_LOG (tail)"; tail -n 30 "$NEOSTRA_DAEMON_LOG"; }
+nt_finish
