@@ -98,6 +98,8 @@ static void parse_args(pam_handle_t *pamh, int argc, const char **argv, struct m
                         a->ignore_unknown_user = true;
                 else if (strcmp(arg, "ignore_authinfo_unavail") == 0)
                         a->ignore_authinfo_unavail = true;
+                else if (strcmp(arg, "setcred_only") == 0)
+                        ;       /* pam_sm_authenticate() looks at it first */
                 else if (strcmp(arg, "use_first_pass") == 0 || strcmp(arg, "try_first_pass") == 0 ||
                          strcmp(arg, "use_authtok") == 0)
                         ;       /* pam_get_authtok() reads these from argv itself */
@@ -470,6 +472,14 @@ PAM_NEOSTRA_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int ar
         char *error = NULL;
         size_t len;
         int r, ret;
+
+        /* "auth optional pam_neostra.so setcred_only" at the end of an auth
+         * stack (where pam_group goes) only adds the role groups at
+         * pam_setcred time; it never asks for or sends a password, so a
+         * local user whose password an earlier module accepted is safe. */
+        for (int i = 0; i < argc; i++)
+                if (argv[i] && strcmp(argv[i], "setcred_only") == 0)
+                        return PAM_IGNORE;
 
         ret = begin(&c, pamh, flags, argc, argv, PAM_USER_UNKNOWN);
         if (ret != PAM_SUCCESS)
