@@ -16,7 +16,7 @@ CC         ?= gcc
 PKG_CONFIG ?= pkg-config
 SANITIZE   ?= 0
 
-DAEMON_PKGS := libsystemd libcurl jansson
+DAEMON_PKGS := libsystemd libcurl jansson sqlite3 libcrypt
 MODULE_PKGS := pam jansson
 CTL_PKGS    := jansson
 

@@ -38,6 +38,7 @@ struct ApiRequest {
         uint64_t started_usec;
         uint64_t retry_after_sec;
         bool body_too_large;
+        bool probe;
         api_signin_callback_t cb;
         void *userdata;
 };
@@ -360,11 +361,20 @@ static void finish(ApiRequest *req, CURLcode code) {
         struct api_signin_result res;
         long status = 0;
 
-        if (code == CURLE_OK) {
+        if (code == CURLE_OK && req->probe) {
+                curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
+                res = (struct api_signin_result) { .expires_in = -1, .http_status = status };
+                if (status > 0 && status < 500 && status != 408 && status != 429)
+                        set_outcome(&res, API_ALLOW, "API answers");
+                else
+                        set_outcome(&res, API_UNAVAILABLE, "API answers with an error");
+        } else if (code == CURLE_OK) {
                 curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
                 api_parse_signin_response(status, req->answer.data, req->answer.len, req->email, &res);
         } else {
-                res = (struct api_signin_result) { .expires_in = -1 };
+                /* An answer cut short (too large, say) still had a status. */
+                curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
+                res = (struct api_signin_result) { .expires_in = -1, .http_status = status };
                 set_outcome(&res, API_UNAVAILABLE,
                             code == CURLE_OPERATION_TIMEDOUT ? "API timed out" :
                             code == CURLE_COULDNT_CONNECT ? "cannot connect to the API" :
@@ -490,9 +500,11 @@ static size_t on_header(char *buffer, size_t size, size_t nitems, void *userdata
         return n;
 }
 
-int api_signin(Api *api, const struct neostra_config *config, const char *email,
-               const char *password, api_signin_callback_t cb, void *userdata,
-               ApiRequest **ret) {
+/* A sign-in (email and password set) or a probe (both NULL: a GET that
+ * only asks whether the API answers). */
+static int request_start(Api *api, const struct neostra_config *config, const char *email,
+                         const char *password, api_signin_callback_t cb, void *userdata,
+                         ApiRequest **ret) {
         char url[2048];
         ApiRequest *req;
         json_t *body;
@@ -509,23 +521,25 @@ int api_signin(Api *api, const struct neostra_config *config, const char *email,
         req->api = api;
         req->cb = cb;
         req->userdata = userdata;
-        req->email = strdup(email);
-        if (!req->email) {
-                r = -ENOMEM;
-                goto fail;
+        req->probe = !email;
+        if (email) {
+                req->email = strdup(email);
+                if (!req->email) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                body = json_pack("{s:s, s:s}", "email", email, "password", password);
+                if (!body) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                /* The Varlink encoder writes compact JSON into a wiped
+                 * buffer; its trailing NUL is not sent. */
+                r = varlink_encode(body, &req->body);
+                json_decref_wipe(body);
+                if (r < 0)
+                        goto fail;
         }
-
-        body = json_pack("{s:s, s:s}", "email", email, "password", password);
-        if (!body) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        /* The Varlink encoder writes compact JSON into a wiped buffer; its
-         * trailing NUL is not sent. */
-        r = varlink_encode(body, &req->body);
-        json_decref_wipe(body);
-        if (r < 0)
-                goto fail;
 
         req->headers = curl_slist_append(NULL, "Content-Type: application/json");
         if (req->headers)
@@ -549,11 +563,13 @@ int api_signin(Api *api, const struct neostra_config *config, const char *email,
         SET(CURLOPT_URL, url);
         SET(CURLOPT_PRIVATE, req);
         SET(CURLOPT_NOSIGNAL, 1L);
-        SET(CURLOPT_POST, 1L);
-        /* libcurl sends from our buffer; COPYPOSTFIELDS would leave an
-         * unwiped copy of the password inside libcurl. */
-        SET(CURLOPT_POSTFIELDS, req->body.data);
-        SET(CURLOPT_POSTFIELDSIZE, (long) (req->body.len - 1));
+        if (!req->probe) {
+                SET(CURLOPT_POST, 1L);
+                /* libcurl sends from our buffer; COPYPOSTFIELDS would leave
+                 * an unwiped copy of the password inside libcurl. */
+                SET(CURLOPT_POSTFIELDS, req->body.data);
+                SET(CURLOPT_POSTFIELDSIZE, (long) (req->body.len - 1));
+        }
         SET(CURLOPT_HTTPHEADER, req->headers);
         SET(CURLOPT_USERAGENT, USER_AGENT);
         SET(CURLOPT_WRITEFUNCTION, on_body);
@@ -593,6 +609,19 @@ int api_signin(Api *api, const struct neostra_config *config, const char *email,
 fail:
         request_free(req);
         return r;
+}
+
+int api_signin(Api *api, const struct neostra_config *config, const char *email,
+               const char *password, api_signin_callback_t cb, void *userdata,
+               ApiRequest **ret) {
+        if (!email || !password)
+                return -EINVAL;
+        return request_start(api, config, email, password, cb, userdata, ret);
+}
+
+int api_probe(Api *api, const struct neostra_config *config, api_signin_callback_t cb,
+              void *userdata, ApiRequest **ret) {
+        return request_start(api, config, NULL, NULL, cb, userdata, ret);
 }
 
 void api_request_cancel(ApiRequest *req) {

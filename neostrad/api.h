@@ -72,5 +72,14 @@ int api_signin(Api *api, const struct neostra_config *config, const char *email,
                const char *password, api_signin_callback_t cb, void *userdata,
                ApiRequest **ret);
 
+/*
+ * Ask whether the API answers at all: a GET of the sign-in path, with no
+ * credentials.  The callback's outcome is API_ALLOW for any HTTP answer
+ * below 500 (other than 408 and 429), API_UNAVAILABLE otherwise; its
+ * retry_after_sec carries a Retry-After.
+ */
+int api_probe(Api *api, const struct neostra_config *config, api_signin_callback_t cb,
+              void *userdata, ApiRequest **ret);
+
 /* Abort a request; its callback will not run.  Accepts NULL. */
 void api_request_cancel(ApiRequest *req);

@@ -21,7 +21,9 @@
 
 #include "api.h"
 #include "log.h"
+#include "login.h"
 #include "manager.h"
+#include "online.h"
 #include "neostra/protocol.h"
 #include "neostra/secure.h"
 #include "neostra/varlink.h"
@@ -30,72 +32,19 @@
 #define CONNECTIONS_MAX        256u
 #define IDLE_TIMEOUT_USEC      (10u * 1000000ull)  /* a client that says nothing */
 #define API_GRACE_USEC         (2u * 1000000ull)   /* on top of [api] timeout */
-#define RATE_SLOTS             64u
 #define RATE_BURST             5.0                 /* Authenticate calls per non-root uid */
 #define RATE_REFILL_SEC        10.0                /* one more every this many seconds */
 
-typedef struct Connection Connection;
-
-enum login_result {
-        RESULT_SUCCESS,
-        RESULT_FAILURE,
-        RESULT_UNKNOWN,
-        RESULT_UNAVAILABLE,
-        RESULT_NOT_OURS,
-        RESULT_RATE_LIMITED,
-        RESULT_DENIED_ROLE,
-        _RESULT_MAX,
-};
-
 static const char *const result_names[_RESULT_MAX] = {
         [RESULT_SUCCESS] = "success",
+        [RESULT_OFFLINE_SUCCESS] = "offlineSuccess",
+        [RESULT_CACHED_SUCCESS] = "cachedSuccess",
         [RESULT_FAILURE] = "failure",
         [RESULT_UNKNOWN] = "unknown",
         [RESULT_UNAVAILABLE] = "unavailable",
         [RESULT_NOT_OURS] = "notOurs",
         [RESULT_RATE_LIMITED] = "rateLimited",
         [RESULT_DENIED_ROLE] = "deniedRole",
-};
-
-struct rate_bucket {
-        uid_t uid;
-        double tokens;
-        double updated;
-        bool used;
-};
-
-struct Manager {
-        sd_event *event;
-        char *config_path;
-        struct neostra_config *config;
-        Api *api;
-        struct user_table *users;
-
-        int auth_fd;
-        char *auth_path_bound;          /* set when we bound (and so unlink) it */
-        sd_event_source *auth_source;
-
-        Connection *connections;
-        unsigned n_connections;
-
-        struct rate_bucket rate[RATE_SLOTS];
-
-        uint64_t logins[_RESULT_MAX];
-        const char *api_state;          /* "unknown", "online", "unreachable" */
-        int64_t api_state_since;
-        int64_t last_api_latency_ms;
-        int64_t started;
-
-        bool stopping;
-        sd_event_source *drain_timer;
-};
-
-struct pending_auth {
-        char *user;
-        char *email;
-        char *service;
-        char *rhost;
-        char *tty;
 };
 
 struct Connection {
@@ -106,8 +55,7 @@ struct Connection {
         sd_event_source *timer;
         struct varlink_reader in;
         struct vbuf out;
-        ApiRequest *request;
-        struct pending_auth auth;
+        struct login *login;            /* an Authenticate waiting for its answer */
         bool close_after_write;
         Connection *prev, *next;
 };
@@ -123,7 +71,7 @@ static int safe_close(int fd) {
         return -1;
 }
 
-static int64_t now_wall(void) {
+int64_t now_wall(void) {
         return (int64_t) time(NULL);
 }
 
@@ -137,8 +85,9 @@ static double now_mono(void) {
 static void update_status(Manager *m) {
         (void) sd_notifyf(false,
                           "STATUS=%s; API %s; logins: %llu ok, %llu refused, %llu unavailable",
-                          m->stopping ? "Stopping" : "Serving", m->api_state,
-                          (unsigned long long) m->logins[RESULT_SUCCESS],
+                          m->stopping ? "Stopping" : "Serving", online_state_name(m->api_state),
+                          (unsigned long long) (m->logins[RESULT_SUCCESS] + m->logins[RESULT_OFFLINE_SUCCESS] +
+                                                m->logins[RESULT_CACHED_SUCCESS]),
                           (unsigned long long) (m->logins[RESULT_FAILURE] + m->logins[RESULT_UNKNOWN] +
                                                 m->logins[RESULT_DENIED_ROLE]),
                           (unsigned long long) m->logins[RESULT_UNAVAILABLE]);
@@ -205,7 +154,7 @@ static void connection_update_events(Connection *c) {
 
         if (c->out.len > 0)
                 events |= EPOLLOUT;
-        else if (!c->request && !c->close_after_write)
+        else if (!c->login && !c->close_after_write)
                 events |= EPOLLIN;
         (void) sd_event_source_set_io_events(c->io, events);
 }
@@ -257,10 +206,10 @@ static int connection_reply(Connection *c, json_t *msg) {
                 connection_free(c);
                 return -1;
         }
-        if (c->manager->stopping && !c->request)
+        if (c->manager->stopping && !c->login)
                 c->close_after_write = true;
         /* The idle deadline counts from the last answer. */
-        if (!c->request)
+        if (!c->login)
                 connection_set_deadline(c, IDLE_TIMEOUT_USEC);
         return connection_flush(c);
 }
@@ -277,7 +226,7 @@ static int reply_invalid_parameter(Connection *c, const char *name) {
 /* [{"name": "docker", "gid": 999}, ...] for the roles, through [groups].
  * Groups that do not exist locally are skipped with a warning; the root
  * group is never handed out. */
-static json_t *groups_for_roles(Manager *m, char *const *roles, size_t n_roles) {
+json_t *manager_groups_for_roles(Manager *m, char *const *roles, size_t n_roles) {
         struct neostra_strv names = {};
         json_t *array = json_array();
 
@@ -308,7 +257,7 @@ static json_t *groups_for_roles(Manager *m, char *const *roles, size_t n_roles) 
         return array;
 }
 
-static json_t *roles_array(char *const *roles, size_t n) {
+json_t *manager_roles_array(char *const *roles, size_t n) {
         json_t *array = json_array();
 
         for (size_t i = 0; array && i < n; i++)
@@ -318,96 +267,54 @@ static json_t *roles_array(char *const *roles, size_t n) {
 
 /* ---- methods ------------------------------------------------------------- */
 
-static void pending_auth_clear(struct pending_auth *a) {
-        free(a->user);
-        free(a->email);
-        free(a->service);
-        free(a->rhost);
-        free(a->tty);
-        *a = (struct pending_auth) {};
+const char *login_result_name(enum login_result r) {
+        return result_names[r];
+}
+
+void manager_count(Manager *m, enum login_result r) {
+        m->logins[r]++;
+        update_status(m);
+}
+
+void manager_log_decision(Manager *m, uid_t peer_uid, const char *method, const char *user,
+                          const char *service, const char *rhost, const char *tty,
+                          enum login_result result, const char *reason, long http_status,
+                          int64_t latency_ms) {
+        struct auth_event ev = {
+                .method = method, .user = user, .service = service, .rhost = rhost, .tty = tty,
+                .peer_uid = peer_uid, .result = result_names[result], .reason = reason,
+                .http_status = http_status, .latency_ms = latency_ms,
+        };
+
+        log_auth_event(result == RESULT_SUCCESS || result == RESULT_OFFLINE_SUCCESS ||
+                       result == RESULT_CACHED_SUCCESS ? LOG_INFO :
+                       result == RESULT_UNAVAILABLE ? LOG_WARNING : LOG_NOTICE, &ev);
+}
+
+void manager_save_user(Manager *m, const struct user_record *u) {
+        int r;
+
+        if (!m->cache)
+                return;
+        r = cache_put(m->cache, u);
+        if (r < 0)
+                log_msg(LOG_ERR, "cannot write %s to the cache (the previous entry stays): %s",
+                        u->name, strerror(-r));
 }
 
 static void count(Manager *m, enum login_result r) {
-        m->logins[r]++;
-        update_status(m);
+        manager_count(m, r);
 }
 
 static void log_decision(Connection *c, const char *method, const char *user, const char *service,
                          const char *rhost, const char *tty, enum login_result result,
                          const char *reason, long http_status, int64_t latency_ms) {
-        struct auth_event ev = {
-                .method = method, .user = user, .service = service, .rhost = rhost, .tty = tty,
-                .peer_uid = c->cred.uid, .result = result_names[result], .reason = reason,
-                .http_status = http_status, .latency_ms = latency_ms,
-        };
-
-        log_auth_event(result == RESULT_SUCCESS ? LOG_INFO :
-                       result == RESULT_UNAVAILABLE ? LOG_WARNING : LOG_NOTICE, &ev);
+        manager_log_decision(c->manager, c->cred.uid, method, user, service, rhost, tty, result,
+                             reason, http_status, latency_ms);
 }
 
-static void on_signin_done(struct api_signin_result *res, void *userdata) {
-        Connection *c = userdata;
-        Manager *m = c->manager;
-        struct pending_auth *a = &c->auth;
-        enum login_result result;
-        const char *error = NULL;
-        json_t *reply = NULL;
-        int64_t latency_ms = (int64_t) (res->latency_usec / 1000u);
-
-        c->request = NULL;
-        m->last_api_latency_ms = latency_ms;
-
-        /* A transport failure means the API is out of reach; any HTTP answer
-         * means it is there. */
-        {
-                const char *state = res->http_status == 0 ? "unreachable" : "online";
-                if (strcmp(state, m->api_state) != 0) {
-                        m->api_state = state;
-                        m->api_state_since = now_wall();
-                        log_msg(state[0] == 'o' ? LOG_NOTICE : LOG_WARNING, "API is %s", state);
-                }
-        }
-
-        switch (res->outcome) {
-        case API_ALLOW: {
-                struct user_record *u;
-
-                if (user_table_record_success(m->users, a->user, res, now_wall(), &u) < 0) {
-                        result = RESULT_UNAVAILABLE;
-                        error = NEOSTRA_ERROR_SERVICE_UNAVAILABLE;
-                        break;
-                }
-                reply = varlink_reply_new(json_pack("{s:s, s:s, s:o, s:o, s:b}",
-                                                    "user", a->user, "email", u->email,
-                                                    "roles", roles_array(u->roles, u->n_roles),
-                                                    "groups", groups_for_roles(m, u->roles, u->n_roles),
-                                                    "offline", 0));
-                result = RESULT_SUCCESS;
-                break;
-        }
-        case API_DENY:
-                user_table_record_refusal(m->users, a->user);
-                result = RESULT_FAILURE;
-                error = NEOSTRA_ERROR_AUTHENTICATION_FAILED;
-                break;
-        case API_USER_UNKNOWN:
-                result = RESULT_UNKNOWN;
-                error = NEOSTRA_ERROR_USER_UNKNOWN;
-                break;
-        case API_UNAVAILABLE:
-        default:
-                result = RESULT_UNAVAILABLE;
-                error = NEOSTRA_ERROR_SERVICE_UNAVAILABLE;
-                break;
-        }
-
-        count(m, result);
-        log_decision(c, "Authenticate", a->user, a->service, a->rhost, a->tty, result,
-                     res->reason, res->http_status, latency_ms);
-        pending_auth_clear(a);
-
-        if (error)
-                reply = varlink_error_reason(error, res->reason);
+void connection_answer(Connection *c, json_t *reply) {
+        c->login = NULL;
         if (connection_reply(c, reply) < 0)
                 return;
         connection_process(c);
@@ -480,28 +387,20 @@ static int method_authenticate(Connection *c, json_t *params, const char *user) 
                 return reply_error(c, NEOSTRA_ERROR_USER_UNKNOWN, "name does not map to a valid email");
         }
 
-        c->auth = (struct pending_auth) {
-                .user = strdup(user),
-                .email = email,
-                .service = service ? strdup(service) : NULL,
-                .rhost = rhost ? strdup(rhost) : NULL,
-                .tty = tty ? strdup(tty) : NULL,
-        };
-        if (!c->auth.user || (service && !c->auth.service) || (rhost && !c->auth.rhost) ||
-            (tty && !c->auth.tty)) {
-                pending_auth_clear(&c->auth);
-                return reply_error(c, NEOSTRA_ERROR_SERVICE_UNAVAILABLE, "out of memory");
-        }
-
-        r = api_signin(m->api, m->config, email, password, on_signin_done, c, &c->request);
+        r = login_start(m, c, &(struct login_params) {
+                                .user = user, .password = password, .service = service,
+                                .rhost = rhost, .tty = tty, .peer_uid = c->cred.uid,
+                        }, email, &c->login);
         if (r < 0) {
-                log_msg(LOG_ERR, "cannot start a sign-in request: %s", strerror(-r));
+                log_msg(LOG_ERR, "cannot start a login: %s", strerror(-r));
                 count(m, RESULT_UNAVAILABLE);
-                pending_auth_clear(&c->auth);
-                return reply_error(c, NEOSTRA_ERROR_SERVICE_UNAVAILABLE, "cannot start the API request");
+                return reply_error(c, NEOSTRA_ERROR_SERVICE_UNAVAILABLE, "cannot start the login");
         }
-        connection_set_deadline(c, m->config->timeout_ms * 1000u + API_GRACE_USEC);
-        connection_update_events(c);
+        /* The answer may already be out (a check failed to start). */
+        if (c->login) {
+                connection_set_deadline(c, m->config->timeout_ms * 1000u + API_GRACE_USEC);
+                connection_update_events(c);
+        }
         return 0;
 }
 
@@ -553,8 +452,8 @@ static int method_check_account(Connection *c, json_t *params, const char *user)
 
         return connection_reply(c, varlink_reply_new(json_pack(
                 "{s:b, s:s, s:o, s:o}", "allowed", allowed, "reason", reason,
-                "roles", roles_array(u->roles, u->n_roles),
-                "groups", groups_for_roles(m, u->roles, u->n_roles))));
+                "roles", manager_roles_array(u->roles, u->n_roles),
+                "groups", manager_groups_for_roles(m, u->roles, u->n_roles))));
 }
 
 static int method_get_status(Connection *c, json_t *params, const char *user) {
@@ -565,18 +464,21 @@ static int method_get_status(Connection *c, json_t *params, const char *user) {
                 json_object_set_new(logins, result_names[i], json_integer((json_int_t) m->logins[i]));
 
         return connection_reply(c, varlink_reply_new(json_pack(
-                "{s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:s}",
+                "{s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:s, s:b, s:I}",
                 "version", NEOSTRA_VERSION,
                 "protocol", NEOSTRA_PROTOCOL_VERSION,
-                "state", m->api_state,
+                "state", online_state_name(m->api_state),
                 "since", (json_int_t) m->api_state_since,
+                "nextProbe", (json_int_t) m->next_probe,
                 "started", (json_int_t) m->started,
                 "users", (json_int_t) user_table_size(m->users),
                 "connections", (json_int_t) m->n_connections,
                 "pendingApiRequests", (json_int_t) api_pending(m->api),
                 "lastApiLatencyMs", (json_int_t) m->last_api_latency_ms,
                 "logins", logins,
-                "configFile", m->config_path)));
+                "configFile", m->config_path,
+                "cache", m->cache != NULL,
+                "cacheBytes", (json_int_t) (m->cache ? cache_size(m->cache) : 0))));
 }
 
 static int method_get_user(Connection *c, json_t *params, const char *user) {
@@ -585,27 +487,90 @@ static int method_get_user(Connection *c, json_t *params, const char *user) {
 
         if (!u)
                 return reply_error(c, NEOSTRA_ERROR_USER_UNKNOWN, "no sign-in seen for this user");
-        /* Never the token itself: only whether one is held and until when. */
+        /* Never the token or the verifier: only whether they are held. */
         return connection_reply(c, varlink_reply_new(json_pack(
-                "{s:s, s:s, s:o, s:o, s:I, s:b, s:I}",
+                "{s:s, s:s, s:o, s:o, s:I, s:b, s:I, s:b, s:I, s:i, s:b}",
                 "user", u->name, "email", u->email,
-                "roles", roles_array(u->roles, u->n_roles),
-                "groups", groups_for_roles(m, u->roles, u->n_roles),
+                "roles", manager_roles_array(u->roles, u->n_roles),
+                "groups", manager_groups_for_roles(m, u->roles, u->n_roles),
                 "lastOnlineSuccess", (json_int_t) u->last_online_success,
                 "hasToken", u->token != NULL,
-                "tokenExpires", (json_int_t) u->token_expires)));
+                "tokenExpires", (json_int_t) u->token_expires,
+                "hasVerifier", u->verifier != NULL,
+                "verifierTime", (json_int_t) u->verifier_time,
+                "offlineFailures", (int) u->offline_failures,
+                "invalidated", u->invalidated)));
 }
 
-static int method_invalidate(Connection *c, json_t *params, const char *user) {
-        const char *name = NULL;
-        int r = varlink_param_string(params, "user", NEOSTRA_USER_MAX, &name);
+/* The optional "user" of the admin methods: -1 after replying. */
+static int optional_user(Connection *c, json_t *params, const char **ret) {
+        int r = varlink_param_string(params, "user", NEOSTRA_USER_MAX, ret);
 
-        if (r < 0 && r != -ENOENT)
-                return reply_invalid_parameter(c, "user");
-        user_table_forget(c->manager->users, r == -ENOENT ? NULL : name);
-        log_msg(LOG_NOTICE, "cache invalidated for %s by uid %u", name ? name : "all users",
+        if (r == -ENOENT) {
+                *ret = NULL;
+                return 0;
+        }
+        if (r < 0 || !neostra_valid_login_name(*ret)) {
+                reply_invalid_parameter(c, "user");
+                return -1;
+        }
+        return 0;
+}
+
+struct invalidate_ctx {
+        Manager *m;
+        const char *name;
+};
+
+static void invalidate_one(struct user_record *u, void *userdata) {
+        struct invalidate_ctx *ctx = userdata;
+
+        if (ctx->name && strcmp(ctx->name, u->name) != 0)
+                return;
+        u->invalidated = true;
+        manager_save_user(ctx->m, u);
+}
+
+/* Force the next login online; the offline data stays. */
+static int method_invalidate(Connection *c, json_t *params, const char *user) {
+        struct invalidate_ctx ctx = { .m = c->manager };
+
+        if (optional_user(c, params, &ctx.name) < 0)
+                return -1;
+        if (ctx.name && !user_table_get(c->manager->users, ctx.name))
+                return reply_error(c, NEOSTRA_ERROR_USER_UNKNOWN, "no sign-in seen for this user");
+        user_table_foreach(c->manager->users, invalidate_one, &ctx);
+        log_msg(LOG_NOTICE, "cache invalidated for %s by uid %u", ctx.name ? ctx.name : "all users",
                 (unsigned) c->cred.uid);
         return connection_reply(c, varlink_reply_new(NULL));
+}
+
+/* Drop cached data: memory and disk. */
+static int method_clear(Connection *c, json_t *params, const char *user) {
+        Manager *m = c->manager;
+        const char *name;
+        int r;
+
+        if (optional_user(c, params, &name) < 0)
+                return -1;
+        user_table_forget(m->users, name);
+        if (m->cache && (r = cache_delete(m->cache, name)) < 0) {
+                log_msg(LOG_ERR, "cannot clear the cache: %s", strerror(-r));
+                return reply_error(c, NEOSTRA_ERROR_SERVICE_UNAVAILABLE, "cannot clear the cache on disk");
+        }
+        log_msg(LOG_NOTICE, "cache cleared for %s by uid %u", name ? name : "all users",
+                (unsigned) c->cred.uid);
+        return connection_reply(c, varlink_reply_new(NULL));
+}
+
+static int method_get_token(Connection *c, json_t *params, const char *user) {
+        struct user_record *u = user_table_get(c->manager->users, user);
+
+        if (!u || !u->token)
+                return reply_error(c, NEOSTRA_ERROR_USER_UNKNOWN, "no API token held for this user");
+        log_msg(LOG_INFO, "API token of %s handed to uid %u", user, (unsigned) c->cred.uid);
+        return connection_reply(c, varlink_reply_new(json_pack("{s:s, s:I}", "token", u->token,
+                                                               "expires", (json_int_t) u->token_expires)));
 }
 
 static int method_get_info(Connection *c, json_t *params, const char *user) {
@@ -632,6 +597,8 @@ static const struct method {
         { NEOSTRA_METHOD_GET_STATUS,       ACCESS_ANYONE,       method_get_status },
         { NEOSTRA_METHOD_GET_USER,         ACCESS_SELF_OR_ROOT, method_get_user },
         { NEOSTRA_METHOD_INVALIDATE_CACHE, ACCESS_ROOT,         method_invalidate },
+        { NEOSTRA_METHOD_CLEAR_CACHE,      ACCESS_ROOT,         method_clear },
+        { NEOSTRA_METHOD_GET_TOKEN,        ACCESS_SELF_OR_ROOT, method_get_token },
         { "org.varlink.service.GetInfo",   ACCESS_ANYONE,       method_get_info },
 };
 
@@ -670,7 +637,7 @@ static int dispatch(Connection *c, json_t *msg) {
 /* Handle every complete message buffered, one at a time: a call that waits
  * on the API holds the rest until its answer is out. */
 static void connection_process(Connection *c) {
-        while (!c->request && c->out.len == 0 && !c->close_after_write) {
+        while (!c->login && c->out.len == 0 && !c->close_after_write) {
                 json_t *msg = NULL;
                 int r = varlink_reader_pop(&c->in, &msg);
 
@@ -698,8 +665,7 @@ static void connection_free(Connection *c) {
         if (!c)
                 return;
         m = c->manager;
-        api_request_cancel(c->request);
-        pending_auth_clear(&c->auth);
+        login_detach(c->login);
         sd_event_source_disable_unref(c->io);
         sd_event_source_disable_unref(c->timer);
         if (c->fd >= 0)
@@ -962,10 +928,10 @@ static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, v
         }
         for (c = m->connections; c; c = next) {
                 next = c->next;
-                if (!c->request && c->out.len == 0)
+                if (!c->login && c->out.len == 0)
                         connection_free(c);
                 else
-                        c->close_after_write = !c->request;
+                        c->close_after_write = !c->login;
         }
         if (m->n_connections == 0)
                 return sd_event_exit(m->event, 0);
@@ -1005,7 +971,7 @@ int manager_new(const char *config_path, struct neostra_config *config, Manager 
                 return -ENOMEM;
         m->auth_fd = -1;
         m->config = config;
-        m->api_state = "unknown";
+        m->api_state = API_STATE_UNKNOWN;
         m->started = m->api_state_since = now_wall();
         m->last_api_latency_ms = -1;
         m->config_path = strdup(config_path);
@@ -1020,6 +986,21 @@ int manager_new(const char *config_path, struct neostra_config *config, Manager 
         if (r < 0)
                 goto fail;
         r = user_table_new(&m->users);
+        if (r < 0)
+                goto fail;
+        /* The signals sd-event handles must be blocked in every thread, so
+         * block them before the workers start (they inherit the mask). */
+        {
+                sigset_t mask;
+
+                sigemptyset(&mask);
+                sigaddset(&mask, SIGTERM);
+                sigaddset(&mask, SIGINT);
+                sigaddset(&mask, SIGHUP);
+                sigprocmask(SIG_BLOCK, &mask, NULL);
+        }
+        /* Two threads: yescrypt of one login never waits on another's. */
+        r = workers_new(m->event, 2, &m->workers);
         if (r < 0)
                 goto fail;
         *ret = m;
@@ -1037,7 +1018,12 @@ Manager *manager_free(Manager *m) {
         m->stopping = false;
         while (m->connections)
                 connection_free(m->connections);
+        login_cancel_all(m);
+        online_stop(m);
+        /* Runs the done callbacks of queued jobs: users and cache still here. */
+        workers_free(m->workers);
         api_free(m->api);
+        cache_close(m->cache);
         user_table_free(m->users);
         sd_event_source_disable_unref(m->auth_source);
         sd_event_source_disable_unref(m->drain_timer);
@@ -1054,15 +1040,33 @@ Manager *manager_free(Manager *m) {
         return NULL;
 }
 
-int manager_run(Manager *m) {
-        sigset_t mask;
+static int load_user(struct user_record *u, void *userdata) {
+        Manager *m = userdata;
+
+        return user_table_insert(m->users, u);
+}
+
+int manager_open_cache(Manager *m) {
         int r;
 
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGHUP);
-        sigprocmask(SIG_BLOCK, &mask, NULL);
+        r = cache_open(m->config->cache_directory, &m->cache);
+        if (r < 0) {
+                log_msg(LOG_ERR, "cannot use the cache in %s (%s): running without one; "
+                        "offline logins and restarts lose what was learnt",
+                        m->config->cache_directory, strerror(-r));
+                m->cache = NULL;
+                return 0;
+        }
+        r = cache_load(m->cache, load_user, m);
+        if (r < 0)
+                log_msg(LOG_ERR, "cannot read the cache: %s", strerror(-r));
+        log_msg(LOG_INFO, "cache %s/%s: %zu user(s)", m->config->cache_directory, CACHE_FILE_NAME,
+                user_table_size(m->users));
+        return 0;
+}
+
+int manager_run(Manager *m) {
+        int r;
 
         if ((r = sd_event_add_signal(m->event, NULL, SIGTERM, on_terminate, m)) < 0 ||
             (r = sd_event_add_signal(m->event, NULL, SIGINT, on_terminate, m)) < 0 ||

@@ -1,16 +1,92 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The daemon's state: config, one sd-event loop, the io.neostra.Auth
- * Varlink server, the sign-in client and what we remember about users.
+ * Varlink server (manager.c), the login flow (login.c), the API's
+ * online/offline state (online.c), the sign-in client (api.c), the worker
+ * threads (worker.c), what we remember about users (users.c) and the
+ * persistent cache (cache.c).
  */
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <jansson.h>
 #include <systemd/sd-event.h>
 
+#include "api.h"
+#include "cache.h"
 #include "neostra/conf.h"
+#include "users.h"
+#include "worker.h"
 
 typedef struct Manager Manager;
+typedef struct Connection Connection;
+struct login;
+
+enum login_result {
+        RESULT_SUCCESS,          /* the API said yes */
+        RESULT_OFFLINE_SUCCESS,  /* the cached verifier said yes while the API could not */
+        RESULT_CACHED_SUCCESS,   /* cached_auth_timeout: the verifier said yes, no API call */
+        RESULT_FAILURE,
+        RESULT_UNKNOWN,
+        RESULT_UNAVAILABLE,
+        RESULT_NOT_OURS,
+        RESULT_RATE_LIMITED,
+        RESULT_DENIED_ROLE,
+        _RESULT_MAX,
+};
+
+enum api_state {
+        API_STATE_UNKNOWN,
+        API_STATE_ONLINE,
+        API_STATE_OFFLINE,       /* repeated transport failures: logins do not wait on it */
+};
+
+#define RATE_SLOTS 64u
+
+struct rate_bucket {
+        uid_t uid;
+        double tokens;
+        double updated;
+        bool used;
+};
+
+struct Manager {
+        sd_event *event;
+        char *config_path;
+        struct neostra_config *config;
+        Api *api;
+        Workers *workers;
+        Cache *cache;                   /* NULL: running without persistence */
+        struct user_table *users;
+
+        int auth_fd;
+        char *auth_path_bound;          /* set when we bound (and so unlink) it */
+        sd_event_source *auth_source;
+
+        Connection *connections;
+        unsigned n_connections;
+        struct login *logins_pending;   /* every login not yet freed */
+
+        struct rate_bucket rate[RATE_SLOTS];
+
+        uint64_t logins[_RESULT_MAX];
+        int64_t last_api_latency_ms;
+        int64_t started;
+
+        /* online.c */
+        enum api_state api_state;
+        int64_t api_state_since;
+        unsigned transport_failures;    /* in a row */
+        uint64_t backoff_usec;
+        int64_t next_probe;             /* unix seconds, 0 none */
+        sd_event_source *probe_timer;
+        ApiRequest *probe;
+
+        bool stopping;
+        sd_event_source *drain_timer;
+};
 
 /* Takes ownership of config. */
 int manager_new(const char *config_path, struct neostra_config *config, Manager **ret);
@@ -22,7 +98,29 @@ int manager_listen(Manager *m);
 /* Drop to [daemon] user when started as root (after manager_listen). */
 int manager_drop_privileges(Manager *m);
 
+/* Open the persistent cache and load it (after dropping privileges). */
+int manager_open_cache(Manager *m);
+
 /* Run the loop until SIGTERM/SIGINT has drained the connections. */
 int manager_run(Manager *m);
 
 static inline void manager_freep(Manager **m) { manager_free(*m); }
+
+/* ---- shared inside the daemon ------------------------------------------------ */
+
+int64_t now_wall(void);
+void manager_count(Manager *m, enum login_result r);
+const char *login_result_name(enum login_result r);
+void manager_log_decision(Manager *m, uid_t peer_uid, const char *method, const char *user,
+                          const char *service, const char *rhost, const char *tty,
+                          enum login_result result, const char *reason, long http_status,
+                          int64_t latency_ms);
+/* Write a user's row to the cache; a failure is logged and otherwise
+ * ignored (memory stays right, the disk keeps the previous row). */
+void manager_save_user(Manager *m, const struct user_record *u);
+json_t *manager_groups_for_roles(Manager *m, char *const *roles, size_t n_roles);
+json_t *manager_roles_array(char *const *roles, size_t n);
+
+/* Answer the call a connection is waiting on and go on with its next one.
+ * Consumes reply.  The connection may be gone afterwards. */
+void connection_answer(Connection *c, json_t *reply);

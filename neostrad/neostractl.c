@@ -23,7 +23,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pwd.h>
 #include <string.h>
+#include <time.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -61,9 +63,12 @@ static void usage(FILE *f) {
                 "                      would (no session is opened); the password is\n"
                 "                      read from the terminal, or one line of stdin\n"
                 "  user USER           what the daemon remembers about USER\n"
-                "  invalidate [USER]   forget cached answers for USER, or for everybody\n"
-                "  clear               empty the cache\n"
-                "  token [USER]        the API token the daemon holds for USER\n"
+                "  invalidate [USER]   make the next login of USER (or everybody) go to\n"
+                "                      the API; offline credentials are kept (root)\n"
+                "  clear [USER]        drop everything cached for USER, or for\n"
+                "                      everybody, offline credentials included (root)\n"
+                "  token [USER]        the API token the daemon holds for you (root:\n"
+                "                      for USER)\n"
                 "\n"
                 "Options:\n"
                 "  -s, --socket PATH   daemon socket (default %s)\n"
@@ -155,6 +160,35 @@ static bool print_flat_array(FILE *f, json_t *a) {
 
 static void print_object(FILE *f, json_t *obj, int indent);
 
+/* Members that are unix times are shown as local time and age. */
+static bool print_time(FILE *f, const char *key, json_t *v) {
+        static const char *const keys[] = {
+                "since", "started", "nextProbe", "lastOnlineSuccess", "tokenExpires", "verifierTime",
+                "expires", "offlineUntil",
+        };
+        char buf[64];
+        struct tm tm;
+        time_t t;
+        long long d;
+        size_t i;
+
+        for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+                if (strcmp(key, keys[i]) == 0)
+                        break;
+        if (i == sizeof(keys) / sizeof(keys[0]) || !json_is_integer(v))
+                return false;
+        if (json_integer_value(v) <= 0) {
+                fputs("never", f);
+                return true;
+        }
+        t = (time_t) json_integer_value(v);
+        if (!localtime_r(&t, &tm) || strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %Z", &tm) == 0)
+                return false;
+        d = (long long) (t - time(NULL));
+        fprintf(f, "%s (%s%lld s%s)", buf, d > 0 ? "in " : "", d < 0 ? -d : d, d > 0 ? "" : " ago");
+        return true;
+}
+
 static void print_member(FILE *f, const char *key, json_t *v, int indent) {
         fprintf(f, "%*s", indent, "");
         print_safe(f, key);
@@ -183,7 +217,8 @@ static void print_member(FILE *f, const char *key, json_t *v, int indent) {
                 return;
         }
         fputc(' ', f);
-        print_scalar(f, v);
+        if (!print_time(f, key, v))
+                print_scalar(f, v);
         fputc('\n', f);
 }
 
@@ -647,10 +682,22 @@ int main(int argc, char *argv[]) {
                 snprintf(msg, sizeof(msg), "cache invalidated for %s", arg ? arg : "all users");
                 return run_simple(&o, NEOSTRA_METHOD_INVALIDATE_CACHE, arg, false, msg);
         }
-        if (strcmp(cmd, "clear") == 0 && nargs == 0)
-                return run_simple(&o, NEOSTRA_METHOD_CLEAR_CACHE, NULL, false, "cache cleared");
-        if (strcmp(cmd, "token") == 0 && nargs <= 1)
-                return run_simple(&o, NEOSTRA_METHOD_GET_TOKEN, arg, true, NULL);
+        if (strcmp(cmd, "clear") == 0 && nargs <= 1) {
+                char msg[64 + NEOSTRA_USER_MAX];
+
+                snprintf(msg, sizeof(msg), "cached data dropped for %s", arg ? arg : "all users");
+                return run_simple(&o, NEOSTRA_METHOD_CLEAR_CACHE, arg, false, msg);
+        }
+        if (strcmp(cmd, "token") == 0 && nargs <= 1) {
+                /* Without a name: the caller's own token. */
+                struct passwd *pw = arg ? NULL : getpwuid(getuid());
+
+                if (!arg && !pw) {
+                        fprintf(stderr, "neostractl: cannot tell who you are (uid %u)\n", (unsigned) getuid());
+                        return EXIT_USAGE;
+                }
+                return run_simple(&o, NEOSTRA_METHOD_GET_TOKEN, arg ? arg : pw->pw_name, true, NULL);
+        }
 
         fprintf(stderr, "neostractl: unknown command or wrong arguments: %s\n", cmd);
         usage(stderr);

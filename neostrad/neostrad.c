@@ -106,6 +106,9 @@ int main(int argc, char *argv[]) {
                 log_msg(LOG_ERR, "cannot drop privileges: %s", strerror(-r));
                 goto out;
         }
+        r = manager_open_cache(m);
+        if (r < 0)
+                goto out;
         r = manager_run(m);
         if (r < 0)
                 log_msg(LOG_ERR, "event loop failed: %s", strerror(-r));

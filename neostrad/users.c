@@ -38,7 +38,7 @@ int user_table_new(struct user_table **ret) {
         return 0;
 }
 
-static void record_free(struct user_record *u) {
+void user_record_free(struct user_record *u) {
         if (!u)
                 return;
         free(u->name);
@@ -48,6 +48,7 @@ static void record_free(struct user_record *u) {
         free(u->roles);
         secure_free_string(u->token);
         secure_free_string(u->refresh_token);
+        secure_free_string(u->verifier);
         free(u);
 }
 
@@ -63,7 +64,7 @@ void user_table_forget(struct user_table *t, const char *name) {
                                 continue;
                         }
                         *p = u->next;
-                        record_free(u);
+                        user_record_free(u);
                         t->n--;
                 }
         }
@@ -109,6 +110,32 @@ static void grow(struct user_table *t) {
         t->n_buckets = n;
 }
 
+static void link_record(struct user_table *t, struct user_record *u) {
+        size_t b;
+
+        if (t->n >= t->n_buckets)
+                grow(t);
+        b = hash_name(u->name) % t->n_buckets;
+        u->next = t->buckets[b];
+        t->buckets[b] = u;
+        t->n++;
+}
+
+int user_table_insert(struct user_table *t, struct user_record *u) {
+        user_table_forget(t, u->name);
+        link_record(t, u);
+        return 0;
+}
+
+void user_table_foreach(struct user_table *t, void (*cb)(struct user_record *u, void *userdata),
+                        void *userdata) {
+        for (size_t b = 0; b < t->n_buckets; b++)
+                for (struct user_record *u = t->buckets[b], *next; u; u = next) {
+                        next = u->next;
+                        cb(u, userdata);
+                }
+}
+
 int user_table_record_success(struct user_table *t, const char *name,
                               struct api_signin_result *res, int64_t now,
                               struct user_record **ret) {
@@ -126,11 +153,7 @@ int user_table_record_success(struct user_table *t, const char *name,
                         free(email);
                         return -ENOMEM;
                 }
-                if (t->n >= t->n_buckets)
-                        grow(t);
-                u->next = t->buckets[hash_name(name) % t->n_buckets];
-                t->buckets[hash_name(name) % t->n_buckets] = u;
-                t->n++;
+                link_record(t, u);
         }
 
         free(u->email);
@@ -152,6 +175,8 @@ int user_table_record_success(struct user_table *t, const char *name,
 
         u->token_expires = res->expires_in >= 0 ? now + res->expires_in : 0;
         u->last_online_success = now;
+        u->offline_failures = 0;
+        u->invalidated = false;
         if (ret)
                 *ret = u;
         return 0;
@@ -166,4 +191,9 @@ void user_table_record_refusal(struct user_table *t, const char *name) {
         secure_free_string(u->refresh_token);
         u->token = u->refresh_token = NULL;
         u->token_expires = 0;
+        /* The password changed upstream (or was never right): the old one
+         * must stop working offline at once. */
+        secure_free_string(u->verifier);
+        u->verifier = NULL;
+        u->verifier_time = 0;
 }

@@ -5,6 +5,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,11 +19,25 @@ struct user_record {
         char *token;                /* secret: wiped on free, never logged */
         char *refresh_token;        /* secret */
         int64_t token_expires;      /* unix seconds, 0 unknown */
-        int64_t last_online_success;/* unix seconds */
+        int64_t last_online_success;/* unix seconds, 0 never */
+        char *verifier;             /* yescrypt hash of the last password the API accepted, or NULL */
+        int64_t verifier_time;      /* unix seconds the verifier was made */
+        unsigned offline_failures;  /* wrong passwords checked offline since the last online success */
+        bool invalidated;           /* neostractl invalidate: next login must go online */
         struct user_record *next;
 };
 
 struct user_table;
+
+/* Insert a record as it is (from the persistent cache); the table takes
+ * ownership of u.  Replaces a record of the same name. */
+int user_table_insert(struct user_table *t, struct user_record *u);
+
+/* Visit every record (in no particular order). */
+void user_table_foreach(struct user_table *t, void (*cb)(struct user_record *u, void *userdata),
+                        void *userdata);
+
+void user_record_free(struct user_record *u);
 
 int user_table_new(struct user_table **ret);
 void user_table_free(struct user_table *t);

@@ -23,15 +23,21 @@
  *   CheckAccount  user, service?
  *                 → allowed, reason, roles[], groups[{name,gid}]
  *                 errors: UserUnknown, NotOurUser, PermissionDenied, RateLimited
- *   GetStatus     (none) → version, state, since, users, connections,
- *                 lastApiLatencyMs, logins{success,failure,unavailable,...},
- *                 configFile
+ *   GetStatus     (none) → version, protocol, state ("unknown", "online",
+ *                 "offline"), since, nextProbe, started, users, connections,
+ *                 pendingApiRequests, lastApiLatencyMs, logins{success,
+ *                 offlineSuccess, cachedSuccess, failure, unknown, unavailable,
+ *                 notOurs, rateLimited, deniedRole}, configFile, cache,
+ *                 cacheBytes
  *   GetUser       user → user, email, roles[], groups[], lastOnlineSuccess,
- *                 tokenExpires (root, or the caller's own account)
- *   InvalidateCache  user? → (empty)   root only
- *   ClearCache    user? → (empty)   root only            (cache release)
- *   GetToken      user? → token, expires                 (cache release)
+ *                 hasToken, tokenExpires, hasVerifier, verifierTime,
+ *                 offlineFailures, invalidated (root, or the caller's own)
+ *   InvalidateCache  user? → (empty)   root only: the next login of user (or
+ *                 everyone) goes to the API; offline credentials stay
+ *   ClearCache    user? → (empty)   root only: drop everything cached
+ *   GetToken      user → token, expires   (root, or the caller's own)
  *
+ * Times are unix seconds; 0 means never.
  * Every error reply carries a human readable "reason" parameter.  Unknown
  * methods get org.varlink.service.MethodNotFound, bad parameters
  * org.varlink.service.InvalidParameter {"parameter": name}.

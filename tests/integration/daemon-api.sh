@@ -33,7 +33,9 @@ daemon_conf() { # NAME PORT
         {
                 printf '[api]\nurl = http://127.0.0.1:%s\ntimeout = 2s\nconnect_timeout = 1s\n\n' "$2"
                 printf '[users]\nemail_template = %%u@example.com\n\n'
-                nt_daemon_config "$1"
+                # These cases are about the API's answers, not offline
+                # logins from cached credentials (tests/integration/offline.sh).
+                nt_daemon_config "$1" | sed 's/^directory = .*/&\noffline = no/'
         } >"$NT_TMP/$1.conf"
 }
 daemon_conf api "$NT_MOCK_HTTP_PORT"

@@ -301,12 +301,16 @@ def case_refusal_drops_token():
 
 
 def case_unreachable():
-    """Nothing listening on the API port: unavailable, state unreachable."""
+    """Nothing listening on the API port: unavailable at once; after a few
+    such failures the daemon calls the API offline and stops trying it for
+    every login (online.c)."""
     sock2 = itest.env("NEOSTRA_SOCK2")
-    reply, took = expect_login("alice", "alice-pw", UNAVAILABLE, "closed port", path=sock2)
-    expect(took < 1.5, "connection refused took %.1f s" % took)
+    for i in range(3):
+        reply, took = expect_login("alice", "alice-pw", UNAVAILABLE, "closed port %d" % i, path=sock2)
+        expect(took < 1.5, "connection refused took %.1f s" % took)
     st = itest.status(sock2)
-    expect(st["state"] == "unreachable", "state %r" % st["state"])
+    expect(st["state"] == "offline", "state %r" % st["state"])
+    expect(st["nextProbe"] > 0, "no probe scheduled: %r" % st)
 
 
 def case_test_config_urls():

@@ -220,7 +220,7 @@ def case_get_status():
         expect(isinstance(p[key], t) and not isinstance(p[key], bool),
                "GetStatus %r is not %s: %r" % (key, t.__name__, p[key]))
     expect(p["protocol"] == 1, "protocol version %r" % p["protocol"])
-    expect(p["state"] in ("unknown", "online", "unreachable"), "state %r" % p["state"])
+    expect(p["state"] in ("unknown", "online", "offline"), "state %r" % p["state"])
     expect(p["connections"] >= 1, "connections counts not even this one: %r" % p)
     for key in ("success", "failure", "unknown", "unavailable"):
         expect(isinstance(p["logins"].get(key), int), "logins.%s missing: %r" % (key, p["logins"]))

@@ -1,0 +1,1149 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The persistent cache (see cache.h): one SQLite database in WAL mode.
+ *
+ * Opening goes in three steps, each of which can only make us trust less:
+ *   1. the directory must be ours and private (we tighten its mode, but we
+ *      cannot fix its owner, so a foreign directory means no cache at all);
+ *   2. every file of the database set (neostrad.db, -wal, -shm, and a
+ *      -journal should one ever appear) must be a regular file of ours that
+ *      nobody else can read; otherwise the whole set is renamed aside;
+ *   3. SQLite must find a database that passes quick_check and whose
+ *      schema version this build knows; otherwise the whole set is renamed
+ *      aside and an empty database is created in its place.
+ * Every row is validated again when it is loaded, with the same rules
+ * cache_put applies before it writes, so nothing the daemon stored is
+ * refused later and nothing it would refuse is ever handed out.
+ *
+ * The POSIX lock trap: SQLite locks the database with fcntl() locks, which
+ * belong to the process and are all dropped when *any* descriptor of the
+ * file is closed.  This file therefore never opens a database file while
+ * SQLite has it open; cache_size() uses stat() on the paths only.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "cache.h"
+#include "log.h"
+#include "neostra/conf.h"
+#include "neostra/protocol.h"
+
+/* The daemon is the only writer, so a lock held longer than this is
+ * someone poking at the file by hand; failing fast beats stalling the
+ * event loop. */
+#define CACHE_BUSY_TIMEOUT_MS 100
+
+/* libxcrypt's CRYPT_OUTPUT_SIZE: no yescrypt hash is longer. */
+#define CACHE_VERIFIER_MAX 384u
+
+/* A JSON array of NEOSTRA_ROLES_MAX roles of NEOSTRA_ROLE_MAX bytes each,
+ * every byte escaped as \uXXXX at worst, fits well below this. */
+#define CACHE_ROLES_JSON_MAX (NEOSTRA_ROLES_MAX * (NEOSTRA_ROLE_MAX * 6u + 3u) + 2u)
+
+/* No value we store comes near this; a file that claims bigger values is
+ * refused by SQLite with SQLITE_TOOBIG instead of making us allocate. */
+#define CACHE_SQLITE_LENGTH_MAX (1024 * 1024)
+
+/* The set of files one SQLite database consists of.  The -journal file
+ * never exists in WAL mode, but a hot journal would be replayed into the
+ * database, so it is held to the same rules. */
+enum {
+        FILE_DB,
+        FILE_WAL,
+        FILE_SHM,
+        FILE_JOURNAL,
+        _FILE_MAX,
+};
+
+static const char *const file_suffix[_FILE_MAX] = {
+        [FILE_DB] = "",
+        [FILE_WAL] = "-wal",
+        [FILE_SHM] = "-shm",
+        [FILE_JOURNAL] = "-journal",
+};
+
+enum {
+        STMT_BEGIN,
+        STMT_COMMIT,
+        STMT_ROLLBACK,
+        STMT_PUT,
+        STMT_DELETE,
+        STMT_DELETE_ALL,
+        STMT_LOAD,
+        _STMT_MAX,
+};
+
+/* Column order of STMT_PUT's parameters and STMT_LOAD's result (after the
+ * rowid, which STMT_LOAD returns first so a bad row can be named). */
+#define USER_COLUMNS \
+        "name, email, roles, token, refresh_token, token_expires, last_online_success, " \
+        "verifier, verifier_time, offline_failures, invalidated"
+
+enum {
+        COL_NAME = 1,
+        COL_EMAIL,
+        COL_ROLES,
+        COL_TOKEN,
+        COL_REFRESH_TOKEN,
+        COL_TOKEN_EXPIRES,
+        COL_LAST_ONLINE_SUCCESS,
+        COL_VERIFIER,
+        COL_VERIFIER_TIME,
+        COL_OFFLINE_FAILURES,
+        COL_INVALIDATED,
+};
+
+static const char *const stmt_sql[_STMT_MAX] = {
+        [STMT_BEGIN] = "BEGIN IMMEDIATE",
+        [STMT_COMMIT] = "COMMIT",
+        [STMT_ROLLBACK] = "ROLLBACK",
+        /* An upsert rather than INSERT OR REPLACE: REPLACE deletes the old
+         * row first, which a later schema's ON DELETE CASCADE (uid
+         * assignments, say) would follow. */
+        [STMT_PUT] = "INSERT INTO users (" USER_COLUMNS ") "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+                     "ON CONFLICT (name) DO UPDATE SET "
+                     "email = excluded.email, roles = excluded.roles, "
+                     "token = excluded.token, refresh_token = excluded.refresh_token, "
+                     "token_expires = excluded.token_expires, "
+                     "last_online_success = excluded.last_online_success, "
+                     "verifier = excluded.verifier, verifier_time = excluded.verifier_time, "
+                     "offline_failures = excluded.offline_failures, "
+                     "invalidated = excluded.invalidated",
+        [STMT_DELETE] = "DELETE FROM users WHERE name = ?1",
+        [STMT_DELETE_ALL] = "DELETE FROM users",
+        [STMT_LOAD] = "SELECT rowid, " USER_COLUMNS " FROM users",
+};
+
+/*
+ * Schema version 1.  roles is a JSON array of strings: jansson is already
+ * the daemon's codec, the sqlite3 shell shows it readably, and unlike a
+ * separator character it can hold any role the API may send.  No STRICT
+ * tables: RHEL 9 ships SQLite 3.34, which cannot open them; the types are
+ * checked in C on every load instead.
+ */
+static const char schema_v1[] =
+        "CREATE TABLE meta ("
+        "  key TEXT PRIMARY KEY NOT NULL,"
+        "  value TEXT NOT NULL"
+        ");"
+        "CREATE TABLE users ("
+        "  name TEXT PRIMARY KEY NOT NULL,"
+        "  email TEXT NOT NULL,"
+        "  roles TEXT NOT NULL,"
+        "  token TEXT,"
+        "  refresh_token TEXT,"
+        "  token_expires INTEGER NOT NULL DEFAULT 0,"
+        "  last_online_success INTEGER NOT NULL DEFAULT 0,"
+        "  verifier TEXT,"
+        "  verifier_time INTEGER NOT NULL DEFAULT 0,"
+        "  offline_failures INTEGER NOT NULL DEFAULT 0,"
+        "  invalidated INTEGER NOT NULL DEFAULT 0"
+        ");";
+
+/*
+ * Migrations: migrations[N] turns a version N database into version N + 1
+ * inside the open transaction; the caller then records the new version.
+ * Version 1 is the first, so there is nothing to migrate from yet; version
+ * 2 adds its step as migrations[1] and bumps CACHE_SCHEMA_VERSION.  A NULL
+ * step means the old version cannot be migrated and the file is set aside.
+ */
+typedef int (*migration_fn)(sqlite3 *db);
+static const migration_fn migrations[CACHE_SCHEMA_VERSION] = {
+        [0] = NULL, /* version 0 is "empty": it gets schema_v1, not a migration */
+};
+
+/* A positive return inside this file: the database is not to be trusted
+ * (and c->why says why); it is set aside and replaced by an empty one. */
+#define UNTRUSTED 1
+
+struct Cache {
+        sqlite3 *db;
+        char *directory;        /* resolved: no symlinks, see canonical_directory() */
+        char *path[_FILE_MAX];
+        sqlite3_stmt *stmt[_STMT_MAX];
+        char why[256];
+};
+
+static void closep(int *fd) {
+        if (*fd >= 0)
+                close(*fd);
+}
+
+static int errno_or(int fallback) {
+        return errno > 0 ? -errno : -fallback;
+}
+
+/* The errno closest to what SQLite reported; -EIO when nothing fits. */
+static int sqlite_errno(int rc) {
+        switch (rc & 0xff) {
+        case SQLITE_OK:
+        case SQLITE_ROW:
+        case SQLITE_DONE:
+                return 0;
+        case SQLITE_FULL:
+                return -ENOSPC;
+        case SQLITE_IOERR:
+                return rc == SQLITE_IOERR_NOMEM ? -ENOMEM : -EIO;
+        case SQLITE_NOMEM:
+                return -ENOMEM;
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+                return -EBUSY;
+        case SQLITE_READONLY:
+                return -EROFS;
+        case SQLITE_PERM:
+        case SQLITE_AUTH:
+                return -EACCES;
+        case SQLITE_CANTOPEN:
+                return rc == SQLITE_CANTOPEN_SYMLINK ? -ELOOP : -EACCES;
+        case SQLITE_CORRUPT:
+        case SQLITE_NOTADB:
+                return -EBADMSG;
+        case SQLITE_TOOBIG:
+                return -E2BIG;
+        case SQLITE_CONSTRAINT:
+        case SQLITE_MISMATCH:
+        case SQLITE_RANGE:
+                return -EINVAL;
+        case SQLITE_INTERRUPT:
+                return -EINTR;
+        case SQLITE_NOLFS:
+                return -EFBIG;
+        default:
+                return -EIO;
+        }
+}
+
+static bool sqlite_says_untrusted(int rc) {
+        return (rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT;
+}
+
+/* ---- validation shared by cache_put and cache_load ---------------------- */
+
+/* The rule api.c applies to every string it accepts: no control bytes
+ * (which also rules out an embedded NUL), bounded length. */
+static bool clean_bytes(const char *s, size_t len, size_t min, size_t max) {
+        if (len < min || len > max)
+                return false;
+        for (size_t i = 0; i < len; i++)
+                if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f)
+                        return false;
+        return true;
+}
+
+static bool clean_string(const char *s, size_t min, size_t max) {
+        return s && clean_bytes(s, strnlen(s, max + 1), min, max);
+}
+
+/* A yescrypt hash as libcrypt writes it: "$y$", then crypt's base-64
+ * alphabet and '$' separators. */
+static bool valid_verifier(const char *s) {
+        size_t n;
+
+        if (!s)
+                return false;
+        n = strnlen(s, CACHE_VERIFIER_MAX + 1);
+        if (n > CACHE_VERIFIER_MAX || strncmp(s, "$y$", 3) != 0)
+                return false;
+        return strspn(s, "$./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") == n;
+}
+
+static const char *invalid_record_field(const struct user_record *u) {
+        if (!neostra_valid_login_name(u->name))
+                return "name";
+        if (!clean_string(u->email, 0, NEOSTRA_USER_MAX))
+                return "email";
+        if (u->n_roles > NEOSTRA_ROLES_MAX || (u->n_roles > 0 && !u->roles))
+                return "roles";
+        for (size_t i = 0; i < u->n_roles; i++)
+                if (!clean_string(u->roles[i], 1, NEOSTRA_ROLE_MAX))
+                        return "roles";
+        if (u->token && !clean_string(u->token, 1, NEOSTRA_TOKEN_MAX))
+                return "token";
+        if (u->refresh_token && !clean_string(u->refresh_token, 1, NEOSTRA_TOKEN_MAX))
+                return "refresh_token";
+        if (u->token_expires < 0)
+                return "token_expires";
+        if (u->last_online_success < 0)
+                return "last_online_success";
+        if (u->verifier && !valid_verifier(u->verifier))
+                return "verifier";
+        if (u->verifier_time < 0)
+                return "verifier_time";
+        return NULL;
+}
+
+/* ---- directory and file checks ------------------------------------------ */
+
+static int check_directory(const char *directory, int *ret_fd) {
+        __attribute__((cleanup(closep))) int fd = -1;
+        struct stat lst, st;
+
+        if (mkdir(directory, 0700) == 0)
+                log_msg(LOG_INFO, "cache: created %s", directory);
+        else if (errno != EEXIST) {
+                int r = -errno;
+
+                log_msg(LOG_ERR, "cache: cannot create %s: %s", directory, strerror(-r));
+                return r;
+        }
+
+        if (lstat(directory, &lst) < 0) {
+                int r = -errno;
+
+                log_msg(LOG_ERR, "cache: cannot examine %s: %s", directory, strerror(-r));
+                return r;
+        }
+        if (S_ISLNK(lst.st_mode)) {
+                log_msg(LOG_ERR, "cache: %s is a symlink, not a directory; refusing it", directory);
+                return -ELOOP;
+        }
+        if (!S_ISDIR(lst.st_mode)) {
+                log_msg(LOG_ERR, "cache: %s is not a directory; refusing it", directory);
+                return -ENOTDIR;
+        }
+
+        /* From here on the descriptor, not the name, is what we judge and
+         * change, so a rename between the checks cannot fool us. */
+        fd = open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+                int r = -errno;
+
+                log_msg(LOG_ERR, "cache: cannot open %s: %s", directory, strerror(-r));
+                return r;
+        }
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (st.st_dev != lst.st_dev || st.st_ino != lst.st_ino) {
+                log_msg(LOG_ERR, "cache: %s changed while it was being checked", directory);
+                return -EAGAIN;
+        }
+        if (st.st_uid != geteuid()) {
+                log_msg(LOG_ERR, "cache: %s is owned by uid %u, not by us (uid %u); refusing it",
+                        directory, (unsigned) st.st_uid, (unsigned) geteuid());
+                return -EPERM;
+        }
+        if ((st.st_mode & 07777) != 0700) {
+                if (fchmod(fd, 0700) < 0) {
+                        int r = -errno;
+
+                        log_msg(LOG_ERR, "cache: cannot chmod %s to 0700: %s", directory, strerror(-r));
+                        return r;
+                }
+                log_msg(LOG_WARNING, "cache: %s had mode %04o; changed it to 0700",
+                        directory, (unsigned) (st.st_mode & 07777));
+        }
+
+        *ret_fd = fd;
+        fd = -1;
+        return 0;
+}
+
+/*
+ * SQLITE_OPEN_NOFOLLOW refuses a symlink anywhere in the path, not only in
+ * the last component, and a /var/lib reached through a symlink is a
+ * legitimate setup.  The directory itself was refused above if it is a
+ * symlink; SQLite gets the path with the ancestors resolved, checked to
+ * still name the directory we judged.
+ */
+static int canonical_directory(const char *directory, int dirfd, char **ret) {
+        struct stat st, real_st;
+        char *real;
+
+        real = realpath(directory, NULL);
+        if (!real) {
+                int r = -errno;
+
+                log_msg(LOG_ERR, "cache: cannot resolve %s: %s", directory, strerror(-r));
+                return r;
+        }
+        if (fstat(dirfd, &st) < 0 || stat(real, &real_st) < 0 ||
+            st.st_dev != real_st.st_dev || st.st_ino != real_st.st_ino) {
+                log_msg(LOG_ERR, "cache: %s changed while it was being checked", directory);
+                free(real);
+                return -EAGAIN;
+        }
+        *ret = real;
+        return 0;
+}
+
+static void file_name(int which, char *buf, size_t size) {
+        snprintf(buf, size, "%s%s", CACHE_FILE_NAME, file_suffix[which]);
+}
+
+/* NULL when the file is absent or fit to use; otherwise why it is not. */
+static const char *file_distrust(int dirfd, const char *name, char *buf, size_t size) {
+        struct stat st;
+
+        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                if (errno == ENOENT)
+                        return NULL;
+                snprintf(buf, size, "cannot be examined (%s)", strerror(errno));
+                return buf;
+        }
+        if (S_ISLNK(st.st_mode))
+                return "is a symlink";
+        if (!S_ISREG(st.st_mode))
+                return "is not a regular file";
+        if (st.st_uid != geteuid()) {
+                snprintf(buf, size, "is owned by uid %u, not by us (uid %u)",
+                         (unsigned) st.st_uid, (unsigned) geteuid());
+                return buf;
+        }
+        if (st.st_mode & 077) {
+                snprintf(buf, size, "is accessible to group or others (mode %04o)",
+                         (unsigned) (st.st_mode & 07777));
+                return buf;
+        }
+        return NULL;
+}
+
+/* Rename every file of the set that exists to "<file>.broken-<time>",
+ * never over an existing name. */
+static int set_aside(const char *directory, int dirfd) {
+        time_t now = time(NULL);
+
+        for (int i = 0; i < _FILE_MAX; i++) {
+                char name[64], aside[128];
+                struct stat st;
+                int r = -EEXIST;
+
+                file_name(i, name, sizeof(name));
+                if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        if (errno == ENOENT)
+                                continue;
+                        return -errno;
+                }
+                for (unsigned n = 0; n < 100 && r == -EEXIST; n++) {
+                        if (n == 0)
+                                snprintf(aside, sizeof(aside), "%s.broken-%jd", name, (intmax_t) now);
+                        else
+                                snprintf(aside, sizeof(aside), "%s.broken-%jd.%u", name,
+                                         (intmax_t) now, n);
+                        r = renameat2(dirfd, name, dirfd, aside, RENAME_NOREPLACE) < 0 ? -errno : 0;
+                        if (r == -EINVAL) {
+                                /* A file system without RENAME_NOREPLACE: the
+                                 * directory is ours alone, so look, then leap. */
+                                if (fstatat(dirfd, aside, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                                        r = -EEXIST;
+                                else
+                                        r = renameat(dirfd, name, dirfd, aside) < 0 ? -errno : 0;
+                        }
+                }
+                if (r < 0) {
+                        log_msg(LOG_ERR, "cache: cannot move %s/%s aside: %s",
+                                directory, name, strerror(-r));
+                        return r;
+                }
+                log_msg(LOG_WARNING, "cache: moved %s/%s aside to %s", directory, name, aside);
+        }
+        return 0;
+}
+
+static int check_files(const char *directory, int dirfd) {
+        bool bad = false;
+
+        for (int i = 0; i < _FILE_MAX; i++) {
+                char name[64], buf[128];
+                const char *why;
+
+                file_name(i, name, sizeof(name));
+                why = file_distrust(dirfd, name, buf, sizeof(buf));
+                if (why) {
+                        log_msg(LOG_WARNING, "cache: %s/%s %s; setting the cache aside and starting empty",
+                                directory, name, why);
+                        bad = true;
+                }
+        }
+        /* One untrusted member taints the set: a WAL belongs to its
+         * database, and a database mid-checkpoint needs its WAL. */
+        return bad ? set_aside(directory, dirfd) : 0;
+}
+
+/* Create the database file 0600 ourselves (SQLite would use 0644 & ~umask)
+ * and make sure every existing member of the set is 0600: SQLite creates
+ * -wal and -shm with the database file's mode.  Nothing of SQLite's is open
+ * yet, so opening the files here cannot drop its locks. */
+static int prepare_files(int dirfd) {
+        for (int i = 0; i < _FILE_MAX; i++) {
+                __attribute__((cleanup(closep))) int fd = -1;
+                char name[64];
+                struct stat st;
+                int flags = O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC;
+
+                file_name(i, name, sizeof(name));
+                if (i == FILE_DB)
+                        flags |= O_CREAT;
+                fd = openat(dirfd, name, flags, 0600);
+                if (fd < 0) {
+                        if (errno == ENOENT && i != FILE_DB)
+                                continue;
+                        return -errno;
+                }
+                if (fstat(fd, &st) < 0)
+                        return -errno;
+                if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
+                        return -EPERM;
+                if ((st.st_mode & 07777) != 0600 && fchmod(fd, 0600) < 0)
+                        return -errno;
+        }
+        return 0;
+}
+
+/* ---- opening ------------------------------------------------------------ */
+
+static int untrusted(Cache *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int untrusted(Cache *c, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(c->why, sizeof(c->why), fmt, ap);
+        va_end(ap);
+        /* SQLite's messages (quick_check's above all) span lines. */
+        for (char *p = c->why; *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                        *p = ' ';
+        return UNTRUSTED;
+}
+
+/* A failed SQLite call while opening: corruption means "set aside",
+ * anything else (busy, full, I/O) is an error that leaves the file alone. */
+static int open_failure(Cache *c, int rc, const char *what) {
+        if (sqlite_says_untrusted(rc))
+                return untrusted(c, "is not a usable database (%s, during %s)", sqlite3_errstr(rc), what);
+        log_msg(LOG_ERR, "cache: %s: %s: %s", c->path[FILE_DB], what, sqlite3_errmsg(c->db));
+        /* A step that ended early (SQLITE_DONE where a row was due) is
+         * still a failure. */
+        return sqlite_errno(rc) ?: -EIO;
+}
+
+static int exec(Cache *c, const char *sql, const char *what) {
+        int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+
+        return rc == SQLITE_OK ? 0 : open_failure(c, rc, what);
+}
+
+static int quick_check(Cache *c) {
+        sqlite3_stmt *s = NULL;
+        int rc, r = 0;
+
+        rc = sqlite3_prepare_v2(c->db, "PRAGMA quick_check", -1, &s, NULL);
+        if (rc != SQLITE_OK)
+                return open_failure(c, rc, "quick_check");
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+                const char *v = (const char *) sqlite3_column_text(s, 0);
+
+                if (!v || strcmp(v, "ok") != 0)
+                        r = untrusted(c, "failed quick_check (%.120s)", v ? v : "no answer");
+                else if ((rc = sqlite3_step(s)) != SQLITE_DONE)
+                        r = rc == SQLITE_ROW ? untrusted(c, "failed quick_check")
+                                             : open_failure(c, rc, "quick_check");
+        } else
+                r = rc == SQLITE_DONE ? untrusted(c, "failed quick_check (no answer)")
+                                      : open_failure(c, rc, "quick_check");
+        sqlite3_finalize(s);
+        return r;
+}
+
+/* 0 for a database with no tables at all, or the version it says it has. */
+static int read_schema_version(Cache *c, int *ret) {
+        sqlite3_stmt *s = NULL;
+        const char *v;
+        bool empty;
+        int rc, r;
+
+        rc = sqlite3_prepare_v2(c->db, "SELECT count(*) FROM sqlite_master", -1, &s, NULL);
+        if (rc != SQLITE_OK)
+                return open_failure(c, rc, "reading the schema");
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_ROW) {
+                r = open_failure(c, rc, "reading the schema");
+                sqlite3_finalize(s);
+                return r;
+        }
+        empty = sqlite3_column_int64(s, 0) == 0;
+        sqlite3_finalize(s);
+        if (empty) {
+                *ret = 0;
+                return 0;
+        }
+
+        rc = sqlite3_prepare_v2(c->db, "SELECT value FROM meta WHERE key = 'schema_version'",
+                                -1, &s, NULL);
+        if (rc != SQLITE_OK)
+                return (rc & 0xff) == SQLITE_ERROR ? untrusted(c, "has no meta table")
+                                                   : open_failure(c, rc, "reading the schema version");
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_ROW) {
+                r = rc == SQLITE_DONE ? untrusted(c, "has no schema version")
+                                      : open_failure(c, rc, "reading the schema version");
+                sqlite3_finalize(s);
+                return r;
+        }
+        v = sqlite3_column_type(s, 0) == SQLITE_TEXT ? (const char *) sqlite3_column_text(s, 0) : NULL;
+        if (!v || v[0] < '1' || v[0] > '9' || strlen(v) > 9 || strspn(v, "0123456789") != strlen(v))
+                r = untrusted(c, "has an unknown schema version");
+        else {
+                *ret = atoi(v);
+                r = 0;
+        }
+        sqlite3_finalize(s);
+        return r;
+}
+
+static int create_or_migrate(Cache *c, int version) {
+        char sql[96];
+        int r;
+
+        r = exec(c, "BEGIN IMMEDIATE", "starting the schema transaction");
+        if (r != 0)
+                return r;
+        if (version == 0)
+                r = exec(c, schema_v1, "creating the schema");
+        for (; r == 0 && version > 0 && version < CACHE_SCHEMA_VERSION; version++) {
+                if (!migrations[version]) {
+                        r = untrusted(c, "has schema version %d, which this build cannot migrate", version);
+                        break;
+                }
+                log_msg(LOG_NOTICE, "cache: migrating %s from schema version %d to %d",
+                        c->path[FILE_DB], version, version + 1);
+                r = migrations[version](c->db);
+                if (r < 0)
+                        log_msg(LOG_ERR, "cache: migration from schema version %d failed: %s",
+                                version, strerror(-r));
+        }
+        if (r == 0) {
+                snprintf(sql, sizeof(sql),
+                         "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '%d')",
+                         CACHE_SCHEMA_VERSION);
+                r = exec(c, sql, "recording the schema version");
+        }
+        if (r == 0)
+                r = exec(c, "COMMIT", "committing the schema");
+        if (r != 0 && !sqlite3_get_autocommit(c->db))
+                sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+        return r;
+}
+
+static int open_db(Cache *c) {
+        const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW |
+                          SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE;
+        sqlite3_stmt *s = NULL;
+        int version = 0, rc, r;
+
+        rc = sqlite3_open_v2(c->path[FILE_DB], &c->db, flags, NULL);
+        if (rc != SQLITE_OK) {
+                int sys = c->db ? sqlite3_system_errno(c->db) : 0;
+
+                log_msg(LOG_ERR, "cache: cannot open %s: %s", c->path[FILE_DB],
+                        c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+                return sys > 0 ? -sys : sqlite_errno(rc);
+        }
+        sqlite3_extended_result_codes(c->db, 1);
+        /* The file is ours, but a damaged one must not be able to run SQL
+         * functions from its schema or be "repaired" by writing to it. */
+        sqlite3_db_config(c->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+        sqlite3_db_config(c->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+        sqlite3_limit(c->db, SQLITE_LIMIT_LENGTH, CACHE_SQLITE_LENGTH_MAX);
+        sqlite3_busy_timeout(c->db, CACHE_BUSY_TIMEOUT_MS);
+
+        /* secure_delete: deleted rows and freed pages are overwritten with
+         * zeros, so a replaced token or verifier does not stay readable in
+         * the file.  None of these touch the file yet. */
+        r = exec(c, "PRAGMA secure_delete = ON;"
+                    "PRAGMA foreign_keys = ON;"
+                    "PRAGMA cell_size_check = ON;", "setting pragmas");
+        if (r != 0)
+                return r;
+
+        /* Judge the file as we found it, before anything writes to it, so
+         * a file set aside is still what the admin will want to look at. */
+        r = quick_check(c);
+        if (r != 0)
+                return r;
+        r = read_schema_version(c, &version);
+        if (r != 0)
+                return r;
+        if (version > CACHE_SCHEMA_VERSION)
+                return untrusted(c, "has schema version %d, newer than this build's %d",
+                                 version, CACHE_SCHEMA_VERSION);
+
+        rc = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode = WAL", -1, &s, NULL);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_step(s);
+        if (rc != SQLITE_ROW) {
+                r = open_failure(c, rc, "switching to WAL");
+                sqlite3_finalize(s);
+                return r;
+        }
+        if (strcmp((const char *) sqlite3_column_text(s, 0) ?: "", "wal") != 0) {
+                /* Our trust checks and 0600 handling assume the WAL file
+                 * set; a file system without shared memory cannot give it. */
+                log_msg(LOG_ERR, "cache: %s cannot use WAL mode (journal_mode is %s)",
+                        c->path[FILE_DB], (const char *) sqlite3_column_text(s, 0) ?: "unknown");
+                sqlite3_finalize(s);
+                return -EOPNOTSUPP;
+        }
+        sqlite3_finalize(s);
+
+        /*
+         * synchronous = NORMAL: in WAL mode a commit then needs no fsync (only
+         * checkpoints do), so a login never waits on the disk on the event
+         * loop.  The price: commits not yet flushed by the kernel or a
+         * checkpoint may be lost on power failure or a kernel crash (never
+         * on a crash of the daemon), and the database stays consistent.  A
+         * lost row mostly means the next login goes online; a lost
+         * refusal, though, brings back the verifier it had cleared.
+         * journal_size_limit = 0: each time the WAL starts over it is cut to
+         * the first transaction, so page images from long ago (old tokens
+         * among them) do not stay behind at its tail.
+         */
+        r = exec(c, "PRAGMA synchronous = NORMAL;"
+                    "PRAGMA journal_size_limit = 0;", "setting pragmas");
+        if (r != 0)
+                return r;
+
+        if (version < CACHE_SCHEMA_VERSION) {
+                r = create_or_migrate(c, version);
+                if (r != 0)
+                        return r;
+        }
+
+        for (int i = 0; i < _STMT_MAX; i++) {
+                rc = sqlite3_prepare_v3(c->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                                        &c->stmt[i], NULL);
+                if (rc != SQLITE_OK) {
+                        /* The version said 1 but the tables do not match. */
+                        if ((rc & 0xff) == SQLITE_ERROR)
+                                return untrusted(c, "does not match schema version %d (%.120s)",
+                                                 CACHE_SCHEMA_VERSION, sqlite3_errmsg(c->db));
+                        return open_failure(c, rc, "preparing statements");
+                }
+        }
+        return 0;
+}
+
+static void close_db(Cache *c, bool checkpoint) {
+        for (int i = 0; i < _STMT_MAX; i++) {
+                sqlite3_finalize(c->stmt[i]);
+                c->stmt[i] = NULL;
+        }
+        if (!c->db)
+                return;
+        /* A database we are about to set aside must be left as it was:
+         * no checkpoint, and its WAL not deleted. */
+        if (!checkpoint)
+                sqlite3_db_config(c->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+        sqlite3_close_v2(c->db);
+        c->db = NULL;
+}
+
+void cache_close(Cache *c) {
+        if (!c)
+                return;
+        close_db(c, true);
+        for (int i = 0; i < _FILE_MAX; i++)
+                free(c->path[i]);
+        free(c->directory);
+        free(c);
+}
+
+int cache_open(const char *directory, Cache **ret) {
+        __attribute__((cleanup(closep))) int dirfd = -1;
+        Cache *c;
+        int r;
+
+        if (!directory || !*directory || !ret)
+                return -EINVAL;
+
+        r = check_directory(directory, &dirfd);
+        if (r < 0)
+                return r;
+
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        r = canonical_directory(directory, dirfd, &c->directory);
+        if (r < 0)
+                goto fail;
+        for (int i = 0; i < _FILE_MAX; i++)
+                if (asprintf(&c->path[i], "%s/%s%s", c->directory, CACHE_FILE_NAME, file_suffix[i]) < 0) {
+                        c->path[i] = NULL;
+                        r = -ENOMEM;
+                        goto fail;
+                }
+
+        r = check_files(directory, dirfd);
+        if (r < 0)
+                goto fail;
+
+        for (int attempt = 0;; attempt++) {
+                r = prepare_files(dirfd);
+                if (r < 0) {
+                        log_msg(LOG_ERR, "cache: cannot prepare %s: %s", c->path[FILE_DB], strerror(-r));
+                        goto fail;
+                }
+                r = open_db(c);
+                if (r != UNTRUSTED)
+                        break;
+                close_db(c, false);
+                if (attempt > 0) {
+                        /* Not even a fresh file works: give up rather than loop. */
+                        log_msg(LOG_ERR, "cache: a new %s %s; running without it",
+                                c->path[FILE_DB], c->why);
+                        r = -EBADMSG;
+                        goto fail;
+                }
+                log_msg(LOG_WARNING, "cache: %s %s; setting the cache aside and starting empty",
+                        c->path[FILE_DB], c->why);
+                r = set_aside(directory, dirfd);
+                if (r < 0)
+                        goto fail;
+        }
+        if (r < 0)
+                goto fail;
+
+        log_msg(LOG_DEBUG, "cache: opened %s", c->path[FILE_DB]);
+        *ret = c;
+        return 0;
+
+fail:
+        cache_close(c);
+        return r;
+}
+
+/* ---- loading ------------------------------------------------------------ */
+
+/* Copy a TEXT column (NULL allowed when nullable) that passes clean_bytes.
+ * Returns 0, -EINVAL for a value that breaks the rules, or -ENOMEM. */
+static int column_string(sqlite3_stmt *s, int col, bool nullable, size_t min, size_t max,
+                         char **ret) {
+        const char *p;
+        size_t n;
+        char *copy;
+
+        switch (sqlite3_column_type(s, col)) {
+        case SQLITE_NULL:
+                if (!nullable)
+                        return -EINVAL;
+                *ret = NULL;
+                return 0;
+        case SQLITE_TEXT:
+                break;
+        default:
+                return -EINVAL;
+        }
+        p = (const char *) sqlite3_column_text(s, col);
+        if (!p)
+                return -ENOMEM;
+        n = (size_t) sqlite3_column_bytes(s, col);
+        if (!clean_bytes(p, n, min, max))
+                return -EINVAL;
+        copy = malloc(n + 1);
+        if (!copy)
+                return -ENOMEM;
+        memcpy(copy, p, n);
+        copy[n] = 0;
+        *ret = copy;
+        return 0;
+}
+
+static int column_int(sqlite3_stmt *s, int col, int64_t min, int64_t max, int64_t *ret) {
+        int64_t v;
+
+        if (sqlite3_column_type(s, col) != SQLITE_INTEGER)
+                return -EINVAL;
+        v = sqlite3_column_int64(s, col);
+        if (v < min || v > max)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+static int parse_roles(const char *text, struct user_record *u) {
+        json_t *a, *v;
+        size_t i;
+        int r = 0;
+
+        a = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+        if (!json_is_array(a) || json_array_size(a) > NEOSTRA_ROLES_MAX) {
+                json_decref(a);
+                return -EINVAL;
+        }
+        u->roles = calloc(json_array_size(a) + 1, sizeof(char *));
+        if (!u->roles) {
+                json_decref(a);
+                return -ENOMEM;
+        }
+        json_array_foreach(a, i, v) {
+                if (!json_is_string(v) ||
+                    !clean_bytes(json_string_value(v), json_string_length(v), 1, NEOSTRA_ROLE_MAX)) {
+                        r = -EINVAL;
+                        break;
+                }
+                u->roles[i] = strdup(json_string_value(v));
+                if (!u->roles[i]) {
+                        r = -ENOMEM;
+                        break;
+                }
+                u->n_roles = i + 1;
+        }
+        json_decref(a);
+        return r;
+}
+
+/* Build a record from the current row.  Returns 0, -EINVAL with *ret_field
+ * naming the first bad column, or -ENOMEM. */
+static int row_to_record(sqlite3_stmt *s, struct user_record **ret, const char **ret_field) {
+        struct user_record *u;
+        char *roles = NULL;
+        int64_t v;
+        int r;
+
+        u = calloc(1, sizeof(*u));
+        if (!u)
+                return -ENOMEM;
+
+#define FIELD(field, expr)                      \
+        do {                                    \
+                r = (expr);                     \
+                if (r < 0) {                    \
+                        *ret_field = (field);   \
+                        goto fail;              \
+                }                               \
+        } while (0)
+
+        FIELD("name", column_string(s, COL_NAME, false, 1, NEOSTRA_USER_MAX, &u->name));
+        FIELD("name", neostra_valid_login_name(u->name) ? 0 : -EINVAL);
+        FIELD("email", column_string(s, COL_EMAIL, false, 0, NEOSTRA_USER_MAX, &u->email));
+        FIELD("roles", column_string(s, COL_ROLES, false, 2, CACHE_ROLES_JSON_MAX, &roles));
+        FIELD("roles", parse_roles(roles, u));
+        FIELD("token", column_string(s, COL_TOKEN, true, 1, NEOSTRA_TOKEN_MAX, &u->token));
+        FIELD("refresh_token", column_string(s, COL_REFRESH_TOKEN, true, 1, NEOSTRA_TOKEN_MAX,
+                                             &u->refresh_token));
+        FIELD("token_expires", column_int(s, COL_TOKEN_EXPIRES, 0, INT64_MAX, &u->token_expires));
+        FIELD("last_online_success", column_int(s, COL_LAST_ONLINE_SUCCESS, 0, INT64_MAX,
+                                                &u->last_online_success));
+        FIELD("verifier", column_string(s, COL_VERIFIER, true, 3, CACHE_VERIFIER_MAX, &u->verifier));
+        FIELD("verifier", !u->verifier || valid_verifier(u->verifier) ? 0 : -EINVAL);
+        FIELD("verifier_time", column_int(s, COL_VERIFIER_TIME, 0, INT64_MAX, &u->verifier_time));
+        FIELD("offline_failures", column_int(s, COL_OFFLINE_FAILURES, 0, UINT_MAX, &v));
+        u->offline_failures = (unsigned) v;
+        FIELD("invalidated", column_int(s, COL_INVALIDATED, 0, 1, &v));
+        u->invalidated = v != 0;
+#undef FIELD
+
+        free(roles);
+        *ret = u;
+        return 0;
+
+fail:
+        free(roles);
+        user_record_free(u);
+        return r;
+}
+
+int cache_load(Cache *c, int (*cb)(struct user_record *u, void *userdata), void *userdata) {
+        sqlite3_stmt *s;
+        unsigned loaded = 0, skipped = 0;
+        int rc, r = 0;
+
+        if (!c || !cb)
+                return -EINVAL;
+        s = c->stmt[STMT_LOAD];
+
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+                struct user_record *u = NULL;
+                const char *field = NULL;
+
+                r = row_to_record(s, &u, &field);
+                if (r == -EINVAL) {
+                        /* Name the row by its name only when that name is
+                         * itself valid (and so printable); never a value. */
+                        const char *name = (const char *) sqlite3_column_text(s, COL_NAME);
+
+                        if (field && strcmp(field, "name") != 0 && name && neostra_valid_login_name(name))
+                                log_msg(LOG_WARNING, "cache: skipping stored user %s: invalid %s",
+                                        name, field);
+                        else
+                                log_msg(LOG_WARNING, "cache: skipping stored row %" PRId64 ": invalid %s",
+                                        (int64_t) sqlite3_column_int64(s, 0), field ? field : "row");
+                        skipped++;
+                        r = 0;
+                        continue;
+                }
+                if (r < 0)
+                        break;
+                /* cb owns u from here on, whatever it returns. */
+                r = cb(u, userdata);
+                if (r < 0)
+                        break;
+                loaded++;
+        }
+        if (r == 0 && rc != SQLITE_DONE) {
+                log_msg(LOG_ERR, "cache: reading %s: %s", c->path[FILE_DB], sqlite3_errmsg(c->db));
+                r = sqlite_errno(rc);
+        }
+        sqlite3_reset(s);
+        /* Each skipped row was logged; the caller reports the total. */
+        if (r == 0)
+                log_msg(LOG_DEBUG, "cache: loaded %u users, skipped %u", loaded, skipped);
+        return r;
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+/* Step a statement that returns no rows and reset it. */
+static int step_done(Cache *c, int which) {
+        int rc = sqlite3_step(c->stmt[which]);
+
+        sqlite3_reset(c->stmt[which]);
+        return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int roles_json(const struct user_record *u, char **ret) {
+        json_t *a = json_array();
+        size_t n;
+        char *buf;
+
+        if (!a)
+                return -ENOMEM;
+        for (size_t i = 0; i < u->n_roles; i++) {
+                json_t *v = json_string(u->roles[i]);
+
+                /* json_string() refuses invalid UTF-8 too. */
+                if (!v || json_array_append_new(a, v) < 0) {
+                        json_decref(a);
+                        return -EINVAL;
+                }
+        }
+        /* json_dumpb into our own buffer, so whatever allocator jansson
+         * was given never frees memory of ours or vice versa. */
+        n = json_dumpb(a, NULL, 0, JSON_COMPACT);
+        buf = n > 0 ? malloc(n + 1) : NULL;
+        if (buf && json_dumpb(a, buf, n, JSON_COMPACT) == n)
+                buf[n] = 0;
+        else {
+                free(buf);
+                buf = NULL;
+        }
+        json_decref(a);
+        if (!buf)
+                return -ENOMEM;
+        *ret = buf;
+        return 0;
+}
+
+static int bind_text(sqlite3_stmt *s, int i, const char *v) {
+        /* SQLITE_STATIC: the caller's string outlives the statement's use
+         * of it (we reset and clear the bindings before returning), so
+         * SQLite never makes a copy of a secret of its own. */
+        return v ? sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(s, i);
+}
+
+int cache_put(Cache *c, const struct user_record *u) {
+        sqlite3_stmt *s;
+        const char *field;
+        char *roles = NULL;
+        int rc, r;
+
+        if (!c || !u)
+                return -EINVAL;
+        field = invalid_record_field(u);
+        if (field) {
+                log_msg(LOG_DEBUG, "cache: not storing a record with an invalid %s", field);
+                return -EINVAL;
+        }
+        r = roles_json(u, &roles);
+        if (r < 0)
+                return r;
+
+        s = c->stmt[STMT_PUT];
+        rc = step_done(c, STMT_BEGIN);
+        if (rc != SQLITE_OK)
+                goto finish;
+
+        if ((rc = bind_text(s, COL_NAME, u->name)) != SQLITE_OK ||
+            (rc = bind_text(s, COL_EMAIL, u->email)) != SQLITE_OK ||
+            (rc = bind_text(s, COL_ROLES, roles)) != SQLITE_OK ||
+            (rc = bind_text(s, COL_TOKEN, u->token)) != SQLITE_OK ||
+            (rc = bind_text(s, COL_REFRESH_TOKEN, u->refresh_token)) != SQLITE_OK ||
+            (rc = sqlite3_bind_int64(s, COL_TOKEN_EXPIRES, u->token_expires)) != SQLITE_OK ||
+            (rc = sqlite3_bind_int64(s, COL_LAST_ONLINE_SUCCESS, u->last_online_success)) != SQLITE_OK ||
+            (rc = bind_text(s, COL_VERIFIER, u->verifier)) != SQLITE_OK ||
+            (rc = sqlite3_bind_int64(s, COL_VERIFIER_TIME, u->verifier_time)) != SQLITE_OK ||
+            (rc = sqlite3_bind_int64(s, COL_OFFLINE_FAILURES, u->offline_failures)) != SQLITE_OK ||
+            (rc = sqlite3_bind_int(s, COL_INVALIDATED, u->invalidated)) != SQLITE_OK)
+                goto finish;
+
+        rc = step_done(c, STMT_PUT);
+        if (rc == SQLITE_OK)
+                rc = step_done(c, STMT_COMMIT);
+
+finish:
+        if (rc != SQLITE_OK)
+                log_msg(LOG_DEBUG, "cache: storing %s failed: %s", u->name, sqlite3_errmsg(c->db));
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        /* A failed COMMIT (busy, full, I/O) leaves the transaction open,
+         * and some errors end it by themselves: roll back whatever is left,
+         * so the previous row stays as it was. */
+        if (!sqlite3_get_autocommit(c->db))
+                step_done(c, STMT_ROLLBACK);
+        free(roles);
+        return sqlite_errno(rc);
+}
+
+int cache_delete(Cache *c, const char *name) {
+        int which = name ? STMT_DELETE : STMT_DELETE_ALL;
+        int rc;
+
+        if (!c)
+                return -EINVAL;
+        if (name && (rc = bind_text(c->stmt[which], 1, name)) != SQLITE_OK)
+                return sqlite_errno(rc);
+        rc = step_done(c, which);
+        sqlite3_clear_bindings(c->stmt[which]);
+        if (rc != SQLITE_OK) {
+                log_msg(LOG_DEBUG, "cache: deleting failed: %s", sqlite3_errmsg(c->db));
+                return sqlite_errno(rc);
+        }
+        /* A delete is an admin's request to forget: move the zeroed pages
+         * into the database now and empty the WAL, which still holds the
+         * old page images.  A busy checkpoint only delays that. */
+        rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        if (rc != SQLITE_OK)
+                log_msg(LOG_DEBUG, "cache: checkpoint after delete: %s", sqlite3_errmsg(c->db));
+        return 0;
+}
+
+int64_t cache_size(Cache *c) {
+        struct stat st;
+        int64_t total;
+
+        if (!c)
+                return -EINVAL;
+        if (stat(c->path[FILE_DB], &st) < 0)
+                return errno_or(EIO);
+        total = st.st_size;
+        if (stat(c->path[FILE_WAL], &st) == 0)
+                total += st.st_size;
+        else if (errno != ENOENT)
+                return errno_or(EIO);
+        return total;
+}

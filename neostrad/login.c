@@ -1,0 +1,403 @@
+/* SPDX-License-Identifier: MIT */
+/* The Authenticate flow; see login.h for the rules. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "login.h"
+#include "neostra/protocol.h"
+#include "neostra/secure.h"
+#include "neostra/varlink.h"
+#include "online.h"
+#include "verifier.h"
+
+enum check_mode {
+        CHECK_CACHED,     /* cached_auth_timeout: no API call unless it fails */
+        CHECK_OFFLINE,    /* the API cannot be asked: the verifier decides */
+        CHECK_SLOW,       /* offline_after passed: let in if it matches, else keep waiting */
+};
+
+struct login {
+        Manager *m;
+        Connection *conn;               /* NULL once answered or the client left */
+        char *user, *email, *service, *rhost, *tty;
+        char *password;                 /* secret: wiped when the login is freed */
+        uid_t peer_uid;
+        ApiRequest *request;            /* the online attempt */
+        sd_event_source *offline_timer; /* offline_after */
+        unsigned jobs;                  /* worker jobs still holding this login */
+        bool checking;                  /* a verifier check is on a worker */
+        bool online_failed;             /* the API answered "unavailable" */
+        bool answered;
+        struct login *prev, *next;      /* Manager.logins_pending */
+};
+
+struct job {
+        struct login *login;
+        enum check_mode mode;
+        char *hash;                     /* in: verifier to check; out: verifier made */
+        int result;
+};
+
+static void login_maybe_free(struct login *l) {
+        Manager *m = l->m;
+
+        if (!l->answered || l->conn || l->request || l->jobs > 0)
+                return;
+        if (l->prev)
+                l->prev->next = l->next;
+        else
+                m->logins_pending = l->next;
+        if (l->next)
+                l->next->prev = l->prev;
+        sd_event_source_disable_unref(l->offline_timer);
+        secure_free_string(l->password);
+        free(l->user);
+        free(l->email);
+        free(l->service);
+        free(l->rhost);
+        free(l->tty);
+        free(l);
+}
+
+static bool verifier_fresh(Manager *m, const struct user_record *u) {
+        const struct neostra_config *c = m->config;
+
+        return c->offline && u && u->verifier &&
+               now_wall() - u->verifier_time < (int64_t) (c->offline_max_age_ms / 1000u) &&
+               u->offline_failures < c->max_failures;
+}
+
+static void answer(struct login *l, enum login_result result, json_t *reply, const char *reason,
+                   long http_status, int64_t latency_ms) {
+        Connection *c = l->conn;
+
+        manager_count(l->m, result);
+        manager_log_decision(l->m, l->peer_uid, "Authenticate", l->user, l->service, l->rhost, l->tty,
+                             result, reason, http_status, latency_ms);
+        l->answered = true;
+        l->conn = NULL;
+        l->offline_timer = sd_event_source_disable_unref(l->offline_timer);
+        if (c)
+                connection_answer(c, reply);
+        else
+                json_decref(reply);
+}
+
+static void answer_error(struct login *l, enum login_result result, const char *error,
+                         const char *reason, long http_status, int64_t latency_ms) {
+        answer(l, result, varlink_error_reason(error, reason), reason, http_status, latency_ms);
+}
+
+static void answer_success(struct login *l, enum login_result result, const struct user_record *u,
+                           const char *reason, long http_status, int64_t latency_ms) {
+        bool offline = result == RESULT_OFFLINE_SUCCESS;
+        json_t *params;
+
+        params = json_pack("{s:s, s:s, s:o, s:o, s:b}",
+                           "user", l->user, "email", u->email,
+                           "roles", manager_roles_array(u->roles, u->n_roles),
+                           "groups", manager_groups_for_roles(l->m, u->roles, u->n_roles),
+                           "offline", offline);
+        if (params && offline)
+                json_object_set_new(params, "offlineUntil",
+                                    json_integer(u->verifier_time +
+                                                 (json_int_t) (l->m->config->offline_max_age_ms / 1000u)));
+        answer(l, result, varlink_reply_new(params), reason, http_status, latency_ms);
+}
+
+/* ---- worker jobs ----------------------------------------------------------- */
+
+static void job_check(void *data) {
+        struct job *j = data;
+
+        j->result = verifier_check(j->hash, j->login->password);
+}
+
+static void job_make(void *data) {
+        struct job *j = data;
+        char *hash = NULL;
+
+        j->result = verifier_make(j->login->password, &hash);
+        j->hash = hash;
+}
+
+static void start_online(struct login *l);
+static void online_unavailable(struct login *l, const char *reason, long http_status,
+                               int64_t latency_ms);
+
+/* Ask the API, unless it is known to be away: then do not make the user
+ * wait on it. */
+static void ask_api(struct login *l) {
+        if (online_usable(l->m))
+                start_online(l);
+        else
+                online_unavailable(l, "API offline; waiting for it to come back", 0, -1);
+}
+
+static void on_check_done(void *data) {
+        struct job *j = data;
+        struct login *l = j->login;
+        Manager *m = l->m;
+        struct user_record *u;
+
+        l->jobs--;
+        l->checking = false;
+        secure_free_string(j->hash);
+        u = user_table_get(m->users, l->user);
+
+        if (l->answered || !u) {
+                /* Answered meanwhile (or the user was cleared): nothing to decide. */
+                if (!l->answered)
+                        answer_error(l, RESULT_UNAVAILABLE, NEOSTRA_ERROR_SERVICE_UNAVAILABLE,
+                                     "cached credentials were removed", 0, -1);
+        } else if (j->result > 0) {
+                if (j->mode == CHECK_CACHED)
+                        answer_success(l, RESULT_CACHED_SUCCESS, u, "password matches the recent sign-in",
+                                       0, -1);
+                else
+                        answer_success(l, RESULT_OFFLINE_SUCCESS, u,
+                                       j->mode == CHECK_SLOW ? "API slow; cached credentials match"
+                                                             : "API unavailable; cached credentials match",
+                                       0, -1);
+        } else if (j->mode == CHECK_CACHED)
+                /* Perhaps the password changed upstream: ask the API. */
+                ask_api(l);
+        else if (j->mode == CHECK_OFFLINE || l->online_failed) {
+                u->offline_failures++;
+                manager_save_user(m, u);
+                answer_error(l, RESULT_FAILURE, NEOSTRA_ERROR_AUTHENTICATION_FAILED,
+                             j->result < 0 ? "cached verifier unusable"
+                                           : "wrong password (checked against cached credentials)",
+                             0, -1);
+        }
+        /* else CHECK_SLOW mismatch while the API is still thinking: wait for it. */
+
+        free(j);
+        login_maybe_free(l);
+}
+
+static int start_check(struct login *l, const struct user_record *u, enum check_mode mode) {
+        struct job *j = calloc(1, sizeof(*j));
+        int r;
+
+        if (!j)
+                return -ENOMEM;
+        j->login = l;
+        j->mode = mode;
+        j->hash = strdup(u->verifier);
+        if (!j->hash) {
+                free(j);
+                return -ENOMEM;
+        }
+        r = workers_submit(l->m->workers, job_check, on_check_done, j);
+        if (r < 0) {
+                secure_free_string(j->hash);
+                free(j);
+                return r;
+        }
+        l->jobs++;
+        l->checking = true;
+        return 0;
+}
+
+static void on_make_done(void *data) {
+        struct job *j = data;
+        struct login *l = j->login;
+        struct user_record *u = user_table_get(l->m->users, l->user);
+
+        l->jobs--;
+        /* Only if nothing refused the user since the API said yes. */
+        if (j->result == 0 && u && u->last_online_success > 0 && u->token) {
+                secure_free_string(u->verifier);
+                u->verifier = j->hash;
+                j->hash = NULL;
+                u->verifier_time = u->last_online_success;
+                manager_save_user(l->m, u);
+        } else if (j->result < 0)
+                log_msg(LOG_ERR, "cannot make a verifier for %s: %s", l->user, strerror(-j->result));
+        secure_free_string(j->hash);
+        free(j);
+        login_maybe_free(l);
+}
+
+static void start_make(struct login *l) {
+        struct job *j = calloc(1, sizeof(*j));
+
+        if (j) {
+                /* Filled in before a worker can see it. */
+                j->login = l;
+                if (workers_submit(l->m->workers, job_make, on_make_done, j) == 0) {
+                        l->jobs++;
+                        return;
+                }
+        }
+        free(j);
+        log_msg(LOG_ERR, "cannot queue a verifier for %s", l->user);
+}
+
+/* ---- the online attempt ------------------------------------------------------- */
+
+static void online_unavailable(struct login *l, const char *reason, long http_status,
+                               int64_t latency_ms) {
+        struct user_record *u = user_table_get(l->m->users, l->user);
+
+        l->online_failed = true;
+        if (l->answered || l->checking)
+                return;          /* a running check decides */
+        if (verifier_fresh(l->m, u) && start_check(l, u, CHECK_OFFLINE) == 0)
+                return;
+        answer_error(l, RESULT_UNAVAILABLE, NEOSTRA_ERROR_SERVICE_UNAVAILABLE,
+                     u && u->verifier && u->offline_failures >= l->m->config->max_failures
+                             ? "API unavailable; offline logins locked after too many wrong passwords"
+                             : reason,
+                     http_status, latency_ms);
+}
+
+static void on_signin_done(struct api_signin_result *res, void *userdata) {
+        struct login *l = userdata;
+        Manager *m = l->m;
+        int64_t latency_ms = (int64_t) (res->latency_usec / 1000u);
+        struct user_record *u;
+
+        l->request = NULL;
+        m->last_api_latency_ms = latency_ms;
+        online_note(m, res);
+
+        switch (res->outcome) {
+        case API_ALLOW:
+                if (user_table_record_success(m->users, l->user, res, now_wall(), &u) < 0) {
+                        if (!l->answered)
+                                answer_error(l, RESULT_UNAVAILABLE, NEOSTRA_ERROR_SERVICE_UNAVAILABLE,
+                                             "out of memory", res->http_status, latency_ms);
+                        break;
+                }
+                manager_save_user(m, u);
+                /* The verifier of this password is made off the loop;
+                 * the answer does not wait for it. */
+                start_make(l);
+                if (!l->answered)
+                        answer_success(l, RESULT_SUCCESS, u, res->reason, res->http_status, latency_ms);
+                break;
+        case API_DENY:
+        case API_USER_UNKNOWN:
+                /* Whatever the cache says, this password no longer works. */
+                u = user_table_get(m->users, l->user);
+                if (u) {
+                        user_table_record_refusal(m->users, l->user);
+                        manager_save_user(m, u);
+                }
+                if (l->answered)
+                        log_msg(LOG_WARNING, "%s was let in from the cache, but the API has since refused "
+                                "the password; its cached credentials are removed", l->user);
+                else if (res->outcome == API_DENY)
+                        answer_error(l, RESULT_FAILURE, NEOSTRA_ERROR_AUTHENTICATION_FAILED, res->reason,
+                                     res->http_status, latency_ms);
+                else
+                        answer_error(l, RESULT_UNKNOWN, NEOSTRA_ERROR_USER_UNKNOWN, res->reason,
+                                     res->http_status, latency_ms);
+                break;
+        case API_UNAVAILABLE:
+        default:
+                online_unavailable(l, res->reason, res->http_status, latency_ms);
+                break;
+        }
+        login_maybe_free(l);
+}
+
+static int on_offline_after(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct login *l = userdata;
+        struct user_record *u = user_table_get(l->m->users, l->user);
+
+        if (!l->answered && !l->checking && verifier_fresh(l->m, u))
+                (void) start_check(l, u, CHECK_SLOW);
+        return 0;
+}
+
+static void start_online(struct login *l) {
+        Manager *m = l->m;
+        struct user_record *u = user_table_get(m->users, l->user);
+        int r;
+
+        r = api_signin(m->api, m->config, l->email, l->password, on_signin_done, l, &l->request);
+        if (r < 0) {
+                log_msg(LOG_ERR, "cannot start a sign-in request: %s", strerror(-r));
+                online_unavailable(l, "cannot start the API request", 0, -1);
+                return;
+        }
+        if (verifier_fresh(m, u) && m->config->offline_after_ms > 0 &&
+            sd_event_add_time_relative(m->event, &l->offline_timer, CLOCK_MONOTONIC,
+                                       m->config->offline_after_ms * 1000u, 1000,
+                                       on_offline_after, l) < 0)
+                log_msg(LOG_WARNING, "cannot arm offline_after for %s", l->user);
+}
+
+/* ---- entry points ------------------------------------------------------------- */
+
+int login_start(Manager *m, Connection *c, const struct login_params *p, char *email,
+                struct login **ret) {
+        const struct neostra_config *cfg = m->config;
+        struct user_record *u = user_table_get(m->users, p->user);
+        struct login *l;
+
+        l = calloc(1, sizeof(*l));
+        if (!l) {
+                free(email);
+                return -ENOMEM;
+        }
+        *l = (struct login) {
+                .m = m, .conn = c, .email = email, .peer_uid = p->peer_uid,
+                .user = strdup(p->user), .password = strdup(p->password),
+                .service = p->service ? strdup(p->service) : NULL,
+                .rhost = p->rhost ? strdup(p->rhost) : NULL,
+                .tty = p->tty ? strdup(p->tty) : NULL,
+        };
+        l->next = m->logins_pending;
+        if (l->next)
+                l->next->prev = l;
+        m->logins_pending = l;
+        if (!l->user || !l->password || (p->service && !l->service) || (p->rhost && !l->rhost) ||
+            (p->tty && !l->tty)) {
+                l->conn = NULL;
+                l->answered = true;
+                login_maybe_free(l);
+                return -ENOMEM;
+        }
+        *ret = l;
+
+        /* A recent online success with this very password: no API call. */
+        if (cfg->cached_auth_timeout_ms > 0 && u && u->verifier && !u->invalidated &&
+            u->offline_failures == 0 &&
+            now_wall() - u->last_online_success < (int64_t) (cfg->cached_auth_timeout_ms / 1000u) &&
+            start_check(l, u, CHECK_CACHED) == 0)
+                return 0;
+
+        ask_api(l);
+        return 0;
+}
+
+void login_detach(struct login *l) {
+        if (!l)
+                return;
+        l->conn = NULL;
+        if (!l->answered) {
+                /* Nobody to answer: drop the API call and the timer. */
+                l->answered = true;
+                api_request_cancel(l->request);
+                l->request = NULL;
+                l->offline_timer = sd_event_source_disable_unref(l->offline_timer);
+        }
+        login_maybe_free(l);
+}
+
+void login_cancel_all(Manager *m) {
+        for (struct login *l = m->logins_pending, *next; l; l = next) {
+                next = l->next;
+                l->conn = NULL;
+                l->answered = true;
+                api_request_cancel(l->request);
+                l->request = NULL;
+                login_maybe_free(l);
+        }
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One Authenticate call, from the request to the answer, deciding between
+ * the API, the cached verifier and both (DESIGN.md decision 6):
+ *
+ *  - cached_auth_timeout: a password that matches the verifier within that
+ *    many seconds of an online success is answered without the API;
+ *  - API known offline (online.c): a fresh verifier answers at once;
+ *  - otherwise the API is asked; if it has not answered after offline_after
+ *    and a fresh verifier matches, the user is let in and the online call
+ *    finishes in the background and updates the cache;
+ *  - API unavailable: a fresh verifier decides; a wrong password counts
+ *    towards max_failures;
+ *  - API refusal (401/403) or unknown account: the verifier is dropped.
+ *
+ * "Fresh" = younger than offline_max_age, fewer than max_failures offline
+ * failures since the last online success, and [cache] offline = yes.
+ * Verifiers are made and checked on worker threads only.
+ */
+#pragma once
+
+#include "manager.h"
+
+struct login_params {
+        const char *user;
+        const char *password;
+        const char *service;     /* may be NULL */
+        const char *rhost;
+        const char *tty;
+        uid_t peer_uid;
+};
+
+/*
+ * Start a login for connection c; the answer comes later through
+ * connection_answer().  email is stolen.  Returns 0, or a negative errno
+ * (nothing started; the caller answers).
+ */
+int login_start(Manager *m, Connection *c, const struct login_params *p, char *email,
+                struct login **ret);
+
+/* The connection is going away: nobody to answer any more. */
+void login_detach(struct login *l);
+
+/* Shut down: cancel every login's API call and timer (manager_free). */
+void login_cancel_all(Manager *m);

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "log.h"
+#include "online.h"
+
+const char *online_state_name(enum api_state s) {
+        switch (s) {
+        case API_STATE_UNKNOWN: return "unknown";
+        case API_STATE_ONLINE: return "online";
+        case API_STATE_OFFLINE: return "offline";
+        }
+        return "invalid";
+}
+
+bool online_usable(const Manager *m) {
+        return m->api_state != API_STATE_OFFLINE;
+}
+
+static void set_state(Manager *m, enum api_state s) {
+        if (m->api_state == s)
+                return;
+        m->api_state = s;
+        m->api_state_since = now_wall();
+        log_msg(s == API_STATE_OFFLINE ? LOG_WARNING : LOG_NOTICE, "API is %s", online_state_name(s));
+}
+
+/* What makes logins wait: no HTTP answer at all (refused, unresolvable,
+ * timed out, TLS failure), or the API itself asking for a pause with
+ * Retry-After.  A quick 5xx does not make anyone wait, so it does not
+ * count here (login.c still treats it as "unavailable"). */
+static bool transport_failure(const struct api_signin_result *res) {
+        return res->http_status == 0 || res->retry_after_sec > 0;
+}
+
+/* ±20% so a fleet of hosts does not probe in step. */
+static uint64_t jitter(uint64_t usec) {
+        uint32_t r = 0;
+
+        (void) !getrandom(&r, sizeof(r), GRND_NONBLOCK);
+        return usec - usec / 5 + (uint64_t) ((double) (usec / 5 * 2) * ((double) r / UINT32_MAX));
+}
+
+static void on_probe_done(struct api_signin_result *res, void *userdata);
+
+static int on_probe_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        int r;
+
+        if (m->probe)
+                return 0;
+        r = api_probe(m->api, m->config, on_probe_done, m, &m->probe);
+        if (r < 0)
+                log_msg(LOG_ERR, "cannot start an API probe: %s", strerror(-r));
+        return 0;
+}
+
+static void schedule_probe(Manager *m, uint64_t retry_after_sec) {
+        uint64_t delay = jitter(m->backoff_usec);
+        int r;
+
+        /* Honour Retry-After, but never sit offline longer than the
+         * backoff cap because an API said so. */
+        if (retry_after_sec > ONLINE_BACKOFF_MAX_USEC / 1000000u)
+                retry_after_sec = ONLINE_BACKOFF_MAX_USEC / 1000000u;
+        if (delay < retry_after_sec * 1000000u)
+                delay = retry_after_sec * 1000000u;
+        m->next_probe = now_wall() + (int64_t) (delay / 1000000u);
+        if (m->probe_timer)
+                r = sd_event_source_set_time_relative(m->probe_timer, delay) < 0 ? -1 :
+                    sd_event_source_set_enabled(m->probe_timer, SD_EVENT_ONESHOT);
+        else
+                r = sd_event_add_time_relative(m->event, &m->probe_timer, CLOCK_MONOTONIC, delay,
+                                               10000, on_probe_timer, m);
+        if (r < 0)
+                log_msg(LOG_ERR, "cannot schedule an API probe");
+        log_msg(LOG_INFO, "next API probe in %llu ms", (unsigned long long) (delay / 1000u));
+}
+
+static void on_probe_done(struct api_signin_result *res, void *userdata) {
+        Manager *m = userdata;
+
+        m->probe = NULL;
+        if (res->outcome == API_ALLOW) {
+                m->transport_failures = 0;
+                m->next_probe = 0;
+                set_state(m, API_STATE_ONLINE);
+                return;
+        }
+        m->backoff_usec *= 2;
+        if (m->backoff_usec > ONLINE_BACKOFF_MAX_USEC)
+                m->backoff_usec = ONLINE_BACKOFF_MAX_USEC;
+        log_msg(LOG_INFO, "API probe: %s", res->reason);
+        schedule_probe(m, res->retry_after_sec);
+}
+
+void online_note(Manager *m, const struct api_signin_result *res) {
+        if (!transport_failure(res)) {
+                m->transport_failures = 0;
+                set_state(m, API_STATE_ONLINE);
+                return;
+        }
+        m->transport_failures++;
+        /* A Retry-After is the API itself asking for a pause. */
+        if (m->api_state == API_STATE_OFFLINE ||
+            (m->transport_failures < ONLINE_FAILURES_MAX && res->retry_after_sec == 0))
+                return;
+        set_state(m, API_STATE_OFFLINE);
+        m->backoff_usec = ONLINE_BACKOFF_MIN_USEC;
+        schedule_probe(m, res->retry_after_sec);
+}
+
+void online_stop(Manager *m) {
+        api_request_cancel(m->probe);
+        m->probe = NULL;
+        m->probe_timer = sd_event_source_disable_unref(m->probe_timer);
+}

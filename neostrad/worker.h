@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A small pool of threads for CPU-heavy work (yescrypt), so the event loop
+ * never hashes.  Jobs go in from the loop; their completion callbacks run on
+ * the loop, woken through an eventfd.
+ */
+#pragma once
+
+#include <systemd/sd-event.h>
+
+typedef struct Workers Workers;
+
+/* Runs on a worker thread: must touch only its own data. */
+typedef void (*work_fn_t)(void *data);
+/* Runs on the event loop once the work is done. */
+typedef void (*done_fn_t)(void *data);
+
+int workers_new(sd_event *event, unsigned n_threads, Workers **ret);
+/* Waits for running jobs, drops queued ones (their done callbacks run with
+ * the work skipped), joins the threads. */
+Workers *workers_free(Workers *w);
+
+/* Queue a job.  Returns 0 or -ENOMEM (nothing queued, no callback). */
+int workers_submit(Workers *w, work_fn_t work, done_fn_t done, void *data);
+
+unsigned workers_queued(const Workers *w);
