@@ -537,6 +537,7 @@ void neostra_config_free(struct neostra_config *c)
         free(c->signin_path);
         free(c->ca_file);
         free(c->pinned_public_key);
+        free(c->refresh_path);
         free(c->email_template);
         strv_clear(&c->exclude);
         strv_clear(&c->allow_roles);
@@ -769,6 +770,20 @@ static int parse_signin_path(const struct key_def *k, const char *value, void *f
                 return -EINVAL;
         }
         return replace_string(field, value);
+}
+
+/* Like signin_path, but empty means "not set". */
+static int parse_optional_url_path(const struct key_def *k, const char *value, void *field,
+                                   char *msg, size_t msglen)
+{
+        char **p = field;
+
+        if (value[0] == '\0') {
+                free(*p);
+                *p = NULL;
+                return 0;
+        }
+        return parse_signin_path(k, value, field, msg, msglen);
 }
 
 static int parse_email_template(const struct key_def *k, const char *value, void *field,
@@ -1155,6 +1170,7 @@ static const struct key_def keys[] = {
         { SECTION_API, "signin_path", parse_signin_path, F(signin_path), 0, 0 },
         { SECTION_API, "ca_file", parse_optional_path, F(ca_file), 0, 0 },
         { SECTION_API, "pinned_public_key", parse_pins, F(pinned_public_key), 0, 0 },
+        { SECTION_API, "refresh_path", parse_optional_url_path, F(refresh_path), 0, 0 },
 
         { SECTION_USERS, "email_template", parse_email_template, F(email_template), 0, 0 },
         { SECTION_USERS, "exclude", parse_login_list, F(exclude), 0, 0 },

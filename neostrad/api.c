@@ -38,7 +38,7 @@ struct ApiRequest {
         uint64_t started_usec;
         uint64_t retry_after_sec;
         bool body_too_large;
-        bool probe;
+        enum request_kind { REQUEST_SIGNIN, REQUEST_PROBE, REQUEST_REFRESH } kind;
         api_signin_callback_t cb;
         void *userdata;
 };
@@ -250,6 +250,54 @@ void api_parse_signin_response(long http_status, const char *body, size_t len,
                 set_outcome(ret, API_UNAVAILABLE, "unexpected HTTP status from API");
 }
 
+void api_parse_refresh_response(long http_status, const char *body, size_t len,
+                                struct api_signin_result *ret) {
+        json_t *root = NULL, *data, *v;
+        json_error_t error;
+
+        *ret = (struct api_signin_result) { .expires_in = -1, .http_status = http_status };
+        if (http_status == 401 || http_status == 403) {
+                set_outcome(ret, API_DENY, "API refused the refresh token");
+                return;
+        }
+        if (http_status != 200 || !body || len == 0 || len > NEOSTRA_API_BODY_MAX) {
+                set_outcome(ret, API_UNAVAILABLE, "API did not refresh the token");
+                return;
+        }
+        root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &error);
+        v = json_object_get(root, "status");
+        data = json_object_get(root, "data");
+        if (!json_is_object(root) || (v && !(json_is_integer(v) && json_integer_value(v) == 200)) ||
+            !json_is_object(data) || !clean_string(json_object_get(data, "token"), NEOSTRA_TOKEN_MAX)) {
+                set_outcome(ret, API_UNAVAILABLE, "API refresh answer is not valid");
+                goto done;
+        }
+        v = json_object_get(data, "refreshToken");
+        if (v && !json_is_null(v) && !clean_string(v, NEOSTRA_TOKEN_MAX)) {
+                set_outcome(ret, API_UNAVAILABLE, "API refresh answer has an invalid refreshToken");
+                goto done;
+        }
+        v = json_object_get(data, "expiresIn");
+        if (v && !json_is_null(v) && (!json_is_integer(v) || json_integer_value(v) < 0)) {
+                set_outcome(ret, API_UNAVAILABLE, "API refresh answer has an invalid expiresIn");
+                goto done;
+        }
+        ret->token = strdup(json_string_value(json_object_get(data, "token")));
+        if (json_is_string(v = json_object_get(data, "refreshToken")))
+                ret->refresh_token = strdup(json_string_value(v));
+        if (json_is_integer(v = json_object_get(data, "expiresIn")))
+                ret->expires_in = json_integer_value(v);
+        if (!ret->token || (json_is_string(json_object_get(data, "refreshToken")) && !ret->refresh_token)) {
+                api_signin_result_clear(ret);
+                ret->http_status = http_status;
+                set_outcome(ret, API_UNAVAILABLE, "out of memory");
+                goto done;
+        }
+        set_outcome(ret, API_ALLOW, "API refreshed the token");
+done:
+        json_decref_wipe(root);
+}
+
 /* ---- libcurl on sd-event ------------------------------------------------- */
 
 static void api_process(Api *api);
@@ -361,7 +409,10 @@ static void finish(ApiRequest *req, CURLcode code) {
         struct api_signin_result res;
         long status = 0;
 
-        if (code == CURLE_OK && req->probe) {
+        if (code == CURLE_OK && req->kind == REQUEST_REFRESH) {
+                curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
+                api_parse_refresh_response(status, req->answer.data, req->answer.len, &res);
+        } else if (code == CURLE_OK && req->kind == REQUEST_PROBE) {
                 curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
                 res = (struct api_signin_result) { .expires_in = -1, .http_status = status };
                 if (status > 0 && status < 500 && status != 408 && status != 429)
@@ -500,18 +551,22 @@ static size_t on_header(char *buffer, size_t size, size_t nitems, void *userdata
         return n;
 }
 
-/* A sign-in (email and password set) or a probe (both NULL: a GET that
- * only asks whether the API answers). */
-static int request_start(Api *api, const struct neostra_config *config, const char *email,
-                         const char *password, api_signin_callback_t cb, void *userdata,
+/* A sign-in (POST email and password to signin_path), a probe (a GET of
+ * signin_path that only asks whether the API answers) or a token refresh
+ * (POST the refresh token to refresh_path).  body is encoded and wiped;
+ * email is what a sign-in answer must be about. */
+static int request_start(Api *api, const struct neostra_config *config, enum request_kind kind,
+                         json_t *body, const char *email, api_signin_callback_t cb, void *userdata,
                          ApiRequest **ret) {
+        const char *path = kind == REQUEST_REFRESH ? config->refresh_path : config->signin_path;
         char url[2048];
         ApiRequest *req;
-        json_t *body;
         bool https;
         int r;
 
-        if ((size_t) snprintf(url, sizeof(url), "%s%s", config->api_url, config->signin_path) >= sizeof(url))
+        if (!path)
+                return -EINVAL;
+        if ((size_t) snprintf(url, sizeof(url), "%s%s", config->api_url, path) >= sizeof(url))
                 return -ENAMETOOLONG;
         https = strncasecmp(url, "https://", 8) == 0;
 
@@ -521,22 +576,15 @@ static int request_start(Api *api, const struct neostra_config *config, const ch
         req->api = api;
         req->cb = cb;
         req->userdata = userdata;
-        req->probe = !email;
-        if (email) {
-                req->email = strdup(email);
-                if (!req->email) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                body = json_pack("{s:s, s:s}", "email", email, "password", password);
-                if (!body) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
+        req->kind = kind;
+        if (email && !(req->email = strdup(email))) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        if (body) {
                 /* The Varlink encoder writes compact JSON into a wiped
                  * buffer; its trailing NUL is not sent. */
                 r = varlink_encode(body, &req->body);
-                json_decref_wipe(body);
                 if (r < 0)
                         goto fail;
         }
@@ -563,7 +611,7 @@ static int request_start(Api *api, const struct neostra_config *config, const ch
         SET(CURLOPT_URL, url);
         SET(CURLOPT_PRIVATE, req);
         SET(CURLOPT_NOSIGNAL, 1L);
-        if (!req->probe) {
+        if (req->kind != REQUEST_PROBE) {
                 SET(CURLOPT_POST, 1L);
                 /* libcurl sends from our buffer; COPYPOSTFIELDS would leave
                  * an unwiped copy of the password inside libcurl. */
@@ -614,14 +662,35 @@ fail:
 int api_signin(Api *api, const struct neostra_config *config, const char *email,
                const char *password, api_signin_callback_t cb, void *userdata,
                ApiRequest **ret) {
+        json_t *body;
+        int r;
+
         if (!email || !password)
                 return -EINVAL;
-        return request_start(api, config, email, password, cb, userdata, ret);
+        body = json_pack("{s:s, s:s}", "email", email, "password", password);
+        if (!body)
+                return -ENOMEM;
+        r = request_start(api, config, REQUEST_SIGNIN, body, email, cb, userdata, ret);
+        json_decref_wipe(body);
+        return r;
 }
 
 int api_probe(Api *api, const struct neostra_config *config, api_signin_callback_t cb,
               void *userdata, ApiRequest **ret) {
-        return request_start(api, config, NULL, NULL, cb, userdata, ret);
+        return request_start(api, config, REQUEST_PROBE, NULL, NULL, cb, userdata, ret);
+}
+
+int api_refresh(Api *api, const struct neostra_config *config, const char *refresh_token,
+                api_signin_callback_t cb, void *userdata, ApiRequest **ret) {
+        json_t *body;
+        int r;
+
+        body = json_pack("{s:s}", "refreshToken", refresh_token);
+        if (!body)
+                return -ENOMEM;
+        r = request_start(api, config, REQUEST_REFRESH, body, NULL, cb, userdata, ret);
+        json_decref_wipe(body);
+        return r;
 }
 
 void api_request_cancel(ApiRequest *req) {

@@ -49,6 +49,15 @@ void api_signin_result_clear(struct api_signin_result *r);
 void api_parse_signin_response(long http_status, const char *body, size_t len,
                                const char *expected_email, struct api_signin_result *ret);
 
+/*
+ * Judge a token refresh answer: HTTP 200 with data.token a string (and a
+ * "status", when present, of 200) is API_ALLOW with token, refresh_token
+ * (when sent) and expires_in; 401/403 API_DENY; anything else
+ * API_UNAVAILABLE.
+ */
+void api_parse_refresh_response(long http_status, const char *body, size_t len,
+                                struct api_signin_result *ret);
+
 typedef struct Api Api;
 typedef struct ApiRequest ApiRequest;
 
@@ -80,6 +89,10 @@ int api_signin(Api *api, const struct neostra_config *config, const char *email,
  */
 int api_probe(Api *api, const struct neostra_config *config, api_signin_callback_t cb,
               void *userdata, ApiRequest **ret);
+
+/* POST {"refreshToken": …} to [api] refresh_path (-EINVAL when unset). */
+int api_refresh(Api *api, const struct neostra_config *config, const char *refresh_token,
+                api_signin_callback_t cb, void *userdata, ApiRequest **ret);
 
 /* Abort a request; its callback will not run.  Accepts NULL. */
 void api_request_cancel(ApiRequest *req);

@@ -56,6 +56,8 @@ struct Connection {
         struct varlink_reader in;
         struct vbuf out;
         struct login *login;            /* an Authenticate waiting for its answer */
+        ApiRequest *refresh;            /* a GetToken waiting for a token refresh */
+        char *refresh_user;
         bool close_after_write;
         Connection *prev, *next;
 };
@@ -154,7 +156,7 @@ static void connection_update_events(Connection *c) {
 
         if (c->out.len > 0)
                 events |= EPOLLOUT;
-        else if (!c->login && !c->close_after_write)
+        else if (!c->login && !c->refresh && !c->close_after_write)
                 events |= EPOLLIN;
         (void) sd_event_source_set_io_events(c->io, events);
 }
@@ -563,14 +565,73 @@ static int method_clear(Connection *c, json_t *params, const char *user) {
         return connection_reply(c, varlink_reply_new(NULL));
 }
 
-static int method_get_token(Connection *c, json_t *params, const char *user) {
+#define TOKEN_REFRESH_MARGIN_SEC 60
+
+static int reply_token(Connection *c, const char *user) {
         struct user_record *u = user_table_get(c->manager->users, user);
 
-        if (!u || !u->token)
-                return reply_error(c, NEOSTRA_ERROR_USER_UNKNOWN, "no API token held for this user");
+        if (!u || !u->token || (u->token_expires > 0 && u->token_expires <= now_wall()))
+                return reply_error(c, NEOSTRA_ERROR_USER_UNKNOWN,
+                                   "no valid API token held for this user; log in again");
         log_msg(LOG_INFO, "API token of %s handed to uid %u", user, (unsigned) c->cred.uid);
         return connection_reply(c, varlink_reply_new(json_pack("{s:s, s:I}", "token", u->token,
                                                                "expires", (json_int_t) u->token_expires)));
+}
+
+static void on_refresh_done(struct api_signin_result *res, void *userdata) {
+        Connection *c = userdata;
+        Manager *m = c->manager;
+        char *name = c->refresh_user;
+        struct user_record *u = user_table_get(m->users, name);
+
+        c->refresh = NULL;
+        c->refresh_user = NULL;
+        online_note(m, res);
+        if (u && res->outcome == API_ALLOW) {
+                secure_free_string(u->token);
+                u->token = res->token;
+                res->token = NULL;
+                if (res->refresh_token) {
+                        secure_free_string(u->refresh_token);
+                        u->refresh_token = res->refresh_token;
+                        res->refresh_token = NULL;
+                }
+                u->token_expires = res->expires_in >= 0 ? now_wall() + res->expires_in : 0;
+                manager_save_user(m, u);
+        } else if (u && res->outcome == API_DENY) {
+                /* The API will not refresh with it again. */
+                secure_free_string(u->refresh_token);
+                u->refresh_token = NULL;
+                manager_save_user(m, u);
+        }
+        log_msg(res->outcome == API_ALLOW ? LOG_INFO : LOG_WARNING, "token refresh for %s: %s",
+                name, res->reason);
+        if (reply_token(c, name) >= 0)
+                connection_process(c);
+        free(name);
+}
+
+/* The caller's own token (root: anyone's), refreshed first when
+ * [api] refresh_path is set and it is about to expire. */
+static int method_get_token(Connection *c, json_t *params, const char *user) {
+        Manager *m = c->manager;
+        struct user_record *u = user_table_get(m->users, user);
+        int r;
+
+        if (u && m->config->refresh_path && u->refresh_token &&
+            (!u->token || (u->token_expires > 0 && u->token_expires - now_wall() < TOKEN_REFRESH_MARGIN_SEC))) {
+                c->refresh_user = strdup(user);
+                r = c->refresh_user ? api_refresh(m->api, m->config, u->refresh_token, on_refresh_done, c,
+                                                  &c->refresh) : -ENOMEM;
+                if (r == 0) {
+                        connection_set_deadline(c, m->config->timeout_ms * 1000u + API_GRACE_USEC);
+                        connection_update_events(c);
+                        return 0;
+                }
+                c->refresh_user = mfree(c->refresh_user);
+                log_msg(LOG_ERR, "cannot start a token refresh: %s", strerror(-r));
+        }
+        return reply_token(c, user);
 }
 
 static int method_get_info(Connection *c, json_t *params, const char *user) {
@@ -637,7 +698,7 @@ static int dispatch(Connection *c, json_t *msg) {
 /* Handle every complete message buffered, one at a time: a call that waits
  * on the API holds the rest until its answer is out. */
 static void connection_process(Connection *c) {
-        while (!c->login && c->out.len == 0 && !c->close_after_write) {
+        while (!c->login && !c->refresh && c->out.len == 0 && !c->close_after_write) {
                 json_t *msg = NULL;
                 int r = varlink_reader_pop(&c->in, &msg);
 
@@ -666,6 +727,8 @@ static void connection_free(Connection *c) {
                 return;
         m = c->manager;
         login_detach(c->login);
+        api_request_cancel(c->refresh);
+        free(c->refresh_user);
         sd_event_source_disable_unref(c->io);
         sd_event_source_disable_unref(c->timer);
         if (c->fd >= 0)

@@ -164,12 +164,17 @@ nt_private_ns() {
 # that need an ordinary local account (a peer that is not root).
 nt_add_test_user() {
         [ "${NT_IN_PRIVATE_NS:-}" = 1 ] || nt_die "nt_add_test_user needs nt_private_ns first"
-        cp /etc/passwd "$NT_TMP/passwd" && cp /etc/group "$NT_TMP/group" || return 1
-        echo "$1:x:$2:$2:pam_neostra test user:/nonexistent:/usr/sbin/nologin" >>"$NT_TMP/passwd"
-        echo "$1:x:$2:" >>"$NT_TMP/group"
-        chmod 0644 "$NT_TMP/passwd" "$NT_TMP/group"
-        mount --bind "$NT_TMP/passwd" /etc/passwd && mount --bind "$NT_TMP/group" /etc/group || return 1
-        NT_TEST_USER_MOUNTS=1
+        if [ -z "${NT_TEST_USER_MOUNTS:-}" ]; then
+                cp /etc/passwd "$NT_TMP/passwd" && cp /etc/group "$NT_TMP/group" || return 1
+                chmod 0644 "$NT_TMP/passwd" "$NT_TMP/group"
+                mount --bind "$NT_TMP/passwd" /etc/passwd && mount --bind "$NT_TMP/group" /etc/group ||
+                        return 1
+                NT_TEST_USER_MOUNTS=1
+        fi
+        # Appended to the mounted copies; the home is inside $NT_TMP, so
+        # nothing (pam_mkhomedir, say) creates it on the real root.
+        echo "$1:x:$2:$2:pam_neostra test user:$NT_TMP/home/$1:/usr/sbin/nologin" >>"$NT_TMP/passwd" &&
+                echo "$1:x:$2:" >>"$NT_TMP/group"
 }
 
 # ---- processes ---------------------------------------------------------------

@@ -69,7 +69,8 @@ MODES = ("normal", "close", "hang")
 POLL_SECONDS = 0.25
 
 # Keys of a user entry that are not copied into data.user.
-USER_RESERVED = ("password", "delay_ms", "status", "body", "answer_email", "inner_status")
+USER_RESERVED = ("password", "delay_ms", "status", "body", "answer_email", "inner_status", "expires_in")
+DEFAULT_REFRESH_PATH = "/api/v1/auth/refresh"
 
 _log_lock = threading.Lock()
 
@@ -191,7 +192,21 @@ class State:
             self.config = {}
             self.requests = []
             self.signins = 0
+            self.refreshes = 0
             self.connections = {"http": 0, "https": 0}
+            # refresh token -> email; each is good for one refresh.
+            self.refresh_tokens = {}
+
+    def issue_refresh_token(self, email):
+        token = secrets.token_urlsafe(32)
+        with self.lock:
+            self.refresh_tokens[token] = email
+        return token
+
+    def redeem_refresh_token(self, token):
+        with self.lock:
+            self.refreshes += 1
+            return self.refresh_tokens.pop(token, None)
 
     def count_connection(self, listener):
         with self.lock:
@@ -219,7 +234,7 @@ class State:
 
     def stats(self):
         with self.lock:
-            return {"signins": self.signins,
+            return {"signins": self.signins, "refreshes": self.refreshes,
                     "connections": sum(self.connections.values()),
                     "listeners": dict(self.connections)}
 
@@ -393,6 +408,8 @@ class Handler(BaseHTTPRequestHandler):
                     self._method_not_allowed(method)
                 else:
                     action(self, body)
+            elif path == self.server.refresh_path and self.command == "POST":
+                self._refresh(body)
             elif path != self.server.signin_path:
                 self._send_error_doc(404, "Not Found", "no such endpoint")
             elif self.command != "POST":
@@ -496,6 +513,32 @@ class Handler(BaseHTTPRequestHandler):
             answer = to_bytes(setting("body"))
         self._send(code, answer)
 
+    def _refresh(self, body):
+        """POST {"refreshToken": ...}: a new token (and refresh token) for
+        a refresh token a sign-in issued; each works once; else 401."""
+        try:
+            request = json.loads(body)
+        except ValueError:
+            request = None
+        token = request.get("refreshToken") if isinstance(request, dict) else None
+        email = self.server.state.redeem_refresh_token(token) if isinstance(token, str) else None
+        user = self.server.users.current().get(email) if email else None
+        if user is None:
+            self._send(401, error_doc(401, "Unauthorized", "Invalid refresh token"))
+            return
+        self._email = email
+        default_id = "u-" + hashlib.sha256(to_bytes(email)).hexdigest()[:12]
+        self._send(200, json_bytes({
+            "status": 200,
+            "message": "Success",
+            "data": {
+                "token": make_token(user.get("id", default_id), email, user.get("roles", [])),
+                "refreshToken": self.server.state.issue_refresh_token(email),
+                "expiresIn": user.get("expires_in", 3600),
+            },
+            "errors": [],
+        }))
+
     def _success_doc(self, email, user):
         # A stable default id, so repeated sign-ins look like the same account.
         default_id = "u-" + hashlib.sha256(to_bytes(email)).hexdigest()[:12]
@@ -513,8 +556,8 @@ class Handler(BaseHTTPRequestHandler):
             "message": "Success",
             "data": {
                 "token": make_token(profile["id"], profile["email"], profile["roles"]),
-                "refreshToken": secrets.token_urlsafe(32),
-                "expiresIn": 3600,
+                "refreshToken": self.server.state.issue_refresh_token(email),
+                "expiresIn": user.get("expires_in", 3600),
                 "user": profile,
             },
             "errors": [],
@@ -599,6 +642,7 @@ class MockServer(ThreadingHTTPServer):
         self.state = state
         self.users = users
         self.signin_path = signin_path
+        self.refresh_path = DEFAULT_REFRESH_PATH
         self.io_timeout = io_timeout
         self.tls_context = tls_context
         self.tls = tls_context is not None
@@ -646,6 +690,8 @@ def parse_args(argv):
     p.add_argument("--port-file", help='write {"http": N, "https": N|null} here once listening')
     p.add_argument("--pid-file", help="write our PID here; removed on exit")
     p.add_argument("--signin-path", default=DEFAULT_SIGNIN_PATH, help="sign-in path (default %(default)s)")
+    p.add_argument("--refresh-path", default=DEFAULT_REFRESH_PATH,
+                   help="token refresh path (default %(default)s)")
     p.add_argument("--io-timeout", type=float, default=10.0,
                    help="seconds allowed for a request body, a TLS handshake or an idle keep-alive (default 10)")
     args = p.parse_args(argv)
@@ -699,6 +745,8 @@ def main(argv):
             s.server_close()
         return 2
 
+    for server in servers:
+        server.refresh_path = args.refresh_path
     ports = {"http": servers[0].server_address[1],
              "https": servers[1].server_address[1] if len(servers) > 1 else None}
     threads = [threading.Thread(target=s.serve_forever, name=s.listener, daemon=True) for s in servers]

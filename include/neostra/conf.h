@@ -40,6 +40,7 @@ struct neostra_config {
         uint64_t timeout_ms;              /* 10000; <= NEOSTRA_API_TIMEOUT_MAX_MS */
         char *ca_file;                    /* NULL: system store */
         char *pinned_public_key;          /* NULL, or "sha256//..." (curl syntax) */
+        char *refresh_path;               /* NULL: tokens are not refreshed */
 
         /* [users] */
         char *email_template;             /* "%u"; %u exactly once, "%%" a percent sign (see conf.c) */

@@ -146,7 +146,10 @@ fi
 # ---- mock API, two daemons, services -----------------------------------------
 
 umask 077
-right=$(nt_canary_new) && wrong=$(nt_canary_new) && sys_pw=$(nt_canary_new) || { nt_fail "canaries"; nt_finish; }
+if ! { right=$(nt_canary_new) && wrong=$(nt_canary_new) && sys_pw=$(nt_canary_new); }; then
+        nt_fail "canaries"
+        nt_finish
+fi
 printf '{"users": {"alice@example.com": {"password": "%s", "roles": ["admin"]}}}\n' "$right" >"$NT_TMP/users.json"
 nt_mock_start "$NT_TMP/users.json" || { nt_fail "mock API start"; nt_finish; }
 
@@ -259,11 +262,13 @@ fi
 # Secrets: no password in any datagram (the raw payloads as received,
 # memfd contents included), nor in the daemons' stderr.
 leaks=
-for v in right wrong sys_pw; do
-        eval "pw=\$$v"
-        l=$(nt_find_canary "$pw" "$cap" "$NT_LOGS")
-        [ -z "$l" ] || leaks="$leaks $v:$l"
-done
+leak_check() { # NAME PASSWORD
+        _l=$(nt_find_canary "$2" "$cap" "$NT_LOGS")
+        [ -z "$_l" ] || leaks="$leaks $1:$_l"
+}
+leak_check right "$right"
+leak_check wrong "$wrong"
+leak_check system-account "$sys_pw"
 if [ -z "$leaks" ]; then
         nt_pass "no password in any captured datagram or daemon log"
 else

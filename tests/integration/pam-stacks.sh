@@ -26,8 +26,11 @@
 # root and local users keep logging in (quickly, and nothing is sent to
 # the daemon or the API), Neostra users succeed only through the daemon,
 # carol is refused at account time, a local user missing from exclude is
-# refused at account time (fail closed) unless ignore_unknown_user.  And
-# every line of the example files is in README.md, so they cannot drift.
+# refused at account time (fail closed) unless ignore_unknown_user, and its
+# mistyped local password does go to the API (why exclude matters); a
+# Neostra user with no local account (dave) is refused by pam_unix's
+# account check; the session lines make a home and never fail.  And every
+# line of the example files is in README.md, so they cannot drift.
 # Ends with "pam-stacks: N passed, N failed[, N skipped]".
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -128,9 +131,12 @@ done
 umask 077
 # Canaries as every password, right and wrong: the final scan proves none,
 # local or Neostra, was written anywhere by the daemon, mock or module.
-pw_root=$(nt_canary_new) && pw_localuser=$(nt_canary_new) && pw_boblocal=$(nt_canary_new) &&
+if ! { pw_root=$(nt_canary_new) && pw_localuser=$(nt_canary_new) && pw_boblocal=$(nt_canary_new) &&
         pw_alice=$(nt_canary_new) && pw_carol=$(nt_canary_new) && pw_dave=$(nt_canary_new) &&
-        wrong=$(nt_canary_new) || { nt_fail "canaries"; nt_finish; }
+        wrong=$(nt_canary_new); }; then
+        nt_fail "canaries"
+        nt_finish
+fi
 
 mkdir -p "$NT_TMP/home"
 nt_add_test_user localuser 4300 || { nt_fail "adding localuser"; nt_finish; }
@@ -521,15 +527,19 @@ else
 fi
 
 # No password anywhere: the only files allowed to hold one are the mock's
-# users file (alice's and carol's passwords) and nothing else.
+# users file (the Neostra users' passwords) and nothing else.
 leaks=
-for u in root localuser boblocal alice carol dave; do
-        eval "pw=\$pw_$u"
-        l=$(nt_find_canary "$pw" "$NT_TMP" | grep -v -x -e "$NT_TMP/users.json")
-        [ -z "$l" ] || leaks="$leaks $u:$l"
-done
-l=$(nt_find_canary "$wrong" "$NT_TMP")
-[ -z "$l" ] || leaks="$leaks wrong:$l"
+leak_check() { # NAME PASSWORD
+        _l=$(nt_find_canary "$2" "$NT_TMP" | grep -v -x -e "$NT_TMP/users.json")
+        [ -z "$_l" ] || leaks="$leaks $1:$_l"
+}
+leak_check root "$pw_root"
+leak_check localuser "$pw_localuser"
+leak_check bob-local "$pw_boblocal"
+leak_check alice "$pw_alice"
+leak_check carol "$pw_carol"
+leak_check dave "$pw_dave"
+leak_check wrong "$wrong"
 if [ -z "$leaks" ]; then
         nt_pass "no password (local or Neostra, right or wrong) in any file under the test directory"
 else

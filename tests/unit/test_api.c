@@ -142,6 +142,43 @@ static void test_too_many_roles(void **state) {
         assert_int_equal(judge(200, body), API_UNAVAILABLE);
 }
 
+static enum api_outcome judge_refresh(long status, const char *body) {
+        struct api_signin_result r;
+        enum api_outcome o;
+
+        api_parse_refresh_response(status, body, body ? strlen(body) : 0, &r);
+        o = r.outcome;
+        if (o != API_ALLOW)
+                assert_null(r.token);
+        api_signin_result_clear(&r);
+        return o;
+}
+
+static void test_refresh_answers(void **state) {
+        struct api_signin_result r;
+        const char *ok = "{\"status\":200,\"data\":{\"token\":\"new\",\"refreshToken\":\"r2\",\"expiresIn\":60}}";
+
+        api_parse_refresh_response(200, ok, strlen(ok), &r);
+        assert_int_equal(r.outcome, API_ALLOW);
+        assert_string_equal(r.token, "new");
+        assert_string_equal(r.refresh_token, "r2");
+        assert_int_equal(r.expires_in, 60);
+        api_signin_result_clear(&r);
+
+        assert_int_equal(judge_refresh(200, "{\"data\":{\"token\":\"t\"}}"), API_ALLOW);
+        assert_int_equal(judge_refresh(401, ""), API_DENY);
+        assert_int_equal(judge_refresh(403, ok), API_DENY);
+        assert_int_equal(judge_refresh(500, ok), API_UNAVAILABLE);
+        assert_int_equal(judge_refresh(200, "{\"status\":401,\"data\":{\"token\":\"t\"}}"), API_UNAVAILABLE);
+        assert_int_equal(judge_refresh(200, "{\"data\":{\"token\":7}}"), API_UNAVAILABLE);
+        assert_int_equal(judge_refresh(200, "{\"data\":{\"token\":\"\"}}"), API_UNAVAILABLE);
+        assert_int_equal(judge_refresh(200, "{\"data\":{\"token\":\"t\",\"expiresIn\":\"1\"}}"), API_UNAVAILABLE);
+        assert_int_equal(judge_refresh(200, "{\"data\":{\"token\":\"t\",\"refreshToken\":[]}}"), API_UNAVAILABLE);
+        assert_int_equal(judge_refresh(200, "{\"data\":{\"token\":\"t\"}} x"), API_UNAVAILABLE);
+        assert_int_equal(judge_refresh(200, "{\"data\":{\"token\":\"t\",\"token\":\"u\"}}"), API_UNAVAILABLE);
+        assert_int_equal(judge_refresh(200, NULL), API_UNAVAILABLE);
+}
+
 static void test_outcome_names(void **state) {
         assert_string_equal(api_outcome_to_string(API_ALLOW), "allow");
         assert_string_equal(api_outcome_to_string(API_UNAVAILABLE), "unavailable");
@@ -156,6 +193,7 @@ int main(void) {
                 cmocka_unit_test(test_malformed),
                 cmocka_unit_test(test_wrong_email),
                 cmocka_unit_test(test_too_many_roles),
+                cmocka_unit_test(test_refresh_answers),
                 cmocka_unit_test(test_outcome_names),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

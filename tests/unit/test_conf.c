@@ -140,6 +140,7 @@ static void check_defaults(const struct neostra_config *c)
         assert_int_equal(c->timeout_ms, 10000);
         assert_null(c->ca_file);
         assert_null(c->pinned_public_key);
+        assert_null(c->refresh_path);
         assert_string_equal(c->email_template, "%u");
         assert_int_equal(c->minimum_uid, 1000);
         assert_int_equal(c->exclude.n, 0);
@@ -201,6 +202,7 @@ static void test_every_key(void **state)
                    "timeout = 20s\n"
                    "ca_file = /etc/ssl/neostra.pem\n"
                    "pinned_public_key = sha256//AAAA+/b=;sha256//BBBB\n"
+                   "refresh_path = /v2/refresh\n"
                    "[users]\n"
                    "email_template = %u@corp.example\n"
                    "minimum_uid = 500\n"
@@ -236,6 +238,7 @@ static void test_every_key(void **state)
         assert_int_equal(c->timeout_ms, 20000);
         assert_string_equal(c->ca_file, "/etc/ssl/neostra.pem");
         assert_string_equal(c->pinned_public_key, "sha256//AAAA+/b=;sha256//BBBB");
+        assert_string_equal(c->refresh_path, "/v2/refresh");
         assert_string_equal(c->email_template, "%u@corp.example");
         assert_int_equal(c->minimum_uid, 500);
         assert_int_equal(c->exclude.n, 4);
@@ -1344,8 +1347,8 @@ static void test_shipped_config(void **state)
         fclose(in);
         assert_int_equal(fclose(out), 0);
         assert_int_equal(chmod(f->main, 0644), 0);
-        /* 25 keys outside [groups]. */
-        assert_int_equal(keys, 25);
+        /* 26 keys outside [groups]. */
+        assert_int_equal(keys, 26);
 
         c = load_ok(f);
         assert_string_equal(c->api_url, "https://api.neostra.example");
