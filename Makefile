@@ -160,7 +160,11 @@ clean:
 # A one-transaction PAM driver for the demo and manual checks.
 # Under ASan, libcrypt must be loaded at start: ASan's crypt_r interceptor
 # looks up the real one then, and pam_unix (dlopened later) would call NULL.
-PAMCHECK_LIBS := $(if $(filter 1,$(SANITIZE)),-Wl,--no-as-needed -lcrypt -Wl,--as-needed)
+ifeq ($(SANITIZE),1)
+PAMCHECK_LIBS := -Wl,--no-as-needed -lcrypt -Wl,--as-needed
+else
+PAMCHECK_LIBS :=
+endif
 $(BUILDDIR)/tests/pamcheck: tests/pamcheck.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDHARD) $(call pc_libs,pam) $(PAMCHECK_LIBS)

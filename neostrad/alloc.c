@@ -4,6 +4,7 @@
 #include <string.h>
 #include <curl/curl.h>
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "alloc.h"
 
@@ -49,7 +50,43 @@ static char *plain_strdup(const char *s) {
         return strdup(s);
 }
 
+/* SQLite keeps cached rows (tokens, verifiers) in its page cache. */
+static void *sqlite_malloc(int n) {
+        return n > 0 ? malloc((size_t) n) : NULL;
+}
+
+static void *sqlite_realloc(void *p, int n) {
+        return wipe_realloc(p, n > 0 ? (size_t) n : 0);
+}
+
+static int sqlite_size(void *p) {
+        return p ? (int) malloc_usable_size(p) : 0;
+}
+
+static int sqlite_roundup(int n) {
+        return (n + 7) & ~7;
+}
+
+static int sqlite_init(void *unused) {
+        return SQLITE_OK;
+}
+
+static void sqlite_shutdown(void *unused) {
+}
+
 int secure_alloc_install(void) {
+        static const sqlite3_mem_methods sqlite_mem = {
+                .xMalloc = sqlite_malloc,
+                .xFree = wipe_free,
+                .xRealloc = sqlite_realloc,
+                .xSize = sqlite_size,
+                .xRoundup = sqlite_roundup,
+                .xInit = sqlite_init,
+                .xShutdown = sqlite_shutdown,
+        };
+
+        if (sqlite3_config(SQLITE_CONFIG_MALLOC, &sqlite_mem) != SQLITE_OK)
+                return -1;
         json_set_alloc_funcs(plain_malloc, wipe_free);
         return curl_global_init_mem(CURL_GLOBAL_DEFAULT, plain_malloc, wipe_free,
                                     wipe_realloc, plain_strdup, plain_calloc) == CURLE_OK ? 0 : -1;

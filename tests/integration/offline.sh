@@ -1,0 +1,110 @@
+#!/bin/sh
+# offline.sh BUILDDIR: logins through an API outage (issue 3, DESIGN.md
+# decisions 5 and 6), through the real daemon over its socket and, for what
+# the user sees, through pam_neostra.so with tests/pamcheck:
+#   - offline within and past offline_max_age (the module's info message
+#     says the login was checked offline, and until when);
+#   - offline wrong passwords counted, the max_failures lock, unlocked by
+#     the next online success;
+#   - a 401 online removes the verifier at once;
+#   - a slow API answered from the verifier at offline_after, the online
+#     call finishing in the background; a wrong password waits for the API;
+#   - backoff: connection refused three times → offline, logins no longer
+#     wait, back online by itself when the API returns;
+#   - Retry-After (503 and 429) → offline at once, no probe before it;
+#   - restart persistence (roles, verifier, failure counter);
+#   - cached_auth_timeout, and neostractl invalidate forcing the next login
+#     online;
+#   - the canary password (every account's) in no file under the test
+#     directory, the SQLite cache files included.
+# Short durations: [api] timeout 2s, connect_timeout 1s; [cache]
+# offline_max_age 3s, offline_after 1s, max_failures 2 (the slow-API case:
+# timeout 8s; the cached case: cached_auth_timeout 5s).  Each case in
+# offline_cases.py starts its own neostrad (and, for the backoff case, its
+# own mock API); their PIDs are kept in $NT_TMP/case-pids until reaped.
+# Ends with "offline: N passed, N failed[, N skipped]".
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib.sh"
+nt_init "$here/../.." "${1:?usage: $0 BUILDDIR}"
+# No __pycache__ in the source tree from importing varlink.py / itest.py.
+export PYTHONDONTWRITEBYTECODE=1
+
+nt_counts offline "$here/offline_cases.py"
+
+# Processes the Python cases started and did not reap (a case died):
+# SIGTERM, then SIGKILL, by PID, and only if the PID is still ours.
+stop_case_pids() {
+        [ -n "$NT_TMP" ] && [ -s "$NT_TMP/case-pids" ] || return 0
+        for p in $(cat "$NT_TMP/case-pids"); do
+                grep -qsaE 'neostrad|mock_api' "/proc/$p/cmdline" || continue
+                kill -TERM "$p" 2>/dev/null
+                nt_wait_until 10 "pid $p to stop" _nt_gone "$p" || kill -KILL "$p" 2>/dev/null
+        done
+}
+
+nt_tmpdir
+trap '_st=$?; trap - EXIT; stop_case_pids; nt_cleanup; exit $_st' EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+for p in "$NT_BUILD/neostrad" "$NT_BUILD/neostractl" "$NT_BUILD/pam_neostra.so" "$NT_BUILD/tests/pamcheck"; do
+        [ -e "$p" ] || { nt_fail "$p is missing (make tests-build)"; nt_finish; }
+done
+
+# The canary password goes to the cases in a file, never on a command
+# line or in an environment.
+umask 077
+nt_canary_new >"$NT_TMP/canary" || { nt_fail "canary"; nt_finish; }
+export NEOSTRA_CANARY_FILE="$NT_TMP/canary"
+"$NT_PYTHON" "$here/offline_cases.py" users >"$NT_TMP/users.json" || { nt_fail "users file"; nt_finish; }
+nt_mock_start "$NT_TMP/users.json" || { nt_fail "mock API start"; nt_finish; }
+
+# The fake API of itest.py: it sends Retry-After (the mock cannot).
+"$NT_PYTHON" "$here/itest.py" fake-api --port-file "$NT_TMP/fake.port" >>"$NT_LOGS/fake-api.log" 2>&1 &
+_nt_track $! fake-api
+nt_wait_until 10 "the fake API's port file" test -s "$NT_TMP/fake.port" || { nt_fail "fake API start"; nt_finish; }
+
+export NEOSTRA_TMP="$NT_TMP" NEOSTRA_PIDS="$NT_TMP/case-pids"
+export NEOSTRA_USERS_FILE="$NT_TMP/users.json"
+export NEOSTRA_MOCK_URL="http://127.0.0.1:$NT_MOCK_HTTP_PORT"
+export NEOSTRA_FAKE_URL="http://127.0.0.1:$(cat "$NT_TMP/fake.port")"
+export NEOSTRA_NEOSTRAD="$NT_BUILD/neostrad" NEOSTRA_TOP="$NT_TOP" NEOSTRA_BUILD="$NT_BUILD"
+
+nt_run_cases offline_max_age offline_lock refusal_drops_verifier slow_api backoff retry_after \
+      restart_persistence cached_auth
+
+# ---- the canary -------------------------------------------------------------
+
+# The scan must have had cache files to look at, with something in them.
+dbs=$(find "$NT_TMP" -name neostrad.db -type f | wc -l)
+if [ "$dbs" -ge 8 ] && grep -rlqa --include='neostrad.db*' 'basic@example.com' "$NT_TMP"; then
+        nt_pass "the cache files are there to be scanned ($dbs neostrad.db, the users' emails in them)"
+else
+        nt_fail "expected a neostrad.db per case holding the emails (found $dbs)"
+fi
+leaks=$(nt_find_canary "$(cat "$NT_TMP/canary")" "$NT_TMP" |
+        grep -v -x -e "$NT_TMP/canary" -e "$NT_TMP/users.json")
+if [ -z "$leaks" ]; then
+        nt_pass "canary password in no file under the test directory (cache files, logs included)"
+else
+        nt_fail "canary password found in: $leaks"
+fi
+
+stop_case_pids
+nt_stop_all
+if [ "$NT_STOP_FAILED" -eq 0 ]; then nt_pass "mock and fake API exit 0 at SIGTERM"
+else nt_fail "$NT_STOP_FAILED process(es) did not exit 0 at SIGTERM"; fi
+if grep -rE 'ERROR: AddressSanitizer|LeakSanitizer|runtime error:' "$NT_TMP" --include='*.log'; then
+        nt_fail "sanitizer report in a daemon log"
+else
+        nt_pass "no sanitizer report in any daemon log"
+fi
+if [ "$NT_FAILED" -ne 0 ]; then
+        for l in "$NT_TMP"/*/neostrad.log; do
+                echo "---- $l (tail)"
+                tail -n 20 "$l"
+        done
+fi
+nt_finish

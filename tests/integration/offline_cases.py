@@ -1,0 +1,609 @@
+#!/usr/bin/python3
+"""Cases of offline.sh: offline logins from cached verifiers, the slow-API
+answer at offline_after, the online/offline state (backoff, Retry-After),
+restart persistence and cached_auth_timeout, through the real daemon over
+its socket and, for what the user sees, through pam_neostra.so (pamcheck).
+
+    offline_cases.py users          print the mock's users file
+    NEOSTRA_TMP=DIR NEOSTRA_PIDS=FILE NEOSTRA_CANARY_FILE=FILE \
+    NEOSTRA_USERS_FILE=FILE NEOSTRA_MOCK_URL=... NEOSTRA_FAKE_URL=... \
+    NEOSTRA_NEOSTRAD=... NEOSTRA_TOP=... NEOSTRA_BUILD=... \
+        offline_cases.py CASE...
+
+Every case starts its own neostrad (itest.Daemon) with its own cache
+directory under NEOSTRA_TMP/<case>, and stops it (expecting exit 0) before
+it returns.  The daemons' PIDs, and those of the mock APIs a case starts
+itself, are kept in $NEOSTRA_PIDS until reaped, so the shell's cleanup can
+stop them by PID should a case die.
+
+The password of every account is the canary (tests/lib.sh nt_canary_new),
+read from $NEOSTRA_CANARY_FILE: never on a command line, never in an
+environment; wrong passwords are plain words.
+
+Durations (the brief's "short" daemon): [api] timeout 2s, connect_timeout
+1s; [cache] offline_max_age 3s, offline_after 1s, max_failures 2.  The
+slow-API case uses [api] timeout 8s; the cached_auth_timeout case adds
+cached_auth_timeout 5s.  offline_max_age is compared in whole seconds
+(login.c verifier_fresh), so a verifier made at T is usable until
+floor(T) + 3: at least 2 s, which every case needing one stays well within.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import itest  # noqa: E402
+import varlink  # noqa: E402
+from itest import expect, expect_error  # noqa: E402
+
+AUTH = "io.neostra.Auth."
+FAILED = AUTH + "AuthenticationFailed"
+UNAVAILABLE = AUTH + "ServiceUnavailable"
+UNKNOWN = AUTH + "UserUnknown"
+
+WRONG = "not-the-password-1"
+WRONG2 = "not-the-password-2"
+
+API_SHORT = "timeout = 2s\nconnect_timeout = 1s"
+CACHE_SHORT = "offline_max_age = 3s\noffline_after = 1s\nmax_failures = 2"
+MAX_AGE = 3
+
+# Accounts of the mock, one (or two) per case so no case sees another's state.
+ACCOUNTS = {
+    "basic": ["dev", "admin"],
+    "lock": ["dev"],
+    "refuse": ["dev"],
+    "slow": ["dev"],
+    "back": ["dev"],
+    "nover": ["dev"],
+    "ra": ["dev"],
+    "persist": ["dev", "ops"],
+    "cached": ["dev"],
+}
+
+
+def canary():
+    path = os.environ.get("NEOSTRA_CANARY_FILE")
+    if not path:
+        return "NEOSTRA-CANARY-0000notarealcanary0000"
+    with open(path) as f:
+        return f.read().strip()
+
+
+def users(overrides=None):
+    pw = canary()
+    doc = {"users": {}}
+    for name, roles in ACCOUNTS.items():
+        entry = {"password": pw, "roles": roles}
+        entry.update((overrides or {}).get(name, {}))
+        doc["users"]["%s@example.com" % name] = entry
+    return doc
+
+
+def write_users(overrides=None):
+    """Rewrite the mock's users file (it re-reads it on the next request:
+    a new inode)."""
+    path = itest.env("NEOSTRA_USERS_FILE")
+    tmp = path + ".new"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(users(overrides), f)
+    os.replace(tmp, path)
+
+
+# ---- processes a case starts --------------------------------------------------------
+
+def _record_pid(pid, add):
+    path = os.environ.get("NEOSTRA_PIDS")
+    if not path:
+        return
+    try:
+        with open(path) as f:
+            pids = [l.strip() for l in f if l.strip()]
+    except FileNotFoundError:
+        pids = []
+    pids = [p for p in pids if p != str(pid)] + ([str(pid)] if add else [])
+    with open(path + ".tmp", "w") as f:
+        f.write("".join(p + "\n" for p in pids))
+    os.replace(path + ".tmp", path)
+
+
+class Mock:
+    """tests/mock_api.py of our own (to stop it by PID and start it again
+    on the same port)."""
+
+    def __init__(self, d, port=0):
+        self.dir = d
+        self.port_file = os.path.join(d, "mock.port")
+        try:
+            os.unlink(self.port_file)
+        except FileNotFoundError:
+            pass
+        log = open(os.path.join(d, "mock.log"), "ab")
+        env = {k: v for k, v in os.environ.items() if k != "NEOSTRA_CANARY_FILE"}
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(itest.env("NEOSTRA_TOP"), "tests", "mock_api.py"),
+             "--users", itest.env("NEOSTRA_USERS_FILE"), "--http-port", str(port),
+             "--port-file", self.port_file],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
+        log.close()
+        _record_pid(self.proc.pid, True)
+        itest.poll(lambda: os.path.exists(self.port_file) or self.proc.poll() is not None, 10,
+                   what="the mock's port file")
+        expect(self.proc.poll() is None, "the mock exited at start (port %d busy?)" % port)
+        with open(self.port_file) as f:
+            self.port = json.load(f)["http"]
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        _record_pid(self.proc.pid, False)
+        return rc
+
+
+def workdir(name):
+    d = os.path.join(itest.env("NEOSTRA_TMP"), name)
+    os.makedirs(d, mode=0o700, exist_ok=True)
+    return d
+
+
+def start(name, url=None, api=API_SHORT, cache="", **sections):
+    """neostrad in workdir(name): [api] lines `api` (the short timeouts by
+    default), [cache] the short durations plus `cache`."""
+    d = workdir(name)
+    sock = os.path.join(d, "auth.sock")
+    conf = itest.write_config(os.path.join(d, "neostrad.conf"), sock, url=url, api=api,
+                              cache=CACHE_SHORT + ("\n" + cache if cache else ""), **sections)
+    return restart(d, conf, sock)
+
+
+def restart(d, conf, sock):
+    daemon = itest.Daemon(conf, os.path.join(d, "neostrad.log"))
+    daemon.sock, daemon.dir, daemon.conf = sock, d, conf
+    try:
+        varlink.wait_ready(sock, 10.0)
+    except Exception:
+        daemon.kill()
+        raise AssertionError("neostrad did not come up; log:\n" + daemon.text()[-2000:])
+    return daemon
+
+
+def login(daemon, user, password=None, timeout=15.0):
+    """(reply, seconds taken)."""
+    started = time.monotonic()
+    reply = itest.authenticate(user, canary() if password is None else password,
+                               timeout=timeout, path=daemon.sock)
+    return reply, time.monotonic() - started
+
+
+def expect_login(daemon, user, error, password=None, what=None, offline=None):
+    reply, took = login(daemon, user, password)
+    expect_error(reply, error, what or user)
+    if error is None and offline is not None:
+        got = reply["parameters"].get("offline")
+        expect(got is offline, "%s: offline is %r, expected %r: %r" % (what or user, got, offline, reply))
+    return reply, took
+
+
+def get_user(daemon, user):
+    reply = itest.call("GetUser", {"user": user}, path=daemon.sock)
+    if reply.get("error"):
+        return None
+    return reply["parameters"]
+
+
+def status(daemon):
+    return itest.status(daemon.sock)
+
+
+def wait_verifier(daemon, user, newer_than=0, timeout=10.0):
+    """Poll GetUser until a verifier made after `newer_than` is held (it is
+    made on a worker thread after the answer went out)."""
+    def ready():
+        u = get_user(daemon, user)
+        return u if u and u["hasVerifier"] and u["verifierTime"] > newer_than else None
+    return itest.poll(ready, timeout, what="a verifier for %s (GetUser hasVerifier)" % user)
+
+
+def reason(reply):
+    return (reply.get("parameters") or {}).get("reason", "")
+
+
+def signins(url=None):
+    return itest.mock_stats(url)["signins"]
+
+
+def pam_service(daemon):
+    """A PAM service file for pamcheck in the case's directory."""
+    d = os.path.join(daemon.dir, "pam.d")
+    os.makedirs(d, exist_ok=True)
+    mod = os.path.join(itest.env("NEOSTRA_BUILD"), "pam_neostra.so")
+    with open(os.path.join(d, "neostra-offline"), "w") as f:
+        for t in ("auth", "account"):
+            f.write("%s required %s socket=%s config=%s\n" % (t, mod, daemon.sock, daemon.conf))
+    return d
+
+
+def pamcheck(confdir, user, password):
+    """(exit status, output) of one PAM transaction; the password goes
+    through stdin."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PAMCHECK_PASSWORD", "NEOSTRA_CANARY_FILE")}
+    r = subprocess.run([os.path.join(itest.env("NEOSTRA_BUILD"), "tests", "pamcheck"), "-d", confdir,
+                        "neostra-offline", user], input=password + "\n", capture_output=True,
+                       text=True, timeout=40, env=env)
+    return r.returncode, r.stdout + r.stderr
+
+
+def finish(daemon):
+    daemon.stop_clean()
+
+
+def mock_down(**settings):
+    itest.mock_config(**settings)
+
+
+def mock_up():
+    itest.mock_config(mode=None, status=None, delay_ms=None, body=None)
+
+
+# ---- cases ------------------------------------------------------------------------
+
+def case_offline_max_age():
+    """Online first (a verifier is made); API down (mock closes every
+    sign-in) → the same password logs in offline, with offlineUntil, and
+    the module tells the user until when; past offline_max_age → no
+    offline login (ServiceUnavailable; PAM_AUTHINFO_UNAVAIL)."""
+    itest.fresh_mock_only()
+    daemon = start("max-age")
+    try:
+        confdir = pam_service(daemon)
+        reply, _ = expect_login(daemon, "basic", None, offline=False, what="online login")
+        expect("offlineUntil" not in reply["parameters"], "offlineUntil on an online login: %r" % reply)
+        u = wait_verifier(daemon, "basic")
+        expect(abs(u["verifierTime"] - time.time()) < 5 and u["verifierTime"] == u["lastOnlineSuccess"],
+               "verifierTime %r / lastOnlineSuccess %r" % (u["verifierTime"], u["lastOnlineSuccess"]))
+        until = u["verifierTime"] + MAX_AGE
+
+        mock_down(mode="close")
+        try:
+            reply, took = expect_login(daemon, "basic", None, offline=True, what="offline login")
+            p = reply["parameters"]
+            expect(p.get("offlineUntil") == until, "offlineUntil %r, expected verifierTime + %d = %d"
+                   % (p.get("offlineUntil"), MAX_AGE, until))
+            expect(p["roles"] == ["dev", "admin"], "cached roles %r" % p["roles"])
+            expect(took < 2.0, "offline login took %.2f s" % took)
+
+            rc, out = pamcheck(confdir, "basic", canary())
+            expect(rc == 0, "pamcheck offline login exit %d:\n%s" % (rc, out))
+            want = time.strftime("%Y-%m-%d %H:%M", time.localtime(until))
+            info = [l for l in out.splitlines() if "module says (info)" in l]
+            expect(len(info) == 1 and "cached credentials" in info[0] and "until " + want in info[0],
+                   "module's offline info message (until %s) missing: %r" % (want, out))
+
+            # Wrong password offline: refused (and not in a PAM message).
+            rc, out = pamcheck(confdir, "basic", WRONG)
+            expect(rc == 1 and "Authentication failure" in out, "wrong password offline: %d %r" % (rc, out))
+
+            # Past offline_max_age: nothing offline any more.
+            while time.time() < until + 0.05:
+                time.sleep(min(0.1, max(0.0, until + 0.05 - time.time())))
+            reply, _ = expect_login(daemon, "basic", UNAVAILABLE, what="past offline_max_age")
+            rc, out = pamcheck(confdir, "basic", canary())
+            expect(rc == 1 and "cannot retrieve authentication info" in out
+                   and "module says (info)" not in out,
+                   "pamcheck past offline_max_age: %d %r" % (rc, out))
+            st = status(daemon)["logins"]
+            expect(st["offlineSuccess"] == 2, "GetStatus logins %r" % st)
+        finally:
+            mock_up()
+        # Back online: the online login brings a fresh verifier and no message.
+        itest.poll(lambda: status(daemon)["state"] != "offline", 10, what="state != offline")
+        rc, out = pamcheck(confdir, "basic", canary())
+        expect(rc == 0 and "module says" not in out, "online pamcheck: %d %r" % (rc, out))
+    finally:
+        finish(daemon)
+
+
+def case_offline_lock():
+    """API unavailable (mock answers 503): a wrong password offline is
+    AuthenticationFailed and counted; after max_failures (2) even the right
+    password gets no offline login (locked) until the next online success,
+    after which offline works again."""
+    itest.fresh_mock_only()
+    daemon = start("lock")
+    try:
+        expect_login(daemon, "lock", None, offline=False, what="online login")
+        first = wait_verifier(daemon, "lock")
+        expect(first["offlineFailures"] == 0, "offlineFailures %r" % first)
+        mock_down(status=503)
+        try:
+            for n in (1, 2):
+                reply, _ = expect_login(daemon, "lock", FAILED, WRONG, "offline wrong password %d" % n)
+                expect("cached" in reason(reply), "reason %r" % reason(reply))
+                u = get_user(daemon, "lock")
+                expect(u["offlineFailures"] == n, "after %d wrong: offlineFailures %r" % (n, u["offlineFailures"]))
+                expect(u["hasVerifier"], "a wrong password offline dropped the verifier")
+            reply, _ = expect_login(daemon, "lock", UNAVAILABLE, what="right password, locked")
+            expect("locked" in reason(reply), "reason does not say locked: %r" % reason(reply))
+            # Still locked, and the right password did not count.
+            expect_login(daemon, "lock", UNAVAILABLE, what="right password, still locked")
+            expect(get_user(daemon, "lock")["offlineFailures"] == 2, "right password counted")
+        finally:
+            mock_up()
+        # The next online success unlocks.
+        reply, _ = expect_login(daemon, "lock", None, offline=False, what="online after the lock")
+        u = get_user(daemon, "lock")
+        expect(u["offlineFailures"] == 0, "offlineFailures after an online success: %r" % u)
+        wait_verifier(daemon, "lock", newer_than=first["verifierTime"] - 1)
+        mock_down(status=503)
+        try:
+            expect_login(daemon, "lock", None, offline=True, what="offline again after the unlock")
+        finally:
+            mock_up()
+    finally:
+        finish(daemon)
+
+
+def case_refusal_drops_verifier():
+    """A 401 online removes the verifier at once: the old password then
+    gets no offline login."""
+    itest.fresh_mock_only()
+    daemon = start("refuse")
+    try:
+        expect_login(daemon, "refuse", None, offline=False)
+        wait_verifier(daemon, "refuse")
+        expect_login(daemon, "refuse", FAILED, WRONG, "wrong password online (401)")
+        u = get_user(daemon, "refuse")
+        expect(u["hasVerifier"] is False and u["verifierTime"] == 0,
+               "verifier kept after a 401: %r" % u)
+        expect(u["hasToken"] is False, "token kept after a 401: %r" % u)
+        mock_down(mode="close")
+        try:
+            reply, _ = expect_login(daemon, "refuse", UNAVAILABLE, what="old password offline after a 401")
+            expect("locked" not in reason(reply), "reason %r" % reason(reply))
+        finally:
+            mock_up()
+        # A later online success makes a new verifier (the user is not
+        # shut out for good).
+        expect_login(daemon, "refuse", None, offline=False)
+        wait_verifier(daemon, "refuse")
+    finally:
+        finish(daemon)
+
+
+def case_slow_api():
+    """The API answers after 5 s ([api] timeout 8s, offline_after 1s): the
+    right password is let in offline after ~1 s and the online call still
+    updates the cache in the background; a wrong password is not let in
+    offline and waits for the API's answer (401)."""
+    itest.fresh_mock_only()
+    daemon = start("slow", api="timeout = 8s\nconnect_timeout = 1s")
+    try:
+        expect_login(daemon, "slow", None, offline=False, what="fast online login")
+        u0 = wait_verifier(daemon, "slow")
+        write_users({"slow": {"delay_ms": 5000}})
+        try:
+            t0 = time.monotonic()
+            reply, took = expect_login(daemon, "slow", None, offline=True, what="slow API, right password")
+            expect(0.8 < took < 3.0, "answered after %.2f s (offline_after is 1 s)" % took)
+            expect(get_user(daemon, "slow")["lastOnlineSuccess"] == u0["lastOnlineSuccess"],
+                   "lastOnlineSuccess moved before the API answered")
+            expect(status(daemon)["pendingApiRequests"] == 1, "the online call is not pending any more")
+
+            def advanced():
+                u = get_user(daemon, "slow")
+                return u if u["lastOnlineSuccess"] > u0["lastOnlineSuccess"] else None
+            u1 = itest.poll(advanced, 9, what="lastOnlineSuccess to advance (background sign-in)")
+            bg = time.monotonic() - t0
+            expect(bg >= 4.5, "the cache was updated after %.1f s, before the API's 5 s answer" % bg)
+            itest.wait_idle(5, daemon.sock)
+            expect(signins() == 2, "mock saw %d sign-ins" % signins())
+            # And the background success leaves a verifier of its own.
+            wait_verifier(daemon, "slow", newer_than=u0["verifierTime"])
+
+            reply, took = expect_login(daemon, "slow", FAILED, WRONG, "slow API, wrong password")
+            expect(took >= 4.5, "wrong password answered after %.2f s, before the API" % took)
+            expect(status(daemon)["logins"]["offlineSuccess"] == 1, "logins %r" % status(daemon)["logins"])
+        finally:
+            write_users()
+    finally:
+        finish(daemon)
+
+
+def case_backoff():
+    """3 transport failures (connection refused: our mock stopped by PID)
+    → state offline, nextProbe set; logins no longer wait on the API; the
+    mock started again on the same port → back online by itself."""
+    d = workdir("backoff")
+    mock = Mock(d)
+    port = mock.port
+    daemon = None
+    try:
+        daemon = start("backoff", url=mock.url)
+        expect_login(daemon, "back", None, offline=False)
+        wait_verifier(daemon, "back")
+        expect(status(daemon)["state"] == "online", "state %r" % status(daemon)["state"])
+        expect(mock.stop() == 0, "mock did not exit 0")
+
+        for i in range(3):
+            expect_login(daemon, "nover", UNAVAILABLE, what="refused %d" % i)
+        st = status(daemon)
+        now = time.time()
+        expect(st["state"] == "offline", "after 3 refused connections: state %r" % st["state"])
+        expect(now - 2 <= st["since"] <= now + 1, "since %r" % st["since"])
+        expect(now - 1 <= st["nextProbe"] <= now + 3, "nextProbe %r (now %d)" % (st["nextProbe"], now))
+
+        # Offline: answered at once, from the verifier or not at all.
+        reply, took = expect_login(daemon, "nover", UNAVAILABLE, what="offline, no verifier")
+        expect("offline" in reason(reply), "reason %r" % reason(reply))
+        expect(took < 0.5, "offline answer took %.2f s" % took)
+        reply, took = expect_login(daemon, "back", None, offline=True, what="offline, verifier")
+        expect(took < 1.5, "offline verifier answer took %.2f s" % took)
+
+        # A probe fails (nobody listens); the next one comes at least
+        # 0.8 × 2 s later: start the mock again in between.
+        itest.wait_log("API probe:", 8, path=daemon.log)
+        mock = Mock(d, port)
+        expect(mock.port == port, "mock on port %d, not %d" % (mock.port, port))
+        reply, took = expect_login(daemon, "nover", UNAVAILABLE, what="mock back, not probed yet")
+        expect("offline" in reason(reply), "reason %r (probed already?)" % reason(reply))
+        expect(signins(mock.url) == 0, "a login reached the API while offline: %r" % itest.mock_requests(mock.url))
+
+        t0 = time.monotonic()
+        itest.poll(lambda: status(daemon)["state"] == "online", 10, what="state online again")
+        back = time.monotonic() - t0
+        st = status(daemon)
+        expect(st["nextProbe"] == 0, "nextProbe %r once online" % st["nextProbe"])
+        reqs = itest.mock_requests(mock.url)
+        expect(any(r["method"] == "GET" for r in reqs), "no probe reached the mock: %r" % reqs)
+        expect(all(r["method"] == "GET" for r in reqs), "a probe carried a sign-in: %r" % reqs)
+        expect_login(daemon, "nover", None, offline=False, what="online again")
+        expect(signins(mock.url) == 1, "mock saw %d sign-ins" % signins(mock.url))
+        print("    (back online %.1f s after the mock restarted)" % back)
+    finally:
+        if daemon:
+            finish(daemon)
+        mock.stop()
+
+
+def _retry_after_once(daemon, fake, code):
+    body = json.dumps({"error": "busy", "message": "come back later", "code": code})
+    itest.fake_config(fake, code, ["Retry-After: 2"], body)
+    expect(status(daemon)["state"] != "offline", "offline before the %d" % code)
+    t0 = time.monotonic()
+    reply, took = expect_login(daemon, "ra", UNAVAILABLE, what="%d with Retry-After" % code)
+    st = status(daemon)
+    now = time.time()
+    expect(st["state"] == "offline", "%d + Retry-After: state %r at once" % (code, st["state"]))
+    expect(st["nextProbe"] >= now + 1, "%d: nextProbe %r, now %.1f" % (code, st["nextProbe"], now))
+    # Offline: the next login does not go to the API.
+    expect_login(daemon, "ra", UNAVAILABLE, what="%d: while offline" % code)
+    expect(itest.fake_count(fake) == 1, "%d: a login reached the API while offline" % code)
+    # No probe before ~2 s; the probe comes (and is answered 503 again).
+    itest.poll(lambda: itest.fake_count(fake) >= 2, 6, interval=0.02, what="the probe")
+    probe_at = time.monotonic() - t0
+    expect(probe_at >= 1.8, "%d: probed %.2f s after Retry-After: 2" % (code, probe_at))
+    # The API recovers: back online by itself.
+    itest.fake_config(fake, 200, [], "{}")
+    itest.poll(lambda: status(daemon)["state"] == "online", 10, what="%d: online again" % code)
+    return probe_at
+
+
+def case_retry_after():
+    """503 and 429 with Retry-After: 2 → offline at once, no probe before
+    ~2 s, back online when the API answers again."""
+    fake = itest.env("NEOSTRA_FAKE_URL")
+    daemon = start("retry-after", url=fake)
+    try:
+        itest.fake_config(fake, 200, [], "{}")
+        # An answer below 500 (here an unparsable 200) makes the state online.
+        expect_login(daemon, "ra", UNAVAILABLE, what="fake API, 200 {}")
+        expect(status(daemon)["state"] == "online", "state %r" % status(daemon)["state"])
+        a = _retry_after_once(daemon, fake, 503)
+        b = _retry_after_once(daemon, fake, 429)
+        print("    (first probe %.2f s / %.2f s after the answer)" % (a, b))
+    finally:
+        finish(daemon)
+
+
+def case_restart_persistence():
+    """Log in, SIGTERM, start again on the same cache: GetUser shows roles
+    and verifier, and an offline login works at once with the API down."""
+    itest.fresh_mock_only()
+    daemon = start("persist")
+    try:
+        expect_login(daemon, "persist", None, offline=False)
+        before = wait_verifier(daemon, "persist")
+        rc = daemon.stop()
+        expect(rc == 0, "exit %d at SIGTERM" % rc)
+        daemon.check_sanitizers()
+        mock_down(mode="close")
+        try:
+            daemon = restart(daemon.dir, daemon.conf, daemon.sock)
+            after = get_user(daemon, "persist")
+            expect(after is not None, "user forgotten across the restart")
+            for k in ("roles", "email", "lastOnlineSuccess", "hasVerifier", "verifierTime", "hasToken",
+                      "tokenExpires", "offlineFailures"):
+                expect(after[k] == before[k], "%s: %r before the restart, %r after" % (k, before[k], after[k]))
+            expect(after["roles"] == ["dev", "ops"] and after["hasVerifier"], "after restart: %r" % after)
+            expect(status(daemon)["users"] == 1 and status(daemon)["cache"] is True, "GetStatus %r" % status(daemon))
+            reply, _ = expect_login(daemon, "persist", None, offline=True, what="offline after the restart")
+            expect(reply["parameters"]["roles"] == ["dev", "ops"], "roles %r" % reply["parameters"])
+            expect_login(daemon, "persist", FAILED, WRONG, "wrong password offline after the restart")
+            expect(get_user(daemon, "persist")["offlineFailures"] == 1, "failure not counted")
+        finally:
+            mock_up()
+        # The counter survives a restart too.
+        rc = daemon.stop()
+        expect(rc == 0, "exit %d at SIGTERM" % rc)
+        daemon = restart(daemon.dir, daemon.conf, daemon.sock)
+        expect(get_user(daemon, "persist")["offlineFailures"] == 1, "offlineFailures lost in a restart")
+    finally:
+        finish(daemon)
+
+
+def neostractl(daemon, *args):
+    return subprocess.run([os.path.join(itest.env("NEOSTRA_BUILD"), "neostractl"), "-s", daemon.sock]
+                          + list(args), capture_output=True, text=True, timeout=30)
+
+
+def case_cached_auth():
+    """cached_auth_timeout 5s: a second login within 5 s makes no API call;
+    a wrong password is not taken from the cache (API → 401); neostractl
+    invalidate forces the next login online; past the window, online."""
+    itest.fresh_mock_only()
+    daemon = start("cached", cache="cached_auth_timeout = 5s")
+    try:
+        expect_login(daemon, "cached", None, offline=False, what="first login")
+        u = wait_verifier(daemon, "cached")
+        expect(signins() == 1, "signins %d" % signins())
+        reply, took = expect_login(daemon, "cached", None, offline=False, what="within 5 s")
+        expect(signins() == 1, "a login within cached_auth_timeout reached the API")
+        expect(status(daemon)["logins"]["cachedSuccess"] == 1, "logins %r" % status(daemon)["logins"])
+        expect(reply["parameters"]["roles"] == ["dev"], "roles %r" % reply["parameters"])
+
+        # neostractl invalidate: the next login goes online.
+        r = neostractl(daemon, "invalidate", "cached")
+        expect(r.returncode == 0, "neostractl invalidate: %d %s %s" % (r.returncode, r.stdout, r.stderr))
+        expect(get_user(daemon, "cached")["invalidated"] is True, "not invalidated")
+        expect_login(daemon, "cached", None, offline=False, what="after invalidate")
+        expect(signins() == 2, "login after invalidate did not reach the API (signins %d)" % signins())
+        u2 = get_user(daemon, "cached")
+        expect(u2["invalidated"] is False, "still invalidated after an online success")
+        wait_verifier(daemon, "cached", newer_than=u["verifierTime"] - 1)
+        expect_login(daemon, "cached", None, offline=False, what="cached again")
+        expect(signins() == 2, "signins %d" % signins())
+
+        # A wrong password is not answered from the cache: the API says 401.
+        expect_login(daemon, "cached", FAILED, WRONG, "wrong password within the window")
+        expect(signins() == 3, "a wrong password did not reach the API (signins %d)" % signins())
+        expect(get_user(daemon, "cached")["hasVerifier"] is False, "verifier kept after the 401")
+        expect_login(daemon, "cached", None, offline=False, what="after the 401")
+        expect(signins() == 4, "signins %d" % signins())
+        last = wait_verifier(daemon, "cached")["lastOnlineSuccess"]
+
+        # Past the window: online again.
+        while time.time() < last + 5 + 0.05:
+            time.sleep(0.1)
+        expect_login(daemon, "cached", None, offline=False, what="past cached_auth_timeout")
+        expect(signins() == 5, "a login past the window did not reach the API (signins %d)" % signins())
+        expect(status(daemon)["logins"]["cachedSuccess"] == 2, "logins %r" % status(daemon)["logins"])
+    finally:
+        finish(daemon)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["users"]:
+        print(json.dumps(users(), indent=1))
+        sys.exit(0)
+    sys.exit(itest.run_cases(globals(), sys.argv[1:]))
