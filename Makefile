@@ -49,7 +49,8 @@ COMMON_OBJ := $(call obj,$(COMMON_SRC))
 DAEMON_OBJ := $(call obj,$(DAEMON_SRC))
 MODULE_OBJ := $(call obj,$(MODULE_SRC))
 CTL_OBJ    := $(call obj,$(CTL_SRC))
-HEADERS    := $(wildcard include/neostra/*.h common/*.h neostrad/*.h pam_neostra/*.h)
+# Everything is rebuilt when a header or the flags here change.
+HEADERS    := $(wildcard include/neostra/*.h common/*.h neostrad/*.h pam_neostra/*.h) Makefile
 
 ALL_CFLAGS = $(CFLAGS) $(call pc_cflags,$(DAEMON_PKGS) pam)
 
@@ -165,6 +166,6 @@ PAMCHECK_LIBS := -Wl,--no-as-needed -lcrypt -Wl,--as-needed
 else
 PAMCHECK_LIBS :=
 endif
-$(BUILDDIR)/tests/pamcheck: tests/pamcheck.c
+$(BUILDDIR)/tests/pamcheck: tests/pamcheck.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDHARD) $(call pc_libs,pam) $(PAMCHECK_LIBS)

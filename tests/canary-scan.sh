@@ -71,6 +71,13 @@ done
 # anything else under /tmp/neostra-test-* is a leftover.
 for d in /tmp/neostra-test-*; do
         [ -d "$d" ] || continue
+        # Only directories this suite run made (run-suite.sh leaves a
+        # marker at its start): older ones are some earlier run's business.
+        if [ -n "${NEOSTRA_SUITE_MARKER:-}" ] && [ -e "$NEOSTRA_SUITE_MARKER" ] &&
+           [ -z "$(find "$d" -maxdepth 0 -newer "$NEOSTRA_SUITE_MARKER")" ]; then
+                echo "canary: $d predates this run, not scanned"
+                continue
+        fi
         owner=$(cat "$d/.owner-pid" 2>/dev/null)
         if [ -n "$owner" ] && kill -0 "$owner" 2>/dev/null; then
                 echo "canary: $d belongs to a running test (pid $owner), not scanned"
