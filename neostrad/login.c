@@ -273,6 +273,12 @@ static void on_signin_done(struct api_signin_result *res, void *userdata) {
                                              "out of memory", res->http_status, latency_ms);
                         break;
                 }
+                /* The previous password's verifier must not outlive this
+                 * success, not even until the new one is made: the
+                 * password may just have changed upstream. */
+                secure_free_string(u->verifier);
+                u->verifier = NULL;
+                u->verifier_time = 0;
                 manager_save_user(m, u);
                 /* The verifier of this password is made off the loop;
                  * the answer does not wait for it. */

@@ -618,7 +618,8 @@ static int method_get_token(Connection *c, json_t *params, const char *user) {
         struct user_record *u = user_table_get(m->users, user);
         int r;
 
-        if (u && m->config->refresh_path && u->refresh_token &&
+        /* Never make the caller wait on an API known to be away. */
+        if (u && m->config->refresh_path && u->refresh_token && online_usable(m) &&
             (!u->token || (u->token_expires > 0 && u->token_expires - now_wall() < TOKEN_REFRESH_MARGIN_SEC))) {
                 c->refresh_user = strdup(user);
                 r = c->refresh_user ? api_refresh(m->api, m->config, u->refresh_token, on_refresh_done, c,

@@ -79,14 +79,23 @@ static void schedule_probe(Manager *m, uint64_t retry_after_sec) {
         log_msg(LOG_INFO, "next API probe in %llu ms", (unsigned long long) (delay / 1000u));
 }
 
+/* Back online, whoever noticed: no more probing. */
+static void back_online(Manager *m) {
+        m->transport_failures = 0;
+        m->next_probe = 0;
+        api_request_cancel(m->probe);
+        m->probe = NULL;
+        if (m->probe_timer)
+                (void) sd_event_source_set_enabled(m->probe_timer, SD_EVENT_OFF);
+        set_state(m, API_STATE_ONLINE);
+}
+
 static void on_probe_done(struct api_signin_result *res, void *userdata) {
         Manager *m = userdata;
 
         m->probe = NULL;
         if (res->outcome == API_ALLOW) {
-                m->transport_failures = 0;
-                m->next_probe = 0;
-                set_state(m, API_STATE_ONLINE);
+                back_online(m);
                 return;
         }
         m->backoff_usec *= 2;
@@ -98,8 +107,7 @@ static void on_probe_done(struct api_signin_result *res, void *userdata) {
 
 void online_note(Manager *m, const struct api_signin_result *res) {
         if (!transport_failure(res)) {
-                m->transport_failures = 0;
-                set_state(m, API_STATE_ONLINE);
+                back_online(m);
                 return;
         }
         m->transport_failures++;

@@ -413,12 +413,12 @@ static int authenticate_reply(struct ctx *c, json_t *reply) {
                 if (!(c->flags & PAM_SILENT)) {
                         if (have_until)
                                 (void) pam_info(c->pamh,
-                                                "Neostra is unreachable: your password was checked against "
-                                                "cached credentials, usable until %s.", until);
+                                                "Neostra did not answer in time: your password was checked "
+                                                "against cached credentials, usable until %s.", until);
                         else
                                 (void) pam_info(c->pamh,
-                                                "Neostra is unreachable: your password was checked against "
-                                                "cached credentials.");
+                                                "Neostra did not answer in time: your password was checked "
+                                                "against cached credentials.");
                 }
         } else
                 pam_syslog(c->pamh, LOG_INFO, "authentication succeeded; user=%s", c->user);

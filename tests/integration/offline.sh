@@ -14,7 +14,8 @@
 #   - Retry-After (503 and 429) → offline at once, no probe before it;
 #   - restart persistence (roles, verifier, failure counter);
 #   - cached_auth_timeout, and neostractl invalidate forcing the next login
-#     online;
+#     online; the old password not taken from the cache right after a
+#     change upstream (a known daemon bug: SKIP while it reproduces);
 #   - the canary password (every account's) in no file under the test
 #     directory, the SQLite cache files included.
 # Short durations: [api] timeout 2s, connect_timeout 1s; [cache]
@@ -73,13 +74,13 @@ export NEOSTRA_FAKE_URL="http://127.0.0.1:$(cat "$NT_TMP/fake.port")"
 export NEOSTRA_NEOSTRAD="$NT_BUILD/neostrad" NEOSTRA_TOP="$NT_TOP" NEOSTRA_BUILD="$NT_BUILD"
 
 nt_run_cases offline_max_age offline_lock refusal_drops_verifier slow_api backoff retry_after \
-      restart_persistence cached_auth
+      restart_persistence cached_auth password_change
 
 # ---- the canary -------------------------------------------------------------
 
 # The scan must have had cache files to look at, with something in them.
 dbs=$(find "$NT_TMP" -name neostrad.db -type f | wc -l)
-if [ "$dbs" -ge 8 ] && grep -rlqa --include='neostrad.db*' 'basic@example.com' "$NT_TMP"; then
+if [ "$dbs" -ge 9 ] && grep -rlqa --include='neostrad.db*' 'basic@example.com' "$NT_TMP"; then
         nt_pass "the cache files are there to be scanned ($dbs neostrad.db, the users' emails in them)"
 else
         nt_fail "expected a neostrad.db per case holding the emails (found $dbs)"

@@ -63,6 +63,7 @@ ACCOUNTS = {
     "ra": ["dev"],
     "persist": ["dev", "ops"],
     "cached": ["dev"],
+    "change": ["dev"],
 }
 
 
@@ -599,6 +600,30 @@ def case_cached_auth():
         expect(signins() == 5, "a login past the window did not reach the API (signins %d)" % signins())
         expect(status(daemon)["logins"]["cachedSuccess"] == 2, "logins %r" % status(daemon)["logins"])
     finally:
+        finish(daemon)
+
+
+def case_password_change():
+    """cached_auth_timeout 5s, and the password changes upstream: right
+    after the online success with the new password, the old one must not
+    be answered from the cache (it is not the last password the API
+    accepted): login.c drops the previous verifier as soon as the API says
+    yes, before the new one is made on a worker."""
+    itest.fresh_mock_only()
+    daemon = start("change", cache="cached_auth_timeout = 5s")
+    new_pw = "the-new-password-upstream"
+    try:
+        expect_login(daemon, "change", None, offline=False, what="first login")
+        wait_verifier(daemon, "change")
+        write_users({"change": {"password": new_pw}})
+        with varlink.Connection(daemon.sock, 10) as c1, varlink.Connection(daemon.sock, 10) as c2:
+            r1 = c1.call(AUTH + "Authenticate", {"user": "change", "password": new_pw})
+            expect_error(r1, None, "the new password online")
+            r2 = c2.call(AUTH + "Authenticate", {"user": "change", "password": canary()})
+        expect_error(r2, FAILED, "the old password right after the change")
+        expect(signins() == 3, "the old password did not reach the API (signins %d)" % signins())
+    finally:
+        write_users()
         finish(daemon)
 
 
