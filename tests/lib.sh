@@ -15,6 +15,7 @@
 #   nt_spawn NAME CMD...     any other background process, tracked
 #   nt_wait PID              wait for it (interruptible), forget it
 #   nt_stop_all              stop what we started, by PID; report exits
+#   nt_end_checks            clean exits and no sanitizer report, counted
 #   nt_private_ns "$@"       re-run the calling script in a private mount namespace
 #   nt_add_test_user NAME UID   a local account visible only in that namespace
 #   nt_canary_new            a canary password, recorded for canary-scan.sh
@@ -88,6 +89,8 @@ nt_tmpdir() {
 }
 
 nt_cleanup() {
+        nt_stop_case_pids
+        [ -n "${NT_CLEANUP_HOOK:-}" ] && $NT_CLEANUP_HOOK
         nt_stop_all
         if [ -n "${NT_TEST_USER_MOUNTS:-}" ]; then
                 umount /etc/passwd /etc/group 2>/dev/null
@@ -145,6 +148,44 @@ nt_run_cases() {
                 *) NT_FAILED=$((NT_FAILED + 1)) ;;
                 esac
         done
+}
+
+# Daemons and mock APIs that Python cases started themselves list their PIDs
+# in $NT_TMP/case-pids (export NEOSTRA_PIDS="$NT_TMP/case-pids") until they
+# reap them.  Whatever a dead case left is stopped here: SIGTERM, then
+# SIGKILL, by PID, and only while the PID is still one of ours.
+nt_stop_case_pids() {
+        [ -n "$NT_TMP" ] && [ -s "$NT_TMP/case-pids" ] || return 0
+        for _nt_p in $(cat "$NT_TMP/case-pids"); do
+                grep -qsaE 'neostrad|mock_api' "/proc/$_nt_p/cmdline" || continue
+                kill -TERM "$_nt_p" 2>/dev/null
+                nt_wait_until 10 "pid $_nt_p to stop" _nt_gone "$_nt_p" || kill -KILL "$_nt_p" 2>/dev/null
+        done
+}
+
+# nt_end_checks: the closing checks of a suite: everything stops with exit
+# status 0 at SIGTERM, and no log under $NT_TMP has a sanitizer report
+# (the tails of the daemon logs are shown when anything failed).
+nt_end_checks() {
+        nt_stop_case_pids
+        nt_stop_all
+        if [ "$NT_STOP_FAILED" -eq 0 ]; then
+                nt_pass "every process we started exits 0 at SIGTERM"
+        else
+                nt_fail "$NT_STOP_FAILED process(es) did not exit 0 at SIGTERM"
+        fi
+        if grep -rE 'ERROR: AddressSanitizer|LeakSanitizer|runtime error:' "$NT_TMP" --include='*.log'; then
+                nt_fail "sanitizer report in a log"
+        else
+                nt_pass "no sanitizer report in any log"
+        fi
+        if [ "$NT_FAILED" -ne 0 ]; then
+                for _nt_l in "$NT_TMP"/*/neostrad.log "$NT_LOGS"/*.log; do
+                        [ -f "$_nt_l" ] || continue
+                        echo "---- $_nt_l (tail)"
+                        tail -n 20 "$_nt_l"
+                done
+        fi
 }
 
 # ---- a private mount namespace for test accounts ------------------------------

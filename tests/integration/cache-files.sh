@@ -37,14 +37,6 @@ if [ "${NT_IN_PRIVATE_NS:-}" = 1 ] &&
         private_ns=1
 fi
 
-stop_case_pids() {
-        [ -n "$NT_TMP" ] && [ -s "$NT_TMP/case-pids" ] || return 0
-        for p in $(cat "$NT_TMP/case-pids"); do
-                grep -qsa neostrad "/proc/$p/cmdline" || continue
-                kill -TERM "$p" 2>/dev/null
-                nt_wait_until 10 "pid $p to stop" _nt_gone "$p" || kill -KILL "$p" 2>/dev/null
-        done
-}
 # A tmpfs a dead case left behind (the namespace drops it anyway).
 umount_tmpfs() {
         [ -n "$NT_TMP" ] && [ "$private_ns" = 1 ] || return 0
@@ -56,10 +48,8 @@ umount_tmpfs() {
 }
 
 nt_tmpdir
-trap '_st=$?; trap - EXIT; stop_case_pids; umount_tmpfs; nt_cleanup; exit $_st' EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
+NT_CLEANUP_HOOK=umount_tmpfs
+nt_trap
 
 umask 077
 nt_canary_new >"$NT_TMP/canary" || { nt_fail "canary"; nt_finish; }
@@ -80,19 +70,5 @@ leaks=$(nt_find_canary "$(cat "$NT_TMP/canary")" "$NT_TMP" |
 if [ -z "$leaks" ]; then nt_pass "canary password in no file under the test directory"
 else nt_fail "canary password found in: $leaks"; fi
 
-stop_case_pids
-nt_stop_all
-if [ "$NT_STOP_FAILED" -eq 0 ]; then nt_pass "mock API exits 0 at SIGTERM"
-else nt_fail "$NT_STOP_FAILED process(es) did not exit 0 at SIGTERM"; fi
-if grep -rE 'ERROR: AddressSanitizer|LeakSanitizer|runtime error:' "$NT_TMP" --include='*.log'; then
-        nt_fail "sanitizer report in a daemon log"
-else
-        nt_pass "no sanitizer report in any daemon log"
-fi
-if [ "$NT_FAILED" -ne 0 ]; then
-        for l in "$NT_TMP"/*/neostrad.log; do
-                echo "---- $l (tail)"
-                tail -n 25 "$l"
-        done
-fi
+nt_end_checks
 nt_finish

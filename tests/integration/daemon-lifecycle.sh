@@ -17,24 +17,8 @@ export PYTHONDONTWRITEBYTECODE=1
 
 nt_counts daemon-lifecycle "$here/daemon_lifecycle.py"
 
-# Daemons the Python cases started and did not reap (the cases died):
-# SIGTERM, then SIGKILL, by PID, and only if the PID is still a neostrad.
-stop_case_daemons() {
-        [ -n "$NT_TMP" ] && [ -s "$NT_TMP/case-pids" ] || return 0
-        for p in $(cat "$NT_TMP/case-pids"); do
-                grep -qs neostrad "/proc/$p/cmdline" || continue
-                kill -TERM "$p" 2>/dev/null
-                gone() { ! grep -qs neostrad "/proc/$1/cmdline"; }
-                nt_wait_until 10 "neostrad (pid $p) to stop" gone "$p" || kill -KILL "$p" 2>/dev/null
-        done
-}
-
 nt_tmpdir
-# tests/lib.sh nt_trap, with the case daemons stopped first.
-trap '_st=$?; trap - EXIT; stop_case_daemons; nt_cleanup; exit $_st' EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
+nt_trap
 
 # The canary password goes to the cases in a file, never on a command
 # line or in an environment.
@@ -57,13 +41,5 @@ leaks=$(nt_find_canary "$(cat "$NT_TMP/canary")" "$NT_TMP" |
 if [ -z "$leaks" ]; then nt_pass "canary password in no file under the test directory"
 else nt_fail "canary password found in: $leaks"; fi
 
-nt_stop_all
-if [ "$NT_STOP_FAILED" -eq 0 ]; then nt_pass "mock API exits 0 at SIGTERM"
-else nt_fail "$NT_STOP_FAILED process(es) did not exit 0 at SIGTERM"; fi
-# Every daemon log the cases left: no sanitizer report.
-if grep -rE 'ERROR: AddressSanitizer|LeakSanitizer|runtime error:' "$NT_TMP" --include='*.log'; then
-        nt_fail "sanitizer report in a daemon log"
-else
-        nt_pass "no sanitizer report in any daemon log"
-fi
+nt_end_checks
 nt_finish

@@ -134,6 +134,24 @@ def daemon_env(extra=None):
     return e
 
 
+def record_pid(pid, add):
+    """Keep $NEOSTRA_PIDS listing exactly the processes a case started and
+    has not reaped yet, so the shell's cleanup (lib.sh nt_stop_case_pids)
+    can stop them by PID if the case dies."""
+    path = os.environ.get("NEOSTRA_PIDS")
+    if not path:
+        return
+    try:
+        with open(path) as f:
+            pids = [l.strip() for l in f if l.strip()]
+    except FileNotFoundError:
+        pids = []
+    pids = [p for p in pids if p != str(pid)] + ([str(pid)] if add else [])
+    with open(path + ".tmp", "w") as f:
+        f.write("".join(p + "\n" for p in pids))
+    os.replace(path + ".tmp", path)
+
+
 class Daemon:
     """One neostrad process owned by a case.  Its PID goes to
     $NEOSTRA_PIDS (when set) so the shell's cleanup trap can end it by PID
@@ -150,19 +168,7 @@ class Daemon:
         self._record_pid(True)
 
     def _record_pid(self, add):
-        """Keep $NEOSTRA_PIDS listing exactly the daemons not yet reaped."""
-        path = os.environ.get("NEOSTRA_PIDS")
-        if not path:
-            return
-        try:
-            with open(path) as f:
-                pids = [l.strip() for l in f if l.strip()]
-        except FileNotFoundError:
-            pids = []
-        pids = [p for p in pids if p != str(self.pid)] + ([str(self.pid)] if add else [])
-        with open(path + ".tmp", "w") as f:
-            f.write("".join(p + "\n" for p in pids))
-        os.replace(path + ".tmp", path)
+        record_pid(self.pid, add)
 
     def _reaped(self):
         self._record_pid(False)

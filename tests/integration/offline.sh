@@ -15,7 +15,7 @@
 #   - restart persistence (roles, verifier, failure counter);
 #   - cached_auth_timeout, and neostractl invalidate forcing the next login
 #     online; the old password not taken from the cache right after a
-#     change upstream (a known daemon bug: SKIP while it reproduces);
+#     change upstream;
 #   - the canary password (every account's) in no file under the test
 #     directory, the SQLite cache files included.
 # Short durations: [api] timeout 2s, connect_timeout 1s; [cache]
@@ -33,22 +33,8 @@ export PYTHONDONTWRITEBYTECODE=1
 
 nt_counts offline "$here/offline_cases.py"
 
-# Processes the Python cases started and did not reap (a case died):
-# SIGTERM, then SIGKILL, by PID, and only if the PID is still ours.
-stop_case_pids() {
-        [ -n "$NT_TMP" ] && [ -s "$NT_TMP/case-pids" ] || return 0
-        for p in $(cat "$NT_TMP/case-pids"); do
-                grep -qsaE 'neostrad|mock_api' "/proc/$p/cmdline" || continue
-                kill -TERM "$p" 2>/dev/null
-                nt_wait_until 10 "pid $p to stop" _nt_gone "$p" || kill -KILL "$p" 2>/dev/null
-        done
-}
-
 nt_tmpdir
-trap '_st=$?; trap - EXIT; stop_case_pids; nt_cleanup; exit $_st' EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
+nt_trap
 
 for p in "$NT_BUILD/neostrad" "$NT_BUILD/neostractl" "$NT_BUILD/pam_neostra.so" "$NT_BUILD/tests/pamcheck"; do
         [ -e "$p" ] || { nt_fail "$p is missing (make tests-build)"; nt_finish; }
@@ -93,19 +79,5 @@ else
         nt_fail "canary password found in: $leaks"
 fi
 
-stop_case_pids
-nt_stop_all
-if [ "$NT_STOP_FAILED" -eq 0 ]; then nt_pass "mock and fake API exit 0 at SIGTERM"
-else nt_fail "$NT_STOP_FAILED process(es) did not exit 0 at SIGTERM"; fi
-if grep -rE 'ERROR: AddressSanitizer|LeakSanitizer|runtime error:' "$NT_TMP" --include='*.log'; then
-        nt_fail "sanitizer report in a daemon log"
-else
-        nt_pass "no sanitizer report in any daemon log"
-fi
-if [ "$NT_FAILED" -ne 0 ]; then
-        for l in "$NT_TMP"/*/neostrad.log; do
-                echo "---- $l (tail)"
-                tail -n 20 "$l"
-        done
-fi
+nt_end_checks
 nt_finish

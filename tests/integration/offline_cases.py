@@ -98,21 +98,6 @@ def write_users(overrides=None):
 
 # ---- processes a case starts --------------------------------------------------------
 
-def _record_pid(pid, add):
-    path = os.environ.get("NEOSTRA_PIDS")
-    if not path:
-        return
-    try:
-        with open(path) as f:
-            pids = [l.strip() for l in f if l.strip()]
-    except FileNotFoundError:
-        pids = []
-    pids = [p for p in pids if p != str(pid)] + ([str(pid)] if add else [])
-    with open(path + ".tmp", "w") as f:
-        f.write("".join(p + "\n" for p in pids))
-    os.replace(path + ".tmp", path)
-
-
 class Mock:
     """tests/mock_api.py of our own (to stop it by PID and start it again
     on the same port)."""
@@ -132,7 +117,7 @@ class Mock:
              "--port-file", self.port_file],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()
-        _record_pid(self.proc.pid, True)
+        itest.record_pid(self.proc.pid, True)
         itest.poll(lambda: os.path.exists(self.port_file) or self.proc.poll() is not None, 10,
                    what="the mock's port file")
         expect(self.proc.poll() is None, "the mock exited at start (port %d busy?)" % port)
@@ -148,7 +133,7 @@ class Mock:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             rc = self.proc.wait()
-        _record_pid(self.proc.pid, False)
+        itest.record_pid(self.proc.pid, False)
         return rc
 
 
