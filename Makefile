@@ -149,11 +149,12 @@ install: all
 	sed 's|@SBINDIR@|$(SBINDIR)|g' packaging/systemd/neostrad.service.in \
 		> $(DESTDIR)$(UNITDIR)/neostrad.service
 	install -m 0644 packaging/systemd/neostrad.socket $(DESTDIR)$(UNITDIR)/neostrad.socket
+	install -m 0644 packaging/systemd/neostrad-userdb.socket $(DESTDIR)$(UNITDIR)/neostrad-userdb.socket
 
 uninstall:
 	rm -f $(DESTDIR)$(PAMDIR)/pam_neostra.so $(DESTDIR)$(SBINDIR)/neostrad \
 		$(DESTDIR)$(BINDIR)/neostractl $(DESTDIR)$(UNITDIR)/neostrad.service \
-		$(DESTDIR)$(UNITDIR)/neostrad.socket
+		$(DESTDIR)$(UNITDIR)/neostrad.socket $(DESTDIR)$(UNITDIR)/neostrad-userdb.socket
 
 clean:
 	rm -rf build build-asan

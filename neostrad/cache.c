@@ -83,6 +83,8 @@ enum {
         STMT_DELETE,
         STMT_DELETE_ALL,
         STMT_LOAD,
+        STMT_PUT_GROUP,
+        STMT_LOAD_GROUPS,
         _STMT_MAX,
 };
 
@@ -90,7 +92,7 @@ enum {
  * rowid, which STMT_LOAD returns first so a bad row can be named). */
 #define USER_COLUMNS \
         "name, email, roles, token, refresh_token, token_expires, last_online_success, " \
-        "verifier, verifier_time, offline_failures, invalidated"
+        "verifier, verifier_time, offline_failures, invalidated, uid"
 
 enum {
         COL_NAME = 1,
@@ -104,6 +106,7 @@ enum {
         COL_VERIFIER_TIME,
         COL_OFFLINE_FAILURES,
         COL_INVALIDATED,
+        COL_UID,
 };
 
 static const char *const stmt_sql[_STMT_MAX] = {
@@ -114,7 +117,7 @@ static const char *const stmt_sql[_STMT_MAX] = {
          * row first, which a later schema's ON DELETE CASCADE (uid
          * assignments, say) would follow. */
         [STMT_PUT] = "INSERT INTO users (" USER_COLUMNS ") "
-                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
                      "ON CONFLICT (name) DO UPDATE SET "
                      "email = excluded.email, roles = excluded.roles, "
                      "token = excluded.token, refresh_token = excluded.refresh_token, "
@@ -122,10 +125,15 @@ static const char *const stmt_sql[_STMT_MAX] = {
                      "last_online_success = excluded.last_online_success, "
                      "verifier = excluded.verifier, verifier_time = excluded.verifier_time, "
                      "offline_failures = excluded.offline_failures, "
-                     "invalidated = excluded.invalidated",
+                     "invalidated = excluded.invalidated, "
+                     /* A uid, once assigned, is never changed or taken back. */
+                     "uid = CASE WHEN users.uid > 0 THEN users.uid ELSE excluded.uid END",
         [STMT_DELETE] = "DELETE FROM users WHERE name = ?1",
         [STMT_DELETE_ALL] = "DELETE FROM users",
         [STMT_LOAD] = "SELECT rowid, " USER_COLUMNS " FROM users",
+        [STMT_PUT_GROUP] = ("INSERT INTO groups (name, gid) VALUES (?1, ?2) "
+                            "ON CONFLICT (name) DO UPDATE SET gid = excluded.gid"),
+        [STMT_LOAD_GROUPS] = "SELECT name, gid FROM groups",
 };
 
 /*
@@ -155,15 +163,34 @@ static const char schema_v1[] =
         ");";
 
 /*
+ * Version 2: the uid assigned to each user (0 = none yet) and the gids of
+ * the groups neostrad publishes (ids.c).  Both are kept when a user's
+ * other data changes, so an id once handed out stays.
+ */
+static int sqlite_errno(int rc);
+
+static int migrate_v1_to_v2(sqlite3 *db) {
+        int rc = sqlite3_exec(db,
+                "ALTER TABLE users ADD COLUMN uid INTEGER NOT NULL DEFAULT 0;"
+                "CREATE TABLE groups ("
+                "  name TEXT PRIMARY KEY NOT NULL,"
+                "  gid INTEGER NOT NULL"
+                ");", NULL, NULL, NULL);
+
+        return rc == SQLITE_OK ? 0 : sqlite_errno(rc);
+}
+
+/*
  * Migrations: migrations[N] turns a version N database into version N + 1
  * inside the open transaction; the caller then records the new version.
- * Version 1 is the first, so there is nothing to migrate from yet; version
- * 2 adds its step as migrations[1] and bumps CACHE_SCHEMA_VERSION.  A NULL
- * step means the old version cannot be migrated and the file is set aside.
+ * A new database gets schema_v1 and then every step, so there is one
+ * path to the current schema.  A NULL step means the old version cannot
+ * be migrated and the file is set aside.
  */
 typedef int (*migration_fn)(sqlite3 *db);
 static const migration_fn migrations[CACHE_SCHEMA_VERSION] = {
         [0] = NULL, /* version 0 is "empty": it gets schema_v1, not a migration */
+        [1] = migrate_v1_to_v2,
 };
 
 /* A positive return inside this file: the database is not to be trusted
@@ -607,21 +634,25 @@ static int read_schema_version(Cache *c, int *ret) {
 }
 
 static int create_or_migrate(Cache *c, int version) {
+        bool fresh = version == 0;
         char sql[96];
         int r;
 
         r = exec(c, "BEGIN IMMEDIATE", "starting the schema transaction");
         if (r != 0)
                 return r;
-        if (version == 0)
+        if (version == 0) {
                 r = exec(c, schema_v1, "creating the schema");
+                version = 1;
+        }
         for (; r == 0 && version > 0 && version < CACHE_SCHEMA_VERSION; version++) {
                 if (!migrations[version]) {
                         r = untrusted(c, "has schema version %d, which this build cannot migrate", version);
                         break;
                 }
-                log_msg(LOG_NOTICE, "cache: migrating %s from schema version %d to %d",
-                        c->path[FILE_DB], version, version + 1);
+                if (!fresh)
+                        log_msg(LOG_NOTICE, "cache: migrating %s from schema version %d to %d",
+                                c->path[FILE_DB], version, version + 1);
                 r = migrations[version](c->db);
                 if (r < 0)
                         log_msg(LOG_ERR, "cache: migration from schema version %d failed: %s",
@@ -946,6 +977,9 @@ static int row_to_record(sqlite3_stmt *s, struct user_record **ret, const char *
         u->offline_failures = (unsigned) v;
         FIELD("invalidated", column_int(s, COL_INVALIDATED, 0, 1, &v));
         u->invalidated = v != 0;
+        /* uid 0 means "none yet"; anything else must be an ordinary id. */
+        FIELD("uid", column_int(s, COL_UID, 0, (int64_t) UINT32_MAX - 1, &v));
+        u->uid = (uid_t) v;
 #undef FIELD
 
         free(roles);
@@ -1088,7 +1122,8 @@ int cache_put(Cache *c, const struct user_record *u) {
             (rc = bind_text(s, COL_VERIFIER, u->verifier)) != SQLITE_OK ||
             (rc = sqlite3_bind_int64(s, COL_VERIFIER_TIME, u->verifier_time)) != SQLITE_OK ||
             (rc = sqlite3_bind_int64(s, COL_OFFLINE_FAILURES, u->offline_failures)) != SQLITE_OK ||
-            (rc = sqlite3_bind_int(s, COL_INVALIDATED, u->invalidated)) != SQLITE_OK)
+            (rc = sqlite3_bind_int(s, COL_INVALIDATED, u->invalidated)) != SQLITE_OK ||
+            (rc = sqlite3_bind_int64(s, COL_UID, (int64_t) u->uid)) != SQLITE_OK)
                 goto finish;
 
         rc = step_done(c, STMT_PUT);
@@ -1107,6 +1142,51 @@ finish:
                 step_done(c, STMT_ROLLBACK);
         free(roles);
         return sqlite_errno(rc);
+}
+
+int cache_put_group(Cache *c, const char *name, gid_t gid) {
+        sqlite3_stmt *s;
+        int rc;
+
+        if (!c || !neostra_valid_unix_name(name) || gid == 0 || gid == (gid_t) -1)
+                return -EINVAL;
+        s = c->stmt[STMT_PUT_GROUP];
+        if ((rc = bind_text(s, 1, name)) == SQLITE_OK &&
+            (rc = sqlite3_bind_int64(s, 2, (int64_t) gid)) == SQLITE_OK)
+                rc = step_done(c, STMT_PUT_GROUP);
+        if (rc != SQLITE_OK)
+                log_msg(LOG_DEBUG, "cache: storing group %s failed: %s", name, sqlite3_errmsg(c->db));
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        return sqlite_errno(rc);
+}
+
+int cache_load_groups(Cache *c, int (*cb)(const char *name, gid_t gid, void *userdata), void *userdata) {
+        sqlite3_stmt *s;
+        int rc, r = 0;
+
+        if (!c || !cb)
+                return -EINVAL;
+        s = c->stmt[STMT_LOAD_GROUPS];
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+                const char *name = sqlite3_column_type(s, 0) == SQLITE_TEXT ?
+                                   (const char *) sqlite3_column_text(s, 0) : NULL;
+                int64_t gid = sqlite3_column_type(s, 1) == SQLITE_INTEGER ? sqlite3_column_int64(s, 1) : -1;
+
+                if (!name || !neostra_valid_unix_name(name) || gid <= 0 || gid >= (int64_t) UINT32_MAX) {
+                        log_msg(LOG_WARNING, "cache: skipping an invalid stored group assignment");
+                        continue;
+                }
+                r = cb(name, (gid_t) gid, userdata);
+                if (r < 0)
+                        break;
+        }
+        if (r == 0 && rc != SQLITE_DONE) {
+                log_msg(LOG_ERR, "cache: reading %s: %s", c->path[FILE_DB], sqlite3_errmsg(c->db));
+                r = sqlite_errno(rc);
+        }
+        sqlite3_reset(s);
+        return r;
 }
 
 int cache_delete(Cache *c, const char *name) {

@@ -3,7 +3,8 @@
  * The persistent cache: one SQLite database (WAL) in [cache] directory,
  * one row per user with everything struct user_record holds (roles, token,
  * expiry, refresh token, yescrypt verifier, last online success, offline
- * failure counter).  The in-memory user table stays the one the daemon
+ * failure counter, uid), and the gids of the groups neostrad publishes
+ * (schema version 2).  The in-memory user table stays the one the daemon
  * reads; this file is what survives a restart.
  *
  * Trust: the database and its -wal/-shm files must be regular files (not
@@ -16,11 +17,12 @@
 #pragma once
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "users.h"
 
 #define CACHE_FILE_NAME       "neostrad.db"
-#define CACHE_SCHEMA_VERSION  1
+#define CACHE_SCHEMA_VERSION  2
 
 typedef struct Cache Cache;
 
@@ -45,6 +47,12 @@ int cache_put(Cache *c, const struct user_record *u);
 
 /* Delete one user's row, or every row with name NULL. */
 int cache_delete(Cache *c, const char *name);
+
+/* Hand every stored group assignment (name, gid) to cb. */
+int cache_load_groups(Cache *c, int (*cb)(const char *name, gid_t gid, void *userdata), void *userdata);
+
+/* Store a published group's gid (insert or replace). */
+int cache_put_group(Cache *c, const char *name, gid_t gid);
 
 /* Bytes on disk (database plus WAL), for neostractl status. */
 int64_t cache_size(Cache *c);

@@ -6,6 +6,7 @@
 
 #include "log.h"
 #include "login.h"
+#include "userdb.h"
 #include "neostra/protocol.h"
 #include "neostra/secure.h"
 #include "neostra/varlink.h"
@@ -279,6 +280,9 @@ static void on_signin_done(struct api_signin_result *res, void *userdata) {
                 secure_free_string(u->verifier);
                 u->verifier = NULL;
                 u->verifier_time = 0;
+                /* The stable uid, once (userdb.c); a failure only keeps
+                 * the user out of userdb, the login goes on. */
+                (void) userdb_prepare_user(m, u);
                 manager_save_user(m, u);
                 /* The verifier of this password is made off the loop;
                  * the answer does not wait for it. */

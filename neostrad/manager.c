@@ -27,6 +27,7 @@
 #include "neostra/protocol.h"
 #include "neostra/secure.h"
 #include "neostra/varlink.h"
+#include "userdb.h"
 #include "users.h"
 
 #define CONNECTIONS_MAX        256u
@@ -49,6 +50,10 @@ static const char *const result_names[_RESULT_MAX] = {
 
 struct Connection {
         Manager *manager;
+        /* The socket it came in on decides its methods: io.neostra.Auth or
+         * io.systemd.UserDatabase.  Framing, limits and deadlines are
+         * the same for both. */
+        int (*dispatch)(Connection *c, json_t *msg);
         int fd;
         struct ucred cred;
         sd_event_source *io;
@@ -216,6 +221,18 @@ static int connection_reply(Connection *c, json_t *msg) {
         return connection_flush(c);
 }
 
+int connection_send(Connection *c, json_t *msg) {
+        return connection_reply(c, msg);
+}
+
+void connection_close_after_write(Connection *c) {
+        c->close_after_write = true;
+}
+
+Manager *connection_manager(Connection *c) {
+        return c->manager;
+}
+
 static int reply_error(Connection *c, const char *error, const char *reason) {
         return connection_reply(c, varlink_error_reason(error, reason));
 }
@@ -241,7 +258,15 @@ json_t *manager_groups_for_roles(Manager *m, char *const *roles, size_t n_roles)
         for (size_t i = 0; i < names.n; i++) {
                 struct group gr, *result = NULL;
                 char buf[4096];
+                gid_t published;
 
+                /* A group neostrad publishes itself (userdb.c) has its
+                 * stable gid; only with userdb on does it exist at all. */
+                if (m->config->userdb && userdb_published_gid(m, names.v[i], &published)) {
+                        json_array_append_new(array, json_pack("{s:s, s:I}", "name", names.v[i],
+                                                               "gid", (json_int_t) published));
+                        continue;
+                }
                 if (getgrnam_r(names.v[i], &gr, buf, sizeof(buf), &result) != 0 || !result) {
                         log_msg(LOG_WARNING, "[groups] names group '%s', which does not exist on this host",
                                 names.v[i]);
@@ -711,7 +736,7 @@ static void connection_process(Connection *c) {
                                     r == -EMSGSIZE ? "message too large" : "message is not a JSON object");
                         return;
                 }
-                r = dispatch(c, msg);
+                r = c->dispatch(c, msg);
                 /* The call may have carried a password. */
                 json_decref_wipe(msg);
                 if (r < 0)
@@ -795,8 +820,7 @@ static int on_connection_timeout(sd_event_source *s, uint64_t usec, void *userda
         return 0;
 }
 
-static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        Manager *m = userdata;
+static int accept_connection(Manager *m, int fd, int (*dispatch_fn)(Connection *c, json_t *msg)) {
         socklen_t len = sizeof(struct ucred);
         Connection *c;
         int cfd, r;
@@ -817,6 +841,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 return 0;
         }
         c->manager = m;
+        c->dispatch = dispatch_fn;
         c->fd = cfd;
         if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) < 0) {
                 close(cfd);
@@ -840,9 +865,17 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
         return 0;
 }
 
+static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        return accept_connection(userdata, fd, dispatch);
+}
+
+static int on_accept_userdb(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        return accept_connection(userdata, fd, userdb_dispatch);
+}
+
 /* ---- sockets, signals, lifecycle ------------------------------------------ */
 
-static int bind_socket(Manager *m, const char *path) {
+static int bind_socket(const char *path, char **ret_bound) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         struct stat st;
         char *dir, *slash;
@@ -899,7 +932,7 @@ static int bind_socket(Manager *m, const char *path) {
                 close(fd);
                 return r;
         }
-        m->auth_path_bound = strdup(path);
+        *ret_bound = strdup(path);
         return fd;
 }
 
@@ -911,6 +944,16 @@ int manager_listen(Manager *m) {
         for (int i = 0; i < n; i++) {
                 int fd = SD_LISTEN_FDS_START + i;
 
+                /* Kept even with userdb = no: systemd goes on listening on
+                 * it, and a socket nobody accepts on would stall every
+                 * lookup on the host; userdb.c answers NoRecordFound then. */
+                if (names && strcmp(names[i], "userdb") == 0) {
+                        if (m->userdb_fd < 0 && sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0)
+                                m->userdb_fd = fd;
+                        else
+                                close(fd);
+                        continue;
+                }
                 if (m->auth_fd < 0 && sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0 &&
                     (!names || strcmp(names[i], "auth") == 0 || strcmp(names[i], "neostrad.socket") == 0 ||
                      sd_is_socket_unix(fd, SOCK_STREAM, 1, m->config->socket_path, 0) > 0))
@@ -922,7 +965,7 @@ int manager_listen(Manager *m) {
         free(names);
 
         if (m->auth_fd < 0) {
-                r = bind_socket(m, m->config->socket_path);
+                r = bind_socket(m->config->socket_path, &m->auth_path_bound);
                 if (r < 0) {
                         log_msg(LOG_ERR, "cannot listen on %s: %s", m->config->socket_path, strerror(-r));
                         return r;
@@ -936,6 +979,27 @@ int manager_listen(Manager *m) {
                 return r;
         log_msg(LOG_INFO, "listening on %s%s", m->config->socket_path,
                 m->auth_path_bound ? "" : " (socket from systemd)");
+
+        if (m->userdb_fd < 0 && !m->config->userdb)
+                return 0;
+        if (m->userdb_fd < 0) {
+                /* Mode 0666 (bind_socket): nss-systemd connects as every
+                 * user.  Without it logins still work (setcred adds the
+                 * groups), so a failure here does not stop the daemon. */
+                r = bind_socket(m->config->userdb_socket_path, &m->userdb_path_bound);
+                if (r < 0) {
+                        log_msg(LOG_ERR, "cannot listen on %s (%s): users and role groups are not "
+                                "published through userdb", m->config->userdb_socket_path, strerror(-r));
+                        return 0;
+                }
+                m->userdb_fd = r;
+        } else
+                (void) fcntl(m->userdb_fd, F_SETFL, fcntl(m->userdb_fd, F_GETFL) | O_NONBLOCK);
+        r = sd_event_add_io(m->event, &m->userdb_source, m->userdb_fd, EPOLLIN, on_accept_userdb, m);
+        if (r < 0)
+                return r;
+        log_msg(LOG_INFO, "serving io.systemd.UserDatabase on %s%s", m->config->userdb_socket_path,
+                m->userdb_path_bound ? "" : " (socket from systemd)");
         return 0;
 }
 
@@ -954,6 +1018,8 @@ int manager_drop_privileges(Manager *m) {
         /* The socket must stay ours to the PAM module: it trusts a socket
          * owned by root or by the account that serves it. */
         if (m->auth_path_bound && chown(m->auth_path_bound, pw.pw_uid, pw.pw_gid) < 0)
+                return -errno;
+        if (m->userdb_path_bound && chown(m->userdb_path_bound, pw.pw_uid, pw.pw_gid) < 0)
                 return -errno;
         if (setgroups(0, NULL) < 0 || setgid(pw.pw_gid) < 0 || setuid(pw.pw_uid) < 0)
                 return -errno;
@@ -990,6 +1056,12 @@ static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, v
                 m->auth_path_bound = mfree(m->auth_path_bound);
                 m->auth_fd = safe_close(m->auth_fd);
         }
+        m->userdb_source = sd_event_source_disable_unref(m->userdb_source);
+        if (m->userdb_path_bound) {
+                (void) unlink(m->userdb_path_bound);
+                m->userdb_path_bound = mfree(m->userdb_path_bound);
+                m->userdb_fd = safe_close(m->userdb_fd);
+        }
         for (c = m->connections; c; c = next) {
                 next = c->next;
                 if (!c->login && c->out.len == 0)
@@ -1017,8 +1089,13 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
         else {
                 if (strcmp(config->socket_path, m->config->socket_path) != 0)
                         log_msg(LOG_WARNING, "[daemon] socket changed; it takes effect on restart");
+                if (strcmp(config->userdb_socket_path, m->config->userdb_socket_path) != 0 ||
+                    config->userdb != m->config->userdb)
+                        log_msg(LOG_WARNING, "[identities] userdb or [daemon] userdb_socket changed; "
+                                "it takes effect on restart");
                 neostra_config_free(m->config);
                 m->config = config;
+                (void) userdb_refresh_groups(m);
                 log_msg(LOG_NOTICE, "configuration reloaded from %s", m->config_path);
         }
         (void) sd_notify(false, "READY=1");
@@ -1034,6 +1111,7 @@ int manager_new(const char *config_path, struct neostra_config *config, Manager 
         if (!m)
                 return -ENOMEM;
         m->auth_fd = -1;
+        m->userdb_fd = -1;
         m->config = config;
         m->api_state = API_STATE_UNKNOWN;
         m->started = m->api_state_since = now_wall();
@@ -1097,6 +1175,14 @@ Manager *manager_free(Manager *m) {
                 (void) unlink(m->auth_path_bound);
                 free(m->auth_path_bound);
         }
+        sd_event_source_disable_unref(m->userdb_source);
+        if (m->userdb_fd >= 0)
+                close(m->userdb_fd);
+        if (m->userdb_path_bound) {
+                (void) unlink(m->userdb_path_bound);
+                free(m->userdb_path_bound);
+        }
+        userdb_free_groups(m);
         neostra_config_free(m->config);
         free(m->config_path);
         sd_event_unref(m->event);
@@ -1124,9 +1210,30 @@ int manager_open_cache(Manager *m) {
         r = cache_load(m->cache, load_user, m);
         if (r < 0)
                 log_msg(LOG_ERR, "cannot read the cache: %s", strerror(-r));
+        r = cache_load_groups(m->cache, userdb_load_group, m);
+        if (r < 0)
+                log_msg(LOG_ERR, "cannot read the group ids from the cache: %s", strerror(-r));
         log_msg(LOG_INFO, "cache %s/%s: %zu user(s)", m->config->cache_directory, CACHE_FILE_NAME,
                 user_table_size(m->users));
         return 0;
+}
+
+static void prepare_loaded_user(struct user_record *u, void *userdata) {
+        Manager *m = userdata;
+        uid_t before = u->uid;
+
+        /* Users stored before uids existed (schema version 1) had an
+         * online success already: they get theirs now.  Only after the
+         * whole table is loaded, so no stored uid is handed out twice. */
+        if (u->uid == 0 && u->last_online_success == 0)
+                return;
+        if (userdb_prepare_user(m, u) == 0 && u->uid != before)
+                manager_save_user(m, u);
+}
+
+int manager_prepare_identities(Manager *m) {
+        user_table_foreach(m->users, prepare_loaded_user, m);
+        return userdb_refresh_groups(m);
 }
 
 int manager_run(Manager *m) {

@@ -23,6 +23,8 @@
 typedef struct Manager Manager;
 typedef struct Connection Connection;
 struct login;
+struct mapped_group;
+struct group_id;
 
 enum login_result {
         RESULT_SUCCESS,          /* the API said yes */
@@ -65,6 +67,15 @@ struct Manager {
         char *auth_path_bound;          /* set when we bound (and so unlink) it */
         sd_event_source *auth_source;
 
+        /* userdb.c: io.systemd.UserDatabase, when [identities] userdb = yes */
+        int userdb_fd;
+        char *userdb_path_bound;
+        sd_event_source *userdb_source;
+        struct group_id *group_ids;     /* published groups' gids, as stored */
+        size_t n_group_ids;
+        struct mapped_group *mapped;    /* [groups] names as they resolve here */
+        size_t n_mapped;
+
         Connection *connections;
         unsigned n_connections;
         struct login *logins_pending;   /* every login not yet freed */
@@ -101,6 +112,10 @@ int manager_drop_privileges(Manager *m);
 /* Open the persistent cache and load it (after dropping privileges). */
 int manager_open_cache(Manager *m);
 
+/* Stable ids and local-name conflicts for the loaded users, and the
+ * [groups] names resolved (after manager_open_cache). */
+int manager_prepare_identities(Manager *m);
+
 /* Run the loop until SIGTERM/SIGINT has drained the connections. */
 int manager_run(Manager *m);
 
@@ -120,6 +135,13 @@ void manager_log_decision(Manager *m, uid_t peer_uid, const char *method, const 
 void manager_save_user(Manager *m, const struct user_record *u);
 json_t *manager_groups_for_roles(Manager *m, char *const *roles, size_t n_roles);
 json_t *manager_roles_array(char *const *roles, size_t n);
+
+/* Queue one message (consumed; NULL closes the connection) and send what
+ * can be sent.  Returns 0, or -1 when the connection is gone. */
+int connection_send(Connection *c, json_t *msg);
+/* Close once everything queued is out (after a protocol error). */
+void connection_close_after_write(Connection *c);
+Manager *connection_manager(Connection *c);
 
 /* Answer the call a connection is waiting on and go on with its next one.
  * Consumes reply.  The connection may be gone afterwards. */

@@ -109,6 +109,11 @@ int main(int argc, char *argv[]) {
         r = manager_open_cache(m);
         if (r < 0)
                 goto out;
+        r = manager_prepare_identities(m);
+        if (r < 0) {
+                log_msg(LOG_ERR, "cannot prepare the identities: %s", strerror(-r));
+                goto out;
+        }
         r = manager_run(m);
         if (r < 0)
                 log_msg(LOG_ERR, "event loop failed: %s", strerror(-r));

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "api.h"
 
@@ -24,6 +25,8 @@ struct user_record {
         int64_t verifier_time;      /* unix seconds the verifier was made */
         unsigned offline_failures;  /* wrong passwords checked offline since the last online success */
         bool invalidated;           /* neostractl invalidate: next login must go online */
+        uid_t uid;                  /* ids.c: 0 = not assigned yet; once set, never changed */
+        bool local_conflict;        /* the name (or its private group) is a local one: not published */
         struct user_record *next;
 };
 

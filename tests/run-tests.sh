@@ -23,7 +23,7 @@ count_output() { # file exit-status name
         f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s).*/\1/p' "$1" | tail -n1)
         s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test(s).*/\1/p' "$1" | tail -n1)
         if [ -z "$p$f" ]; then
-                line=$(grep -E '^([A-Za-z-]+: )?[0-9]+ passed, [0-9]+ failed' "$1" | tail -n1)
+                line=$(grep -E '^([A-Za-z0-9-]+: )?[0-9]+ passed, [0-9]+ failed' "$1" | tail -n1)
                 p=$(echo "$line" | sed -n 's/.*\b\([0-9][0-9]*\) passed.*/\1/p')
                 f=$(echo "$line" | sed -n 's/.* \([0-9][0-9]*\) failed.*/\1/p')
                 s=$(echo "$line" | sed -n 's/.* \([0-9][0-9]*\) skipped.*/\1/p')

@@ -1,0 +1,544 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * io.systemd.UserDatabase for the identities neostrad publishes (see
+ * userdb.h), as systemd's USER_GROUP_API, USER_RECORD and GROUP_RECORD
+ * documents define it:
+ *   - GetUserRecord / GetGroupRecord by uid/gid, by name, both (they must
+ *     name the same record, else ConflictingRecordFound), or neither: an
+ *     enumeration, which needs "more" (else ExpectedMore) and answers each
+ *     record but the last with "continues": true;
+ *   - GetMemberships with userName and/or groupName, pairs of names;
+ *   - "service" must be "io.neostra" (BadService otherwise), nothing
+ *     matching is NoRecordFound, unknown parameters are ignored.
+ * Every record says "service": nss-systemd on a host without systemd as
+ * PID 1 queries the socket directly and needs it.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
+#include "ids.h"
+#include "log.h"
+#include "neostra/protocol.h"
+#include "neostra/varlink.h"
+#include "userdb.h"
+
+/* ---- identities: ids and local names (NSS; never while answering) ------- */
+
+static bool name_is_local(const char *name) {
+        struct passwd pw, *pwr = NULL;
+        struct group gr, *grr = NULL;
+        char buf[16384];
+
+        if (getpwnam_r(name, &pw, buf, sizeof(buf), &pwr) == 0 && pwr)
+                return true;
+        return getgrnam_r(name, &gr, buf, sizeof(buf), &grr) == 0 && grr;
+}
+
+struct taken_ctx {
+        Manager *m;
+        const struct user_record *self;
+};
+
+static void check_user_id(struct user_record *u, void *userdata) {
+        struct { struct taken_ctx *ctx; uid_t id; bool taken; } *q = userdata;
+
+        if (u != q->ctx->self && u->uid == q->id)
+                q->taken = true;
+}
+
+/* An id is free when no local account or group has it and none of ours. */
+static bool id_taken(uid_t id, void *userdata) {
+        struct taken_ctx *ctx = userdata;
+        struct { struct taken_ctx *ctx; uid_t id; bool taken; } q = { ctx, id, false };
+
+        for (size_t i = 0; i < ctx->m->n_group_ids; i++)
+                if (ctx->m->group_ids[i].gid == id)
+                        return true;
+        user_table_foreach(ctx->m->users, check_user_id, &q);
+        return q.taken || ids_local_id_taken(id);
+}
+
+int userdb_prepare_user(Manager *m, struct user_record *u) {
+        struct taken_ctx ctx = { m, u };
+        bool local;
+        uid_t uid;
+        int r;
+
+        local = name_is_local(u->name);
+        if (local && !u->local_conflict)
+                log_msg(LOG_WARNING, "Neostra user %s has the name of a local user or group; "
+                        "the local one wins and %s is not published through userdb", u->name, u->name);
+        u->local_conflict = local;
+
+        if (u->uid != 0 || !u->email || !*u->email)
+                return 0;
+        r = ids_assign(u->email, m->config->uid_min, m->config->uid_max, id_taken, &ctx, &uid);
+        if (r < 0) {
+                log_msg(LOG_ERR, "no free uid in [%u, %u] for %s: %s", (unsigned) m->config->uid_min,
+                        (unsigned) m->config->uid_max, u->name, strerror(-r));
+                return r;
+        }
+        u->uid = uid;
+        log_msg(LOG_INFO, "assigned uid %u to %s", (unsigned) uid, u->name);
+        return 0;
+}
+
+static struct group_id *find_group_id(Manager *m, const char *name) {
+        for (size_t i = 0; i < m->n_group_ids; i++)
+                if (strcmp(m->group_ids[i].name, name) == 0)
+                        return &m->group_ids[i];
+        return NULL;
+}
+
+int userdb_load_group(const char *name, gid_t gid, void *userdata) {
+        Manager *m = userdata;
+        struct group_id *a;
+        char *copy;
+
+        if (find_group_id(m, name))
+                return 0;
+        copy = strdup(name);
+        a = copy ? realloc(m->group_ids, (m->n_group_ids + 1) * sizeof(*a)) : NULL;
+        if (!a) {
+                free(copy);
+                return -ENOMEM;
+        }
+        m->group_ids = a;
+        m->group_ids[m->n_group_ids++] = (struct group_id) { .name = copy, .gid = gid };
+        return 0;
+}
+
+static void free_mapped(Manager *m) {
+        for (size_t i = 0; i < m->n_mapped; i++)
+                free(m->mapped[i].name);
+        free(m->mapped);
+        m->mapped = NULL;
+        m->n_mapped = 0;
+}
+
+void userdb_free_groups(Manager *m) {
+        free_mapped(m);
+        for (size_t i = 0; i < m->n_group_ids; i++)
+                free(m->group_ids[i].name);
+        free(m->group_ids);
+        m->group_ids = NULL;
+        m->n_group_ids = 0;
+}
+
+static int add_mapped(Manager *m, const char *name, gid_t gid, bool published) {
+        struct mapped_group *a;
+        char *copy;
+
+        for (size_t i = 0; i < m->n_mapped; i++)
+                if (strcmp(m->mapped[i].name, name) == 0)
+                        return 0;
+        copy = strdup(name);
+        a = copy ? realloc(m->mapped, (m->n_mapped + 1) * sizeof(*a)) : NULL;
+        if (!a) {
+                free(copy);
+                return -ENOMEM;
+        }
+        m->mapped = a;
+        m->mapped[m->n_mapped++] = (struct mapped_group) { .name = copy, .gid = gid, .published = published };
+        return 0;
+}
+
+static int resolve_group(Manager *m, const char *name) {
+        struct taken_ctx ctx = { m, NULL };
+        struct group gr, *grr = NULL;
+        struct group_id *a;
+        char buf[16384];
+        gid_t gid;
+        int r;
+
+        if (getgrnam_r(name, &gr, buf, sizeof(buf), &grr) == 0 && grr) {
+                /* Local wins; the root group is never handed out. */
+                if (grr->gr_gid == 0)
+                        return 0;
+                return add_mapped(m, name, grr->gr_gid, false);
+        }
+        if (!neostra_valid_unix_name(name)) {
+                log_msg(LOG_WARNING, "[groups] names '%s', which is not a valid group name; not published", name);
+                return 0;
+        }
+        a = find_group_id(m, name);
+        if (a)
+                return add_mapped(m, name, a->gid, true);
+
+        r = ids_assign(name, m->config->uid_min, m->config->uid_max, id_taken, &ctx, &gid);
+        if (r < 0) {
+                log_msg(LOG_ERR, "no free gid in [%u, %u] for group %s: %s", (unsigned) m->config->uid_min,
+                        (unsigned) m->config->uid_max, name, strerror(-r));
+                return 0;
+        }
+        r = userdb_load_group(name, gid, m);
+        if (r < 0)
+                return r;
+        if (m->cache && (r = cache_put_group(m->cache, name, gid)) < 0)
+                log_msg(LOG_ERR, "cannot store the gid of group %s: %s", name, strerror(-r));
+        log_msg(LOG_INFO, "assigned gid %u to group %s", (unsigned) gid, name);
+        return add_mapped(m, name, gid, true);
+}
+
+int userdb_refresh_groups(Manager *m) {
+        int r = 0;
+
+        free_mapped(m);
+        for (size_t i = 0; r >= 0 && i < m->config->n_groups; i++)
+                for (size_t j = 0; r >= 0 && j < m->config->groups[i].groups.n; j++)
+                        r = resolve_group(m, m->config->groups[i].groups.v[j]);
+        return r;
+}
+
+/* ---- records (memory only) ----------------------------------------------- */
+
+static bool published_user(const struct user_record *u) {
+        return u->uid != 0 && !u->local_conflict;
+}
+
+static const struct mapped_group *find_mapped(Manager *m, const char *name) {
+        for (size_t i = 0; i < m->n_mapped; i++)
+                if (strcmp(m->mapped[i].name, name) == 0)
+                        return &m->mapped[i];
+        return NULL;
+}
+
+bool userdb_published_gid(Manager *m, const char *name, gid_t *ret) {
+        const struct mapped_group *g = find_mapped(m, name);
+
+        if (!g || !g->published)
+                return false;
+        *ret = g->gid;
+        return true;
+}
+
+/* The names of the groups u's roles map to that resolve on this host. */
+static json_t *member_of(Manager *m, const struct user_record *u) {
+        struct neostra_strv names = {};
+        json_t *a = json_array();
+
+        if (!a || neostra_groups_for_roles(m->config, (const char *const *) u->roles, u->n_roles, &names) < 0) {
+                json_decref(a);
+                return NULL;
+        }
+        for (size_t i = 0; i < names.n; i++)
+                if (find_mapped(m, names.v[i]))
+                        json_array_append_new(a, json_string(names.v[i]));
+        free(names.v);
+        return a;
+}
+
+static bool is_member(Manager *m, const struct user_record *u, const char *group) {
+        struct neostra_strv names = {};
+        bool found = false;
+
+        if (neostra_groups_for_roles(m->config, (const char *const *) u->roles, u->n_roles, &names) < 0)
+                return false;
+        for (size_t i = 0; i < names.n && !found; i++)
+                found = strcmp(names.v[i], group) == 0;
+        free(names.v);
+        return found;
+}
+
+static json_t *user_json(Manager *m, const struct user_record *u) {
+        char *home = NULL;
+        json_t *rec;
+
+        if (neostra_home_for_user(m->config, u->name, &home) < 0)
+                return NULL;
+        /* No password fields at all: the password is checked by PAM. */
+        rec = json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:o}",
+                        "userName", u->name,
+                        "uid", (json_int_t) u->uid,
+                        "gid", (json_int_t) u->uid,
+                        "realName", u->name,
+                        "homeDirectory", home,
+                        "shell", m->config->shell,
+                        "disposition", "regular",
+                        "service", USERDB_SERVICE,
+                        "memberOf", member_of(m, u));
+        free(home);
+        return rec;
+}
+
+static json_t *group_json(const char *name, gid_t gid, json_t *members) {
+        json_t *rec = json_pack("{s:s, s:I, s:s, s:s}", "groupName", name, "gid", (json_int_t) gid,
+                                "disposition", "regular", "service", USERDB_SERVICE);
+
+        if (rec && members)
+                json_object_set_new(rec, "members", members);
+        else
+                json_decref(members);
+        return rec;
+}
+
+/* ---- queries --------------------------------------------------------------- */
+
+struct query {
+        Manager *m;
+        bool has_id;
+        uid_t id;
+        const char *name;       /* userName / groupName */
+        const char *other;      /* GetMemberships: groupName */
+        json_t *results;        /* array of reply parameters */
+        bool conflict;
+};
+
+static void add_result(struct query *q, json_t *params) {
+        if (params)
+                json_array_append_new(q->results, params);
+}
+
+static void collect_user(struct user_record *u, void *userdata) {
+        struct query *q = userdata;
+        bool by_id, by_name;
+
+        if (!published_user(u))
+                return;
+        by_id = q->has_id && u->uid == q->id;
+        by_name = q->name && strcmp(u->name, q->name) == 0;
+        if (q->has_id && q->name && by_id != by_name) {
+                q->conflict = true;
+                return;
+        }
+        if ((q->has_id && !by_id) || (q->name && !by_name))
+                return;
+        add_result(q, json_pack("{s:o, s:b}", "record", user_json(q->m, u), "incomplete", false));
+}
+
+static void collect_private_group(struct user_record *u, void *userdata) {
+        struct query *q = userdata;
+        bool by_id, by_name;
+
+        /* A [groups] name we publish wins over a user's private group. */
+        if (!published_user(u) || find_mapped(q->m, u->name))
+                return;
+        by_id = q->has_id && u->uid == q->id;
+        by_name = q->name && strcmp(u->name, q->name) == 0;
+        if (q->has_id && q->name && by_id != by_name) {
+                q->conflict = true;
+                return;
+        }
+        if ((q->has_id && !by_id) || (q->name && !by_name))
+                return;
+        add_result(q, json_pack("{s:o, s:b}", "record", group_json(u->name, u->uid, NULL),
+                                "incomplete", false));
+}
+
+struct members_ctx {
+        Manager *m;
+        const char *group;
+        json_t *members;
+};
+
+static void collect_member(struct user_record *u, void *userdata) {
+        struct members_ctx *ctx = userdata;
+
+        if (published_user(u) && is_member(ctx->m, u, ctx->group))
+                json_array_append_new(ctx->members, json_string(u->name));
+}
+
+static void collect_role_groups(struct query *q) {
+        for (size_t i = 0; i < q->m->n_mapped; i++) {
+                const struct mapped_group *g = &q->m->mapped[i];
+                struct members_ctx ctx = { q->m, g->name, NULL };
+                bool by_id, by_name;
+
+                if (!g->published)
+                        continue;
+                by_id = q->has_id && g->gid == q->id;
+                by_name = q->name && strcmp(g->name, q->name) == 0;
+                if (q->has_id && q->name && by_id != by_name) {
+                        q->conflict = true;
+                        continue;
+                }
+                if ((q->has_id && !by_id) || (q->name && !by_name))
+                        continue;
+                ctx.members = json_array();
+                if (!ctx.members)
+                        continue;
+                user_table_foreach(q->m->users, collect_member, &ctx);
+                add_result(q, json_pack("{s:o, s:b}", "record", group_json(g->name, g->gid, ctx.members),
+                                        "incomplete", false));
+        }
+}
+
+static void collect_memberships(struct user_record *u, void *userdata) {
+        struct query *q = userdata;
+        struct neostra_strv names = {};
+
+        if (!published_user(u) || (q->name && strcmp(u->name, q->name) != 0))
+                return;
+        if (neostra_groups_for_roles(q->m->config, (const char *const *) u->roles, u->n_roles, &names) < 0)
+                return;
+        for (size_t i = 0; i < names.n; i++) {
+                if (!find_mapped(q->m, names.v[i]) || (q->other && strcmp(names.v[i], q->other) != 0))
+                        continue;
+                add_result(q, json_pack("{s:s, s:s}", "userName", u->name, "groupName", names.v[i]));
+        }
+        free(names.v);
+}
+
+/* Send the results: one reply, or with "more" one per result, each but
+ * the last with "continues": true. */
+static int send_results(Connection *c, json_t *results, bool more, bool conflict) {
+        size_t n = json_array_size(results);
+
+        if (n == 0)
+                return connection_send(c, varlink_error_new(conflict ? USERDB_ERROR_CONFLICT
+                                                                     : USERDB_ERROR_NO_RECORD, NULL));
+        if (!more)
+                return connection_send(c, varlink_reply_new(json_incref(json_array_get(results, 0))));
+        for (size_t i = 0; i < n; i++) {
+                json_t *reply = varlink_reply_new(json_incref(json_array_get(results, i)));
+
+                if (reply && i + 1 < n)
+                        json_object_set_new(reply, "continues", json_true());
+                if (connection_send(c, reply) < 0)
+                        return -1;
+        }
+        return 0;
+}
+
+/* uid/gid: absent or null means "any"; a number must be a valid id. */
+static int param_id(json_t *params, const char *key, bool *ret_has, uid_t *ret) {
+        json_t *v = json_object_get(params, key);
+
+        *ret_has = false;
+        if (!v || json_is_null(v))
+                return 0;
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= (json_int_t) UINT32_MAX)
+                return -EINVAL;
+        *ret_has = true;
+        *ret = (uid_t) json_integer_value(v);
+        return 0;
+}
+
+static int param_name(json_t *params, const char *key, const char **ret) {
+        json_t *v = json_object_get(params, key);
+        int r;
+
+        *ret = NULL;
+        if (!v || json_is_null(v))
+                return 0;
+        r = varlink_param_string(params, key, NEOSTRA_USER_MAX, ret);
+        return r < 0 ? r : 0;
+}
+
+static int reply_invalid(Connection *c, const char *name) {
+        return connection_send(c, varlink_error_new(VARLINK_ERROR_INVALID_PARAMETER,
+                                                    json_pack("{s:s}", "parameter", name)));
+}
+
+enum lookup { LOOKUP_USER, LOOKUP_GROUP, LOOKUP_MEMBERSHIPS };
+
+static int method_lookup(Connection *c, json_t *params, bool more, enum lookup what) {
+        struct query q = { .m = connection_manager(c) };
+        const char *service = NULL;
+        bool enumeration;
+        int r;
+
+        if (varlink_param_string(params, "service", NEOSTRA_USER_MAX, &service) < 0 ||
+            strcmp(service, USERDB_SERVICE) != 0)
+                return connection_send(c, varlink_error_new(USERDB_ERROR_BAD_SERVICE, NULL));
+
+        switch (what) {
+        case LOOKUP_USER:
+                if (param_id(params, "uid", &q.has_id, &q.id) < 0)
+                        return reply_invalid(c, "uid");
+                if (param_name(params, "userName", &q.name) < 0)
+                        return reply_invalid(c, "userName");
+                enumeration = !q.has_id && !q.name;
+                break;
+        case LOOKUP_GROUP:
+                if (param_id(params, "gid", &q.has_id, &q.id) < 0)
+                        return reply_invalid(c, "gid");
+                if (param_name(params, "groupName", &q.name) < 0)
+                        return reply_invalid(c, "groupName");
+                enumeration = !q.has_id && !q.name;
+                break;
+        default:
+                if (param_name(params, "userName", &q.name) < 0)
+                        return reply_invalid(c, "userName");
+                if (param_name(params, "groupName", &q.other) < 0)
+                        return reply_invalid(c, "groupName");
+                enumeration = !q.name || !q.other;
+                break;
+        }
+        if (enumeration && !more)
+                return connection_send(c, varlink_error_new(VARLINK_ERROR_EXPECTED_MORE, NULL));
+        /* userdb = no (a socket from systemd, or a reload): publish nothing,
+         * but answer at once. */
+        if (!q.m->config->userdb)
+                return connection_send(c, varlink_error_new(USERDB_ERROR_NO_RECORD, NULL));
+
+        q.results = json_array();
+        if (!q.results)
+                return connection_send(c, NULL);
+        switch (what) {
+        case LOOKUP_USER:
+                user_table_foreach(q.m->users, collect_user, &q);
+                break;
+        case LOOKUP_GROUP:
+                collect_role_groups(&q);
+                user_table_foreach(q.m->users, collect_private_group, &q);
+                break;
+        default:
+                user_table_foreach(q.m->users, collect_memberships, &q);
+                break;
+        }
+        r = send_results(c, q.results, more, q.conflict);
+        json_decref(q.results);
+        return r;
+}
+
+static int method_get_user_record(Connection *c, json_t *params, bool more) {
+        return method_lookup(c, params, more, LOOKUP_USER);
+}
+
+static int method_get_group_record(Connection *c, json_t *params, bool more) {
+        return method_lookup(c, params, more, LOOKUP_GROUP);
+}
+
+static int method_get_memberships(Connection *c, json_t *params, bool more) {
+        return method_lookup(c, params, more, LOOKUP_MEMBERSHIPS);
+}
+
+static int method_get_info(Connection *c, json_t *params, bool more) {
+        return connection_send(c, varlink_reply_new(json_pack(
+                "{s:s, s:s, s:s, s:s, s:[s]}",
+                "vendor", "Neostra", "product", "neostrad", "version", NEOSTRA_VERSION,
+                "url", "https://neostra.example/pam_neostra", "interfaces", USERDB_INTERFACE)));
+}
+
+/* Everyone may ask: nss-systemd runs in every process, as every user, and
+ * the records say no more than getent would. */
+static const struct userdb_method {
+        const char *name;
+        int (*handler)(Connection *c, json_t *params, bool more);
+} userdb_methods[] = {
+        { USERDB_INTERFACE ".GetUserRecord",  method_get_user_record },
+        { USERDB_INTERFACE ".GetGroupRecord", method_get_group_record },
+        { USERDB_INTERFACE ".GetMemberships", method_get_memberships },
+        { "org.varlink.service.GetInfo",      method_get_info },
+};
+
+int userdb_dispatch(Connection *c, json_t *msg) {
+        const char *name;
+        bool oneway, more;
+        json_t *params;
+
+        if (varlink_call_parse(msg, &name, &params, &oneway, &more) < 0) {
+                connection_close_after_write(c);
+                return connection_send(c, varlink_error_reason(VARLINK_ERROR_PROTOCOL, "malformed call"));
+        }
+        for (size_t i = 0; i < sizeof(userdb_methods) / sizeof(userdb_methods[0]); i++)
+                if (strcmp(userdb_methods[i].name, name) == 0)
+                        return userdb_methods[i].handler(c, params, more);
+        return connection_send(c, varlink_error_new(VARLINK_ERROR_METHOD_NOT_FOUND,
+                                                    json_pack("{s:s}", "method", name)));
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * systemd's io.systemd.UserDatabase on [daemon] userdb_socket (when
+ * [identities] userdb = yes): the users the daemon knows (with a uid
+ * assigned), their user-private groups, the role groups [groups] names
+ * that do not exist locally, and the memberships the roles map to (local
+ * groups such as sudo included).  Every answer comes from memory: a slow
+ * userdb service stalls every lookup on the host (DESIGN.md decision 2).
+ * The NSS lookups needed to keep local names winning and to pick free ids
+ * happen here too, but only when a user is loaded or signs in and when the
+ * config is (re)loaded, never while answering a query.
+ */
+#pragma once
+
+#include <jansson.h>
+
+#include "manager.h"
+
+#define USERDB_SERVICE              "io.neostra"
+#define USERDB_INTERFACE            "io.systemd.UserDatabase"
+#define USERDB_ERROR_NO_RECORD      USERDB_INTERFACE ".NoRecordFound"
+#define USERDB_ERROR_BAD_SERVICE    USERDB_INTERFACE ".BadService"
+#define USERDB_ERROR_CONFLICT       USERDB_INTERFACE ".ConflictingRecordFound"
+#define VARLINK_ERROR_EXPECTED_MORE "org.varlink.service.ExpectedMore"
+
+/* One [groups] name as it resolves on this host. */
+struct mapped_group {
+        char *name;
+        gid_t gid;
+        bool published;         /* ours (stable gid), not a local group */
+};
+
+/* A published group's gid as the cache remembers it. */
+struct group_id {
+        char *name;
+        gid_t gid;
+};
+
+/* The dispatch function of connections accepted on the userdb socket. */
+int userdb_dispatch(Connection *c, json_t *msg);
+
+/* Remember a stored group assignment (cache_load_groups callback). */
+int userdb_load_group(const char *name, gid_t gid, void *userdata);
+
+/* Resolve every [groups] name: local, or published with a stable gid
+ * (assigned and stored when new).  After the cache is loaded and on
+ * every reload. */
+int userdb_refresh_groups(Manager *m);
+
+/* Give u its stable uid if it has none yet (storing nothing: the caller
+ * saves the user), and note whether a local name shadows it.  Returns 0
+ * or a negative errno (no free id: the user is then not published). */
+int userdb_prepare_user(Manager *m, struct user_record *u);
+
+/* true and the gid when name is a [groups] group neostrad publishes. */
+bool userdb_published_gid(Manager *m, const char *name, gid_t *ret);
+
+void userdb_free_groups(Manager *m);

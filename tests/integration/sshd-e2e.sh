@@ -1,0 +1,528 @@
+#!/bin/sh
+# sshd-e2e.sh BUILDDIR: end to end through OpenSSH's real sshd.
+#
+# /usr/sbin/sshd runs in the foreground (-D -e), started by this script and
+# stopped by its PID, on 127.0.0.1 and a free high port, with a private
+# sshd_config and a host key generated here.  Everything it reads that is
+# not ours to change is replaced inside a private mount namespace only
+# (nt_private_ns), by bind mounts that vanish with it:
+#   /etc/pam.d/sshd    the README's common-auth + common-account +
+#                      common-session examples, rewritten exactly as
+#                      pam-stacks.sh does (pam_neostra.so -> the built module
+#                      with socket= and config= for this test's daemon)
+#   /etc/passwd, /etc/group, /etc/shadow   copies with the test users
+#   /home              an empty private directory: pam_mkhomedir must make
+#                      the homes, so their existence proves it ran
+#   /run               a private directory holding /run/sshd (privilege
+#                      separation; Debian's sshd refuses to start without it)
+#   /var/log/{wtmp,btmp,lastlog}   empty copies, so no login is recorded
+#                      on the host
+# Nothing is contacted but 127.0.0.1: the mock API, neostrad's socket and
+# sshd.
+#
+# Users: alice (roles admin, ops) and carol (role guest) exist at the mock
+# API and locally with a locked password "!" (Neostra users must exist
+# locally until the userdb release); localuser has a local password and is
+# in [users] exclude.  [access] allow_roles = admin ops and [groups] admin =
+# adm, ops = neo-ops: allow_roles has "ops" besides "admin" so that a user
+# whose admin role is removed upstream still logs in and `id` can show that
+# adm is gone (with admin alone she would simply be refused).
+#
+# sshd logs at DEBUG3, the only level at which it names pam_acct_mgmt's
+# result (the final scan proves no password reaches that log either).
+#
+# Logins are `sshpass -e ssh ... USER@127.0.0.1 id`; the password is in
+# SSHPASS only, never on a command line.  Under an ASan build the module
+# needs the ASan runtime in sshd: libasan is preloaded into sshd (which
+# re-executes itself per connection with the same environment) with
+# detect_leaks=0, as sshd leaks by design.
+# Ends with "sshd-e2e: N passed, N failed[, N skipped]".
+# shellcheck disable=SC2317 # functions called from the trap and nt_wait_until
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/lib.sh
+. "$here/../lib.sh"
+nt_init "$here/../.." "${1:?usage: $0 BUILDDIR}"
+export PYTHONDONTWRITEBYTECODE=1
+nt_counts sshd-e2e
+
+SSHD=/usr/sbin/sshd
+examples=$NT_TOP/packaging/pam
+
+skip_all() {
+        echo "skipped: sshd end to end: $*"
+        NT_SKIPPED=$((NT_SKIPPED + 1))
+        nt_finish
+}
+[ "$(id -u)" -eq 0 ] || skip_all "it needs root (sshd, pam_unix reading /etc/shadow, bind mounts)"
+[ -x "$SSHD" ] || skip_all "$SSHD is missing (install openssh-server)"
+for p in ssh ssh-keygen sshpass openssl timeout unshare; do
+        command -v "$p" >/dev/null 2>&1 || skip_all "$p is missing"
+done
+[ -f /etc/pam.d/sshd ] || skip_all "/etc/pam.d/sshd is missing (nothing to bind-mount over)"
+if [ ! -d /home ] || [ ! -d /run ]; then
+        skip_all "/home or /run is missing (nothing to bind-mount over)"
+fi
+nt_private_ns "$@" || skip_all "unshare is missing (a private mount namespace is needed)"
+[ "${NT_IN_PRIVATE_NS:-}" = 1 ] || skip_all "not in a private mount namespace"
+# Never mount anything in the namespace we were started in.
+if [ "$(readlink /proc/self/ns/mnt)" = "$(readlink "/proc/$PPID/ns/mnt")" ]; then
+        nt_fail "not in a mount namespace of our own; not mounting anything"
+        nt_finish
+fi
+
+nt_tmpdir
+mounts=
+# tests/lib.sh nt_trap, with our bind mounts undone as well (the namespace
+# drops them anyway when the script ends).
+undo_mounts() {
+        for m in $mounts; do
+                umount "$m" 2>/dev/null
+        done
+        mounts=
+}
+# shellcheck disable=SC2154 # _st is assigned inside the trap
+trap '_st=$?; trap - EXIT; nt_stop_all; undo_mounts; nt_cleanup; exit $_st' EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+bind() { # SOURCE TARGET
+        mount --bind "$1" "$2" || return 1
+        mounts="$2 $mounts"
+}
+
+for p in "$NT_BUILD/neostrad" "$NT_BUILD/pam_neostra.so"; do
+        [ -e "$p" ] || { nt_fail "$p is missing"; nt_finish; }
+done
+moddir=
+for d in "$(pkg-config --variable=libdir pam 2>/dev/null)/security" \
+         /usr/lib/x86_64-linux-gnu/security /lib/x86_64-linux-gnu/security \
+         /usr/lib64/security /lib64/security /usr/lib/security /lib/security; do
+        if [ -f "$d/pam_unix.so" ]; then moddir=$d; break; fi
+done
+[ -n "$moddir" ] || { nt_fail "no system PAM module directory with pam_unix.so"; nt_finish; }
+
+# The ASan module cannot be loaded into an sshd without the ASan runtime.
+sshd_env=
+asan_rt=$(ldd "$NT_BUILD/pam_neostra.so" 2>/dev/null | awk '/libasan/ { print $3 }')
+if [ -n "$asan_rt" ]; then
+        [ -f "$asan_rt" ] || skip_all "the module is built with ASan but its runtime $asan_rt is missing"
+        sshd_env="LD_PRELOAD=$asan_rt ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0:abort_on_error=0"
+fi
+
+# ---- users, only inside this mount namespace ------------------------------
+
+umask 077
+if ! { pw_localuser=$(nt_canary_new) && pw_alice=$(nt_canary_new) && pw_carol=$(nt_canary_new) &&
+        wrong=$(nt_canary_new); }; then
+        nt_fail "canaries"
+        nt_finish
+fi
+
+nt_add_test_user localuser 4300 || { nt_fail "adding localuser"; nt_finish; }
+# Appended to the mounted copies in place (cp cannot copy a bind-mounted
+# file onto itself): the bind mounts see the additions.
+echo "alice:x:4301:4301:pam_neostra test user:/nonexistent:/bin/sh" >>"$NT_TMP/passwd"
+echo "carol:x:4302:4302:pam_neostra test user:/nonexistent:/bin/sh" >>"$NT_TMP/passwd"
+printf 'alice:x:4301:\ncarol:x:4302:\nneo-ops:x:4390:\n' >>"$NT_TMP/group"
+# Homes under /home (a private directory below), a shell that runs `id`.
+sed "s#^\(localuser\|alice\|carol\):\(x:[0-9]*:[0-9]*:[^:]*\):[^:]*:[^:]*\$#\1:\2:/home/\1:/bin/sh#" \
+        "$NT_TMP/passwd" >"$NT_TMP/passwd.new" && cat "$NT_TMP/passwd.new" >"$NT_TMP/passwd"
+chmod 0644 "$NT_TMP/passwd" "$NT_TMP/group"
+for u in localuser alice carol; do
+        e=$(getent passwd "$u" | cut -d: -f6-)
+        [ "$e" = "/home/$u:/bin/sh" ] || { nt_fail "test user $u is not set up ('$e')"; nt_finish; }
+done
+getent group neo-ops >/dev/null || { nt_fail "group neo-ops is not set up"; nt_finish; }
+getent group adm >/dev/null || { nt_fail "this system has no group adm"; nt_finish; }
+
+hash() { # PASSWORD: a SHA-512 crypt hash; the password goes through stdin
+        printf '%s\n' "$1" | openssl passwd -6 -stdin
+}
+today=$(( $(date +%s) / 86400 ))
+{
+        cat /etc/shadow
+        printf 'localuser:%s:%s:0:99999:7:::\n' "$(hash "$pw_localuser")" "$today"
+        printf 'alice:!:%s:0:99999:7:::\n' "$today"
+        printf 'carol:!:%s:0:99999:7:::\n' "$today"
+} >"$NT_TMP/shadow" || { nt_fail "writing the shadow copy"; nt_finish; }
+chmod 0640 "$NT_TMP/shadow"
+bind "$NT_TMP/shadow" /etc/shadow || { nt_fail "bind-mounting the shadow copy"; nt_finish; }
+
+# /home: empty, so the homes pam_mkhomedir makes are new.
+if ! { mkdir -m 0755 "$NT_TMP/home" && bind "$NT_TMP/home" /home; }; then
+        nt_fail "bind-mounting a private /home"
+        nt_finish
+fi
+# /run: private, with the privilege separation directory sshd chroots to
+# (root-owned, not group or world writable, as sshd insists).
+if ! { mkdir -m 0755 "$NT_TMP/run" "$NT_TMP/run/sshd" && bind "$NT_TMP/run" /run; }; then
+        nt_fail "bind-mounting a private /run"
+        nt_finish
+fi
+# Login records go to private empty files, not the host's.
+for f in /var/log/wtmp /var/log/btmp /var/log/lastlog; do
+        [ -f "$f" ] || continue
+        b=$NT_TMP/$(basename "$f")
+        if ! { : >"$b" && chmod 0600 "$b" && bind "$b" "$f"; }; then
+                nt_fail "bind-mounting $f"
+                nt_finish
+        fi
+done
+if [ -z "$(ls -A /home)" ] && [ -d /run/sshd ] && getent shadow localuser >/dev/null; then
+        nt_pass "namespace: private /etc/shadow, /etc/passwd, /etc/group, /home (empty), /run/sshd"
+else
+        nt_fail "namespace: the private files are not in place"
+        nt_finish
+fi
+
+# ---- mock API, daemon -------------------------------------------------------
+
+users_json() { # ALICE_ROLES (a JSON list): rewrite the mock's users file
+        {
+                printf '{"users": {"alice@example.com": {"password": "%s", "roles": %s},\n' "$pw_alice" "$1"
+                printf '           "carol@example.com": {"password": "%s", "roles": ["guest"]}}}\n' "$pw_carol"
+        } >"$NT_TMP/users.json.new" && mv "$NT_TMP/users.json.new" "$NT_TMP/users.json"
+}
+users_json '["admin", "ops"]'
+nt_mock_start "$NT_TMP/users.json" || { nt_fail "mock API start"; nt_finish; }
+
+conf=$NT_TMP/e2e.conf
+sock=$(nt_socket_path e2e)
+{
+        cat <<EOF
+[api]
+url = http://127.0.0.1:$NT_MOCK_HTTP_PORT
+timeout = 3s
+
+[users]
+email_template = %u@example.com
+exclude = localuser
+
+[access]
+allow_roles = admin ops
+
+[groups]
+admin = adm
+ops = neo-ops
+
+EOF
+        nt_daemon_config e2e
+        printf '\n[cache]\noffline = no\n'
+} >"$conf"
+chmod 0600 "$conf"
+if ! "$NT_BUILD/neostrad" -c "$conf" --test-config >"$NT_LOGS/test-config.log" 2>&1; then
+        nt_fail "neostrad --test-config: $(cat "$NT_LOGS/test-config.log")"
+        nt_finish
+fi
+nt_daemon_start e2e "$conf" || { nt_fail "neostrad start"; nt_finish; }
+dpid=$NT_LAST_PID
+
+# ---- /etc/pam.d/sshd ------------------------------------------------------------
+
+# As in pam-stacks.sh: the first "pam_*.so" word of a line is the module;
+# pam_neostra.so becomes the built module with socket= and config=, the
+# others absolute paths in the system's module directory.
+rewrite() {
+        awk -v neo="$NT_BUILD/pam_neostra.so socket=$sock config=$conf" -v moddir="$moddir" '
+                /^[ \t]*#/ || /^[ \t]*$/ { next }
+                {
+                        line = $0
+                        if (match(line, /[ \t]pam_[A-Za-z0-9_]+\.so([ \t]|$)/)) {
+                                tok = substr(line, RSTART + 1, RLENGTH - 1)
+                                sub(/[ \t]$/, "", tok)
+                                repl = tok == "pam_neostra.so" ? neo : moddir "/" tok
+                                line = substr(line, 1, RSTART) repl substr(line, RSTART + 1 + length(tok))
+                        }
+                        print line
+                }'
+}
+for f in auth account session; do
+        rewrite <"$examples/common-$f.example"
+done >"$NT_TMP/pam.sshd"
+chmod 0644 "$NT_TMP/pam.sshd"
+bind "$NT_TMP/pam.sshd" /etc/pam.d/sshd || { nt_fail "bind-mounting /etc/pam.d/sshd"; nt_finish; }
+# Undo the rewriting: what is left must be the example lines, verbatim.
+sed -e "s# socket=$sock config=$conf##" -e "s#$NT_BUILD/pam_neostra\.so#pam_neostra.so#" \
+    -e "s#$moddir/##" /etc/pam.d/sshd >"$NT_TMP/pam.sshd.undone"
+for f in auth account session; do
+        grep -v -e '^[[:space:]]*#' -e '^[[:space:]]*$' "$examples/common-$f.example"
+done >"$NT_TMP/pam.sshd.expected"
+bad_mods=$(sed -n 's#.*[[:space:]]\(/[^[:space:]]*\.so\)\([[:space:]].*\)*$#\1#p' /etc/pam.d/sshd |
+        while read -r mod; do [ -f "$mod" ] || echo "$mod"; done)
+if grep -q pam_mkhomedir /etc/pam.d/sshd && [ -z "$bad_mods" ] &&
+   cmp -s "$NT_TMP/pam.sshd.undone" "$NT_TMP/pam.sshd.expected"; then
+        nt_pass "/etc/pam.d/sshd (here only) = README's common-auth, -account, -session verbatim, module paths resolved"
+else
+        nt_fail "/etc/pam.d/sshd is not the examples verbatim (or a module is missing: $bad_mods)"
+        diff "$NT_TMP/pam.sshd.expected" "$NT_TMP/pam.sshd.undone" | sed 's/^/  | /'
+fi
+sed 's/^/  | /' /etc/pam.d/sshd >"$NT_LOGS/pam.sshd.log"
+
+# ---- sshd ------------------------------------------------------------------
+
+ssh-keygen -q -t ed25519 -N '' -C sshd-e2e -f "$NT_TMP/ssh_host_ed25519_key" </dev/null ||
+        { nt_fail "ssh-keygen"; nt_finish; }
+: >"$NT_TMP/authorized_keys"
+port=$(nt_free_port)
+cat >"$NT_TMP/sshd_config" <<EOF
+ListenAddress 127.0.0.1:$port
+HostKey $NT_TMP/ssh_host_ed25519_key
+PidFile none
+UsePAM yes
+KbdInteractiveAuthentication yes
+PasswordAuthentication yes
+PermitEmptyPasswords no
+PubkeyAuthentication no
+AuthorizedKeysFile $NT_TMP/authorized_keys
+HostbasedAuthentication no
+GSSAPIAuthentication no
+KerberosAuthentication no
+PermitRootLogin no
+AllowUsers alice carol localuser
+StrictModes no
+UseDNS no
+PrintMotd no
+PrintLastLog no
+X11Forwarding no
+AllowTcpForwarding no
+AllowAgentForwarding no
+PermitTunnel no
+LoginGraceTime 30
+LogLevel DEBUG3
+EOF
+if ! "$SSHD" -t -f "$NT_TMP/sshd_config" >"$NT_LOGS/sshd-t.log" 2>&1; then
+        nt_fail "sshd -t: $(cat "$NT_LOGS/sshd-t.log")"
+        nt_finish
+fi
+sshd_log=$NT_LOGS/sshd.log
+# sshd's connection process kills its unprivileged child when a login
+# fails and exits without waiting for it; that orphan goes to PID 1, which
+# in some containers never reaps it.  So the listener is made a child
+# subreaper (prctl PR_SET_CHILD_SUBREAPER survives execve): orphans of its
+# connections come back to it, its SIGCHLD handler reaps them, and
+# "sshd has no children" below covers them as well.  python3 sets it and
+# execs env, which execs sshd: one PID throughout.
+# shellcheck disable=SC2086 # sshd_env is empty or a list of assignments
+nt_spawn sshd "$NT_PYTHON" -c 'import ctypes, os, sys
+PR_SET_CHILD_SUBREAPER = 36
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+    sys.exit("prctl(PR_SET_CHILD_SUBREAPER): " + os.strerror(ctypes.get_errno()))
+os.execv(sys.argv[1], sys.argv[1:])' \
+        /usr/bin/env -u NEOSTRA_CANARY $sshd_env "$SSHD" -D -e -f "$NT_TMP/sshd_config" \
+        -o "PidFile=none" >>"$sshd_log" 2>&1 </dev/null
+spid=$NT_LAST_PID
+sshd_listening() {
+        grep -q "Server listening on 127.0.0.1 port $port" "$sshd_log" || _nt_gone "$spid"
+}
+if nt_wait_until 10 "sshd to listen on port $port" sshd_listening && _nt_alive "$spid"; then
+        nt_pass "sshd (pid $spid) listens on 127.0.0.1:$port${asan_rt:+ (ASan runtime preloaded)}"
+else
+        nt_fail "sshd did not start"
+        sed 's/^/  | /' "$sshd_log"
+        nt_finish
+fi
+
+# ---- helpers -----------------------------------------------------------------
+
+# login USER PASSWORD: `id` over ssh; output in $NT_TMP/ssh.out, status in
+# $rc, time in $cs (centiseconds).  sshpass exits 5 at a second password
+# prompt (a refused password) and ssh 255 when the server closes.
+login() {
+        _t0=$(nt_now_cs)
+        SSHPASS=$2 timeout 30 sshpass -e ssh -F /dev/null \
+                -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+                -o GlobalKnownHostsFile=/dev/null -o PubkeyAuthentication=no \
+                -o GSSAPIAuthentication=no -o HostbasedAuthentication=no \
+                -o ConnectTimeout=10 -o LogLevel=ERROR -p "$port" "$1@127.0.0.1" id \
+                >"$NT_TMP/ssh.out" 2>&1 </dev/null
+        rc=$?
+        cs=$(( $(nt_now_cs) - _t0 ))
+        { echo "== ssh $1 -> $rc ($((cs * 10)) ms)"; cat "$NT_TMP/ssh.out"; } >>"$NT_LOGS/ssh.log"
+}
+show_out() { sed 's/^/  | /' "$NT_TMP/ssh.out"; }
+id_line() { grep '^uid=' "$NT_TMP/ssh.out" | head -n1; }
+has_group() { id_line | grep -q "[=,][0-9]*($1)"; }
+ms() { echo "$((cs * 10)) ms"; }
+within() { # SECONDS DESC: the last login took less than SECONDS
+        if [ "$cs" -lt $(($1 * 100)) ]; then
+                nt_pass "$2 took $(ms) (< $1 s)"
+        else
+                nt_fail "$2 took $(ms) (>= $1 s)"
+        fi
+}
+# Lines sshd logged since MARK (a line count taken before a login).
+log_mark() { wc -l <"$sshd_log"; }
+log_since() { tail -n +"$(( $1 + 1 ))" "$sshd_log"; }
+# expect_session USER PASSWORD DESC: the login works and `id` ran as USER.
+expect_session() {
+        login "$1" "$2"
+        _uid=$(getent passwd "$1" | cut -d: -f3)
+        if [ "$rc" -eq 0 ] && id_line | grep -q "^uid=$_uid($1) "; then
+                nt_pass "$3: logged in ($(ms)): $(id_line)"
+                return 0
+        fi
+        nt_fail "$3: ssh exited $rc after $(ms)"
+        show_out
+        return 1
+}
+# expect_refused USER PASSWORD DESC KIND: the login fails, and how:
+#   password  sshpass saw a second password prompt (exit 5): auth refused
+#   account   ssh gave up (exit 255) and sshd logged pam_acct_mgmt
+#             refusing (it says so at DEBUG3 only; VERBOSE prints "Failed
+#             keyboard-interactive/pam" for a wrong password too), with no
+#             authentication failure before it
+expect_refused() {
+        _m=$(log_mark)
+        login "$1" "$2"
+        if [ "$rc" -eq 0 ] || grep -q '^uid=' "$NT_TMP/ssh.out"; then
+                nt_fail "$3: not refused (exit $rc)"
+                show_out
+                return 1
+        fi
+        case $4 in
+        password)
+                if [ "$rc" -eq 5 ]; then
+                        nt_pass "$3: password refused (sshpass exit 5, $(ms))"
+                        return 0
+                fi
+                nt_fail "$3: expected a refused password (sshpass exit 5), got exit $rc"
+                ;;
+        account)
+                _acct=$(log_since "$_m" | grep 'do_pam_account pam_acct_mgmt = ' | head -n1)
+                case $rc:$_acct in
+                "255:"*"pam_acct_mgmt = 6 (Permission denied)"*)
+                        if ! log_since "$_m" | grep -q "PAM: Authentication failure for $1 "; then
+                                nt_pass "$3: refused at account time (ssh exit 255, $(ms); sshd: ${_acct#debug3: })"
+                                return 0
+                        fi
+                        nt_fail "$3: her password was refused (expected a refusal at account time only)"
+                        ;;
+                *)
+                        nt_fail "$3: expected a refusal at account time, got exit $rc, sshd: '$_acct'"
+                        ;;
+                esac
+                ;;
+        esac
+        show_out
+        log_since "$_m" | grep -i pam | sed 's/^/  | /'
+        return 1
+}
+signins() {
+        nt_http GET "$NT_MOCK_HTTP_PORT" /_control/stats 2>/dev/null |
+                sed -n 's/.*"signins": *\([0-9][0-9]*\).*/\1/p'
+}
+
+# ---- daemon and API up -------------------------------------------------------
+
+echo "# daemon and API up"
+n0=$(signins)
+if [ -e /home/alice ]; then
+        nt_fail "/home/alice exists before the first login"
+fi
+if expect_session alice "$pw_alice" "alice (admin, ops), first login, right password"; then
+        if has_group adm && has_group neo-ops; then
+                nt_pass "alice: id shows the mapped groups adm and neo-ops"
+        else
+                nt_fail "alice: id does not show adm and neo-ops: $(id_line)"
+        fi
+        if grep -q 'Could not chdir' "$NT_TMP/ssh.out"; then
+                nt_fail "alice: the session could not enter her home"; show_out
+        fi
+fi
+if [ -d /home/alice ] && [ "$(stat -c '%U %a' /home/alice)" = "alice 700" ]; then
+        nt_pass "alice: pam_mkhomedir made /home/alice, owner alice, mode 700"
+else
+        nt_fail "alice: /home/alice: $(stat -c '%U %a' /home/alice 2>&1)"
+fi
+n1=$(signins)
+if [ -n "$n0" ] && [ "$n1" = $((n0 + 1)) ]; then
+        nt_pass "alice: exactly one sign-in reached the API"
+else
+        nt_fail "alice: sign-ins at the API went from $n0 to $n1 (expected one more)"
+fi
+
+expect_refused alice "$wrong" "alice, wrong password" password
+
+if expect_refused carol "$pw_carol" "carol (guest), right password" account; then
+        if [ ! -e /home/carol ]; then
+                nt_pass "carol: no home was made for her"
+        else
+                nt_fail "carol: /home/carol was made"
+        fi
+fi
+
+n0=$(signins)
+if expect_session localuser "$pw_localuser" "localuser (excluded, local password)"; then
+        if has_group adm || has_group neo-ops; then
+                nt_fail "localuser: id shows a Neostra group: $(id_line)"
+        else
+                nt_pass "localuser: no Neostra group"
+        fi
+fi
+n1=$(signins)
+if [ -n "$n0" ] && [ "$n0" = "$n1" ]; then
+        nt_pass "localuser: nothing sent to the API"
+else
+        nt_fail "localuser: sign-ins went from $n0 to $n1"
+fi
+
+# A role removed upstream: the next login has lost its group.
+users_json '["ops"]'
+if expect_session alice "$pw_alice" "alice after her admin role was removed upstream"; then
+        if ! has_group adm && has_group neo-ops; then
+                nt_pass "alice: id no longer shows adm (still neo-ops): $(id_line)"
+        else
+                nt_fail "alice: expected neo-ops without adm: $(id_line)"
+        fi
+fi
+users_json '[]'
+expect_refused alice "$pw_alice" "alice with no role left upstream" account
+
+# ---- daemon stopped -------------------------------------------------------
+
+echo "# daemon stopped"
+nt_stop "$dpid" neostrad-e2e
+st=$?
+if [ "$st" -eq 0 ]; then nt_pass "neostrad stopped cleanly"; else nt_fail "neostrad exited with $st"; fi
+users_json '["admin", "ops"]'
+if expect_session localuser "$pw_localuser" "daemon down: localuser"; then
+        within 3 "daemon down: localuser's login"
+fi
+if expect_refused alice "$pw_alice" "daemon down: alice (right password)" password; then
+        within 5 "daemon down: alice's refusal"
+fi
+
+# ---- the end ---------------------------------------------------------------
+
+# sshd -D forks a child per connection; they end with their connections.
+# Wait for them (and the orphans the subreaper collects), then stop the
+# listener by its PID (nt_end_checks).
+no_children() { [ -z "$(pgrep -P "$spid")" ]; }
+nt_wait_until 10 "sshd's connection children to exit" no_children ||
+        nt_fail "sshd still has connection children: $(pgrep -P "$spid" | tr '\n' ' ')"
+nt_end_checks
+if grep -q 'Sanitizer' "$sshd_log"; then
+        nt_fail "sanitizer output in sshd's log"
+fi
+
+# No password anywhere: only the mock's users file holds Neostra passwords
+# and the shadow copy a hash of localuser's.
+leaks=
+for pw in "$pw_localuser" "$pw_alice" "$pw_carol" "$wrong"; do
+        l=$(nt_find_canary "$pw" "$NT_TMP" | grep -v -x -e "$NT_TMP/users.json")
+        [ -z "$l" ] || leaks="$leaks $l"
+done
+if [ -z "$leaks" ]; then
+        nt_pass "no password (right or wrong) in any file under the test directory"
+else
+        nt_fail "passwords found in:$leaks"
+fi
+if [ "$NT_FAILED" -ne 0 ]; then
+        echo "---- $sshd_log (tail)"
+        tail -n 40 "$sshd_log"
+fi
+
+nt_finish

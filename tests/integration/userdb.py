@@ -1,0 +1,320 @@
+#!/usr/bin/python3
+"""Cases for tests/integration/userdb.sh: neostrad's io.systemd.UserDatabase
+service, queried directly over its socket ($NEOSTRA_USERDB_SOCK) after
+alice and bob signed in through io.neostra.Auth ($NEOSTRA_SOCK).
+
+The daemon's [groups]: dev = developers sudo, admin = ops; developers and
+ops do not exist on the host (published, stable gids), sudo does (a
+membership only).  alice has roles dev + admin, bob dev, slow (whose
+sign-in hangs at the mock) dev.
+"""
+
+import json
+import os
+import socket
+import sys
+import threading
+import time
+
+import itest
+import varlink
+from itest import expect, expect_error
+
+UDB = "io.systemd.UserDatabase."
+SERVICE = "io.neostra"
+NO_RECORD = UDB + "NoRecordFound"
+FAST_MS = 50.0
+
+
+def usock():
+    return itest.env("NEOSTRA_USERDB_SOCK")
+
+
+def uid_range():
+    return int(itest.env("NEOSTRA_UID_MIN")), int(itest.env("NEOSTRA_UID_MAX"))
+
+
+def ucall(method, params=None, **extra):
+    p = {"service": SERVICE}
+    p.update(params or {})
+    with varlink.Connection(usock()) as c:
+        return c.call(UDB + method, p, **extra)
+
+
+def ucall_more(method, params=None, service=SERVICE):
+    """All replies of a call with "more": a list of messages."""
+    p = {} if service is None else {"service": service}
+    p.update(params or {})
+    out = []
+    with varlink.Connection(usock()) as c:
+        c.send(UDB + method, p, more=True)
+        while True:
+            msg = c.receive()
+            out.append(msg)
+            if not msg.get("continues"):
+                return out
+
+
+def record(reply, what):
+    expect("error" not in reply, "%s: %s" % (what, json.dumps(reply)[:300]))
+    return reply["parameters"]["record"]
+
+
+def login_both():
+    for user in ("alice", "bob"):
+        r = itest.authenticate(user, user + "-pw")
+        expect("error" not in r, "%s signs in: %s" % (user, json.dumps(r)[:300]))
+
+
+def alice():
+    return record(ucall("GetUserRecord", {"userName": "alice"}), "alice by name")
+
+
+def case_login():
+    login_both()
+
+
+def case_user_by_name():
+    lo, hi = uid_range()
+    r = alice()
+    expect(r["userName"] == "alice", "userName: %r" % r)
+    expect(lo <= r["uid"] <= hi, "uid %s outside [%d, %d]" % (r["uid"], lo, hi))
+    expect(r["gid"] == r["uid"], "gid is not the uid: %r" % r)
+    expect(r["realName"] == "alice", "realName: %r" % r)
+    expect(r["homeDirectory"] == "/home/alice", "homeDirectory: %r" % r)
+    expect(r["shell"] == "/bin/bash", "shell: %r" % r)
+    expect(r["disposition"] == "regular", "disposition: %r" % r)
+    expect(r["service"] == SERVICE, "service: %r" % r)
+    expect(r["memberOf"] == ["developers", "sudo", "ops"], "memberOf: %r" % r)
+    for secret in ("hashedPassword", "privileged", "password", "token", "email"):
+        expect(secret not in r and secret not in json.dumps(r), "record carries %s: %r" % (secret, r))
+    bob = record(ucall("GetUserRecord", {"userName": "bob"}), "bob by name")
+    expect(bob["memberOf"] == ["developers", "sudo"], "bob memberOf: %r" % bob)
+    expect(bob["uid"] != r["uid"], "alice and bob share a uid")
+
+
+def case_user_by_uid():
+    a = alice()
+    r = record(ucall("GetUserRecord", {"uid": a["uid"]}), "alice by uid")
+    expect(r == a, "by uid differs from by name: %r / %r" % (r, a))
+    r = record(ucall("GetUserRecord", {"uid": a["uid"], "userName": "alice"}), "alice by both")
+    expect(r == a, "by both differs")
+    bob = record(ucall("GetUserRecord", {"userName": "bob"}), "bob")
+    expect_error(ucall("GetUserRecord", {"uid": bob["uid"], "userName": "alice"}),
+                 UDB + "ConflictingRecordFound", "uid of bob with name alice")
+
+
+def case_no_record():
+    expect_error(ucall("GetUserRecord", {"userName": "nobody-here"}), NO_RECORD, "unknown name")
+    expect_error(ucall("GetUserRecord", {"uid": 4123456}), NO_RECORD, "unknown uid")
+    expect_error(ucall("GetUserRecord", {"userName": "root"}), NO_RECORD, "root")
+    expect_error(ucall("GetGroupRecord", {"groupName": "sudo"}), NO_RECORD, "local group sudo")
+    expect_error(ucall("GetGroupRecord", {"gid": 0}), NO_RECORD, "gid 0")
+    expect_error(ucall("GetMemberships", {"userName": "nobody-here"}, more=True), NO_RECORD,
+                 "memberships of an unknown name")
+    # slow has not signed in yet: not published.
+    expect_error(ucall("GetUserRecord", {"userName": "slow"}), NO_RECORD, "a user never seen")
+
+
+def case_bad_service():
+    for service in ("io.systemd.Multiplexer", "", "io.neostra.x"):
+        with varlink.Connection(usock()) as c:
+            r = c.call(UDB + "GetUserRecord", {"userName": "alice", "service": service})
+        expect_error(r, UDB + "BadService", "service %r" % service)
+    with varlink.Connection(usock()) as c:
+        r = c.call(UDB + "GetGroupRecord", {"groupName": "developers"})
+    expect_error(r, UDB + "BadService", "no service")
+
+
+def case_unknown_parameters():
+    r = record(ucall("GetUserRecord", {"userName": "alice", "fuzzyNames": ["ali"],
+                                       "dispositionMask": ["regular"], "whatever": 1}),
+               "unknown parameters")
+    expect(r["userName"] == "alice", "record: %r" % r)
+    expect_error(ucall("GetUserRecord", {"userName": 5}), "org.varlink.service.InvalidParameter",
+                 "userName of the wrong type")
+    r = ucall("NoSuchMethod")
+    expect_error(r, "org.varlink.service.MethodNotFound", "unknown method")
+
+
+def case_enumerate_users():
+    msgs = ucall_more("GetUserRecord")
+    expect(len(msgs) == 2, "two users: %r" % msgs)
+    for m in msgs[:-1]:
+        expect(m.get("continues") is True, "continues on all but the last: %r" % m)
+    expect(not msgs[-1].get("continues"), "the last does not continue: %r" % msgs[-1])
+    names = sorted(m["parameters"]["record"]["userName"] for m in msgs)
+    expect(names == ["alice", "bob"], "names: %r" % names)
+    for m in msgs:
+        expect(m["parameters"]["record"]["service"] == SERVICE, "service in %r" % m)
+    # Enumeration needs "more".
+    expect_error(ucall("GetUserRecord"), "org.varlink.service.ExpectedMore", "enumeration without more")
+    # A single lookup with "more" is one reply without "continues".
+    msgs = ucall_more("GetUserRecord", {"userName": "alice"})
+    expect(len(msgs) == 1 and not msgs[0].get("continues"), "single with more: %r" % msgs)
+
+
+def case_groups():
+    lo, hi = uid_range()
+    a = alice()
+    dev = record(ucall("GetGroupRecord", {"groupName": "developers"}), "developers")
+    expect(lo <= dev["gid"] <= hi, "developers gid %s outside the range" % dev["gid"])
+    expect(sorted(dev["members"]) == ["alice", "bob"], "developers members: %r" % dev)
+    expect(dev["service"] == SERVICE and dev["disposition"] == "regular", "developers: %r" % dev)
+    ops = record(ucall("GetGroupRecord", {"groupName": "ops"}), "ops")
+    expect(ops["members"] == ["alice"], "ops members: %r" % ops)
+    expect(ops["gid"] != dev["gid"] and ops["gid"] != a["uid"], "gids collide: %r %r" % (ops, dev))
+    r = record(ucall("GetGroupRecord", {"gid": dev["gid"]}), "developers by gid")
+    expect(r == dev, "by gid differs")
+    priv = record(ucall("GetGroupRecord", {"groupName": "alice"}), "alice's private group")
+    expect(priv["gid"] == a["uid"] and priv["service"] == SERVICE, "private group: %r" % priv)
+    priv2 = record(ucall("GetGroupRecord", {"gid": a["uid"]}), "alice's private group by gid")
+    expect(priv2 == priv, "private group by gid differs")
+    msgs = ucall_more("GetGroupRecord")
+    names = sorted(m["parameters"]["record"]["groupName"] for m in msgs)
+    expect(names == ["alice", "bob", "developers", "ops"], "group enumeration: %r" % names)
+    expect(all(m.get("continues") for m in msgs[:-1]) and not msgs[-1].get("continues"),
+           "continues flags: %r" % msgs)
+
+
+def pairs(msgs):
+    return sorted((m["parameters"]["userName"], m["parameters"]["groupName"]) for m in msgs)
+
+
+def case_memberships():
+    got = pairs(ucall_more("GetMemberships", {"userName": "alice"}))
+    expect(got == [("alice", "developers"), ("alice", "ops"), ("alice", "sudo")], "alice: %r" % got)
+    got = pairs(ucall_more("GetMemberships", {"groupName": "developers"}))
+    expect(got == [("alice", "developers"), ("bob", "developers")], "developers: %r" % got)
+    got = pairs(ucall_more("GetMemberships", {"groupName": "sudo"}))
+    expect(got == [("alice", "sudo"), ("bob", "sudo")], "sudo (local): %r" % got)
+    got = pairs(ucall_more("GetMemberships"))
+    expect(len(got) == 5, "all memberships: %r" % got)
+    r = ucall("GetMemberships", {"userName": "bob", "groupName": "developers"})
+    expect("error" not in r and r["parameters"] == {"userName": "bob", "groupName": "developers"},
+           "one pair without more: %r" % r)
+    expect_error(ucall("GetMemberships", {"userName": "bob", "groupName": "ops"}), NO_RECORD,
+                 "bob is not in ops")
+
+
+def case_fast_while_api_hangs():
+    """A sign-in that hangs at the API must not slow the userdb answers."""
+    c = varlink.Connection(itest.sock(), timeout=15)
+    try:
+        c.send("io.neostra.Auth.Authenticate", {"user": "slow", "password": "slow-pw"})
+        itest.poll(lambda: itest.status()["pendingApiRequests"] >= 1, 5, what="the slow sign-in pending")
+        worst = 0.0
+        for i in range(30):
+            started = time.monotonic()
+            if i % 3 == 0:
+                r = ucall("GetUserRecord", {"userName": "alice"})
+            elif i % 3 == 1:
+                r = ucall("GetGroupRecord", {"groupName": "developers"})
+            else:
+                msgs = ucall_more("GetMemberships", {"userName": "alice"})
+                r = msgs[-1]
+            took = (time.monotonic() - started) * 1000
+            worst = max(worst, took)
+            expect("error" not in r, "answer while the API hangs: %r" % r)
+        expect(itest.status()["pendingApiRequests"] >= 1, "the sign-in was still pending")
+        print("# slowest userdb answer while a sign-in hung: %.1f ms" % worst)
+        expect(worst < FAST_MS, "a userdb answer took %.1f ms (limit %.0f)" % (worst, FAST_MS))
+        r = c.receive(timeout=15)
+        expect("error" not in r, "the slow sign-in succeeds in the end: %r" % r)
+    finally:
+        c.close()
+    r = record(ucall("GetUserRecord", {"userName": "slow"}), "slow after its sign-in")
+    expect(r["memberOf"] == ["developers", "sudo"], "slow memberOf: %r" % r)
+
+
+def case_local_wins():
+    """carol exists locally too: she may sign in, but is never published,
+    and the conflict is logged once."""
+    for _ in range(2):
+        r = itest.authenticate("carol", "carol-pw")
+        expect("error" not in r, "carol signs in: %s" % json.dumps(r)[:300])
+    expect_error(ucall("GetUserRecord", {"userName": "carol"}), NO_RECORD, "carol by name")
+    expect_error(ucall("GetGroupRecord", {"groupName": "carol"}), NO_RECORD, "carol's private group")
+    expect_error(ucall("GetMemberships", {"userName": "carol"}, more=True), NO_RECORD, "carol's memberships")
+    members = record(ucall("GetGroupRecord", {"groupName": "developers"}), "developers")["members"]
+    expect("carol" not in members, "carol listed in developers: %r" % members)
+    n = itest.log_text().count("Neostra user carol has the name of a local user or group")
+    expect(n == 1, "the conflict was logged %d times, not once" % n)
+
+
+def activated(name, userdb):
+    """neostrad started by systemd-socket-activate with an auth and a
+    userdb socket (FileDescriptorName=auth / userdb, as the units pass
+    them); returns (daemon, auth socket, userdb socket)."""
+    import shutil
+    tool = shutil.which("systemd-socket-activate")
+    if not tool:
+        raise itest.Skip("systemd-socket-activate is not installed")
+    d = os.path.join(itest.env("NEOSTRA_TMP"), name)
+    os.makedirs(d, exist_ok=True)
+    sock, usock_path = os.path.join(d, "auth.sock"), os.path.join(d, "userdb.sock")
+    conf = itest.write_config(os.path.join(d, "neostrad.conf"), sock, groups="dev = developers")
+    with open(conf) as f:
+        text = f.read()
+    # write_config says "userdb = no"; a key may appear once per file.
+    with open(conf, "w") as f:
+        f.write(text.replace("userdb = no\n", "userdb = %s\n" % ("yes" if userdb else "no")))
+    wrapper = [tool, "--fdname=auth:userdb", "-l", sock, "-l", usock_path,
+               "-E", "ASAN_OPTIONS", "-E", "UBSAN_OPTIONS"]
+    daemon = itest.Daemon(conf, os.path.join(d, "neostrad.log"), wrapper=wrapper)
+    itest.poll(lambda: os.path.exists(sock) and os.path.exists(usock_path), 5.0,
+               what="systemd-socket-activate listening")
+    varlink.wait_ready(sock, 10.0)
+    return daemon, sock, usock_path
+
+
+def case_socket_activation():
+    daemon, sock, upath = activated("activate-udb", True)
+    try:
+        r = itest.authenticate("bob", "bob-pw", path=sock)
+        expect("error" not in r, "bob signs in: %r" % r)
+        with varlink.Connection(upath) as c:
+            r = c.call(UDB + "GetUserRecord", {"userName": "bob", "service": SERVICE})
+        rec = record(r, "bob on the socket from systemd")
+        expect(rec["memberOf"] == ["developers"], "memberOf: %r" % rec)
+        itest.wait_log("UserDatabase on", path=daemon.log)
+        expect("socket from systemd" in daemon.text().split("UserDatabase on", 1)[1].split("\n", 1)[0],
+               "the userdb socket was not the one from systemd")
+        daemon.stop_clean()
+        expect(os.path.exists(upath), "neostrad removed the socket systemd passed it")
+    finally:
+        daemon.kill()
+
+
+def case_socket_activation_userdb_off():
+    """userdb = no, but systemd passes the userdb socket anyway: it is
+    answered at once (NoRecordFound), never left to stall lookups."""
+    daemon, sock, upath = activated("activate-noudb", False)
+    try:
+        r = itest.authenticate("bob", "bob-pw", path=sock)
+        expect("error" not in r, "bob signs in: %r" % r)
+        started = time.monotonic()
+        with varlink.Connection(upath, timeout=3) as c:
+            r = c.call(UDB + "GetUserRecord", {"userName": "bob", "service": SERVICE})
+        expect_error(r, NO_RECORD, "userdb = no")
+        expect(time.monotonic() - started < 1.0, "the answer was slow")
+        daemon.stop_clean()
+    finally:
+        daemon.kill()
+
+
+def dump_ids():
+    """Print name=uid lines (for the restart comparison in the shell)."""
+    for m in ucall_more("GetUserRecord"):
+        rec = m["parameters"]["record"]
+        print("%s=%d" % (rec["userName"], rec["uid"]))
+    for m in ucall_more("GetGroupRecord"):
+        rec = m["parameters"]["record"]
+        print("group:%s=%d" % (rec["groupName"], rec["gid"]))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["dump"]:
+        dump_ids()
+        sys.exit(0)
+    sys.exit(itest.run_cases(globals(), sys.argv[1:]))
