@@ -293,37 +293,33 @@ static void add_result(struct query *q, json_t *params) {
                 json_array_append_new(q->results, params);
 }
 
-static void collect_user(struct user_record *u, void *userdata) {
-        struct query *q = userdata;
-        bool by_id, by_name;
+/* Does the record (id, name) answer the query?  A query by id and name
+ * together that names two different records is a conflict, remembered
+ * in q and answered as ConflictingRecordFound. */
+static bool query_matches(struct query *q, uid_t id, const char *name) {
+        bool by_id = q->has_id && id == q->id;
+        bool by_name = q->name && strcmp(name, q->name) == 0;
 
-        if (!published_user(u))
-                return;
-        by_id = q->has_id && u->uid == q->id;
-        by_name = q->name && strcmp(u->name, q->name) == 0;
         if (q->has_id && q->name && by_id != by_name) {
                 q->conflict = true;
-                return;
+                return false;
         }
-        if ((q->has_id && !by_id) || (q->name && !by_name))
+        return (!q->has_id || by_id) && (!q->name || by_name);
+}
+
+static void collect_user(struct user_record *u, void *userdata) {
+        struct query *q = userdata;
+
+        if (!published_user(u) || !query_matches(q, u->uid, u->name))
                 return;
         add_result(q, json_pack("{s:o, s:b}", "record", user_json(q->m, u), "incomplete", false));
 }
 
 static void collect_private_group(struct user_record *u, void *userdata) {
         struct query *q = userdata;
-        bool by_id, by_name;
 
         /* A [groups] name we publish wins over a user's private group. */
-        if (!published_user(u) || find_mapped(q->m, u->name))
-                return;
-        by_id = q->has_id && u->uid == q->id;
-        by_name = q->name && strcmp(u->name, q->name) == 0;
-        if (q->has_id && q->name && by_id != by_name) {
-                q->conflict = true;
-                return;
-        }
-        if ((q->has_id && !by_id) || (q->name && !by_name))
+        if (!published_user(u) || find_mapped(q->m, u->name) || !query_matches(q, u->uid, u->name))
                 return;
         add_result(q, json_pack("{s:o, s:b}", "record", group_json(u->name, u->uid, NULL),
                                 "incomplete", false));
@@ -346,17 +342,8 @@ static void collect_role_groups(struct query *q) {
         for (size_t i = 0; i < q->m->n_mapped; i++) {
                 const struct mapped_group *g = &q->m->mapped[i];
                 struct members_ctx ctx = { q->m, g->name, NULL };
-                bool by_id, by_name;
 
-                if (!g->published)
-                        continue;
-                by_id = q->has_id && g->gid == q->id;
-                by_name = q->name && strcmp(g->name, q->name) == 0;
-                if (q->has_id && q->name && by_id != by_name) {
-                        q->conflict = true;
-                        continue;
-                }
-                if ((q->has_id && !by_id) || (q->name && !by_name))
+                if (!g->published || !query_matches(q, g->gid, g->name))
                         continue;
                 ctx.members = json_array();
                 if (!ctx.members)
