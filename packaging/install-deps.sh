@@ -16,6 +16,14 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "install-deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
+# Test dependencies such as openssh-server must not start services on this
+# host (the tests run their own sshd on loopback): without a policy-rc.d,
+# put one that refuses every start in place for the install only.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\n# install-deps.sh: no service starts during this install\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod 0755 /usr/sbin/policy-rc.d
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT INT TERM
+fi
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
