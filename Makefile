@@ -11,6 +11,7 @@ SYSCONFDIR ?= /etc
 # Debian's PAM modules live in the multiarch directory; ask pkg-config first.
 PAMDIR     ?= $(shell pkg-config --variable=libdir pam 2>/dev/null || echo /lib/x86_64-linux-gnu)/security
 UNITDIR    ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
+MANDIR     ?= $(PREFIX)/share/man
 
 CC         ?= gcc
 PKG_CONFIG ?= pkg-config
@@ -150,11 +151,18 @@ install: all
 		> $(DESTDIR)$(UNITDIR)/neostrad.service
 	install -m 0644 packaging/systemd/neostrad.socket $(DESTDIR)$(UNITDIR)/neostrad.socket
 	install -m 0644 packaging/systemd/neostrad-userdb.socket $(DESTDIR)$(UNITDIR)/neostrad-userdb.socket
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 neostrad/neostractl.1 $(DESTDIR)$(MANDIR)/man1/neostractl.1
+	install -m 0644 neostrad/neostrad.conf.5 $(DESTDIR)$(MANDIR)/man5/neostrad.conf.5
+	install -m 0644 neostrad/neostrad.8 $(DESTDIR)$(MANDIR)/man8/neostrad.8
+	install -m 0644 pam_neostra/pam_neostra.8 $(DESTDIR)$(MANDIR)/man8/pam_neostra.8
 
 uninstall:
 	rm -f $(DESTDIR)$(PAMDIR)/pam_neostra.so $(DESTDIR)$(SBINDIR)/neostrad \
 		$(DESTDIR)$(BINDIR)/neostractl $(DESTDIR)$(UNITDIR)/neostrad.service \
-		$(DESTDIR)$(UNITDIR)/neostrad.socket $(DESTDIR)$(UNITDIR)/neostrad-userdb.socket
+		$(DESTDIR)$(UNITDIR)/neostrad.socket $(DESTDIR)$(UNITDIR)/neostrad-userdb.socket \
+		$(DESTDIR)$(MANDIR)/man1/neostractl.1 $(DESTDIR)$(MANDIR)/man5/neostrad.conf.5 \
+		$(DESTDIR)$(MANDIR)/man8/neostrad.8 $(DESTDIR)$(MANDIR)/man8/pam_neostra.8
 
 clean:
 	rm -rf build build-asan
