@@ -1244,6 +1244,12 @@ int manager_run(Manager *m) {
             (r = sd_event_add_signal(m->event, NULL, SIGHUP, on_reload, m)) < 0)
                 return r;
 
+        /* With WatchdogSec= in the unit, sd-event sends WATCHDOG=1 from the
+         * loop itself: a loop that stops turning gets restarted. */
+        r = sd_event_set_watchdog(m->event, true);
+        if (r < 0)
+                log_msg(LOG_WARNING, "cannot set up the watchdog: %s", strerror(-r));
+
         (void) sd_notify(false, "READY=1");
         update_status(m);
         log_msg(LOG_INFO, "neostrad %s ready; API %s", NEOSTRA_VERSION, m->config->api_url);

@@ -214,6 +214,28 @@ def case_sd_notify():
             daemon.kill()
 
 
+def case_watchdog():
+    """With WATCHDOG_USEC set (WatchdogSec= in the unit) the loop sends
+    WATCHDOG=1 at least every half interval, also while idle."""
+    d = workdir("watchdog")
+    listener = NotifyListener(os.path.join(d, "notify.sock"))
+    daemon = None
+    try:
+        daemon = start("watchdog", env={"NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "400000"})
+        listener.wait_for("READY=1")
+        started = time.monotonic()
+        listener.wait_for("WATCHDOG=1", count=4)
+        took = time.monotonic() - started
+        expect(took < 3.0, "4 WATCHDOG=1 took %.1f s with a 0.4 s watchdog" % took)
+        daemon.signal(signal.SIGTERM)
+        expect(daemon.wait(5.0) == 0, "exit status")
+        daemon.check_sanitizers()
+    finally:
+        listener.close()
+        if daemon:
+            daemon.kill()
+
+
 def case_reload():
     daemon = start("reload")
     try:
