@@ -25,6 +25,7 @@ typedef struct Connection Connection;
 struct login;
 struct mapped_group;
 struct group_id;
+struct provisional;
 
 enum login_result {
         RESULT_SUCCESS,          /* the API said yes */
@@ -75,6 +76,8 @@ struct Manager {
         size_t n_group_ids;
         struct mapped_group *mapped;    /* [groups] names as they resolve here */
         size_t n_mapped;
+        struct provisional *provisional; /* first_login reservations, USERDB_PROVISIONAL_MAX slots */
+        uint64_t provisional_seq;
 
         Connection *connections;
         unsigned n_connections;

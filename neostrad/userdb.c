@@ -18,6 +18,7 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cache.h"
 #include "ids.h"
@@ -41,6 +42,7 @@ static bool name_is_local(const char *name) {
 struct taken_ctx {
         Manager *m;
         const struct user_record *self;
+        const char *self_name;          /* its own reservation does not count */
 };
 
 static void check_user_id(struct user_record *u, void *userdata) {
@@ -58,15 +60,147 @@ static bool id_taken(uid_t id, void *userdata) {
         for (size_t i = 0; i < ctx->m->n_group_ids; i++)
                 if (ctx->m->group_ids[i].gid == id)
                         return true;
+        for (size_t i = 0; ctx->m->provisional && i < USERDB_PROVISIONAL_MAX; i++) {
+                const struct provisional *p = &ctx->m->provisional[i];
+
+                if (p->name && p->uid == id && !(ctx->self_name && strcmp(p->name, ctx->self_name) == 0))
+                        return true;
+        }
         user_table_foreach(ctx->m->users, check_user_id, &q);
         return q.taken || ids_local_id_taken(id);
 }
 
+static const struct mapped_group *find_mapped(Manager *m, const char *name);
+
+/* ---- first_login: provisional records ------------------------------------- */
+
+static uint64_t now_mono_usec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+static struct provisional *provisional_find(Manager *m, const char *name) {
+        for (size_t i = 0; m->provisional && i < USERDB_PROVISIONAL_MAX; i++)
+                if (m->provisional[i].name && strcmp(m->provisional[i].name, name) == 0)
+                        return &m->provisional[i];
+        return NULL;
+}
+
+static void provisional_drop(struct provisional *p) {
+        free(p->name);
+        *p = (struct provisional) {};
+}
+
+static void provisional_clear(Manager *m) {
+        for (size_t i = 0; m->provisional && i < USERDB_PROVISIONAL_MAX; i++)
+                provisional_drop(&m->provisional[i]);
+}
+
+/* A free slot, or the oldest entry's (dropped). */
+static struct provisional *provisional_slot(Manager *m) {
+        struct provisional *oldest = NULL;
+
+        if (!m->provisional) {
+                m->provisional = calloc(USERDB_PROVISIONAL_MAX, sizeof(*m->provisional));
+                if (!m->provisional)
+                        return NULL;
+        }
+        for (size_t i = 0; i < USERDB_PROVISIONAL_MAX; i++) {
+                struct provisional *p = &m->provisional[i];
+
+                if (!p->name)
+                        return p;
+                if (!oldest || p->seq < oldest->seq)
+                        oldest = p;
+        }
+        provisional_drop(oldest);
+        return oldest;
+}
+
+/* The reserved uid for a provisional name (a reservation not yet used). */
+static const struct provisional *provisional_by_uid(Manager *m, uid_t uid) {
+        if (!m->config->first_login || uid == 0)
+                return NULL;
+        for (size_t i = 0; m->provisional && i < USERDB_PROVISIONAL_MAX; i++) {
+                const struct provisional *p = &m->provisional[i];
+
+                if (p->name && !p->local && p->uid == uid)
+                        return p;
+        }
+        return NULL;
+}
+
+/*
+ * The provisional record for a name the daemon has not seen, or NULL when
+ * there is none: first_login off, a known user (its own record answers),
+ * not a name we would send to the API (invalid, excluded, no email), a
+ * [groups] name, or a local user or group name.  Everything but the local
+ * check is memory only; that check (NSS, local sources only: DESIGN.md
+ * decision 9) and the uid probing run once per name and are remembered
+ * for USERDB_LOCAL_CHECK_USEC; the uid, once reserved, never changes
+ * while the entry lives.
+ */
+static const struct provisional *provisional_lookup(Manager *m, const char *name) {
+        struct provisional *p;
+        uint64_t now = now_mono_usec();
+        char *email = NULL, *copy = NULL;
+        uid_t uid = 0;
+        bool local;
+        int r;
+
+        if (!m->config->first_login || user_table_get(m->users, name) || !neostra_valid_login_name(name) ||
+            neostra_user_excluded(m->config, name) || find_mapped(m, name))
+                return NULL;
+        p = provisional_find(m, name);
+        if (p && now - p->checked_usec < USERDB_LOCAL_CHECK_USEC)
+                return p->local ? NULL : p;
+        if (neostra_email_for_user(m->config, name, &email) < 0)
+                return NULL;
+
+        local = name_is_local(name);
+        if (!local && !(p && p->uid != 0)) {
+                struct taken_ctx ctx = { m, NULL, name };
+
+                r = ids_assign(email, m->config->uid_min, m->config->uid_max, id_taken, &ctx, &uid);
+                if (r < 0) {
+                        log_msg(LOG_ERR, "no free uid in [%u, %u] for a first login of %s: %s",
+                                (unsigned) m->config->uid_min, (unsigned) m->config->uid_max, name,
+                                strerror(-r));
+                        free(email);
+                        return NULL;
+                }
+        }
+        free(email);
+        if (!p) {
+                copy = strdup(name);
+                p = copy ? provisional_slot(m) : NULL;
+                if (!p) {
+                        free(copy);
+                        return NULL;
+                }
+                *p = (struct provisional) { .name = copy, .seq = ++m->provisional_seq };
+        }
+        if (uid != 0)
+                p->uid = uid;
+        p->local = local;
+        p->checked_usec = now;
+        return p->local ? NULL : p;
+}
+
 int userdb_prepare_user(Manager *m, struct user_record *u) {
-        struct taken_ctx ctx = { m, u };
+        struct taken_ctx ctx = { m, u, u->name };
+        struct provisional *p = provisional_find(m, u->name);
+        uid_t reserved = p && !p->local ? p->uid : 0;
         bool local;
         uid_t uid;
         int r;
+
+        /* The record answers for the name from now on; the reservation,
+         * if any, is used below or not at all. */
+        if (p)
+                provisional_drop(p);
 
         local = name_is_local(u->name);
         if (local && !u->local_conflict)
@@ -76,6 +210,14 @@ int userdb_prepare_user(Manager *m, struct user_record *u) {
 
         if (u->uid != 0 || !u->email || !*u->email)
                 return 0;
+        /* The uid a first-login lookup promised, unless meanwhile someone
+         * else has it (a local account made since). */
+        if (reserved != 0 && !id_taken(reserved, &ctx)) {
+                u->uid = reserved;
+                log_msg(LOG_INFO, "assigned uid %u to %s (as reserved at its first lookup)",
+                        (unsigned) reserved, u->name);
+                return 0;
+        }
         r = ids_assign(u->email, m->config->uid_min, m->config->uid_max, id_taken, &ctx, &uid);
         if (r < 0) {
                 log_msg(LOG_ERR, "no free uid in [%u, %u] for %s: %s", (unsigned) m->config->uid_min,
@@ -121,6 +263,9 @@ static void free_mapped(Manager *m) {
 }
 
 void userdb_free_groups(Manager *m) {
+        provisional_clear(m);
+        free(m->provisional);
+        m->provisional = NULL;
         free_mapped(m);
         for (size_t i = 0; i < m->n_group_ids; i++)
                 free(m->group_ids[i].name);
@@ -148,7 +293,7 @@ static int add_mapped(Manager *m, const char *name, gid_t gid, bool published) {
 }
 
 static int resolve_group(Manager *m, const char *name) {
-        struct taken_ctx ctx = { m, NULL };
+        struct taken_ctx ctx = { m, NULL, NULL };
         struct group gr, *grr = NULL;
         struct group_id *a;
         char buf[16384];
@@ -187,6 +332,9 @@ static int resolve_group(Manager *m, const char *name) {
 int userdb_refresh_groups(Manager *m) {
         int r = 0;
 
+        /* A reload may change the uid range, [groups] or the policy: a
+         * reservation is only ever a promise made under the current one. */
+        provisional_clear(m);
         free_mapped(m);
         for (size_t i = 0; r >= 0 && i < m->config->n_groups; i++)
                 for (size_t j = 0; r >= 0 && j < m->config->groups[i].groups.n; j++)
@@ -323,6 +471,30 @@ static void collect_private_group(struct user_record *u, void *userdata) {
                 return;
         add_result(q, json_pack("{s:o, s:b}", "record", group_json(u->name, u->uid, NULL),
                                 "incomplete", false));
+}
+
+/* first_login: a by-name or by-id lookup nothing else answered may be a
+ * provisional user or its private group (never enumerated, no
+ * memberships: no roles are known before the first login). */
+static void collect_provisional(struct query *q, bool user) {
+        const struct provisional *p;
+        json_t *rec;
+
+        if (json_array_size(q->results) > 0 || q->conflict)
+                return;
+        p = q->name ? provisional_lookup(q->m, q->name) : provisional_by_uid(q->m, q->id);
+        if (!p || !query_matches(q, p->uid, p->name))
+                return;
+        if (user) {
+                struct user_record tmp = { .name = p->name, .uid = p->uid };
+
+                rec = user_json(q->m, &tmp);
+                if (rec)
+                        json_object_del(rec, "memberOf");
+        } else
+                rec = group_json(p->name, p->uid, NULL);
+        if (rec)
+                add_result(q, json_pack("{s:o, s:b}", "record", rec, "incomplete", false));
 }
 
 struct members_ctx {
@@ -469,10 +641,14 @@ static int method_lookup(Connection *c, json_t *params, bool more, enum lookup w
         switch (what) {
         case LOOKUP_USER:
                 user_table_foreach(q.m->users, collect_user, &q);
+                if (!enumeration)
+                        collect_provisional(&q, true);
                 break;
         case LOOKUP_GROUP:
                 collect_role_groups(&q);
                 user_table_foreach(q.m->users, collect_private_group, &q);
+                if (!enumeration)
+                        collect_provisional(&q, false);
                 break;
         default:
                 user_table_foreach(q.m->users, collect_memberships, &q);

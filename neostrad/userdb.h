@@ -8,7 +8,11 @@
  * userdb service stalls every lookup on the host (DESIGN.md decision 2).
  * The NSS lookups needed to keep local names winning and to pick free ids
  * happen here too, but only when a user is loaded or signs in and when the
- * config is (re)loaded, never while answering a query.
+ * config is (re)loaded, never while answering a query.  The one exception
+ * is [identities] first_login: a by-name lookup of a name not seen yet
+ * asks local NSS once whether the name (and the uid it would get) is
+ * local; the result is kept in a bounded table (see struct provisional),
+ * so a repeated lookup is answered from memory.
  */
 #pragma once
 
@@ -36,6 +40,27 @@ struct group_id {
         gid_t gid;
 };
 
+/* How many provisional names (first_login) are remembered at most; the
+ * oldest is forgotten first.  A forgotten reservation only costs its uid
+ * being worked out again (the same hash, so almost always the same uid). */
+#define USERDB_PROVISIONAL_MAX      1024u
+/* How long a by-name lookup trusts its local-name check (microseconds). */
+#define USERDB_LOCAL_CHECK_USEC     (30u * 1000000u)
+
+/*
+ * A name asked for by GetUserRecord/GetGroupRecord that the daemon has not
+ * seen (first_login): the uid it is promised, or that it is local.  Never
+ * stored on disk; userdb_prepare_user() hands the reserved uid to the user
+ * at the first online success and forgets the entry.
+ */
+struct provisional {
+        char *name;             /* NULL: free slot */
+        uid_t uid;              /* reserved uid (= gid of the private group); 0 when local */
+        bool local;             /* a local user or group has the name: never published */
+        uint64_t checked_usec;  /* CLOCK_MONOTONIC of the local-name check */
+        uint64_t seq;           /* creation order, for eviction */
+};
+
 /* The dispatch function of connections accepted on the userdb socket. */
 int userdb_dispatch(Connection *c, json_t *msg);
 
@@ -55,4 +80,5 @@ int userdb_prepare_user(Manager *m, struct user_record *u);
 /* true and the gid when name is a [groups] group neostrad publishes. */
 bool userdb_published_gid(Manager *m, const char *name, gid_t *ret);
 
+/* Also forgets the provisional reservations. */
 void userdb_free_groups(Manager *m);

@@ -15,18 +15,29 @@
 #                      the homes, so their existence proves it ran
 #   /run               a private directory holding /run/sshd (privilege
 #                      separation; Debian's sshd refuses to start without it)
+#                      and /run/systemd/userdb, where neostrad binds its
+#                      userdb socket for nss-systemd
+#   /etc/nsswitch.conf only when the host's does not ask systemd for passwd,
+#                      group and shadow
 #   /var/log/{wtmp,btmp,lastlog}   empty copies, so no login is recorded
 #                      on the host
 # Nothing is contacted but 127.0.0.1: the mock API, neostrad's socket and
 # sshd.
 #
 # Users: alice (roles admin, ops) and carol (role guest) exist at the mock
-# API and locally with a locked password "!" (Neostra users must exist
-# locally until the userdb release); localuser has a local password and is
-# in [users] exclude.  [access] allow_roles = admin ops and [groups] admin =
-# adm, ops = neo-ops: allow_roles has "ops" besides "admin" so that a user
-# whose admin role is removed upstream still logs in and `id` can show that
-# adm is gone (with admin alone she would simply be refused).
+# API and locally with a locked password "!" (local accounts that are
+# Neostra users too: local wins, they are never published); localuser has
+# a local password and is in [users] exclude.  erin (role admin) exists
+# only at the mock API, in none of the passwd, group or shadow copies:
+# sshd, id and getent see her through nss-systemd, which finds neostrad's
+# userdb socket at /run/systemd/userdb/io.neostra (the daemon binds it
+# there itself, in the private /run, so it is the live socket after a
+# restart too) and gets a provisional record before her first login
+# ([identities] first_login, on by default).  [access] allow_roles = admin
+# ops and [groups] admin = adm, ops = neo-ops: allow_roles has "ops"
+# besides "admin" so that a user whose admin role is removed upstream still
+# logs in and `id` can show that adm is gone (with admin alone she would
+# simply be refused).
 #
 # sshd logs at DEBUG3, the only level at which it names pam_acct_mgmt's
 # result (the final scan proves no password reaches that log either).
@@ -115,7 +126,7 @@ fi
 
 umask 077
 if ! { pw_localuser=$(nt_canary_new) && pw_alice=$(nt_canary_new) && pw_carol=$(nt_canary_new) &&
-        wrong=$(nt_canary_new); }; then
+        pw_erin=$(nt_canary_new) && wrong=$(nt_canary_new); }; then
         nt_fail "canaries"
         nt_finish
 fi
@@ -157,7 +168,8 @@ if ! { mkdir -m 0755 "$NT_TMP/home" && bind "$NT_TMP/home" /home; }; then
 fi
 # /run: private, with the privilege separation directory sshd chroots to
 # (root-owned, not group or world writable, as sshd insists).
-if ! { mkdir -m 0755 "$NT_TMP/run" "$NT_TMP/run/sshd" && bind "$NT_TMP/run" /run; }; then
+if ! { mkdir -m 0755 "$NT_TMP/run" "$NT_TMP/run/sshd" && mkdir -m 0755 "$NT_TMP/run/systemd" "$NT_TMP/run/systemd/userdb" &&
+        bind "$NT_TMP/run" /run; }; then
         nt_fail "bind-mounting a private /run"
         nt_finish
 fi
@@ -182,6 +194,7 @@ fi
 users_json() { # ALICE_ROLES (a JSON list): rewrite the mock's users file
         {
                 printf '{"users": {"alice@example.com": {"password": "%s", "roles": %s},\n' "$pw_alice" "$1"
+                printf '           "erin@example.com": {"password": "%s", "roles": ["admin"]},\n' "$pw_erin"
                 printf '           "carol@example.com": {"password": "%s", "roles": ["guest"]}}}\n' "$pw_carol"
         } >"$NT_TMP/users.json.new" && mv "$NT_TMP/users.json.new" "$NT_TMP/users.json"
 }
@@ -208,9 +221,20 @@ admin = adm
 ops = neo-ops
 
 EOF
-        nt_daemon_config e2e
+        # userdb on, its socket where nss-systemd looks (in the private /run).
+        nt_daemon_config e2e | sed -e 's/^userdb = no$/userdb = yes/' \
+                -e 's|^userdb_socket = .*|userdb_socket = /run/systemd/userdb/io.neostra|'
         printf '\n[cache]\noffline = no\n'
 } >"$conf"
+# nss-systemd must be asked for users, groups and shadow entries (in this
+# namespace only): pam_unix's account step refuses a user whose passwd
+# entry says "x" when no shadow entry is found.
+if ! grep -qE '^passwd:.*systemd' /etc/nsswitch.conf || ! grep -qE '^group:.*systemd' /etc/nsswitch.conf ||
+   ! grep -qE '^shadow:.*systemd' /etc/nsswitch.conf; then
+        printf 'passwd: files systemd\ngroup: files systemd\nshadow: files systemd\n' >"$NT_TMP/nsswitch.conf"
+        chmod 0644 "$NT_TMP/nsswitch.conf"
+        bind "$NT_TMP/nsswitch.conf" /etc/nsswitch.conf || { nt_fail "bind-mounting nsswitch.conf"; nt_finish; }
+fi
 chmod 0600 "$conf"
 if ! "$NT_BUILD/neostrad" -c "$conf" --test-config >"$NT_LOGS/test-config.log" 2>&1; then
         nt_fail "neostrad --test-config: $(cat "$NT_LOGS/test-config.log")"
@@ -280,7 +304,7 @@ HostbasedAuthentication no
 GSSAPIAuthentication no
 KerberosAuthentication no
 PermitRootLogin no
-AllowUsers alice carol localuser
+AllowUsers alice carol localuser erin
 StrictModes no
 UseDNS no
 PrintMotd no
@@ -481,6 +505,38 @@ fi
 users_json '[]'
 expect_refused alice "$pw_alice" "alice with no role left upstream" account
 
+# ---- erin: only in the API, published through userdb ----------------------
+
+echo "# erin: userdb only"
+erin_pw() { getent passwd erin | cut -d: -f3; }
+if grep -q '^erin:' /etc/passwd /etc/shadow /etc/group; then
+        nt_fail "erin is in a local file"
+fi
+erin_before=$(erin_pw)
+if [ -n "$erin_before" ] && [ ! -e /home/erin ]; then
+        nt_pass "erin before any login: getent passwd erin: $(getent passwd erin) (provisional, from userdb)"
+else
+        nt_fail "erin before any login: getent passwd erin: '$(getent passwd erin)'"
+fi
+if expect_session erin "$pw_erin" "erin (admin, userdb only), first login, right password"; then
+        if has_group adm && id_line | grep -q "gid=$erin_before(erin)"; then
+                nt_pass "erin: id shows adm and her private group: $(id_line)"
+        else
+                nt_fail "erin: id lacks adm or her private group $erin_before: $(id_line)"
+        fi
+fi
+if [ -d /home/erin ] && [ "$(stat -c '%u %a' /home/erin)" = "$erin_before 700" ]; then
+        nt_pass "erin: pam_mkhomedir made /home/erin, owner uid $erin_before, mode 700"
+else
+        nt_fail "erin: /home/erin: $(stat -c '%u %a' /home/erin 2>&1) (uid $erin_before expected)"
+fi
+erin_after=$(erin_pw)
+if [ -n "$erin_before" ] && [ "$erin_after" = "$erin_before" ]; then
+        nt_pass "erin: the same uid after her first login ($erin_after)"
+else
+        nt_fail "erin: uid $erin_before before her first login, '$erin_after' after"
+fi
+
 # ---- daemon stopped -------------------------------------------------------
 
 echo "# daemon stopped"
@@ -493,6 +549,20 @@ if expect_session localuser "$pw_localuser" "daemon down: localuser"; then
 fi
 if expect_refused alice "$pw_alice" "daemon down: alice (right password)" password; then
         within 5 "daemon down: alice's refusal"
+fi
+
+# ---- daemon restarted: erin keeps her uid -----------------------------------
+
+echo "# daemon restarted"
+if nt_daemon_start e2e "$conf"; then
+        erin_restart=$(erin_pw)
+        if [ -n "$erin_before" ] && [ "$erin_restart" = "$erin_before" ]; then
+                nt_pass "erin: the same uid after a daemon restart ($erin_restart)"
+        else
+                nt_fail "erin: uid $erin_before before, '$erin_restart' after a daemon restart"
+        fi
+else
+        nt_fail "neostrad restart"
 fi
 
 # ---- the end ---------------------------------------------------------------
@@ -511,7 +581,7 @@ fi
 # No password anywhere: only the mock's users file holds Neostra passwords
 # and the shadow copy a hash of localuser's.
 leaks=
-for pw in "$pw_localuser" "$pw_alice" "$pw_carol" "$wrong"; do
+for pw in "$pw_localuser" "$pw_alice" "$pw_carol" "$pw_erin" "$wrong"; do
         l=$(nt_find_canary "$pw" "$NT_TMP" | grep -v -x -e "$NT_TMP/users.json")
         [ -z "$l" ] || leaks="$leaks $l"
 done

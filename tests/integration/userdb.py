@@ -6,7 +6,9 @@ alice and bob signed in through io.neostra.Auth ($NEOSTRA_SOCK).
 The daemon's [groups]: dev = developers sudo, admin = ops; developers and
 ops do not exist on the host (published, stable gids), sudo does (a
 membership only).  alice has roles dev + admin, bob dev, slow (whose
-sign-in hangs at the mock) dev.
+sign-in hangs at the mock) dev, erin (never signed in before the
+provisional case) admin; mallory is in [users] exclude.  [identities]
+first_login is at its default (yes).
 """
 
 import json
@@ -105,15 +107,18 @@ def case_user_by_uid():
 
 
 def case_no_record():
-    expect_error(ucall("GetUserRecord", {"userName": "nobody-here"}), NO_RECORD, "unknown name")
+    # first_login: a name never seen that passes the policy has a
+    # provisional record (case_provisional); these do not.
+    expect_error(ucall("GetUserRecord", {"userName": "-nobody-here"}), NO_RECORD, "an invalid name")
     expect_error(ucall("GetUserRecord", {"uid": 4123456}), NO_RECORD, "unknown uid")
     expect_error(ucall("GetUserRecord", {"userName": "root"}), NO_RECORD, "root")
     expect_error(ucall("GetGroupRecord", {"groupName": "sudo"}), NO_RECORD, "local group sudo")
     expect_error(ucall("GetGroupRecord", {"gid": 0}), NO_RECORD, "gid 0")
     expect_error(ucall("GetMemberships", {"userName": "nobody-here"}, more=True), NO_RECORD,
-                 "memberships of an unknown name")
-    # slow has not signed in yet: not published.
-    expect_error(ucall("GetUserRecord", {"userName": "slow"}), NO_RECORD, "a user never seen")
+                 "memberships of a name never seen")
+    # slow has not signed in yet: only a provisional record, no roles.
+    r = record(ucall("GetUserRecord", {"userName": "slow"}), "slow, never seen")
+    expect("memberOf" not in r, "a provisional record with memberOf: %r" % r)
 
 
 def case_bad_service():
@@ -197,8 +202,13 @@ def case_memberships():
                  "bob is not in ops")
 
 
+SLOW_PROVISIONAL_UID = [None]
+
+
 def case_fast_while_api_hangs():
-    """A sign-in that hangs at the API must not slow the userdb answers."""
+    """A sign-in that hangs at the API must not slow the userdb answers;
+    slow's provisional uid is the one it gets."""
+    SLOW_PROVISIONAL_UID[0] = record(ucall("GetUserRecord", {"userName": "slow"}), "slow, provisional")["uid"]
     c = varlink.Connection(itest.sock(), timeout=15)
     try:
         c.send("io.neostra.Auth.Authenticate", {"user": "slow", "password": "slow-pw"})
@@ -225,6 +235,154 @@ def case_fast_while_api_hangs():
         c.close()
     r = record(ucall("GetUserRecord", {"userName": "slow"}), "slow after its sign-in")
     expect(r["memberOf"] == ["developers", "sudo"], "slow memberOf: %r" % r)
+    expect(r["uid"] == SLOW_PROVISIONAL_UID[0], "slow's uid %s is not the provisional %r"
+           % (r["uid"], SLOW_PROVISIONAL_UID))
+
+
+def user_names():
+    return sorted(m["parameters"]["record"]["userName"] for m in ucall_more("GetUserRecord"))
+
+
+def group_names():
+    return sorted(m["parameters"]["record"]["groupName"] for m in ucall_more("GetGroupRecord"))
+
+
+def case_provisional():
+    """first_login = yes: erin, never seen, has a provisional record with
+    the uid she gets at her first login; it is not enumerated and has no
+    memberships."""
+    lo, hi = uid_range()
+    users_before, groups_before = user_names(), group_names()
+    r = record(ucall("GetUserRecord", {"userName": "erin"}), "erin, provisional")
+    expect(r["userName"] == "erin" and r["realName"] == "erin", "names: %r" % r)
+    expect(lo <= r["uid"] <= hi and r["gid"] == r["uid"], "uid/gid: %r" % r)
+    expect(r["homeDirectory"] == "/home/erin" and r["shell"] == "/bin/bash", "home/shell: %r" % r)
+    expect(r["disposition"] == "regular" and r["service"] == SERVICE, "disposition/service: %r" % r)
+    expect("memberOf" not in r, "memberOf before any role is known: %r" % r)
+    for secret in ("hashedPassword", "privileged", "password", "token", "email"):
+        expect(secret not in json.dumps(r), "record carries %s: %r" % (secret, r))
+    known = [record(ucall("GetUserRecord", {"userName": n}), n)["uid"] for n in ("alice", "bob")]
+    expect(r["uid"] not in known, "erin's uid %s is taken: %r" % (r["uid"], known))
+    again = record(ucall("GetUserRecord", {"userName": "erin"}), "erin again")
+    expect(again == r, "a second lookup differs: %r / %r" % (again, r))
+    expect(record(ucall("GetUserRecord", {"uid": r["uid"]}), "erin by uid") == r, "by uid differs")
+    expect(record(ucall("GetUserRecord", {"uid": r["uid"], "userName": "erin"}), "by both") == r,
+           "by both differs")
+    g = record(ucall("GetGroupRecord", {"groupName": "erin"}), "erin's private group")
+    expect(g["gid"] == r["uid"] and g["service"] == SERVICE and "members" not in g, "group: %r" % g)
+    expect(record(ucall("GetGroupRecord", {"gid": r["uid"]}), "by gid") == g, "group by gid differs")
+    # A provisional group first, then the user: the same id.
+    g2 = record(ucall("GetGroupRecord", {"groupName": "frank"}), "frank's private group, never seen")
+    u2 = record(ucall("GetUserRecord", {"userName": "frank"}), "frank")
+    expect(u2["uid"] == g2["gid"] and u2["uid"] != r["uid"], "frank: %r / %r" % (u2, g2))
+    # Not enumerated, no memberships.
+    expect(user_names() == users_before, "enumeration lists provisional users: %r" % user_names())
+    expect(group_names() == groups_before, "enumeration lists provisional groups: %r" % group_names())
+    expect_error(ucall("GetMemberships", {"userName": "erin"}, more=True), NO_RECORD, "erin's memberships")
+    expect("erin" not in json.dumps(ucall_more("GetMemberships")), "erin in the memberships")
+    # The first login gives her exactly that uid, now with her roles.
+    a = itest.authenticate("erin", "erin-pw")
+    expect("error" not in a, "erin signs in: %s" % json.dumps(a)[:300])
+    after = record(ucall("GetUserRecord", {"userName": "erin"}), "erin after her first login")
+    expect(after["uid"] == r["uid"], "uid %s after the login, %s promised" % (after["uid"], r["uid"]))
+    expect(after["memberOf"] == ["ops"], "memberOf after the login: %r" % after)
+    expect("erin" in user_names(), "erin is enumerated after her login: %r" % user_names())
+
+
+def case_provisional_policy():
+    """Names the policy refuses get NoRecordFound, by user and by group."""
+    for name, why in (("root", "root (excluded, local)"), ("mallory", "an excluded name"),
+                      ("carol", "a local account"), ("sudo", "a local group"),
+                      ("developers", "a [groups] group"), ("ops", "a [groups] group"),
+                      ("-x", "an invalid name"), ("a b", "an invalid name"), ("a/b", "an invalid name"),
+                      ("x@", "a name that is no email"), ("daemon", "a local system account")):
+        expect_error(ucall("GetUserRecord", {"userName": name}), NO_RECORD, "user " + why)
+        if name not in ("sudo", "developers", "ops"):
+            expect_error(ucall("GetGroupRecord", {"groupName": name}), NO_RECORD, "group " + why)
+    expect_error(ucall("GetUserRecord", {"uid": 309999}), NO_RECORD, "a uid nobody reserved")
+
+
+def case_provisional_fast():
+    """Provisional answers come from memory: new names (one local-name
+    check each) and repeated ones are answered quickly."""
+    worst_new = worst_again = 0.0
+    for i in range(40):
+        name = "fast%d" % i
+        for n in range(2):
+            started = time.monotonic()
+            r = ucall("GetUserRecord", {"userName": name})
+            took = (time.monotonic() - started) * 1000
+            record(r, name)
+            if n == 0:
+                worst_new = max(worst_new, took)
+            else:
+                worst_again = max(worst_again, took)
+    print("# slowest provisional answer: %.1f ms new, %.1f ms repeated" % (worst_new, worst_again))
+    expect(worst_new < FAST_MS and worst_again < FAST_MS,
+           "provisional answers took %.1f / %.1f ms (limit %.0f)" % (worst_new, worst_again, FAST_MS))
+    uids = set(record(ucall("GetUserRecord", {"userName": "fast%d" % i}), "again")["uid"] for i in range(40))
+    expect(len(uids) == 40, "provisional uids collide: %d distinct of 40" % len(uids))
+
+
+def fnv1a(key):
+    h = 1469598103934665603
+    for ch in key.lower().encode():
+        h = ((h ^ ch) * 1099511628211) & (2 ** 64 - 1)
+    return h
+
+
+def case_provisional_reserved():
+    """The uid a lookup promised is the one the login gives, even when the
+    id it was probed past has been freed meanwhile: twin104 and twin148
+    hash to the same uid; twin148, looked up second, is promised the next
+    one.  Then twin104's reservation is evicted (the table holds 1024
+    names, the oldest goes first) and twin148 signs in."""
+    lo, hi = uid_range()
+    first, second = ("twin104", "twin148")
+    same = lo + fnv1a(first + "@example.com") % (hi - lo + 1)
+    expect(same == lo + fnv1a(second + "@example.com") % (hi - lo + 1), "the twins do not collide")
+    daemon, sock, upath = activated("activate-reserved", True,
+                                    identities="uid_min = %d\nuid_max = %d" % (lo, hi))
+
+    def lookup(name):
+        with varlink.Connection(upath) as c:
+            return c.call(UDB + "GetUserRecord", {"userName": name, "service": SERVICE})
+    try:
+        a = record(lookup(first), first)["uid"]
+        b = record(lookup(second), second)["uid"]
+        expect(a == same and b != same, "%s=%s %s=%s (candidate %s)" % (first, a, second, b, same))
+        for i in range(1023):
+            record(lookup("evict%d" % i), "evict%d" % i)
+        # first was evicted: looked up again, it gets its candidate anew.
+        r = itest.authenticate(second, second + "-pw", path=sock)
+        expect("error" not in r, "%s signs in: %r" % (second, r))
+        got = record(lookup(second), second + " after the login")["uid"]
+        expect(got == b, "%s got uid %s, %s was promised" % (second, got, b))
+        again = record(lookup(first), first + " again")["uid"]
+        expect(again == same, "%s is promised %s after the eviction, not %s" % (first, again, same))
+        daemon.stop_clean()
+    finally:
+        daemon.kill()
+
+
+def case_first_login_off():
+    """first_login = no: no provisional records at all."""
+    daemon, sock, upath = activated("activate-nofirst", True, identities="first_login = no")
+    try:
+        with varlink.Connection(upath) as c:
+            r = c.call(UDB + "GetUserRecord", {"userName": "erin", "service": SERVICE})
+        expect_error(r, NO_RECORD, "first_login = no, by name")
+        with varlink.Connection(upath) as c:
+            r = c.call(UDB + "GetGroupRecord", {"groupName": "erin", "service": SERVICE})
+        expect_error(r, NO_RECORD, "first_login = no, group by name")
+        r = itest.authenticate("bob", "bob-pw", path=sock)
+        expect("error" not in r, "bob signs in: %r" % r)
+        with varlink.Connection(upath) as c:
+            r = c.call(UDB + "GetUserRecord", {"userName": "bob", "service": SERVICE})
+        record(r, "bob after a login with first_login = no")
+        daemon.stop_clean()
+    finally:
+        daemon.kill()
 
 
 def case_local_wins():
@@ -242,7 +400,7 @@ def case_local_wins():
     expect(n == 1, "the conflict was logged %d times, not once" % n)
 
 
-def activated(name, userdb):
+def activated(name, userdb, identities=None):
     """neostrad started by systemd-socket-activate with an auth and a
     userdb socket (FileDescriptorName=auth / userdb, as the units pass
     them); returns (daemon, auth socket, userdb socket)."""
@@ -258,7 +416,8 @@ def activated(name, userdb):
         text = f.read()
     # write_config says "userdb = no"; a key may appear once per file.
     with open(conf, "w") as f:
-        f.write(text.replace("userdb = no\n", "userdb = %s\n" % ("yes" if userdb else "no")))
+        f.write(text.replace("userdb = no\n", "userdb = %s\n%s" % ("yes" if userdb else "no",
+                                                                    identities + "\n" if identities else "")))
     wrapper = [tool, "--fdname=auth:userdb", "-l", sock, "-l", usock_path,
                "-E", "ASAN_OPTIONS", "-E", "UBSAN_OPTIONS"]
     daemon = itest.Daemon(conf, os.path.join(d, "neostrad.log"), wrapper=wrapper)

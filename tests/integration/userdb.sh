@@ -4,7 +4,9 @@
 # test's temp dir) is queried directly: by name, by id, enumeration with
 # more/continues, memberships, NoRecordFound, BadService, the records'
 # fields; answers stay fast while a sign-in hangs at the API; uids and
-# gids are the same after a restart.  Then, inside this script's private
+# gids are the same after a restart; first_login: provisional records for
+# names never seen (their fields, the uid they get at the first login, not
+# enumerated, refused names, fast, first_login = no).  Then, inside this script's private
 # mount namespace only (a tmpfs over /run/systemd), the socket is put at
 # /run/systemd/userdb/io.neostra and userdbctl, getent and id (through
 # the host's nss-systemd) show the records.  The cases are in userdb.py.
@@ -30,6 +32,8 @@ print(json.dumps({"users": {
     "slow@example.com": {"password": "slow-pw", "roles": ["dev"], "delay_ms": 1500},
     "carol@example.com": {"password": "carol-pw", "roles": ["dev"]},
     "dave@example.com": {"password": "dave-pw", "roles": ["admin"]},
+    "erin@example.com": {"password": "erin-pw", "roles": ["admin"]},
+    "twin148@example.com": {"password": "twin148-pw", "roles": ["dev"]},
 }}))
 EOF2
 nt_mock_start "$NT_TMP/users.json" || { nt_fail "mock API start"; nt_finish; }
@@ -40,7 +44,7 @@ nt_add_test_user carol 4343 || { nt_fail "adding the local account carol"; nt_fi
 uid_min=300000 uid_max=309999
 {
         printf '[api]\nurl = http://127.0.0.1:%s\ntimeout = 5s\n\n' "$NT_MOCK_HTTP_PORT"
-        printf '[users]\nemail_template = %%u@example.com\n\n'
+        printf '[users]\nemail_template = %%u@example.com\nexclude = mallory\n\n'
         printf '[groups]\ndev = developers sudo\nadmin = ops\n\n'
         # userdb on, its socket in our temp dir.
         nt_daemon_config udb | sed "s/^userdb = no$/userdb = yes\nuid_min = $uid_min\nuid_max = $uid_max/"
@@ -63,8 +67,9 @@ else
 fi
 
 nt_run_cases login user_by_name user_by_uid no_record bad_service unknown_parameters \
-        enumerate_users groups memberships fast_while_api_hangs local_wins \
-        socket_activation socket_activation_userdb_off
+        enumerate_users groups memberships provisional provisional_policy provisional_fast \
+        fast_while_api_hangs local_wins socket_activation socket_activation_userdb_off first_login_off \
+        provisional_reserved
 
 # ---- the same ids after a restart ----------------------------------------------
 "$NT_PYTHON" "$here/userdb.py" dump >"$NT_TMP/ids-before" 2>&1
