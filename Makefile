@@ -121,7 +121,8 @@ FUZZ_TIME  ?= 60
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN   := $(patsubst tests/fuzz/%.c,$(BUILDDIR)/fuzz/%,$(FUZZ_SRC))
 FUZZ_FLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Icommon -Ineostrad \
-              -fsanitize=fuzzer,address,undefined $(call pc_cflags,$(DAEMON_PKGS))
+              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+              $(call pc_cflags,$(DAEMON_PKGS))
 FUZZ_LIB_SRC := $(COMMON_SRC) $(filter-out neostrad/neostrad.c,$(DAEMON_SRC))
 
 $(BUILDDIR)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRC) $(HEADERS)

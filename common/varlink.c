@@ -45,6 +45,8 @@ int vbuf_append(struct vbuf *b, const void *p, size_t n, size_t max) {
 
         if (n > max || b->len > max - n)
                 return -EMSGSIZE;
+        if (n == 0)
+                return 0;       /* nothing to copy, and data may still be NULL */
         r = vbuf_reserve(b, b->len + n);
         if (r < 0)
                 return r;

@@ -197,6 +197,16 @@ static void test_vbuf_consume_wipes(void **state) {
         vbuf_done(&b);
 }
 
+static void test_vbuf_empty_append(void **state) {
+        struct vbuf b = {};
+
+        /* Nothing to add to a buffer that has nothing yet (found by the
+         * fuzzer under UBSan: memcpy to NULL + 0). */
+        assert_int_equal(vbuf_append(&b, "", 0, 10), 0);
+        assert_int_equal(b.len, 0);
+        vbuf_done(&b);
+}
+
 static void test_json_wipe(void **state) {
         json_t *j = json_pack("{s:s, s:[s, {s:s}]}", "password", "hunter2", "nested", "a", "b", "tok");
         const char *pw = json_string_value(json_object_get(j, "password"));
@@ -218,6 +228,7 @@ int main(void) {
                 cmocka_unit_test(test_reply_parse),
                 cmocka_unit_test(test_param_string_bounds),
                 cmocka_unit_test(test_vbuf_consume_wipes),
+                cmocka_unit_test(test_vbuf_empty_append),
                 cmocka_unit_test(test_json_wipe),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
