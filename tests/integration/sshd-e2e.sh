@@ -27,17 +27,19 @@
 # Users: alice (roles admin, ops) and carol (role guest) exist at the mock
 # API and locally with a locked password "!" (local accounts that are
 # Neostra users too: local wins, they are never published); localuser has
-# a local password and is in [users] exclude.  erin (role admin) exists
-# only at the mock API, in none of the passwd, group or shadow copies:
+# a local password and is in [users] exclude.  erin (roles admin, dev)
+# exists only at the mock API, in none of the passwd, group or shadow copies:
 # sshd, id and getent see her through nss-systemd, which finds neostrad's
 # userdb socket at /run/systemd/userdb/io.neostra (the daemon binds it
 # there itself, in the private /run, so it is the live socket after a
 # restart too) and gets a provisional record before her first login
 # ([identities] first_login, on by default).  [access] allow_roles = admin
-# ops and [groups] admin = adm, ops = neo-ops: allow_roles has "ops"
-# besides "admin" so that a user whose admin role is removed upstream still
-# logs in and `id` can show that adm is gone (with admin alone she would
-# simply be refused).
+# ops dev and [groups] admin = adm, ops = neo-ops, dev = neo-dev: adm and
+# neo-ops exist locally, neo-dev does not, so neostrad publishes it.
+# allow_roles has a second role besides "admin" so that a user who loses
+# one role upstream still logs in and `id` can show that its group is gone
+# (alice loses admin and adm, erin dev and neo-dev; with one role alone
+# they would simply be refused).
 #
 # sshd logs at DEBUG3, the only level at which it names pam_acct_mgmt's
 # result (the final scan proves no password reaches that log either).
@@ -147,6 +149,7 @@ for u in localuser alice carol; do
 done
 getent group neo-ops >/dev/null || { nt_fail "group neo-ops is not set up"; nt_finish; }
 getent group adm >/dev/null || { nt_fail "this system has no group adm"; nt_finish; }
+if grep -q '^neo-dev:' /etc/group; then nt_fail "group neo-dev exists locally"; nt_finish; fi
 
 hash() { # PASSWORD: a SHA-512 crypt hash; the password goes through stdin
         printf '%s\n' "$1" | openssl passwd -6 -stdin
@@ -191,10 +194,12 @@ fi
 
 # ---- mock API, daemon -------------------------------------------------------
 
-users_json() { # ALICE_ROLES (a JSON list): rewrite the mock's users file
+erin_roles='["admin", "dev"]'
+users_json() { # ALICE_ROLES [ERIN_ROLES] (JSON lists): rewrite the mock's users file
+        erin_roles=${2:-$erin_roles}
         {
                 printf '{"users": {"alice@example.com": {"password": "%s", "roles": %s},\n' "$pw_alice" "$1"
-                printf '           "erin@example.com": {"password": "%s", "roles": ["admin"]},\n' "$pw_erin"
+                printf '           "erin@example.com": {"password": "%s", "roles": %s},\n' "$pw_erin" "$erin_roles"
                 printf '           "carol@example.com": {"password": "%s", "roles": ["guest"]}}}\n' "$pw_carol"
         } >"$NT_TMP/users.json.new" && mv "$NT_TMP/users.json.new" "$NT_TMP/users.json"
 }
@@ -214,11 +219,12 @@ email_template = %u@example.com
 exclude = localuser
 
 [access]
-allow_roles = admin ops
+allow_roles = admin ops dev
 
 [groups]
 admin = adm
 ops = neo-ops
+dev = neo-dev
 
 EOF
         # userdb on, its socket where nss-systemd looks (in the private /run).
@@ -509,6 +515,33 @@ expect_refused alice "$pw_alice" "alice with no role left upstream" account
 
 echo "# erin: userdb only"
 erin_pw() { getent passwd erin | cut -d: -f3; }
+# erin_ids WHEN: getent passwd erin, getent group erin and `id erin` (run
+# here, outside any SSH session) agree on uid = gid = her private group's
+# gid; sets ids to "UID NEO_DEV_GID" (getent group neo-dev; "-" while
+# neo-dev is not published) for the comparisons across time.
+erin_ids() {
+        _pw=$(getent passwd erin | cut -d: -f3,4)
+        _gr=$(getent group erin | cut -d: -f3)
+        _dev=$(getent group neo-dev | cut -d: -f3)
+        _id=$(id erin 2>&1)
+        _idu=$(printf '%s\n' "$_id" | sed -n 's/^uid=\([0-9]*\)(erin) gid=\([0-9]*\)(erin) .*/\1:\2/p')
+        ids="${_gr:-none} ${_dev:--}"
+        if [ -n "$_gr" ] && [ "$_pw" = "$_gr:$_gr" ] && [ "$_idu" = "$_gr:$_gr" ]; then
+                nt_pass "erin $1: getent passwd/group erin and id erin agree: uid = gid = $_gr; getent group neo-dev: ${_dev:-none}; $_id"
+        else
+                nt_fail "erin $1: getent passwd erin '$_pw', getent group erin '$_gr', id erin '$_id'"
+        fi
+}
+# same_ids WHEN: ids as they were before her first login.
+same_ids() {
+        _was=$ids_before
+        erin_ids "$1"
+        if [ "$ids" = "$_was" ]; then
+                nt_pass "erin $1: the same uid/gid and neo-dev gid as before her first login ($ids)"
+        else
+                nt_fail "erin $1: uid/gid and neo-dev gid '$ids', before her first login '$_was'"
+        fi
+}
 if grep -q '^erin:' /etc/passwd /etc/shadow /etc/group; then
         nt_fail "erin is in a local file"
 fi
@@ -518,11 +551,13 @@ if [ -n "$erin_before" ] && [ ! -e /home/erin ]; then
 else
         nt_fail "erin before any login: getent passwd erin: '$(getent passwd erin)'"
 fi
-if expect_session erin "$pw_erin" "erin (admin, userdb only), first login, right password"; then
-        if has_group adm && id_line | grep -q "gid=$erin_before(erin)"; then
-                nt_pass "erin: id shows adm and her private group: $(id_line)"
+erin_ids "before her first login"
+ids_before=$ids
+if expect_session erin "$pw_erin" "erin (admin, dev; userdb only), first login, right password"; then
+        if has_group adm && has_group neo-dev && id_line | grep -q "gid=$erin_before(erin)"; then
+                nt_pass "erin: id shows adm, the published neo-dev and her private group: $(id_line)"
         else
-                nt_fail "erin: id lacks adm or her private group $erin_before: $(id_line)"
+                nt_fail "erin: id lacks adm, neo-dev or her private group $erin_before: $(id_line)"
         fi
 fi
 if [ -d /home/erin ] && [ "$(stat -c '%u %a' /home/erin)" = "$erin_before 700" ]; then
@@ -535,6 +570,23 @@ if [ -n "$erin_before" ] && [ "$erin_after" = "$erin_before" ]; then
         nt_pass "erin: the same uid after her first login ($erin_after)"
 else
         nt_fail "erin: uid $erin_before before her first login, '$erin_after' after"
+fi
+same_ids "after her first login"
+if id erin | grep -q '[=,][0-9]*(neo-dev)'; then
+        nt_pass "erin: id erin (outside the session) lists neo-dev"
+else
+        nt_fail "erin: id erin (outside the session) lacks neo-dev: $(id erin 2>&1)"
+fi
+expect_refused erin "$wrong" "erin, wrong password" password
+
+# Her dev role removed upstream: the next login has lost neo-dev.
+users_json '["admin", "ops"]' '["admin"]'
+if expect_session erin "$pw_erin" "erin after her dev role was removed upstream"; then
+        if ! has_group neo-dev && has_group adm; then
+                nt_pass "erin: id no longer shows neo-dev (still adm): $(id_line)"
+        else
+                nt_fail "erin: expected adm without neo-dev: $(id_line)"
+        fi
 fi
 
 # ---- daemon stopped -------------------------------------------------------
@@ -561,6 +613,7 @@ if nt_daemon_start e2e "$conf"; then
         else
                 nt_fail "erin: uid $erin_before before, '$erin_restart' after a daemon restart"
         fi
+        same_ids "after a daemon restart"
 else
         nt_fail "neostrad restart"
 fi
