@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "log.h"
 #include "online.h"
@@ -32,7 +33,8 @@ static void set_state(Manager *m, enum api_state s) {
  * Retry-After.  A quick 5xx does not make anyone wait, so it does not
  * count here (login.c still treats it as "unavailable"). */
 static bool transport_failure(const struct api_signin_result *res) {
-        return res->http_status == 0 || res->retry_after_sec > 0;
+        return res->http_status == 0 ||
+               ((res->http_status == 429 || res->http_status == 503) && res->retry_after_sec > 0);
 }
 
 /* ±20% so a fleet of hosts does not probe in step. */
@@ -67,7 +69,15 @@ static void schedule_probe(Manager *m, uint64_t retry_after_sec) {
                 retry_after_sec = ONLINE_BACKOFF_MAX_USEC / 1000000u;
         if (delay < retry_after_sec * 1000000u)
                 delay = retry_after_sec * 1000000u;
-        m->next_probe = now_wall() + (int64_t) (delay / 1000000u);
+        {
+                /* Rounded up: the probe is never earlier than it says. */
+                struct timespec ts;
+                uint64_t at;
+
+                clock_gettime(CLOCK_REALTIME, &ts);
+                at = (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u + delay;
+                m->next_probe = (int64_t) ((at + 999999u) / 1000000u);
+        }
         if (m->probe_timer)
                 r = sd_event_source_set_time_relative(m->probe_timer, delay) < 0 ? -1 :
                     sd_event_source_set_enabled(m->probe_timer, SD_EVENT_ONESHOT);
