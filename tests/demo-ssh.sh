@@ -107,18 +107,7 @@ nt_daemon_start ssh "$conf" || nt_die "neostrad did not start"
 
 # /etc/pam.d/sshd = the README's common-auth, -account, -session examples.
 for f in auth account session; do
-        awk -v neo="$NT_BUILD/pam_neostra.so socket=$sock config=$conf" -v moddir="$moddir" '
-                /^[ \t]*#/ || /^[ \t]*$/ { next }
-                {
-                        line = $0
-                        if (match(line, /[ \t]pam_[A-Za-z0-9_]+\.so([ \t]|$)/)) {
-                                tok = substr(line, RSTART + 1, RLENGTH - 1)
-                                sub(/[ \t]$/, "", tok)
-                                repl = tok == "pam_neostra.so" ? neo : moddir "/" tok
-                                line = substr(line, 1, RSTART) repl substr(line, RSTART + 1 + length(tok))
-                        }
-                        print line
-                }' <"$top/packaging/pam/common-$f.example"
+        nt_pam_rewrite "socket=$sock config=$conf" "$moddir" <"$top/packaging/pam/common-$f.example"
 done >"$NT_TMP/pam.sshd"
 chmod 0644 "$NT_TMP/pam.sshd"
 bind "$NT_TMP/pam.sshd" /etc/pam.d/sshd || nt_die "bind-mounting /etc/pam.d/sshd"

@@ -408,6 +408,30 @@ nt_daemon_start() {
         fi
 }
 
+# ---- PAM service files from the README's examples ------------------------------
+
+# nt_pam_rewrite "MODULE ARGS" MODDIR [ACCOUNT_EXTRA] < packaging/pam/*.example:
+# the example's lines as a service file: comments and blank lines dropped,
+# the first "pam_*.so" word of a line is the module; pam_neostra.so becomes
+# the built module followed by MODULE ARGS (socket=, config=), any other
+# module MODDIR/name; ACCOUNT_EXTRA is appended to pam_neostra's account line.
+nt_pam_rewrite() {
+        awk -v neo="$NT_BUILD/pam_neostra.so $1" -v moddir="$2" -v extra="${3:-}" '
+                /^[ \t]*#/ || /^[ \t]*$/ { next }
+                {
+                        line = $0
+                        if (match(line, /[ \t]pam_[A-Za-z0-9_]+\.so([ \t]|$)/)) {
+                                tok = substr(line, RSTART + 1, RLENGTH - 1)
+                                sub(/[ \t]$/, "", tok)
+                                repl = tok == "pam_neostra.so" ? neo : moddir "/" tok
+                                line = substr(line, 1, RSTART) repl substr(line, RSTART + 1 + length(tok))
+                                if (tok == "pam_neostra.so" && $1 == "account" && extra != "")
+                                        line = line " " extra
+                        }
+                        print line
+                }'
+}
+
 # ---- pam_wrapper -------------------------------------------------------------
 
 # nt_pam_wrapper_env SERVICE_DIR: prints the env(1) arguments that run a

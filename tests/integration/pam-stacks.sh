@@ -228,21 +228,7 @@ fi
 
 # The rewriting: the first "pam_*.so" word of a line is the module.
 rewrite() { # EXTRA_FOR_ACCOUNT_LINE < example > service lines
-        awk -v neo="$NT_BUILD/pam_neostra.so socket=$sock config=$conf" -v moddir="$moddir" \
-            -v extra="$1" '
-                /^[ \t]*#/ || /^[ \t]*$/ { next }
-                {
-                        line = $0
-                        if (match(line, /[ \t]pam_[A-Za-z0-9_]+\.so([ \t]|$)/)) {
-                                tok = substr(line, RSTART + 1, RLENGTH - 1)
-                                sub(/[ \t]$/, "", tok)
-                                repl = tok == "pam_neostra.so" ? neo : moddir "/" tok
-                                line = substr(line, 1, RSTART) repl substr(line, RSTART + 1 + length(tok))
-                                if (tok == "pam_neostra.so" && $1 == "account" && extra != "")
-                                        line = line " " extra
-                        }
-                        print line
-                }'
+        nt_pam_rewrite "socket=$sock config=$conf" "$moddir" "$1"
 }
 mkdir -p "$NT_TMP/pam.d"
 for f in auth account session; do

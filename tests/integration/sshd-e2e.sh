@@ -251,22 +251,9 @@ dpid=$NT_LAST_PID
 
 # ---- /etc/pam.d/sshd ------------------------------------------------------------
 
-# As in pam-stacks.sh: the first "pam_*.so" word of a line is the module;
-# pam_neostra.so becomes the built module with socket= and config=, the
-# others absolute paths in the system's module directory.
+# As in pam-stacks.sh (lib.sh nt_pam_rewrite).
 rewrite() {
-        awk -v neo="$NT_BUILD/pam_neostra.so socket=$sock config=$conf" -v moddir="$moddir" '
-                /^[ \t]*#/ || /^[ \t]*$/ { next }
-                {
-                        line = $0
-                        if (match(line, /[ \t]pam_[A-Za-z0-9_]+\.so([ \t]|$)/)) {
-                                tok = substr(line, RSTART + 1, RLENGTH - 1)
-                                sub(/[ \t]$/, "", tok)
-                                repl = tok == "pam_neostra.so" ? neo : moddir "/" tok
-                                line = substr(line, 1, RSTART) repl substr(line, RSTART + 1 + length(tok))
-                        }
-                        print line
-                }'
+        nt_pam_rewrite "socket=$sock config=$conf" "$moddir"
 }
 for f in auth account session; do
         rewrite <"$examples/common-$f.example"
