@@ -12,6 +12,8 @@ SYSCONFDIR ?= /etc
 PAMDIR     ?= $(shell pkg-config --variable=libdir pam 2>/dev/null || echo /lib/x86_64-linux-gnu)/security
 UNITDIR    ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
 MANDIR     ?= $(PREFIX)/share/man
+SYSUSERSDIR ?= $(shell pkg-config --variable=sysusersdir systemd 2>/dev/null || echo /usr/lib/sysusers.d)
+TMPFILESDIR ?= $(shell pkg-config --variable=tmpfilesdir systemd 2>/dev/null || echo /usr/lib/tmpfiles.d)
 
 CC         ?= gcc
 PKG_CONFIG ?= pkg-config
@@ -56,7 +58,7 @@ HEADERS    := $(wildcard include/neostra/*.h common/*.h neostrad/*.h pam_neostra
 ALL_CFLAGS = $(CFLAGS) $(call pc_cflags,$(DAEMON_PKGS) pam)
 
 .PHONY: all clean install uninstall deps check check-plain check-asan demo fuzz fuzz-build \
-        unit pamtests integration fuzz-smoke bench
+        unit pamtests integration fuzz-smoke bench bench-deps deb package-check rpm-check
 
 all: $(BUILDDIR)/pam_neostra.so $(BUILDDIR)/neostrad $(BUILDDIR)/neostractl
 
@@ -139,6 +141,28 @@ fuzz: deps fuzz-build
 		$$f -max_total_time=$(FUZZ_TIME) -max_len=70000 $(BUILDDIR)/fuzz/corpus-$$n tests/fuzz/corpus/$${n#fuzz_} || exit 1; \
 	done
 
+# ---- packages --------------------------------------------------------------
+# make deb: the Debian package (debhelper) in $(BUILDDIR)/.
+# make package-check: build it, lintian, install into a debootstrap chroot and
+# check it there; then the RPM spec (rpmspec -P, rpmbuild -bb --nodeps).
+deb: deps
+	@sh packaging/debian/build-deb.sh $(BUILDDIR)
+
+package-check: deps
+	@sh tests/package/package-check.sh $(BUILDDIR)
+
+rpm-check: deps
+	@sh tests/package/rpm-check.sh $(BUILDDIR)
+
+# ---- benchmark -------------------------------------------------------------
+# make bench: our stack side by side with pam_permit, pam_exec + curl,
+# pam_ldap + nslcd + slapd and the raw API limit (tests/bench/, BENCHMARKS.md).
+# Build rules for the load drivers live in tests/bench/*.mk.
+-include $(wildcard tests/bench/*.mk)
+
+bench-deps:
+	@sh packaging/install-deps.sh bench-deps.txt
+
 # ---- install ---------------------------------------------------------------
 install: all
 	install -d $(DESTDIR)$(PAMDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
@@ -151,7 +175,9 @@ install: all
 	sed 's|@SBINDIR@|$(SBINDIR)|g' packaging/systemd/neostrad.service.in \
 		> $(DESTDIR)$(UNITDIR)/neostrad.service
 	install -m 0644 packaging/systemd/neostrad.socket $(DESTDIR)$(UNITDIR)/neostrad.socket
-	install -m 0644 packaging/systemd/neostrad-userdb.socket $(DESTDIR)$(UNITDIR)/neostrad-userdb.socket
+	install -d $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	install -m 0644 packaging/systemd/neostrad.sysusers $(DESTDIR)$(SYSUSERSDIR)/neostrad.conf
+	install -m 0644 packaging/systemd/neostrad.tmpfiles $(DESTDIR)$(TMPFILESDIR)/neostrad.conf
 	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0644 neostrad/neostractl.1 $(DESTDIR)$(MANDIR)/man1/neostractl.1
 	install -m 0644 neostrad/neostrad.conf.5 $(DESTDIR)$(MANDIR)/man5/neostrad.conf.5
@@ -161,7 +187,8 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(PAMDIR)/pam_neostra.so $(DESTDIR)$(SBINDIR)/neostrad \
 		$(DESTDIR)$(BINDIR)/neostractl $(DESTDIR)$(UNITDIR)/neostrad.service \
-		$(DESTDIR)$(UNITDIR)/neostrad.socket $(DESTDIR)$(UNITDIR)/neostrad-userdb.socket \
+		$(DESTDIR)$(UNITDIR)/neostrad.socket \
+		$(DESTDIR)$(SYSUSERSDIR)/neostrad.conf $(DESTDIR)$(TMPFILESDIR)/neostrad.conf \
 		$(DESTDIR)$(MANDIR)/man1/neostractl.1 $(DESTDIR)$(MANDIR)/man5/neostrad.conf.5 \
 		$(DESTDIR)$(MANDIR)/man8/neostrad.8 $(DESTDIR)$(MANDIR)/man8/pam_neostra.8
 

@@ -1715,10 +1715,6 @@ static int validate(struct parser *p)
         const struct neostra_config *c = p->c;
         struct loc l;
 
-        if (!c->api_url)
-                return fail_line(p, 0, 0, -EINVAL,
-                                 "[api] url is not set (e.g. url = https://api.neostra.example)");
-
         if (c->timeout_ms < c->connect_timeout_ms) {
                 l = later(p->key_loc[K_TIMEOUT], p->key_loc[K_CONNECT_TIMEOUT]);
                 return fail_line(p, l.file, l.line, -EINVAL,

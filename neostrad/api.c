@@ -564,7 +564,7 @@ static int request_start(Api *api, const struct neostra_config *config, enum req
         bool https;
         int r;
 
-        if (!path)
+        if (!path || !config->api_url)
                 return -EINVAL;
         if ((size_t) snprintf(url, sizeof(url), "%s%s", config->api_url, path) >= sizeof(url))
                 return -ENAMETOOLONG;

@@ -936,6 +936,30 @@ static int bind_socket(const char *path, char **ret_bound) {
         return fd;
 }
 
+enum { FD_NONE, FD_AUTH, FD_USERDB };
+
+/* Which of our two sockets a passed descriptor is.  neostrad.socket hands
+ * both over under one name (the unit's), so the path decides; a name of
+ * "auth" or "userdb" (systemd-socket-activate --fdname, or a unit of one's
+ * own per socket) wins over the path. */
+static int classify_listen_fd(const Manager *m, int fd, const char *name) {
+        if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0)
+                return FD_NONE;
+        if (name && strcmp(name, "userdb") == 0)
+                return FD_USERDB;
+        if (name && strcmp(name, "auth") == 0)
+                return FD_AUTH;
+        if (sd_is_socket_unix(fd, SOCK_STREAM, 1, m->config->userdb_socket_path, 0) > 0)
+                return FD_USERDB;
+        if (sd_is_socket_unix(fd, SOCK_STREAM, 1, m->config->socket_path, 0) > 0)
+                return FD_AUTH;
+        /* One unnamed socket at another path: what a hand-made activation
+         * (systemd-socket-activate -l PATH) passes. */
+        if (!name || strcmp(name, "neostrad.socket") == 0 || strcmp(name, "unknown") == 0)
+                return FD_AUTH;
+        return FD_NONE;
+}
+
 int manager_listen(Manager *m) {
         char **names = NULL;
         int n, r;
@@ -944,20 +968,27 @@ int manager_listen(Manager *m) {
         for (int i = 0; i < n; i++) {
                 int fd = SD_LISTEN_FDS_START + i;
 
-                /* Kept even with userdb = no: systemd goes on listening on
-                 * it, and a socket nobody accepts on would stall every
-                 * lookup on the host; userdb.c answers NoRecordFound then. */
-                if (names && strcmp(names[i], "userdb") == 0) {
-                        if (m->userdb_fd < 0 && sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0)
+                switch (classify_listen_fd(m, fd, names ? names[i] : NULL)) {
+                case FD_USERDB:
+                        /* Kept even with userdb = no: systemd goes on
+                         * listening on it, and a socket nobody accepts on
+                         * would stall every lookup on the host; userdb.c
+                         * answers NoRecordFound then. */
+                        if (m->userdb_fd < 0) {
                                 m->userdb_fd = fd;
-                        else
-                                close(fd);
-                        continue;
+                                continue;
+                        }
+                        break;
+                case FD_AUTH:
+                        if (m->auth_fd < 0) {
+                                m->auth_fd = fd;
+                                continue;
+                        }
+                        break;
                 }
-                if (m->auth_fd < 0 && sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0 &&
-                    (!names || strcmp(names[i], "auth") == 0 || strcmp(names[i], "neostrad.socket") == 0 ||
-                     sd_is_socket_unix(fd, SOCK_STREAM, 1, m->config->socket_path, 0) > 0))
-                        m->auth_fd = fd;
+                log_msg(LOG_WARNING, "ignoring passed socket %d (%s): not one of %s, %s", fd,
+                        names ? names[i] : "unnamed", m->config->socket_path, m->config->userdb_socket_path);
+                close(fd);
         }
         if (names)
                 for (int i = 0; i < n; i++)
@@ -1095,6 +1126,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                                 "it takes effect on restart");
                 neostra_config_free(m->config);
                 m->config = config;
+                online_configure(m);
                 (void) userdb_refresh_groups(m);
                 log_msg(LOG_NOTICE, "configuration reloaded from %s", m->config_path);
         }
@@ -1252,7 +1284,9 @@ int manager_run(Manager *m) {
 
         (void) sd_notify(false, "READY=1");
         update_status(m);
-        log_msg(LOG_INFO, "neostrad %s ready; API %s", NEOSTRA_VERSION, m->config->api_url);
+        online_configure(m);
+        log_msg(LOG_INFO, "neostrad %s ready; API %s", NEOSTRA_VERSION,
+                m->config->api_url ? m->config->api_url : "not configured");
 
         r = sd_event_loop(m->event);
         log_msg(LOG_INFO, "neostrad stopped");

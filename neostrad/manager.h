@@ -44,6 +44,7 @@ enum api_state {
         API_STATE_UNKNOWN,
         API_STATE_ONLINE,
         API_STATE_OFFLINE,       /* repeated transport failures: logins do not wait on it */
+        API_STATE_UNCONFIGURED,  /* no [api] url: every login is answered "unavailable" */
 };
 
 #define RATE_SLOTS 64u

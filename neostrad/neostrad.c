@@ -82,6 +82,10 @@ int main(int argc, char *argv[]) {
         }
         if (test_config) {
                 printf("%s: configuration ok\n", config_path);
+                if (!config->api_url)
+                        printf("%s: not configured yet: [api] url is not set (e.g. url = "
+                               "https://api.neostra.example); until it is, every login is answered "
+                               "\"unavailable\" and goes on to the next PAM module\n", config_path);
                 neostra_config_free(config);
                 return 0;
         }

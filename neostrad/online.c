@@ -12,12 +12,13 @@ const char *online_state_name(enum api_state s) {
         case API_STATE_UNKNOWN: return "unknown";
         case API_STATE_ONLINE: return "online";
         case API_STATE_OFFLINE: return "offline";
+        case API_STATE_UNCONFIGURED: return "unconfigured";
         }
         return "invalid";
 }
 
 bool online_usable(const Manager *m) {
-        return m->api_state != API_STATE_OFFLINE;
+        return m->api_state != API_STATE_OFFLINE && m->api_state != API_STATE_UNCONFIGURED;
 }
 
 static void set_state(Manager *m, enum api_state s) {
@@ -116,6 +117,8 @@ static void on_probe_done(struct api_signin_result *res, void *userdata) {
 }
 
 void online_note(Manager *m, const struct api_signin_result *res) {
+        if (m->api_state == API_STATE_UNCONFIGURED)
+                return;         /* a sign-in from before a reload took the url away */
         if (!transport_failure(res)) {
                 back_online(m);
                 return;
@@ -134,4 +137,14 @@ void online_stop(Manager *m) {
         api_request_cancel(m->probe);
         m->probe = NULL;
         m->probe_timer = sd_event_source_disable_unref(m->probe_timer);
+}
+
+void online_configure(Manager *m) {
+        if (!m->config->api_url) {
+                online_stop(m);
+                set_state(m, API_STATE_UNCONFIGURED);
+                log_msg(LOG_WARNING, "[api] url is not set in %s: every login is answered "
+                        "\"unavailable\" and goes on to the next PAM module", m->config_path);
+        } else if (m->api_state == API_STATE_UNCONFIGURED)
+                set_state(m, API_STATE_UNKNOWN);
 }

@@ -24,5 +24,10 @@ bool online_usable(const Manager *m);
 
 const char *online_state_name(enum api_state s);
 
+/* At start and after a reload: no [api] url makes the daemon
+ * "unconfigured" (logins answered unavailable, nothing probed); a url
+ * brings it back to "unknown". */
+void online_configure(Manager *m);
+
 /* Stop probing (manager_free). */
 void online_stop(Manager *m);

@@ -34,7 +34,7 @@ struct neostra_config {
         char *path;                       /* main file as given */
 
         /* [api] */
-        char *api_url;                    /* required; https://, or http:// to loopback only */
+        char *api_url;                    /* https://, or http:// to loopback only; NULL: not configured */
         char *signin_path;                /* "/api/v1/auth/signin" */
         uint64_t connect_timeout_ms;      /* 3000 */
         uint64_t timeout_ms;              /* 10000; <= NEOSTRA_API_TIMEOUT_MAX_MS */

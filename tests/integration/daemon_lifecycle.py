@@ -162,14 +162,51 @@ def case_test_config():
                "bad drop-in: rc %d, %r" % (r.returncode, r.stderr))
     finally:
         os.unlink(dropin)
-    # No url at all, and a file that does not exist.
+    # No url at all is valid but "not configured" (the shipped config is
+    # like that); a file that does not exist is an error.
     conf = os.path.join(d, "empty.conf")
     open(conf, "w").close()
     r = run_test_config(conf)
-    expect(r.returncode != 0 and "url" in r.stderr, "empty config: %d %r" % (r.returncode, r.stderr))
+    expect(r.returncode == 0 and "not configured yet: [api] url is not set" in r.stdout,
+           "empty config: %d %r %r" % (r.returncode, r.stdout, r.stderr))
     r = run_test_config(os.path.join(d, "missing.conf"))
     expect(r.returncode != 0 and "missing.conf" in r.stderr,
            "missing config: %d %r" % (r.returncode, r.stderr))
+
+
+def case_unconfigured():
+    """No [api] url: the daemon starts, says "unconfigured", answers every
+    login "unavailable" at once without any request (not even from a
+    verifier an earlier configuration left), and a reload with a url brings
+    it into service."""
+    daemon = start("unconfigured")
+    try:
+        expect(login(daemon, "alice", "alice-pw").get("error") is None, "alice's first login failed")
+        text = open(daemon.config).read()
+        with open(daemon.config, "w") as f:
+            f.write(re.sub(r"(?m)^url = .*\n", "", text))
+        daemon.signal(signal.SIGHUP)
+        itest.wait_log("configuration reloaded", path=daemon.log)
+        st = itest.status(daemon.sock)
+        expect(st["state"] == "unconfigured", "state: %r" % st)
+        before = itest.mock_stats()["signins"]
+        started = time.monotonic()
+        reply = login(daemon, "alice", "alice-pw")
+        expect(reply.get("error") == AUTH + "ServiceUnavailable", "unconfigured login: %r" % reply)
+        expect("not configured" in json.dumps(reply), "the reason does not say why: %r" % reply)
+        expect(time.monotonic() - started < 1.0, "the answer was not immediate")
+        expect(itest.mock_stats()["signins"] == before, "the API was asked while unconfigured")
+        itest.wait_log("[api] url is not set", path=daemon.log)
+
+        with open(daemon.config, "w") as f:
+            f.write(text)
+        daemon.signal(signal.SIGHUP)
+        itest.wait_log("configuration reloaded", count=2, path=daemon.log)
+        expect(itest.status(daemon.sock)["state"] != "unconfigured", "still unconfigured")
+        expect(login(daemon, "alice", "alice-pw").get("error") is None, "login after the url came back")
+        daemon.stop_clean()
+    finally:
+        daemon.kill()
 
 
 def case_version():
@@ -538,7 +575,13 @@ def case_install():
         "/usr/bin/neostractl": 0o755,
         unitdir + "/neostrad.service": None,
         unitdir + "/neostrad.socket": 0o644,
-        "/etc/neostra/neostrad.conf": None,
+        "/etc/neostra/neostrad.conf": 0o640,
+        "/usr/lib/sysusers.d/neostrad.conf": 0o644,
+        "/usr/lib/tmpfiles.d/neostrad.conf": 0o644,
+        "/usr/share/man/man8/pam_neostra.8": 0o644,
+        "/usr/share/man/man8/neostrad.8": 0o644,
+        "/usr/share/man/man5/neostrad.conf.5": 0o644,
+        "/usr/share/man/man1/neostractl.1": 0o644,
     }
     for path, mode in want.items():
         full = dest + path
@@ -554,6 +597,11 @@ def case_install():
     for sub, name in (("usr/sbin", "neostrad"), ("usr/bin", "neostractl"), (libdir[1:] + "/security", "pam_neostra.so")):
         with open(os.path.join(build, name), "rb") as a, open(os.path.join(dest, sub, name), "rb") as b:
             expect(a.read() == b.read(), "installed %s is not the tested build" % name)
+    # make uninstall takes back every file but the configuration.
+    r = subprocess.run(argv[:-1] + ["uninstall"], capture_output=True, text=True, timeout=120)
+    expect(r.returncode == 0, "make uninstall failed:\n%s%s" % (r.stdout, r.stderr))
+    left = sorted(os.path.relpath(os.path.join(d, f), dest) for d, _, files in os.walk(dest) for f in files)
+    expect(left == ["etc/neostra/neostrad.conf"], "make uninstall left: %r" % left)
 
 
 if __name__ == "__main__":

@@ -400,17 +400,21 @@ def case_local_wins():
     expect(n == 1, "the conflict was logged %d times, not once" % n)
 
 
-def activated(name, userdb, identities=None):
+def activated(name, userdb, identities=None, fdnames="auth:userdb"):
     """neostrad started by systemd-socket-activate with an auth and a
-    userdb socket (FileDescriptorName=auth / userdb, as the units pass
-    them); returns (daemon, auth socket, userdb socket)."""
+    userdb socket, named auth / userdb by default; with fdnames
+    "neostrad.socket:neostrad.socket" both carry the unit's name, as
+    packaging/systemd/neostrad.socket passes them, and only the paths (those
+    of the config) tell them apart.  Returns (daemon, auth socket, userdb
+    socket)."""
     import shutil
     tool = shutil.which("systemd-socket-activate")
     if not tool:
         raise itest.Skip("systemd-socket-activate is not installed")
     d = os.path.join(itest.env("NEOSTRA_TMP"), name)
     os.makedirs(d, exist_ok=True)
-    sock, usock_path = os.path.join(d, "auth.sock"), os.path.join(d, "userdb.sock")
+    # write_config's userdb_socket for auth.sock is auth-userdb.sock.
+    sock, usock_path = os.path.join(d, "auth.sock"), os.path.join(d, "auth-userdb.sock")
     conf = itest.write_config(os.path.join(d, "neostrad.conf"), sock, groups="dev = developers")
     with open(conf) as f:
         text = f.read()
@@ -418,7 +422,7 @@ def activated(name, userdb, identities=None):
     with open(conf, "w") as f:
         f.write(text.replace("userdb = no\n", "userdb = %s\n%s" % ("yes" if userdb else "no",
                                                                     identities + "\n" if identities else "")))
-    wrapper = [tool, "--fdname=auth:userdb", "-l", sock, "-l", usock_path,
+    wrapper = [tool, "--fdname=" + fdnames, "-l", sock, "-l", usock_path,
                "-E", "ASAN_OPTIONS", "-E", "UBSAN_OPTIONS"]
     daemon = itest.Daemon(conf, os.path.join(d, "neostrad.log"), wrapper=wrapper)
     itest.poll(lambda: os.path.exists(sock) and os.path.exists(usock_path), 5.0,
@@ -428,7 +432,15 @@ def activated(name, userdb, identities=None):
 
 
 def case_socket_activation():
-    daemon, sock, upath = activated("activate-udb", True)
+    check_socket_activation(*activated("activate-udb", True))
+
+
+def case_socket_activation_one_unit():
+    """Both sockets from one socket unit under one name: told apart by path."""
+    check_socket_activation(*activated("activate-one", True, fdnames="neostrad.socket:neostrad.socket"))
+
+
+def check_socket_activation(daemon, sock, upath):
     try:
         r = itest.authenticate("bob", "bob-pw", path=sock)
         expect("error" not in r, "bob signs in: %r" % r)

@@ -68,7 +68,7 @@ fi
 
 nt_run_cases login user_by_name user_by_uid no_record bad_service unknown_parameters \
         enumerate_users groups memberships provisional provisional_policy provisional_fast \
-        fast_while_api_hangs local_wins socket_activation socket_activation_userdb_off first_login_off \
+        fast_while_api_hangs local_wins socket_activation socket_activation_one_unit socket_activation_userdb_off first_login_off \
         provisional_reserved
 
 # ---- the same ids after a restart ----------------------------------------------

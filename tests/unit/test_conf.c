@@ -503,10 +503,6 @@ static const struct bad_case bad_cases[] = {
         { URL "[daemon]\nsocket = /run/x\nuserdb_socket = /run/x\n", -EINVAL,
           ":5: [daemon] socket and userdb_socket are the same path" },
         { URL "[daemon]\nuser = bad user\n", -EINVAL, ":4: [daemon] user: 'bad user' is not a valid user name" },
-
-        /* the one required key */
-        { "[api]\n", -EINVAL, ": [api] url is not set (e.g. url = https://api.neostra.example)" },
-        { "", -EINVAL, ": [api] url is not set (e.g. url = https://api.neostra.example)" },
 };
 
 static void test_bad_values(void **state)
@@ -1365,7 +1361,30 @@ static void test_shipped_config(void **state)
                 fputs(line, out);
         fclose(in);
         assert_int_equal(fclose(out), 0);
-        load_fail(f, -EINVAL, ": [api] url is not set (e.g. url = https://api.neostra.example)");
+        /* As shipped (every key commented out) it loads, with every default
+         * and no url: the daemon starts "unconfigured" and answers every
+         * login "unavailable" until [api] url is set. */
+        c = load_ok(f);
+        assert_null(c->api_url);
+        check_defaults(c);
+        neostra_config_free(c);
+}
+
+/* No [api] url (an empty file, an empty [api]): not an error but "not
+ * configured", with every default. */
+static void test_unconfigured(void **state)
+{
+        struct fixture *f = *state;
+        static const char *const texts[] = { "", "[api]\n", "# nothing yet\n[users]\n" };
+        struct neostra_config *c;
+
+        for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+                write_main(f, texts[i]);
+                c = load_ok(f);
+                assert_null(c->api_url);
+                check_defaults(c);
+                neostra_config_free(c);
+        }
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -1401,6 +1420,7 @@ int main(void)
                 T(test_roles_allowed),
                 T(test_strv_free),
                 T(test_shipped_config),
+                T(test_unconfigured),
         };
 
         return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
