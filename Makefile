@@ -178,6 +178,14 @@ install: all
 	install -d $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
 	install -m 0644 packaging/systemd/neostrad.sysusers $(DESTDIR)$(SYSUSERSDIR)/neostrad.conf
 	install -m 0644 packaging/systemd/neostrad.tmpfiles $(DESTDIR)$(TMPFILESDIR)/neostrad.conf
+	@# Installing onto this very system (no DESTDIR): make the user now and
+	@# give its group read access to the config: under systemd the daemon
+	@# runs as neostra from the start and reads it again at every reload.
+	@if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then \
+		systemd-sysusers $(SYSUSERSDIR)/neostrad.conf && \
+		systemd-tmpfiles --create $(TMPFILESDIR)/neostrad.conf && \
+		chgrp neostra $(SYSCONFDIR)/neostra/neostrad.conf; \
+	fi
 	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0644 neostrad/neostractl.1 $(DESTDIR)$(MANDIR)/man1/neostractl.1
 	install -m 0644 neostrad/neostrad.conf.5 $(DESTDIR)$(MANDIR)/man5/neostrad.conf.5

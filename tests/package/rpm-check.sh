@@ -1,0 +1,449 @@
+#!/bin/sh
+# rpm-check.sh BUILDDIR: packaging/rpm/pam_neostra.spec (issue 5, "### RPM").
+#
+#   1. rpmspec -P parses it; Name, Version (= NEOSTRA_VERSION in the code),
+#      License; nothing turns %_unpackaged_files_terminate_build off.
+#   2. A tarball of the working tree (git ls-files -co --exclude-standard:
+#      tracked files plus untracked ones that are not ignored) under
+#      pam_neostra-VERSION/ goes into a private topdir, BUILDDIR/rpm, with
+#      the sysusers file as Source1, and `rpmbuild -bb --nodeps` builds it
+#      there, with unpackaged and missing files fatal.  The spec's make runs
+#      in the unpacked copy (its own build/), never in this tree's build
+#      directories.  On a host without Fedora's redhat-rpm-config (Debian),
+#      %optflags and %build_ldflags are set to Fedora's x86_64 flags minus
+#      the -specs= files, so the flags Fedora passes are the ones tried.
+#   3. The RPM: name, version, the exact file list, modes and owners, the
+#      config file flagged %config(noreplace), the scriptlets (systemd,
+#      sysusers, tmpfiles), the module in %{_libdir}/security; from the
+#      payload (rpm2archive): the unit's ExecStart=, the daemon's --version,
+#      the module's exports and BIND_NOW.
+#   4. The same rpmbuild invocation refuses a throwaway spec that leaves an
+#      installed file unpackaged (so the file-list check really is in force).
+#
+# Skips (and says why) without rpm, rpmbuild, rpmspec or git.  The RPM is
+# left in BUILDDIR/rpm/RPMS, the build log in BUILDDIR/rpm/rpmbuild.log.
+# Ends with "rpm-check: N passed, N failed[, N skipped]".
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib.sh"
+[ $# -ge 1 ] || nt_die "usage: $0 BUILDDIR"
+mkdir -p "$1" || nt_die "cannot create $1"
+nt_init "$here/../.." "$1"
+nt_counts rpm-check
+spec=$NT_TOP/packaging/rpm/pam_neostra.spec
+started=$(date +%s)
+
+skip_all() {
+        echo "skipped: $*"
+        NT_SKIPPED=$((NT_SKIPPED + 1))
+        nt_finish
+}
+
+for tool in rpm rpmbuild rpmspec; do
+        command -v "$tool" >/dev/null 2>&1 ||
+                skip_all "$tool is not installed (Debian: apt-get install rpm; Fedora: dnf install rpm-build)"
+done
+if ! command -v git >/dev/null 2>&1 || ! git -C "$NT_TOP" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+        skip_all "the source tarball is made from git ls-files: git and a git work tree are needed"
+fi
+[ -f "$spec" ] || { nt_fail "no $spec"; nt_finish; }
+
+# What a calling make passes down (MAKEFLAGS can carry BUILDDIR=..., which
+# would send the spec's make into this tree's build directory) and flags from
+# the caller's environment have no business in the package build.
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES CFLAGS CPPFLAGS CXXFLAGS LDFLAGS \
+      BUILDDIR SANITIZE PREFIX DESTDIR CC 2>/dev/null
+
+nt_tmpdir
+nt_trap
+top=$NT_BUILD/rpm
+rm -rf "$top"
+mkdir -p "$top/SOURCES" "$top/SPECS" "$top/BUILD" "$top/RPMS" "$top/SRPMS" || nt_die "cannot create $top"
+log=$top/rpmbuild.log
+
+# ---- 1. the spec parses --------------------------------------------------------
+code_version=$(grep -rhs '^#define NEOSTRA_VERSION "' "$NT_TOP/include" "$NT_TOP/neostrad" "$NT_TOP/common" |
+               sed -n 's/^#define NEOSTRA_VERSION "\([^"]*\)".*/\1/p' | head -n1)
+[ -n "$code_version" ] || nt_fail "no #define NEOSTRA_VERSION in include/, neostrad/ or common/"
+
+# Source1 first: the sysusers scriptlet reads it while the spec is parsed.
+cp "$NT_TOP/packaging/systemd/neostrad.sysusers" "$top/SOURCES/neostrad.sysusers"
+if rpmspec -P --define "_topdir $top" "$spec" >"$NT_TMP/parsed.spec" 2>"$NT_LOGS/rpmspec.err" &&
+   [ ! -s "$NT_LOGS/rpmspec.err" ]; then
+        nt_pass "rpmspec -P parses packaging/rpm/pam_neostra.spec without a message"
+else
+        nt_fail "rpmspec -P:"
+        sed 's/^/  | /' "$NT_LOGS/rpmspec.err"
+fi
+field() { sed -n "s/^$1:[[:space:]]*//p" "$NT_TMP/parsed.spec" | head -n1; }
+name=$(field Name)
+version=$(field Version)
+if [ "$name" = pam_neostra ]; then
+        nt_pass "Name: pam_neostra"
+else
+        nt_fail "Name is '$name', not pam_neostra"
+fi
+if [ -n "$version" ] && [ "$version" = "$code_version" ]; then
+        nt_pass "Version: $version, NEOSTRA_VERSION in the code"
+else
+        nt_fail "Version '$version' is not NEOSTRA_VERSION '$code_version'"
+fi
+if [ "$(field License)" = MIT ]; then
+        nt_pass "License: MIT (the SPDX lines of the sources)"
+else
+        nt_fail "License is '$(field License)', the sources say SPDX MIT"
+fi
+if grep -q '_unpackaged_files_terminate_build[[:space:]]*0\|_missing_doc_files_terminate_build[[:space:]]*0' "$spec"; then
+        nt_fail "the spec turns the unpackaged/missing file checks off"
+else
+        nt_pass "the spec leaves unpackaged and missing files fatal"
+fi
+[ -n "$version" ] || version=$code_version
+
+# ---- 2. source tarball and rpmbuild -bb ---------------------------------------
+# Files of the working tree, minus tracked ones deleted here and anything in
+# BUILDDIR when it is inside the tree and not ignored.
+build_rel=
+case $NT_BUILD/ in
+"$NT_TOP"/*) build_rel=${NT_BUILD#"$NT_TOP"/}/ ;;
+esac
+(cd "$NT_TOP" && git -c core.quotepath=off ls-files -co --exclude-standard) | sort -u |
+while IFS= read -r f; do
+        [ -n "$build_rel" ] && case $f in "$build_rel"*) continue ;; esac
+        [ -e "$NT_TOP/$f" ] || [ -L "$NT_TOP/$f" ] || continue
+        printf '%s\n' "$f"
+done >"$NT_TMP/files"
+tarball=$top/SOURCES/pam_neostra-$version.tar.gz
+if tar -C "$NT_TOP" --owner=0 --group=0 --numeric-owner --no-recursion \
+       --transform "flags=r;s,^,pam_neostra-$version/," -czf "$tarball" -T "$NT_TMP/files" \
+       2>"$NT_LOGS/tar.err" &&
+   tar -tzf "$tarball" >"$NT_TMP/tar.list" &&
+   grep -qx "pam_neostra-$version/Makefile" "$NT_TMP/tar.list" &&
+   grep -qx "pam_neostra-$version/packaging/rpm/pam_neostra.spec" "$NT_TMP/tar.list" &&
+   [ "$(wc -l <"$NT_TMP/tar.list")" -eq "$(wc -l <"$NT_TMP/files")" ]; then
+        nt_pass "source tarball of the working tree: $(wc -l <"$NT_TMP/files") files under pam_neostra-$version/"
+else
+        nt_fail "could not make the source tarball:"
+        sed 's/^/  | /' "$NT_LOGS/tar.err"
+fi
+
+# Fedora's flags where the distribution has none of its own.  Fedora 40,
+# x86_64, without -specs= (redhat-rpm-config) and -mtls-dialect=gnu2.
+set -- --define "_topdir $top" \
+       --define "_unpackaged_files_terminate_build 1" \
+       --define "_missing_doc_files_terminate_build 1"
+if [ ! -d /usr/lib/rpm/redhat ] && [ "$(uname -m)" = x86_64 ]; then
+        fedora_flags=yes
+        set -- "$@" --define "optflags -O2 -flto=auto -ffat-lto-objects -fexceptions -g -grecord-gcc-switches -pipe -Wall -Werror=format-security -Wp,-U_FORTIFY_SOURCE,-D_FORTIFY_SOURCE=3 -Wp,-D_GLIBCXX_ASSERTIONS -fstack-protector-strong -m64 -march=x86-64 -mtune=generic -fasynchronous-unwind-tables -fstack-clash-protection -fcf-protection -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer" \
+                    --define "build_ldflags -Wl,-z,relro -Wl,--as-needed -Wl,-z,pack-relative-relocs -Wl,-z,now -flto=auto -Wl,--build-id=sha1"
+        # binutils before 2.38 lacks -z pack-relative-relocs.
+        if ! printf 'int main(void){return 0;}\n' | ${RPM_CC:-gcc} -x c -o "$NT_TMP/probe" - \
+                -Wl,-z,pack-relative-relocs >/dev/null 2>&1; then
+                set -- "$@" --define "build_ldflags -Wl,-z,relro -Wl,--as-needed -Wl,-z,now -flto=auto -Wl,--build-id=sha1"
+        fi
+else
+        fedora_flags=no
+fi
+optflags=$(rpm "$@" --eval '%{optflags}')
+ldflags=$(rpm "$@" --eval '%{?build_ldflags}')
+
+build_started=$(date +%s)
+if rpmbuild -bb --nodeps --clean "$@" "$spec" >"$log" 2>&1; then
+        nt_pass "rpmbuild -bb --nodeps builds it ($(( $(date +%s) - build_started )) s; flags: $([ $fedora_flags = yes ] && echo "Fedora's" || echo "the distribution's"))"
+        built=yes
+else
+        nt_fail "rpmbuild -bb --nodeps failed (whole log: $log):"
+        tail -n 30 "$log" | sed 's/^/  | /'
+        built=no
+fi
+
+# The flags reached the compiler and the linker, and -Werror did not.
+grep -E '^[^ ]*(gcc|cc|clang)[^ ]* .* -c -o build/obj/' "$log" >"$NT_TMP/compile.lines"
+# (the module's recipe is two lines; its second has the flags and -o)
+grep -E '(^|[[:space:]])-o build/(neostrad|neostractl|pam_neostra\.so) ' "$log" >"$NT_TMP/link.lines"
+n_compile=$(wc -l <"$NT_TMP/compile.lines")
+if [ "$n_compile" -gt 0 ] && ! grep -vF -- "$optflags" "$NT_TMP/compile.lines" >/dev/null; then
+        nt_pass "all $n_compile compile lines carry %{optflags}"
+else
+        nt_fail "$n_compile compile lines, not all with %{optflags} ($optflags)"
+fi
+if [ "$(wc -l <"$NT_TMP/link.lines")" -eq 3 ] &&
+   { [ -z "$ldflags" ] || ! grep -vF -- "$ldflags" "$NT_TMP/link.lines" >/dev/null; }; then
+        nt_pass "the 3 link lines carry %{build_ldflags} (${ldflags:-empty here})"
+else
+        nt_fail "link lines without %{build_ldflags} ($ldflags):"
+        sed 's/^/  | /' "$NT_TMP/link.lines"
+fi
+if [ "$n_compile" -gt 0 ] && ! grep -qE '(^|[[:space:]])-Werror([[:space:]]|$)' "$NT_TMP/compile.lines"; then
+        nt_pass "no -Werror in the package build (rpmbuild --with werror keeps it)"
+else
+        nt_fail "the package build compiles with -Werror"
+fi
+if grep -qx "neostrad $version" "$log"; then
+        nt_pass "%check: the built neostrad --version says $version"
+else
+        nt_fail "%check did not print 'neostrad $version'"
+fi
+
+# ---- 3. the RPM ------------------------------------------------------------------
+rpmfile=
+for f in "$top"/RPMS/*/pam_neostra-"$version"-*.rpm; do
+        case $f in *-debuginfo-*|*-debugsource-*) continue ;; esac
+        [ -f "$f" ] && rpmfile=$f
+done
+if [ "$built" = no ] || [ -z "$rpmfile" ]; then
+        nt_fail "no pam_neostra-$version RPM in $top/RPMS"
+        echo "rpm-check took $(( $(date +%s) - started )) s"
+        nt_finish
+fi
+nt_pass "built ${rpmfile#"$top"/}"
+
+ev() { rpm --eval "$1"; }
+libdir=$(ev '%{_libdir}')
+sbindir=$(ev '%{_sbindir}')
+bindir=$(ev '%{_bindir}')
+sysconfdir=$(ev '%{_sysconfdir}')
+mandir=$(ev '%{_mandir}')
+localstatedir=$(ev '%{_localstatedir}')
+rundir=$(ev '%{?_rundir}%{!?_rundir:/run}')
+unitdir=$(ev '%{?_unitdir}%{!?_unitdir:%{_prefix}/lib/systemd/system}')
+sysusersdir=$(ev '%{?_sysusersdir}%{!?_sysusersdir:%{_prefix}/lib/sysusers.d}')
+tmpfilesdir=$(ev '%{?_tmpfilesdir}%{!?_tmpfilesdir:%{_prefix}/lib/tmpfiles.d}')
+# %doc goes to _docdir_fmt (Fedora: %{NAME}); rpm's default is NAME-VERSION.
+docdir=$(ev '%{_defaultdocdir}')
+docfmt=$(ev '%{?_docdir_fmt}')
+[ -n "$docfmt" ] || docfmt='%{NAME}-%{VERSION}'
+docdir=$docdir/$(printf '%s' "$docfmt" | sed "s/%{NAME}/pam_neostra/g; s/%{VERSION}/$version/g")
+# %license: the same name under _defaultlicensedir.
+licensedir=$(ev '%{_defaultlicensedir}')/${docdir##*/}
+
+q() { rpm -qp "$@" "$rpmfile" 2>>"$NT_LOGS/rpmq.err"; }
+got=$(q --qf '%{NAME} %{VERSION}')
+if [ "$got" = "pam_neostra $version" ]; then
+        nt_pass "rpm -qp: pam_neostra $version"
+else
+        nt_fail "rpm -qp says '$got', not 'pam_neostra $version'"
+fi
+
+cat >"$NT_TMP/expected" <<EOF
+$licensedir
+$licensedir/LICENSE
+$bindir/neostractl
+$docdir
+$docdir/README.md
+$docdir/common-account.example
+$docdir/common-auth.example
+$docdir/common-session.example
+$libdir/security/pam_neostra.so
+$localstatedir/lib/neostra
+$mandir/man1/neostractl.1
+$mandir/man5/neostrad.conf.5
+$mandir/man8/neostrad.8
+$mandir/man8/pam_neostra.8
+$rundir/neostra
+$sbindir/neostrad
+$sysconfdir/neostra
+$sysconfdir/neostra/neostrad.conf
+$sysconfdir/neostra/neostrad.conf.d
+$sysusersdir/neostrad.conf
+$tmpfilesdir/neostrad.conf
+$unitdir/neostrad.service
+$unitdir/neostrad.socket
+EOF
+sort -o "$NT_TMP/expected" "$NT_TMP/expected"
+# Man pages may be compressed (brp-compress); build-id links are rpm's own.
+q -l | grep -v '^/usr/lib/\.build-id\(/\|$\)' |
+        sed 's,^\('"$mandir"'/man[0-9]/.*\)\.\(gz\|bz2\|xz\|zst\)$,\1,' | sort >"$NT_TMP/got"
+if cmp -s "$NT_TMP/expected" "$NT_TMP/got"; then
+        nt_pass "rpm -qlp lists exactly the $(wc -l <"$NT_TMP/expected") expected files and directories"
+else
+        nt_fail "rpm -qlp differs from the expected list (- expected, + packaged):"
+        diff -u "$NT_TMP/expected" "$NT_TMP/got" | sed -n '3,$p' | grep '^[-+]' | sed 's/^/  | /'
+fi
+case $libdir in
+*/lib64) ;;
+*) [ "$(uname -m)" = x86_64 ] && echo "note: %{_libdir} is $libdir here" ;;
+esac
+if grep -qx "$libdir/security/pam_neostra.so" "$NT_TMP/got"; then
+        nt_pass "the module is at %{_libdir}/security/pam_neostra.so ($libdir/security)"
+else
+        nt_fail "no $libdir/security/pam_neostra.so in the package"
+fi
+
+# Modes and owners: "perms user group f:flags path" per file.
+q --qf '[%{FILEMODES:perms} %{FILEUSERNAME} %{FILEGROUPNAME} f:%{FILEFLAGS:fflags} %{FILENAMES}\n]' |
+        grep -v ' /usr/lib/\.build-id\(/\| \|$\)' >"$NT_TMP/modes"
+mode_is() { # PATH PERMS USER GROUP
+        _m=$(awk -v p="$1" '$5 == p { print $1, $2, $3 }' "$NT_TMP/modes")
+        if [ "$_m" = "$2 $3 $4" ]; then
+                nt_pass "$1: $2 $3:$4"
+        else
+                nt_fail "$1 is '${_m:-missing}', not '$2 $3 $4'"
+        fi
+}
+mode_is "$sysconfdir/neostra/neostrad.conf" -rw-r----- root neostra
+mode_is "$sysconfdir/neostra" drwxr-xr-x root root
+mode_is "$sysconfdir/neostra/neostrad.conf.d" drwxr-xr-x root root
+mode_is "$localstatedir/lib/neostra" drwx------ neostra neostra
+mode_is "$rundir/neostra" drwxr-xr-x neostra neostra
+mode_is "$libdir/security/pam_neostra.so" -rwxr-xr-x root root
+mode_is "$sbindir/neostrad" -rwxr-xr-x root root
+mode_is "$bindir/neostractl" -rwxr-xr-x root root
+for f in "$unitdir/neostrad.service" "$unitdir/neostrad.socket" "$sysusersdir/neostrad.conf" \
+         "$tmpfilesdir/neostrad.conf"; do
+        mode_is "$f" -rw-r--r-- root root
+done
+odd=$(awk -v conf="$sysconfdir/neostra/neostrad.conf" -v state="$localstatedir/lib/neostra" \
+          -v run="$rundir/neostra" '
+        $1 ~ /^.....w|^........w|^...[sS]|^......[sS]/ { print; next }
+        $5 == state || $5 == run { next }
+        $5 == conf { if ($2 != "root") print; next }
+        $2 != "root" || $3 != "root" { print }' "$NT_TMP/modes")
+if [ -z "$odd" ]; then
+        nt_pass "nothing group/world-writable, setuid or setgid; everything else root:root"
+else
+        nt_fail "odd modes or owners:"
+        printf '%s\n' "$odd" | sed 's/^/  | /'
+fi
+
+# %config(noreplace) and %ghost.
+if [ "$(q -c)" = "$sysconfdir/neostra/neostrad.conf" ]; then
+        nt_pass "rpm -qcp: $sysconfdir/neostra/neostrad.conf is the one config file"
+else
+        nt_fail "rpm -qcp says: $(q -c | tr '\n' ' ')"
+fi
+flags_of() { awk -v p="$1" '$5 == p { print $4 }' "$NT_TMP/modes"; }
+case $(flags_of "$sysconfdir/neostra/neostrad.conf") in
+*c*n*|*n*c*) nt_pass "neostrad.conf is %config(noreplace)" ;;
+*) nt_fail "neostrad.conf flags '$(flags_of "$sysconfdir/neostra/neostrad.conf")', not config+noreplace" ;;
+esac
+case $(flags_of "$rundir/neostra") in
+*g*) nt_pass "$rundir/neostra is %ghost (tmpfiles.d and RuntimeDirectory= make it)" ;;
+*) nt_fail "$rundir/neostra is not %ghost" ;;
+esac
+case $(flags_of "$docdir/README.md") in
+*d*) nt_pass "README.md is %doc" ;;
+*) nt_fail "README.md is not %doc" ;;
+esac
+
+# Scriptlets: "NAME scriptlet (using /bin/sh):" starts each in --scripts.
+q --scripts >"$NT_TMP/scripts"
+scriptlet() { # preinstall|postinstall|preuninstall|postuninstall
+        awk -v s="$1" '/^[a-z]+ scriptlet/ { on = ($1 == s); next } on' "$NT_TMP/scripts"
+}
+has_all() { # SCRIPTLET EXTENDED-REGEX... (each must match)
+        _s=$1
+        shift
+        scriptlet "$_s" >"$NT_TMP/s.$_s"
+        for _re in "$@"; do
+                grep -qE -- "$_re" "$NT_TMP/s.$_s" || { echo "  $_s lacks /$_re/"; return 1; }
+        done
+}
+if has_all preinstall 'neostra' 'useradd|systemd-sysusers'; then
+        nt_pass "%pre creates the user neostra (sysusers)"
+else
+        nt_fail "%pre does not create the user neostra:"
+        sed 's/^/  | /' "$NT_TMP/s.preinstall"
+fi
+if has_all postinstall 'systemd-tmpfiles.*neostrad\.conf' \
+        'neostrad\.socket' 'neostrad\.service' 'preset|systemd-update-helper'; then
+        nt_pass "%post runs tmpfiles and presets neostrad.socket and neostrad.service"
+else
+        nt_fail "%post:"
+        sed 's/^/  | /' "$NT_TMP/s.postinstall"
+fi
+if has_all preuninstall 'neostrad\.socket' 'neostrad\.service' 'disable|systemd-update-helper'; then
+        nt_pass "%preun disables and stops neostrad.socket and neostrad.service"
+else
+        nt_fail "%preun:"
+        sed 's/^/  | /' "$NT_TMP/s.preuninstall"
+fi
+if has_all postuninstall 'try-restart|systemd-update-helper|restart' 'neostrad\.service'; then
+        nt_pass "%postun restarts neostrad.service on upgrade"
+else
+        nt_fail "%postun:"
+        sed 's/^/  | /' "$NT_TMP/s.postuninstall"
+fi
+
+# The payload itself.
+if command -v rpm2archive >/dev/null 2>&1; then
+        root=$NT_TMP/payload
+        mkdir "$root"
+        if rpm2archive -n - <"$rpmfile" 2>"$NT_LOGS/rpm2archive.err" | tar -C "$root" -xf - 2>>"$NT_LOGS/rpm2archive.err"; then
+                if grep -qx "ExecStart=$sbindir/neostrad" "$root$unitdir/neostrad.service" &&
+                   ! grep -q '@[A-Z]*@' "$root$unitdir/neostrad.service"; then
+                        nt_pass "the packaged neostrad.service runs ExecStart=$sbindir/neostrad"
+                else
+                        nt_fail "the packaged neostrad.service: $(grep '^ExecStart=\|@[A-Z]*@' "$root$unitdir/neostrad.service")"
+                fi
+                if [ "$("$root$sbindir/neostrad" --version 2>&1)" = "neostrad $version" ]; then
+                        nt_pass "the packaged neostrad --version says $version"
+                else
+                        nt_fail "the packaged neostrad --version: $("$root$sbindir/neostrad" --version 2>&1)"
+                fi
+                so=$root$libdir/security/pam_neostra.so
+                if command -v readelf >/dev/null 2>&1; then
+                        syms=$(readelf --dyn-syms -W "$so" 2>/dev/null | awk '$5 == "GLOBAL" && $7 != "UND" { print $8 }' | sort | tr '\n' ' ')
+                        if [ "$syms" = "pam_sm_acct_mgmt pam_sm_authenticate pam_sm_chauthtok pam_sm_close_session pam_sm_open_session pam_sm_setcred " ]; then
+                                nt_pass "the packaged module exports exactly the six pam_sm_* functions"
+                        else
+                                nt_fail "the packaged module exports: $syms"
+                        fi
+                        if readelf -d "$so" | grep -q 'BIND_NOW' && readelf -d "$root$sbindir/neostrad" | grep -q 'BIND_NOW' &&
+                           readelf -h "$root$sbindir/neostrad" | grep -q 'Type:.*DYN'; then
+                                nt_pass "module and daemon are linked with -z now (and the daemon is PIE)"
+                        else
+                                nt_fail "module or daemon lacks BIND_NOW or PIE"
+                        fi
+                fi
+                while read -r src dst; do
+                        if cmp -s "$NT_TOP/$src" "$root$dst"; then
+                                nt_pass "$dst is $src"
+                        else
+                                nt_fail "$dst differs from $src"
+                        fi
+                done <<EOF
+packaging/neostrad.conf $sysconfdir/neostra/neostrad.conf
+packaging/systemd/neostrad.sysusers $sysusersdir/neostrad.conf
+packaging/systemd/neostrad.tmpfiles $tmpfilesdir/neostrad.conf
+packaging/systemd/neostrad.socket $unitdir/neostrad.socket
+EOF
+        else
+                nt_fail "rpm2archive could not unpack the payload:"
+                sed 's/^/  | /' "$NT_LOGS/rpm2archive.err"
+        fi
+else
+        echo "note: no rpm2archive; the payload is not unpacked"
+fi
+
+# ---- 4. an unpackaged file stops the build -------------------------------------
+neg=$NT_TMP/neg
+mkdir -p "$neg/SOURCES" "$neg/BUILD" "$neg/RPMS" "$neg/SRPMS"
+cat >"$neg/unpackaged.spec" <<'EOF'
+Name: rpmcheck-unpackaged
+Version: 1
+Release: 1
+Summary: installs one file more than it lists
+License: MIT
+BuildArch: noarch
+%description
+rpm-check.sh: this build must fail.
+%install
+mkdir -p %{buildroot}/usr/share/rpmcheck
+echo a >%{buildroot}/usr/share/rpmcheck/listed
+echo b >%{buildroot}/usr/share/rpmcheck/unlisted
+%files
+/usr/share/rpmcheck/listed
+EOF
+if rpmbuild -bb --nodeps --define "_topdir $neg" --define "_unpackaged_files_terminate_build 1" \
+        --define "_missing_doc_files_terminate_build 1" "$neg/unpackaged.spec" >"$NT_LOGS/neg.log" 2>&1; then
+        nt_fail "rpmbuild accepted a spec that leaves a file unpackaged"
+elif grep -q 'Installed (but unpackaged) file(s) found' "$NT_LOGS/neg.log"; then
+        nt_pass "the same rpmbuild refuses an installed but unpackaged file"
+else
+        nt_fail "the unpackaged-file build failed for another reason:"
+        tail -n 10 "$NT_LOGS/neg.log" | sed 's/^/  | /'
+fi
+
+echo "rpm-check took $(( $(date +%s) - started )) s; the RPM: $rpmfile"
+nt_finish
