@@ -376,15 +376,6 @@ int login_start(Manager *m, Connection *c, const struct login_params *p, char *e
         }
         *ret = l;
 
-        /* Not configured ([api] url unset): nobody signs in, not even from
-         * a verifier of an earlier configuration; the PAM stack goes on to
-         * the next module (pam-auth-update's profile ignores "unavailable"). */
-        if (!cfg->api_url) {
-                answer_error(l, RESULT_UNAVAILABLE, NEOSTRA_ERROR_SERVICE_UNAVAILABLE,
-                             "not configured: [api] url is not set", 0, -1);
-                return 0;
-        }
-
         /* A recent online success with this very password: no API call. */
         if (cfg->cached_auth_timeout_ms > 0 && u && u->verifier && !u->invalidated &&
             u->offline_failures == 0 &&

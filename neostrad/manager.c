@@ -362,6 +362,18 @@ static int optional_field(Connection *c, json_t *params, const char *key, const 
         return 0;
 }
 
+/* No [api] url: the daemon decides nothing about Neostra users, not even
+ * from what an earlier configuration cached.  "Unavailable" lets the PAM
+ * stack go on (pam-auth-update's profile ignores it). */
+static int reply_unconfigured(Connection *c, const char *method, const char *user, const char *service,
+                              const char *rhost, const char *tty) {
+        static const char reason[] = "not configured: [api] url is not set";
+
+        count(c->manager, RESULT_UNAVAILABLE);
+        log_decision(c, method, user, service, rhost, tty, RESULT_UNAVAILABLE, reason, 0, -1);
+        return reply_error(c, NEOSTRA_ERROR_SERVICE_UNAVAILABLE, reason);
+}
+
 static int method_authenticate(Connection *c, json_t *params, const char *user) {
         Manager *m = c->manager;
         const char *password, *service, *rhost, *tty;
@@ -400,6 +412,8 @@ static int method_authenticate(Connection *c, json_t *params, const char *user) 
                 return reply_error(c, NEOSTRA_ERROR_NOT_OUR_USER,
                                    "local system account or excluded name; not sent to the API");
         }
+        if (!m->config->api_url)
+                return reply_unconfigured(c, "Authenticate", user, service, rhost, tty);
         if (password[0] == 0) {
                 count(m, RESULT_FAILURE);
                 log_decision(c, "Authenticate", user, service, rhost, tty, RESULT_FAILURE,
@@ -444,6 +458,8 @@ static int method_check_account(Connection *c, json_t *params, const char *user)
         if (not_ours(m, user) != 0)
                 return reply_error(c, NEOSTRA_ERROR_NOT_OUR_USER,
                                    "local system account or excluded name");
+        if (!m->config->api_url)
+                return reply_unconfigured(c, "CheckAccount", user, service, NULL, NULL);
 
         u = user_table_get(m->users, user);
         if (!u) {

@@ -197,6 +197,9 @@ def case_unconfigured():
         expect(time.monotonic() - started < 1.0, "the answer was not immediate")
         expect(itest.mock_stats()["signins"] == before, "the API was asked while unconfigured")
         itest.wait_log("[api] url is not set", path=daemon.log)
+        # alice's roles are cached from before: still nothing is decided.
+        reply = check_account(daemon, "alice")
+        expect(reply.get("error") == AUTH + "ServiceUnavailable", "unconfigured CheckAccount: %r" % reply)
 
         with open(daemon.config, "w") as f:
             f.write(text)
