@@ -57,6 +57,19 @@ else
         total_f=$((total_f + 1))
 fi
 
+# The packages: each script skips (and says why) when its tools are
+# missing; make check installs them (packaging/debian-deps.txt).
+for part in "package-check tests/package/package-check.sh" "rpm-check tests/package/rpm-check.sh"; do
+        set -- $part
+        echo "== $1"
+        sh "$2" build >"build/$1.log" 2>&1
+        # Failures with their context, skips, and the count.
+        grep -E -A12 '^FAIL' "build/$1.log"
+        grep -E -i '^(skip|# skip)' "build/$1.log"
+        grep -E "^$1: [0-9]+ passed" "build/$1.log" | tail -n1 | tee "build/$1.out"
+        tally "build/$1.out"
+done
+
 echo "== canary scan"
 sh tests/canary-scan.sh | tee build/canary.out
 tally build/canary.out

@@ -59,6 +59,8 @@ for t in "$top"/tests/integration/*.sh; do
         [ -f "$t" ] || continue
         run "$(basename "$t" .sh)" sh "$t" "$top/$builddir"
 done
+# A seconds-long smoke of make bench's load driver (never a timing check).
+[ -x "$top/$builddir/bench/neostra-bench" ] && run bench-smoke sh "$top/tests/bench/smoke.sh" "$top/$builddir"
 
 echo "$label: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
