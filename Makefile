@@ -19,7 +19,7 @@ CC         ?= gcc
 PKG_CONFIG ?= pkg-config
 SANITIZE   ?= 0
 
-DAEMON_PKGS := libsystemd libcurl jansson sqlite3 libcrypt
+DAEMON_PKGS := libsystemd libcurl jansson sqlite3 libcrypt libcrypto
 MODULE_PKGS := pam jansson
 CTL_PKGS    := jansson
 

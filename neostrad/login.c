@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The Authenticate flow; see login.h for the rules. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +41,33 @@ struct job {
         char *hash;                     /* in: verifier to check; out: verifier made */
         int result;
 };
+
+/*
+ * Making a verifier (one yescrypt, ~13 ms and 16 MiB, after the answer)
+ * is a job of its own that holds a copy of the password, not the login:
+ * at most one job per user waits, and a later success of the same user
+ * while it waits hands it the newer password instead of queueing another.
+ * So the queue is bounded by the users signing in, not by the sign-ins
+ * (a busy user at 100 logins/s used to queue 100 jobs a second for two
+ * threads that make ~150 a second, each holding its login and password
+ * until its turn, without end).  VERIFIER_QUEUE_MAX bounds it further.
+ */
+#define VERIFIER_QUEUE_MAX 65536u
+
+struct make_job {
+        Manager *m;
+        char *user;
+        char *password;                 /* secret; replaced while !started */
+        uint64_t generation;            /* the user's successes it is for */
+        bool started;                   /* a worker took it: the loop leaves it alone */
+        unsigned char mac[VERIFIER_MAC_SIZE];   /* loop only: verifier_mac() of password */
+        bool mac_set;
+        char *hash;
+        int result;
+};
+
+/* Guards make_job.password and .started between the loop and a worker. */
+static pthread_mutex_t make_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void login_maybe_free(struct login *l) {
         Manager *m = l->m;
@@ -117,10 +145,14 @@ static void job_check(void *data) {
 }
 
 static void job_make(void *data) {
-        struct job *j = data;
+        struct make_job *j = data;
         char *hash = NULL;
 
-        j->result = verifier_make(j->login->password, &hash);
+        pthread_mutex_lock(&make_lock);
+        j->started = true;
+        pthread_mutex_unlock(&make_lock);
+        /* From here on only this thread touches the password. */
+        j->result = verifier_make(j->password, &hash);
         j->hash = hash;
 }
 
@@ -145,8 +177,12 @@ static void on_check_done(void *data) {
 
         l->jobs--;
         l->checking = false;
-        secure_free_string(j->hash);
         u = user_table_get(m->users, l->user);
+        /* The password matches the verifier (still the same one): remember
+         * its MAC, so the next online success need not make a new one. */
+        if (j->result > 0 && u && u->verifier && !u->verifier_mac_set && strcmp(u->verifier, j->hash) == 0)
+                u->verifier_mac_set = verifier_mac(l->user, l->password, u->verifier_mac) == 0;
+        secure_free_string(j->hash);
 
         if (l->answered || !u) {
                 /* Answered meanwhile (or the user was cleared): nothing to decide. */
@@ -203,38 +239,78 @@ static int start_check(struct login *l, const struct user_record *u, enum check_
         return 0;
 }
 
-static void on_make_done(void *data) {
-        struct job *j = data;
-        struct login *l = j->login;
-        struct user_record *u = user_table_get(l->m->users, l->user);
+static void make_job_free(struct make_job *j) {
+        explicit_bzero(j->mac, sizeof(j->mac));
+        secure_free_string(j->password);
+        secure_free_string(j->hash);
+        free(j->user);
+        free(j);
+}
 
-        l->jobs--;
-        /* Only if nothing refused the user since the API said yes. */
-        if (j->result == 0 && u && u->last_online_success > 0 && u->token) {
+static void on_make_done(void *data) {
+        struct make_job *j = data;
+        struct user_record *u = user_table_get(j->m->users, j->user);
+
+        if (u && u->pending_make == j)
+                u->pending_make = NULL;
+        /* Only if nothing refused the user since the API said yes, and no
+         * later success (perhaps with a new password) came meanwhile. */
+        if (j->result == 0 && j->hash && u && u->successes == j->generation &&
+            u->last_online_success > 0 && u->token) {
                 secure_free_string(u->verifier);
                 u->verifier = j->hash;
                 j->hash = NULL;
                 u->verifier_time = u->last_online_success;
-                manager_save_user(l->m, u);
-        } else if (j->result < 0)
-                log_msg(LOG_ERR, "cannot make a verifier for %s: %s", l->user, strerror(-j->result));
-        secure_free_string(j->hash);
-        free(j);
-        login_maybe_free(l);
+                memcpy(u->verifier_mac, j->mac, sizeof(u->verifier_mac));
+                u->verifier_mac_set = j->mac_set;
+                j->m->verifiers_made++;
+                manager_save_user(j->m, u);
+        } else if (j->result < 0 && j->result != -ECANCELED)
+                log_msg(LOG_ERR, "cannot make a verifier for %s: %s", j->user, strerror(-j->result));
+        make_job_free(j);
 }
 
-static void start_make(struct login *l) {
-        struct job *j = calloc(1, sizeof(*j));
+static void start_make(struct login *l, struct user_record *u, const unsigned char *mac) {
+        struct make_job *j = u->pending_make;
+        bool handed = false;
 
-        if (j) {
-                /* Filled in before a worker can see it. */
-                j->login = l;
-                if (workers_submit(l->m->workers, job_make, on_make_done, j) == 0) {
-                        l->jobs++;
-                        return;
+        pthread_mutex_lock(&make_lock);
+        if (j && !j->started) {
+                /* Still waiting: let it make this (the latest) password's verifier. */
+                char *pw = strdup(l->password);
+
+                if (pw) {
+                        secure_free_string(j->password);
+                        j->password = pw;
+                        j->generation = u->successes;
+                        handed = true;
+                        j->mac_set = mac != NULL;
+                        if (mac)
+                                memcpy(j->mac, mac, sizeof(j->mac));
                 }
         }
-        free(j);
+        pthread_mutex_unlock(&make_lock);
+        if (handed)
+                return;
+        if (workers_queued(l->m->workers) >= VERIFIER_QUEUE_MAX) {
+                log_msg(LOG_WARNING, "verifier queue full: no offline verifier for %s from this sign-in", l->user);
+                return;
+        }
+        j = calloc(1, sizeof(*j));
+        if (j) {
+                /* Filled in before a worker can see it; a job the workers
+                 * drop at shutdown is never run and installs nothing. */
+                *j = (struct make_job) { .m = l->m, .user = strdup(l->user), .password = strdup(l->password),
+                                         .generation = u->successes, .result = -ECANCELED,
+                                         .mac_set = mac != NULL };
+                if (mac)
+                        memcpy(j->mac, mac, sizeof(j->mac));
+                if (j->user && j->password && workers_submit(l->m->workers, job_make, on_make_done, j) == 0) {
+                        u->pending_make = j;
+                        return;
+                }
+                make_job_free(j);
+        }
         log_msg(LOG_ERR, "cannot queue a verifier for %s", l->user);
 }
 
@@ -260,6 +336,8 @@ static void on_signin_done(struct api_signin_result *res, void *userdata) {
         struct login *l = userdata;
         Manager *m = l->m;
         int64_t latency_ms = (int64_t) (res->latency_usec / 1000u);
+        unsigned char mac[VERIFIER_MAC_SIZE];
+        bool have_mac, new_verifier = true;
         struct user_record *u;
 
         l->request = NULL;
@@ -274,19 +352,28 @@ static void on_signin_done(struct api_signin_result *res, void *userdata) {
                                              "out of memory", res->http_status, latency_ms);
                         break;
                 }
-                /* The previous password's verifier must not outlive this
-                 * success, not even until the new one is made: the
-                 * password may just have changed upstream. */
-                secure_free_string(u->verifier);
-                u->verifier = NULL;
-                u->verifier_time = 0;
+                have_mac = verifier_mac(l->user, l->password, mac) == 0;
+                if (have_mac && u->verifier && u->verifier_mac_set &&
+                    verifier_mac_equal(mac, u->verifier_mac)) {
+                        /* The password the verifier was made of: it stays,
+                         * as fresh as this success, and no yescrypt runs. */
+                        u->verifier_time = u->last_online_success;
+                        m->verifiers_kept++;
+                        new_verifier = false;
+                } else
+                        /* The previous password's verifier must not outlive
+                         * this success, not even until the new one is made:
+                         * the password may just have changed upstream. */
+                        user_record_drop_verifier(u);
                 /* The stable uid, once (userdb.c); a failure only keeps
                  * the user out of userdb, the login goes on. */
                 (void) userdb_prepare_user(m, u);
                 manager_save_user(m, u);
                 /* The verifier of this password is made off the loop;
                  * the answer does not wait for it. */
-                start_make(l);
+                if (new_verifier)
+                        start_make(l, u, have_mac ? mac : NULL);
+                explicit_bzero(mac, sizeof(mac));
                 if (!l->answered)
                         answer_success(l, RESULT_SUCCESS, u, res->reason, res->http_status, latency_ms);
                 break;

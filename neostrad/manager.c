@@ -28,6 +28,7 @@
 #include "neostra/secure.h"
 #include "neostra/varlink.h"
 #include "userdb.h"
+#include "verifier.h"
 #include "users.h"
 
 #define CONNECTIONS_MAX        256u
@@ -507,7 +508,7 @@ static int method_get_status(Connection *c, json_t *params, const char *user) {
                 json_object_set_new(logins, result_names[i], json_integer((json_int_t) m->logins[i]));
 
         return connection_reply(c, varlink_reply_new(json_pack(
-                "{s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:s, s:b, s:I}",
+                "{s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:s, s:b, s:I, s:{s:I, s:I, s:I}}",
                 "version", NEOSTRA_VERSION,
                 "protocol", NEOSTRA_PROTOCOL_VERSION,
                 "state", online_state_name(m->api_state),
@@ -521,7 +522,11 @@ static int method_get_status(Connection *c, json_t *params, const char *user) {
                 "logins", logins,
                 "configFile", m->config_path,
                 "cache", m->cache != NULL,
-                "cacheBytes", (json_int_t) (m->cache ? cache_size(m->cache) : 0))));
+                "cacheBytes", (json_int_t) (m->cache ? cache_size(m->cache) : 0),
+                "verifiers",
+                "made", (json_int_t) m->verifiers_made,
+                "kept", (json_int_t) m->verifiers_kept,
+                "queued", (json_int_t) workers_queued(m->workers))));
 }
 
 static int method_get_user(Connection *c, json_t *params, const char *user) {
@@ -1193,6 +1198,9 @@ int manager_new(const char *config_path, struct neostra_config *config, Manager 
         r = workers_new(m->event, 2, &m->workers);
         if (r < 0)
                 goto fail;
+        r = verifier_mac_init();
+        if (r < 0)
+                goto fail;
         *ret = m;
         return 0;
 
@@ -1215,6 +1223,7 @@ Manager *manager_free(Manager *m) {
         api_free(m->api);
         cache_close(m->cache);
         user_table_free(m->users);
+        verifier_mac_done();
         sd_event_source_disable_unref(m->auth_source);
         sd_event_source_disable_unref(m->drain_timer);
         if (m->auth_fd >= 0)

@@ -88,6 +88,8 @@ struct Manager {
 
         uint64_t logins[_RESULT_MAX];
         int64_t last_api_latency_ms;
+        uint64_t verifiers_made;        /* yescrypt verifiers installed (login.c) */
+        uint64_t verifiers_kept;        /* online successes whose password the verifier already had */
         int64_t started;
 
         /* online.c */

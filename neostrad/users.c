@@ -49,7 +49,16 @@ void user_record_free(struct user_record *u) {
         secure_free_string(u->token);
         secure_free_string(u->refresh_token);
         secure_free_string(u->verifier);
+        explicit_bzero(u->verifier_mac, sizeof(u->verifier_mac));
         free(u);
+}
+
+void user_record_drop_verifier(struct user_record *u) {
+        secure_free_string(u->verifier);
+        u->verifier = NULL;
+        u->verifier_time = 0;
+        explicit_bzero(u->verifier_mac, sizeof(u->verifier_mac));
+        u->verifier_mac_set = false;
 }
 
 void user_table_forget(struct user_table *t, const char *name) {
@@ -136,6 +145,10 @@ void user_table_foreach(struct user_table *t, void (*cb)(struct user_record *u, 
                 }
 }
 
+/* Numbers every online success (the daemon is one thread): unique even
+ * across a forgotten and re-created record of the same name. */
+static uint64_t success_seq;
+
 int user_table_record_success(struct user_table *t, const char *name,
                               struct api_signin_result *res, int64_t now,
                               struct user_record **ret) {
@@ -175,6 +188,7 @@ int user_table_record_success(struct user_table *t, const char *name,
 
         u->token_expires = res->expires_in >= 0 ? now + res->expires_in : 0;
         u->last_online_success = now;
+        u->successes = ++success_seq;
         u->offline_failures = 0;
         u->invalidated = false;
         if (ret)
@@ -193,7 +207,5 @@ void user_table_record_refusal(struct user_table *t, const char *name) {
         u->token_expires = 0;
         /* The password changed upstream (or was never right): the old one
          * must stop working offline at once. */
-        secure_free_string(u->verifier);
-        u->verifier = NULL;
-        u->verifier_time = 0;
+        user_record_drop_verifier(u);
 }

@@ -11,6 +11,9 @@
 #include <sys/types.h>
 
 #include "api.h"
+#include "verifier.h"
+
+struct make_job;
 
 struct user_record {
         char *name;                 /* login name */
@@ -23,6 +26,12 @@ struct user_record {
         int64_t last_online_success;/* unix seconds, 0 never */
         char *verifier;             /* yescrypt hash of the last password the API accepted, or NULL */
         int64_t verifier_time;      /* unix seconds the verifier was made */
+        unsigned char verifier_mac[VERIFIER_MAC_SIZE]; /* memory only: verifier_mac() of its password (verifier.h) */
+        bool verifier_mac_set;      /* false: unknown (e.g. loaded from the cache) */
+        uint64_t successes;         /* number of its latest online success (memory only, unique
+                                     * in the process): a verifier made for an older one is
+                                     * not installed */
+        struct make_job *pending_make;  /* login.c: the verifier job queued for this user */
         unsigned offline_failures;  /* wrong passwords checked offline since the last online success */
         bool invalidated;           /* neostractl invalidate: next login must go online */
         uid_t uid;                  /* ids.c: 0 = not assigned yet; once set, never changed */
@@ -45,6 +54,9 @@ void user_record_free(struct user_record *u);
 int user_table_new(struct user_table **ret);
 void user_table_free(struct user_table *t);
 size_t user_table_size(const struct user_table *t);
+
+/* Drop u's verifier (and what is known of its password); wiped. */
+void user_record_drop_verifier(struct user_record *u);
 
 struct user_record *user_table_get(struct user_table *t, const char *name);
 

@@ -6,12 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "worker.h"
 
 #define THREADS_MAX 8u
+/* yescrypt keeps a worker busy for ~13 ms; the event loop (userdb
+ * lookups, answers) must not wait behind it for a CPU. */
+#define WORKER_NICE 10
 
 struct job {
         work_fn_t work;
@@ -36,6 +40,8 @@ struct Workers {
 static void *thread_main(void *userdata) {
         Workers *w = userdata;
 
+        /* Linux: the nice value is per thread. */
+        (void) setpriority(PRIO_PROCESS, (id_t) gettid(), WORKER_NICE);
         pthread_mutex_lock(&w->lock);
         for (;;) {
                 struct job *j;

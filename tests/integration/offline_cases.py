@@ -64,6 +64,7 @@ ACCOUNTS = {
     "persist": ["dev", "ops"],
     "cached": ["dev"],
     "change": ["dev"],
+    "kept": ["dev"],
 }
 
 
@@ -608,6 +609,52 @@ def case_password_change():
         expect_error(r2, FAILED, "the old password right after the change")
         expect(signins() == 3, "the old password did not reach the API (signins %d)" % signins())
     finally:
+        write_users()
+        finish(daemon)
+
+
+def case_verifier_kept():
+    """An online success with the password the verifier was made of keeps
+    it (no new yescrypt; its time moves with the success); a burst of one
+    user's sign-ins makes no verifier either; a new password upstream makes
+    a new one and the old password stops working offline."""
+    itest.fresh_mock_only()
+    daemon = start("kept")
+    new_pw = "kept-the-new-password"
+    try:
+        expect_login(daemon, "kept", None, offline=False, what="first login")
+        wait_verifier(daemon, "kept")
+        v = status(daemon)["verifiers"]
+        expect(v["made"] == 1 and v["kept"] == 0, "after the first login: %r" % v)
+
+        expect_login(daemon, "kept", None, offline=False, what="the same password again")
+        v, u = status(daemon)["verifiers"], get_user(daemon, "kept")
+        expect(v["made"] == 1 and v["kept"] == 1, "the same password made a verifier again: %r" % v)
+        expect(u["hasVerifier"] and u["verifierTime"] == u["lastOnlineSuccess"],
+               "the kept verifier is not as fresh as the success: %r" % u)
+
+        conns = [varlink.Connection(daemon.sock, 10) for _ in range(20)]
+        try:
+            for c in conns:
+                c.send(AUTH + "Authenticate", {"user": "kept", "password": canary()})
+            for c in conns:
+                expect_error(c.receive(10), None, "a burst of sign-ins")
+        finally:
+            for c in conns:
+                c.close()
+        v = status(daemon)["verifiers"]
+        expect(v["made"] == 1 and v["kept"] == 21 and v["queued"] == 0, "after the burst: %r" % v)
+
+        write_users({"kept": {"password": new_pw}})
+        expect_login(daemon, "kept", None, password=new_pw, offline=False, what="the new password online")
+        itest.poll(lambda: status(daemon)["verifiers"]["made"] == 2, 10, what="a verifier of the new password")
+        expect(get_user(daemon, "kept")["hasVerifier"], "no verifier after the change")
+
+        mock_down(mode="close")
+        expect_login(daemon, "kept", FAILED, what="the old password offline")
+        expect_login(daemon, "kept", None, password=new_pw, offline=True, what="the new password offline")
+    finally:
+        mock_up()
         write_users()
         finish(daemon)
 
