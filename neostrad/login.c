@@ -253,10 +253,13 @@ static void on_make_done(void *data) {
 
         if (u && u->pending_make == j)
                 u->pending_make = NULL;
-        /* Only if nothing refused the user since the API said yes, and no
-         * later success (perhaps with a new password) came meanwhile. */
-        if (j->result == 0 && j->hash && u && u->successes == j->generation &&
-            u->last_online_success > 0 && u->token) {
+        /* Only if nothing refused the user since the API said yes, and the
+         * password is still that of the latest success: the same MAC (a
+         * steady stream of logins with one password must not discard
+         * every job), or, MACs unknown, no later success at all. */
+        if (j->result == 0 && j->hash && u && u->last_online_success > 0 && u->token &&
+            (j->mac_set && u->success_mac_set ? verifier_mac_equal(j->mac, u->success_mac)
+                                                 : u->successes == j->generation)) {
                 secure_free_string(u->verifier);
                 u->verifier = j->hash;
                 j->hash = NULL;
@@ -273,6 +276,12 @@ static void on_make_done(void *data) {
 static void start_make(struct login *l, struct user_record *u, const unsigned char *mac) {
         struct make_job *j = u->pending_make;
         bool handed = false;
+
+        /* Waiting or running for this very password: it will do. */
+        if (j && mac && j->mac_set && verifier_mac_equal(j->mac, mac)) {
+                j->generation = u->successes;
+                return;
+        }
 
         pthread_mutex_lock(&make_lock);
         if (j && !j->started) {
@@ -365,6 +374,8 @@ static void on_signin_done(struct api_signin_result *res, void *userdata) {
                          * this success, not even until the new one is made:
                          * the password may just have changed upstream. */
                         user_record_drop_verifier(u);
+                memcpy(u->success_mac, mac, sizeof(u->success_mac));
+                u->success_mac_set = have_mac;
                 /* The stable uid, once (userdb.c); a failure only keeps
                  * the user out of userdb, the login goes on. */
                 (void) userdb_prepare_user(m, u);

@@ -50,6 +50,7 @@ void user_record_free(struct user_record *u) {
         secure_free_string(u->refresh_token);
         secure_free_string(u->verifier);
         explicit_bzero(u->verifier_mac, sizeof(u->verifier_mac));
+        explicit_bzero(u->success_mac, sizeof(u->success_mac));
         free(u);
 }
 
@@ -59,6 +60,8 @@ void user_record_drop_verifier(struct user_record *u) {
         u->verifier_time = 0;
         explicit_bzero(u->verifier_mac, sizeof(u->verifier_mac));
         u->verifier_mac_set = false;
+        explicit_bzero(u->success_mac, sizeof(u->success_mac));
+        u->success_mac_set = false;
 }
 
 void user_table_forget(struct user_table *t, const char *name) {

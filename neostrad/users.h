@@ -28,6 +28,8 @@ struct user_record {
         int64_t verifier_time;      /* unix seconds the verifier was made */
         unsigned char verifier_mac[VERIFIER_MAC_SIZE]; /* memory only: verifier_mac() of its password (verifier.h) */
         bool verifier_mac_set;      /* false: unknown (e.g. loaded from the cache) */
+        unsigned char success_mac[VERIFIER_MAC_SIZE]; /* memory only: that of the last online success */
+        bool success_mac_set;
         uint64_t successes;         /* number of its latest online success (memory only, unique
                                      * in the process): a verifier made for an older one is
                                      * not installed */
