@@ -11,6 +11,19 @@
 #define OVERFLOW_UID 65534u     /* "nobody": a system account whatever its number says */
 
 int neostra_local_system_account(const char *name, uid_t minimum_uid) {
+        uid_t uid;
+        int r = neostra_local_lookup(name, &uid);
+
+        if (r <= 0)
+                return r;
+        return neostra_system_uid(uid, minimum_uid);
+}
+
+bool neostra_system_uid(uid_t uid, uid_t minimum_uid) {
+        return uid == 0 || uid < minimum_uid || uid == OVERFLOW_UID;
+}
+
+int neostra_local_lookup(const char *name, uid_t *ret_uid) {
         struct passwd pw, *res = NULL;
         long hint = sysconf(_SC_GETPW_R_SIZE_MAX);
         size_t size = hint > 0 && hint < 65536 ? (size_t) hint : 4096u;
@@ -39,5 +52,6 @@ int neostra_local_system_account(const char *name, uid_t minimum_uid) {
                 return -r;
         if (r != 0 || !res)
                 return 0;
-        return res->pw_uid == 0 || res->pw_uid < minimum_uid || res->pw_uid == OVERFLOW_UID;
+        *ret_uid = res->pw_uid;
+        return 1;
 }

@@ -27,6 +27,7 @@ struct Api {
         sd_event *event;
         CURLM *multi;
         sd_event_source *timer;
+        sd_event_source *kick;          /* "act now" (timeout 0) without a timerfd */
         unsigned pending;
 };
 
@@ -363,8 +364,7 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
         return 0;
 }
 
-static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        Api *api = userdata;
+static int on_timeout(Api *api) {
         int running;
 
         if (curl_multi_socket_action(api->multi, CURL_SOCKET_TIMEOUT, 0, &running) != CURLM_OK)
@@ -374,6 +374,18 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        return on_timeout(userdata);
+}
+
+static int on_kick(sd_event_source *s, void *userdata) {
+        return on_timeout(userdata);
+}
+
+/* libcurl asks for "act now" (0) several times per request: a defer
+ * source does that on the next loop iteration without re-arming the
+ * timerfd each time (timerfd_settime was an eighth of the daemon's CPU per
+ * login); real timeouts use the timer, 1 ms accurate. */
 static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp) {
         Api *api = userp;
         uint64_t when;
@@ -381,6 +393,8 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp) {
 
         if (timeout_ms < 0)
                 return sd_event_source_set_enabled(api->timer, SD_EVENT_OFF) < 0 ? -1 : 0;
+        if (timeout_ms == 0)
+                return sd_event_source_set_enabled(api->kick, SD_EVENT_ONESHOT) < 0 ? -1 : 0;
 
         r = sd_event_now(api->event, CLOCK_MONOTONIC, &when);
         if (r < 0)
@@ -479,10 +493,15 @@ int api_new(sd_event *event, Api **ret) {
                 goto fail;
         }
         r = sd_event_add_time(event, &api->timer, CLOCK_MONOTONIC, UINT64_MAX,
-                              1 /* µs: an accuracy of 0 would mean sd-event's default 250 ms */,
+                              1000 /* µs: an accuracy of 0 would mean sd-event's default 250 ms */,
                               on_timer, api);
         if (r < 0)
                 goto fail;
+        r = sd_event_add_defer(event, &api->kick, on_kick, api);
+        if (r < 0)
+                goto fail;
+        (void) sd_event_source_set_description(api->kick, "curl-kick");
+        (void) sd_event_source_set_enabled(api->kick, SD_EVENT_OFF);
         (void) sd_event_source_set_description(api->timer, "curl-timer");
         (void) sd_event_source_set_enabled(api->timer, SD_EVENT_OFF);
 
@@ -517,6 +536,7 @@ Api *api_free(Api *api) {
         if (api->multi)
                 curl_multi_cleanup(api->multi);
         sd_event_source_disable_unref(api->timer);
+        sd_event_source_disable_unref(api->kick);
         sd_event_unref(api->event);
         free(api);
         return NULL;

@@ -110,9 +110,16 @@ static void update_status(Manager *m) {
  * lookup never reaches our own userdb socket (DESIGN.md decision 9).
  */
 static int not_ours(Manager *m, const char *user) {
+        uid_t uid;
+        int r;
+
         if (neostra_user_excluded(m->config, user))
                 return 1;
-        return neostra_local_system_account(user, m->config->minimum_uid);
+        /* neostra_local_system_account(), with the lookup kept briefly. */
+        r = localnames_user(m->localnames, user, &uid);
+        if (r <= 0)
+                return r;
+        return neostra_system_uid(uid, m->config->minimum_uid);
 }
 
 static bool peer_is(const Connection *c, const char *user) {
@@ -257,9 +264,7 @@ json_t *manager_groups_for_roles(Manager *m, char *const *roles, size_t n_roles)
                 return NULL;
         }
         for (size_t i = 0; i < names.n; i++) {
-                struct group gr, *result = NULL;
-                char buf[4096];
-                gid_t published;
+                gid_t gid, published;
 
                 /* A group neostrad publishes itself (userdb.c) has its
                  * stable gid; only with userdb on does it exist at all. */
@@ -268,18 +273,18 @@ json_t *manager_groups_for_roles(Manager *m, char *const *roles, size_t n_roles)
                                                                "gid", (json_int_t) published));
                         continue;
                 }
-                if (getgrnam_r(names.v[i], &gr, buf, sizeof(buf), &result) != 0 || !result) {
+                if (localnames_group(m->localnames, names.v[i], &gid) <= 0) {
                         log_msg(LOG_WARNING, "[groups] names group '%s', which does not exist on this host",
                                 names.v[i]);
                         continue;
                 }
-                if (gr.gr_gid == 0) {
+                if (gid == 0) {
                         log_msg(LOG_WARNING, "[groups] maps a role to group '%s' (gid 0); refusing to grant it",
                                 names.v[i]);
                         continue;
                 }
                 json_array_append_new(array, json_pack("{s:s, s:I}", "name", names.v[i],
-                                                       "gid", (json_int_t) gr.gr_gid));
+                                                       "gid", (json_int_t) gid));
         }
         free(names.v);
         return array;
@@ -588,6 +593,7 @@ static int method_invalidate(Connection *c, json_t *params, const char *user) {
         if (ctx.name && !user_table_get(c->manager->users, ctx.name))
                 return reply_error(c, NEOSTRA_ERROR_USER_UNKNOWN, "no sign-in seen for this user");
         user_table_foreach(c->manager->users, invalidate_one, &ctx);
+        localnames_flush(c->manager->localnames);
         log_msg(LOG_NOTICE, "cache invalidated for %s by uid %u", ctx.name ? ctx.name : "all users",
                 (unsigned) c->cred.uid);
         return connection_reply(c, varlink_reply_new(NULL));
@@ -602,6 +608,7 @@ static int method_clear(Connection *c, json_t *params, const char *user) {
         if (optional_user(c, params, &name) < 0)
                 return -1;
         user_table_forget(m->users, name);
+        localnames_flush(m->localnames);
         if (m->cache && (r = cache_delete(m->cache, name)) < 0) {
                 log_msg(LOG_ERR, "cannot clear the cache: %s", strerror(-r));
                 return reply_error(c, NEOSTRA_ERROR_SERVICE_UNAVAILABLE, "cannot clear the cache on disk");
@@ -802,6 +809,11 @@ static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *
                 return 0;
 
         if (revents & EPOLLIN) {
+                /* Passwords come only in io.neostra.Auth calls; userdb
+                 * lookups (nss-systemd, every process on the host) carry
+                 * none and need no burning.  Decided before processing:
+                 * the connection may be gone afterwards. */
+                bool secret = c->dispatch == dispatch;
                 char buf[4096];
                 ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 
@@ -821,7 +833,8 @@ static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *
                 connection_process(c);
                 /* The parser and the request builder ran below us with the
                  * password; leave nothing of it on the stack. */
-                secure_burn_stack(SECURE_BURN_STACK_BYTES);
+                if (secret)
+                        secure_burn_stack(SECURE_BURN_STACK_BYTES);
                 return 0;
         }
 
@@ -1147,6 +1160,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                                 "it takes effect on restart");
                 neostra_config_free(m->config);
                 m->config = config;
+                localnames_flush(m->localnames);
                 online_configure(m);
                 (void) userdb_refresh_groups(m);
                 log_msg(LOG_NOTICE, "configuration reloaded from %s", m->config_path);
@@ -1201,6 +1215,9 @@ int manager_new(const char *config_path, struct neostra_config *config, Manager 
         r = verifier_mac_init();
         if (r < 0)
                 goto fail;
+        r = localnames_new(&m->localnames);
+        if (r < 0)
+                goto fail;
         *ret = m;
         return 0;
 
@@ -1224,6 +1241,7 @@ Manager *manager_free(Manager *m) {
         cache_close(m->cache);
         user_table_free(m->users);
         verifier_mac_done();
+        localnames_free(m->localnames);
         sd_event_source_disable_unref(m->auth_source);
         sd_event_source_disable_unref(m->drain_timer);
         if (m->auth_fd >= 0)

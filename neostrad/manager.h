@@ -18,6 +18,7 @@
 #include "cache.h"
 #include "neostra/conf.h"
 #include "users.h"
+#include "localnames.h"
 #include "worker.h"
 
 typedef struct Manager Manager;
@@ -62,6 +63,7 @@ struct Manager {
         struct neostra_config *config;
         Api *api;
         Workers *workers;
+        LocalNames *localnames;         /* NSS answers about local names, kept briefly */
         Cache *cache;                   /* NULL: running without persistence */
         struct user_table *users;
 

@@ -29,14 +29,12 @@
 
 /* ---- identities: ids and local names (NSS; never while answering) ------- */
 
-static bool name_is_local(const char *name) {
-        struct passwd pw, *pwr = NULL;
-        struct group gr, *grr = NULL;
-        char buf[16384];
+static bool name_is_local(Manager *m, const char *name) {
+        uid_t uid;
+        gid_t gid;
 
-        if (getpwnam_r(name, &pw, buf, sizeof(buf), &pwr) == 0 && pwr)
-                return true;
-        return getgrnam_r(name, &gr, buf, sizeof(buf), &grr) == 0 && grr;
+        return localnames_user(m->localnames, name, &uid) > 0 ||
+               localnames_group(m->localnames, name, &gid) > 0;
 }
 
 struct taken_ctx {
@@ -45,17 +43,9 @@ struct taken_ctx {
         const char *self_name;          /* its own reservation does not count */
 };
 
-static void check_user_id(struct user_record *u, void *userdata) {
-        struct { struct taken_ctx *ctx; uid_t id; bool taken; } *q = userdata;
-
-        if (u != q->ctx->self && u->uid == q->id)
-                q->taken = true;
-}
-
 /* An id is free when no local account or group has it and none of ours. */
 static bool id_taken(uid_t id, void *userdata) {
         struct taken_ctx *ctx = userdata;
-        struct { struct taken_ctx *ctx; uid_t id; bool taken; } q = { ctx, id, false };
 
         for (size_t i = 0; i < ctx->m->n_group_ids; i++)
                 if (ctx->m->group_ids[i].gid == id)
@@ -66,8 +56,7 @@ static bool id_taken(uid_t id, void *userdata) {
                 if (p->name && p->uid == id && !(ctx->self_name && strcmp(p->name, ctx->self_name) == 0))
                         return true;
         }
-        user_table_foreach(ctx->m->users, check_user_id, &q);
-        return q.taken || ids_local_id_taken(id);
+        return user_table_uid_used(ctx->m->users, id, ctx->self) || ids_local_id_taken(id);
 }
 
 static const struct mapped_group *find_mapped(Manager *m, const char *name);
@@ -159,7 +148,7 @@ static const struct provisional *provisional_lookup(Manager *m, const char *name
         if (neostra_email_for_user(m->config, name, &email) < 0)
                 return NULL;
 
-        local = name_is_local(name);
+        local = name_is_local(m, name);
         if (!local && !(p && p->uid != 0)) {
                 struct taken_ctx ctx = { m, NULL, name };
 
@@ -202,7 +191,7 @@ int userdb_prepare_user(Manager *m, struct user_record *u) {
         if (p)
                 provisional_drop(p);
 
-        local = name_is_local(u->name);
+        local = name_is_local(m, u->name);
         if (local && !u->local_conflict)
                 log_msg(LOG_WARNING, "Neostra user %s has the name of a local user or group; "
                         "the local one wins and %s is not published through userdb", u->name, u->name);
@@ -213,7 +202,7 @@ int userdb_prepare_user(Manager *m, struct user_record *u) {
         /* The uid a first-login lookup promised, unless meanwhile someone
          * else has it (a local account made since). */
         if (reserved != 0 && !id_taken(reserved, &ctx)) {
-                u->uid = reserved;
+                user_table_set_uid(m->users, u, reserved);
                 log_msg(LOG_INFO, "assigned uid %u to %s (as reserved at its first lookup)",
                         (unsigned) reserved, u->name);
                 return 0;
@@ -224,7 +213,7 @@ int userdb_prepare_user(Manager *m, struct user_record *u) {
                         (unsigned) m->config->uid_max, u->name, strerror(-r));
                 return r;
         }
-        u->uid = uid;
+        user_table_set_uid(m->users, u, uid);
         log_msg(LOG_INFO, "assigned uid %u to %s", (unsigned) uid, u->name);
         return 0;
 }
@@ -542,6 +531,25 @@ static void collect_memberships(struct user_record *u, void *userdata) {
         free(names.v);
 }
 
+/* Visit the records a user or private-group query can match: by name
+ * and/or by id through the indexes (both when both are given, so a pair
+ * naming two records is still seen as a conflict), everyone for an
+ * enumeration. */
+static void users_matching(struct query *q, void (*cb)(struct user_record *u, void *userdata)) {
+        struct user_record *by_name, *by_id;
+
+        if (!q->name && !q->has_id) {
+                user_table_foreach(q->m->users, cb, q);
+                return;
+        }
+        by_name = q->name ? user_table_get(q->m->users, q->name) : NULL;
+        by_id = q->has_id ? user_table_get_by_uid(q->m->users, q->id) : NULL;
+        if (by_name)
+                cb(by_name, q);
+        if (by_id && by_id != by_name)
+                cb(by_id, q);
+}
+
 /* Send the results: one reply, or with "more" one per result, each but
  * the last with "continues": true. */
 static int send_results(Connection *c, json_t *results, bool more, bool conflict) {
@@ -640,18 +648,25 @@ static int method_lookup(Connection *c, json_t *params, bool more, enum lookup w
                 return connection_send(c, NULL);
         switch (what) {
         case LOOKUP_USER:
-                user_table_foreach(q.m->users, collect_user, &q);
+                users_matching(&q, collect_user);
                 if (!enumeration)
                         collect_provisional(&q, true);
                 break;
         case LOOKUP_GROUP:
                 collect_role_groups(&q);
-                user_table_foreach(q.m->users, collect_private_group, &q);
+                users_matching(&q, collect_private_group);
                 if (!enumeration)
                         collect_provisional(&q, false);
                 break;
         default:
-                user_table_foreach(q.m->users, collect_memberships, &q);
+                /* By user: that user's record only; by group alone: everyone. */
+                if (q.name) {
+                        struct user_record *u = user_table_get(q.m->users, q.name);
+
+                        if (u)
+                                collect_memberships(u, &q);
+                } else
+                        user_table_foreach(q.m->users, collect_memberships, &q);
                 break;
         }
         r = send_results(c, q.results, more, q.conflict);

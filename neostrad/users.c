@@ -9,6 +9,7 @@
 /* Chained hash table keyed by login name (FNV-1a); grows at load 1. */
 struct user_table {
         struct user_record **buckets;
+        struct user_record **uid_buckets;   /* same size; records with a uid */
         size_t n_buckets;
         size_t n;
 };
@@ -23,6 +24,32 @@ static uint64_t hash_name(const char *s) {
         return h;
 }
 
+static size_t uid_slot(const struct user_table *t, uid_t uid) {
+        return (size_t) (((uint64_t) uid * 11400714819323198485ull) >> 17) % t->n_buckets;
+}
+
+static void uid_link(struct user_table *t, struct user_record *u) {
+        size_t b;
+
+        u->next_uid = NULL;
+        if (u->uid == 0)
+                return;
+        b = uid_slot(t, u->uid);
+        u->next_uid = t->uid_buckets[b];
+        t->uid_buckets[b] = u;
+}
+
+static void uid_unlink(struct user_table *t, struct user_record *u) {
+        if (u->uid == 0)
+                return;
+        for (struct user_record **p = &t->uid_buckets[uid_slot(t, u->uid)]; *p; p = &(*p)->next_uid)
+                if (*p == u) {
+                        *p = u->next_uid;
+                        break;
+                }
+        u->next_uid = NULL;
+}
+
 int user_table_new(struct user_table **ret) {
         struct user_table *t = calloc(1, sizeof(*t));
 
@@ -30,7 +57,10 @@ int user_table_new(struct user_table **ret) {
                 return -ENOMEM;
         t->n_buckets = 64;
         t->buckets = calloc(t->n_buckets, sizeof(*t->buckets));
-        if (!t->buckets) {
+        t->uid_buckets = calloc(t->n_buckets, sizeof(*t->uid_buckets));
+        if (!t->buckets || !t->uid_buckets) {
+                free(t->buckets);
+                free(t->uid_buckets);
                 free(t);
                 return -ENOMEM;
         }
@@ -65,7 +95,16 @@ void user_record_drop_verifier(struct user_record *u) {
 }
 
 void user_table_forget(struct user_table *t, const char *name) {
-        for (size_t b = 0; b < t->n_buckets; b++) {
+        size_t first = 0, last = t->n_buckets;
+
+        /* A name can only be in its own bucket: forgetting one user (and
+         * so every user_table_insert, once per row when the cache loads)
+         * must not walk the whole table. */
+        if (name) {
+                first = hash_name(name) % t->n_buckets;
+                last = first + 1;
+        }
+        for (size_t b = first; b < last; b++) {
                 struct user_record **p = &t->buckets[b];
 
                 while (*p) {
@@ -76,6 +115,7 @@ void user_table_forget(struct user_table *t, const char *name) {
                                 continue;
                         }
                         *p = u->next;
+                        uid_unlink(t, u);
                         user_record_free(u);
                         t->n--;
                 }
@@ -87,6 +127,7 @@ void user_table_free(struct user_table *t) {
                 return;
         user_table_forget(t, NULL);
         free(t->buckets);
+        free(t->uid_buckets);
         free(t);
 }
 
@@ -103,12 +144,40 @@ struct user_record *user_table_get(struct user_table *t, const char *name) {
         return NULL;
 }
 
+struct user_record *user_table_get_by_uid(struct user_table *t, uid_t uid) {
+        if (uid == 0)
+                return NULL;
+        for (struct user_record *u = t->uid_buckets[uid_slot(t, uid)]; u; u = u->next_uid)
+                if (u->uid == uid)
+                        return u;
+        return NULL;
+}
+
+bool user_table_uid_used(struct user_table *t, uid_t uid, const struct user_record *except) {
+        if (uid == 0)
+                return false;
+        for (struct user_record *u = t->uid_buckets[uid_slot(t, uid)]; u; u = u->next_uid)
+                if (u->uid == uid && u != except)
+                        return true;
+        return false;
+}
+
+void user_table_set_uid(struct user_table *t, struct user_record *u, uid_t uid) {
+        uid_unlink(t, u);
+        u->uid = uid;
+        uid_link(t, u);
+}
+
 static void grow(struct user_table *t) {
         size_t n = t->n_buckets * 2;
         struct user_record **b = calloc(n, sizeof(*b));
+        struct user_record **ub = calloc(n, sizeof(*ub));
 
-        if (!b)
+        if (!b || !ub) {
+                free(b);
+                free(ub);
                 return; /* a longer chain is still correct */
+        }
         for (size_t i = 0; i < t->n_buckets; i++)
                 while (t->buckets[i]) {
                         struct user_record *u = t->buckets[i];
@@ -119,7 +188,12 @@ static void grow(struct user_table *t) {
                 }
         free(t->buckets);
         t->buckets = b;
+        free(t->uid_buckets);
+        t->uid_buckets = ub;
         t->n_buckets = n;
+        for (size_t i = 0; i < n; i++)
+                for (struct user_record *u = b[i]; u; u = u->next)
+                        uid_link(t, u);
 }
 
 static void link_record(struct user_table *t, struct user_record *u) {
@@ -130,6 +204,7 @@ static void link_record(struct user_table *t, struct user_record *u) {
         b = hash_name(u->name) % t->n_buckets;
         u->next = t->buckets[b];
         t->buckets[b] = u;
+        uid_link(t, u);
         t->n++;
 }
 

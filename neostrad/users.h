@@ -39,6 +39,7 @@ struct user_record {
         uid_t uid;                  /* ids.c: 0 = not assigned yet; once set, never changed */
         bool local_conflict;        /* the name (or its private group) is a local one: not published */
         struct user_record *next;
+        struct user_record *next_uid;   /* users.c: chain of the uid index */
 };
 
 struct user_table;
@@ -61,6 +62,17 @@ size_t user_table_size(const struct user_table *t);
 void user_record_drop_verifier(struct user_record *u);
 
 struct user_record *user_table_get(struct user_table *t, const char *name);
+
+/* The record with this uid (0: none), from an index kept next to the
+ * names, so userdb lookups and uid checks never walk the table. */
+struct user_record *user_table_get_by_uid(struct user_table *t, uid_t uid);
+
+/* true when a record other than except has this uid. */
+bool user_table_uid_used(struct user_table *t, uid_t uid, const struct user_record *except);
+
+/* Give u (a record in t) its uid: use this, never u->uid = ..., so the
+ * uid index stays right. */
+void user_table_set_uid(struct user_table *t, struct user_record *u, uid_t uid);
 
 /*
  * Record an online success: roles, token and expiry replace what was

@@ -135,6 +135,12 @@ bool neostra_user_excluded(const struct neostra_config *c, const char *name);
  */
 int neostra_local_system_account(const char *name, uid_t minimum_uid);
 
+/* The two halves of it, for a caller that caches the lookup (neostrad):
+ * getpwnam_r of name, 1 found (*ret_uid set), 0 not found, <0 cannot tell;
+ * and whether a found uid is a system account's. */
+int neostra_local_lookup(const char *name, uid_t *ret_uid);
+bool neostra_system_uid(uid_t uid, uid_t minimum_uid);
+
 /*
  * The group names the roles map to through [groups], deduplicated, in table
  * order.  Roles the table does not name map to nothing.  Returns 0 and a
