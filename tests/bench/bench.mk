@@ -13,7 +13,7 @@ bench-driver: $(BENCH_DRIVER)
 
 # The whole comparison: minutes; BENCH_RUNS (3) runs of BENCH_DURATION (5 s)
 # per measurement.  Results in $(BUILDDIR)/bench/results.md.
-bench: deps bench-deps all $(BENCH_DRIVER)
+bench: deps bench-deps all $(BENCH_DRIVER) $(BUILDDIR)/tests/pamcheck daemon-bench-build
 	@sh tests/bench/bench.sh $(BUILDDIR)
 
 # Seconds: the driver against pam_permit and against our stack with the mock.

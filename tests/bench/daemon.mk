@@ -1,0 +1,17 @@
+# tests/bench/daemon.mk: the daemon-side benchmark's programs
+# (tests/bench/daemon-bench.sh).  Included by the Makefile.
+DBENCH_DIR  := $(BUILDDIR)/bench
+DBENCH_BINS := $(DBENCH_DIR)/userdb-load $(DBENCH_DIR)/userdb-floor $(DBENCH_DIR)/daemon-authload \
+               $(DBENCH_DIR)/daemon-fakeapi
+DBENCH_CFLAGS = $(filter-out -fvisibility=hidden,$(CFLAGS))
+
+$(DBENCH_BINS): $(DBENCH_DIR)/%: tests/bench/%.c tests/bench/daemon.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(DBENCH_CFLAGS) -o $@ $< $(LDHARD) -lm
+
+.PHONY: daemon-bench-build daemon-bench
+daemon-bench-build: all $(DBENCH_BINS)
+
+# The daemon-side part alone: make daemon-bench [DBENCH_QUICK=1] [DBENCH_LOGINS=N]
+daemon-bench: daemon-bench-build
+	@sh tests/bench/daemon-bench.sh $(BUILDDIR)
