@@ -43,6 +43,7 @@
 #define PAM_NEOSTRA_EXPORT __attribute__((visibility("default")))
 
 #define DATA_CONFIG "pam_neostra_config"
+#define DATA_LOCAL  "pam_neostra_local"
 #define DATA_GROUPS "pam_neostra_groups"
 
 #define DEFAULT_MINIMUM_UID 1000u
@@ -214,6 +215,47 @@ static const struct neostra_config *get_config(struct ctx *c) {
         return d->config;
 }
 
+/* One NSS lookup per transaction: auth and account ask about the same name. */
+struct local_data {
+        char *user;
+        uid_t minimum_uid;
+        int result;             /* neostra_local_system_account(): 0 or 1 */
+};
+
+static void local_data_free(pam_handle_t *pamh, void *data, int error_status) {
+        struct local_data *d = data;
+
+        if (!d)
+                return;
+        free(d->user);
+        free(d);
+}
+
+static int local_system_account(struct ctx *c, uid_t minimum_uid) {
+        const void *p = NULL;
+        struct local_data *d;
+        int r;
+
+        if (pam_get_data(c->pamh, DATA_LOCAL, &p) == PAM_SUCCESS && p) {
+                const struct local_data *old = p;
+
+                if (old->minimum_uid == minimum_uid && strcmp(old->user, c->user) == 0)
+                        return old->result;
+        }
+        r = neostra_local_system_account(c->user, minimum_uid);
+        if (r < 0)
+                return r;       /* a failure is asked again next time */
+        d = calloc(1, sizeof(*d));
+        if (d && (d->user = strdup(c->user))) {
+                d->minimum_uid = minimum_uid;
+                d->result = r;
+                if (pam_set_data(c->pamh, DATA_LOCAL, d, local_data_free) == PAM_SUCCESS)
+                        return r;
+        }
+        local_data_free(c->pamh, d, 0);
+        return r;
+}
+
 enum user_class {
         USER_OURS,
         USER_NOT_OURS,
@@ -234,7 +276,7 @@ static enum user_class classify_user(struct ctx *c) {
 
         minimum_uid = c->args.have_minimum_uid ? c->args.minimum_uid
                       : conf ? conf->minimum_uid : DEFAULT_MINIMUM_UID;
-        r = neostra_local_system_account(c->user, minimum_uid);
+        r = local_system_account(c, minimum_uid);
         if (r < 0) {
                 pam_syslog(c->pamh, LOG_ERR, "cannot look up local account: %s; user=%s",
                            strerror(-r), c->user);
