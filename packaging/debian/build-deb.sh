@@ -85,4 +85,8 @@ for deb in "$work"/*_"$debversion"_"$arch".deb "$work"/*_"$debversion"_all.deb; 
         n=$((n + 1))
 done
 [ "$n" -gt 0 ] || die "dpkg-buildpackage left no .deb in $work"
+# The unpacked copy of the tree is not needed any more (lintian reads the
+# .changes, .dsc and tarballs); gone, it is not mistaken for test output by
+# tests/canary-scan.sh (the test sources hold canary-shaped literals).
+rm -rf "$src"
 say "changes: $work/${source}_${debversion}_$arch.changes"
