@@ -19,6 +19,10 @@ int neostra_local_system_account(const char *name, uid_t minimum_uid) {
         return neostra_system_uid(uid, minimum_uid);
 }
 
+bool neostra_nss_not_found(int r) {
+        return r == 0 || r == ENOENT || r == ESRCH || r == EBADF || r == EPERM;
+}
+
 bool neostra_system_uid(uid_t uid, uid_t minimum_uid) {
         return uid == 0 || uid < minimum_uid || uid == OVERFLOW_UID;
 }
@@ -45,10 +49,9 @@ int neostra_local_lookup(const char *name, uid_t *ret_uid) {
         }
         free(buf);
 
-        /* "Not found" comes back as any of these, depending on the NSS
-         * module; anything else means we cannot tell, and the caller must
-         * not send a password it cannot classify. */
-        if (r != 0 && r != ENOENT && r != ESRCH && r != EBADF && r != EPERM)
+        /* Anything but "not found" means we cannot tell, and the caller
+         * must not send a password it cannot classify. */
+        if (r != 0 && !neostra_nss_not_found(r))
                 return -r;
         if (r != 0 || !res)
                 return 0;

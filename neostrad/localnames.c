@@ -107,8 +107,7 @@ int localnames_group(LocalNames *l, const char *name, gid_t *ret_gid) {
                 return a->found;
         }
         r = getgrnam_r(name, &gr, buf, sizeof(buf), &grr);
-        /* "Not found" comes back as any of these, depending on the module. */
-        if (r != 0 && r != ENOENT && r != ESRCH && r != EBADF && r != EPERM)
+        if (r != 0 && !neostra_nss_not_found(r))
                 return -r;
         if (l)
                 keep(fresh, name, now, r == 0 && grr, grr ? grr->gr_gid : 0);

@@ -139,6 +139,11 @@ int neostra_local_system_account(const char *name, uid_t minimum_uid);
  * getpwnam_r of name, 1 found (*ret_uid set), 0 not found, <0 cannot tell;
  * and whether a found uid is a system account's. */
 int neostra_local_lookup(const char *name, uid_t *ret_uid);
+
+/* Whether a getpwnam_r/getgrnam_r result means "no such entry": NSS
+ * modules say so with any of 0 (and no entry), ENOENT, ESRCH, EBADF or
+ * EPERM; anything else means the lookup itself failed. */
+bool neostra_nss_not_found(int r);
 bool neostra_system_uid(uid_t uid, uid_t minimum_uid);
 
 /*
