@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -210,6 +211,42 @@ def case_unconfigured():
         daemon.stop_clean()
     finally:
         daemon.kill()
+
+
+def case_not_dumpable():
+    """The daemon refuses core dumps and ptrace by other processes of its
+    user (PR_SET_DUMPABLE 0): started as an unprivileged user (nobody),
+    its /proc/PID/status is owned by root, where a plain process of that user
+    owns its own.  Started by hand, with its own sockets, it serves."""
+    setpriv = shutil.which("setpriv")
+    if not setpriv:
+        raise itest.Skip("setpriv (util-linux) is not installed")
+    # The suite's own directory is 0700: nobody needs a path it may walk.
+    d = tempfile.mkdtemp(prefix="neostra-test-dumpable-")
+    os.chmod(d, 0o755)
+    run = os.path.join(d, "run")
+    os.makedirs(run, exist_ok=True)
+    conf = itest.write_config(os.path.join(d, "neostrad.conf"), os.path.join(run, "auth.sock"))
+    for path in (run, os.path.join(run, "cache")):
+        os.chown(path, 65534, 65534)
+    os.chmod(conf, 0o644)
+    drop = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+    daemon = itest.Daemon(conf, os.path.join(d, "neostrad.log"), wrapper=drop)
+    plain = subprocess.Popen(drop + ["sleep", "30"])
+    try:
+        varlink.wait_ready(os.path.join(run, "auth.sock"), 10.0)
+        expect(os.stat("/proc/%d/status" % plain.pid).st_uid == 65534,
+               "a plain process of nobody does not own its /proc/PID/status; the check proves nothing")
+        expect(os.stat("/proc/%d/status" % daemon.pid).st_uid == 0,
+               "neostrad's /proc entry is owned by uid %d: it is dumpable" % os.stat("/proc/%d/status" % daemon.pid).st_uid)
+        st = itest.status(os.path.join(run, "auth.sock"))
+        expect(st["state"] in ("unknown", "online"), "the daemon run by hand does not serve: %r" % st)
+        daemon.stop_clean()
+    finally:
+        plain.kill()
+        plain.wait()
+        daemon.kill()
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def case_version():
