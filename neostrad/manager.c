@@ -513,7 +513,7 @@ static int method_get_status(Connection *c, json_t *params, const char *user) {
                 json_object_set_new(logins, result_names[i], json_integer((json_int_t) m->logins[i]));
 
         return connection_reply(c, varlink_reply_new(json_pack(
-                "{s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:s, s:b, s:I, s:{s:I, s:I, s:I}}",
+                "{s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:s, s:b, s:I, s:{s:I, s:I, s:I}}",
                 "version", NEOSTRA_VERSION,
                 "protocol", NEOSTRA_PROTOCOL_VERSION,
                 "state", online_state_name(m->api_state),
@@ -522,6 +522,7 @@ static int method_get_status(Connection *c, json_t *params, const char *user) {
                 "started", (json_int_t) m->started,
                 "users", (json_int_t) user_table_size(m->users),
                 "connections", (json_int_t) m->n_connections,
+                "connectionsAccepted", (json_int_t) m->connections_accepted,
                 "pendingApiRequests", (json_int_t) api_pending(m->api),
                 "lastApiLatencyMs", (json_int_t) m->last_api_latency_ms,
                 "logins", logins,
@@ -874,6 +875,7 @@ static int accept_connection(Manager *m, int fd, int (*dispatch_fn)(Connection *
                 close(cfd);
                 return 0;
         }
+        m->connections_accepted++;
         c->manager = m;
         c->dispatch = dispatch_fn;
         c->fd = cfd;

@@ -92,6 +92,7 @@ struct Manager {
         int64_t last_api_latency_ms;
         uint64_t verifiers_made;        /* yescrypt verifiers installed (login.c) */
         uint64_t verifiers_kept;        /* online successes whose password the verifier already had */
+        uint64_t connections_accepted;  /* since start, both sockets */
         int64_t started;
 
         /* online.c */

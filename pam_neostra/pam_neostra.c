@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
+#include <poll.h>
 #include <pwd.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -44,6 +45,7 @@
 
 #define DATA_CONFIG "pam_neostra_config"
 #define DATA_LOCAL  "pam_neostra_local"
+#define DATA_CONN   "pam_neostra_conn"
 #define DATA_GROUPS "pam_neostra_groups"
 
 #define DEFAULT_MINIMUM_UID 1000u
@@ -375,16 +377,119 @@ static const char *reason_of(json_t *params) {
 }
 
 /*
- * One call on a fresh connection.  Returns 0 with the reply (or an error
- * name), or a negative errno after logging why the daemon could not answer.
+ * The connection of a transaction's Authenticate, kept for its CheckAccount
+ * (auth and account follow each other in every stack): one connect and
+ * accept less per login.  Only the process that opened it uses it (sshd
+ * may fork between the two), only for that socket, and CheckAccount closes
+ * it; pam_end closes one no account step took, and the daemon closes it
+ * after 10 idle seconds.
  */
-static int call_daemon(struct ctx *c, const char *method, json_t *params, bool secret,
+struct conn_data {
+        int fd;
+        pid_t pid;
+        char *path;
+};
+
+static void conn_data_free(pam_handle_t *pamh, void *data, int error_status) {
+        struct conn_data *d = data;
+
+        if (!d)
+                return;
+        if (d->fd >= 0)
+                close(d->fd);
+        free(d->path);
+        free(d);
+}
+
+static void keep_connection(struct ctx *c, int fd) {
+        struct conn_data *d = calloc(1, sizeof(*d));
+
+        if (d && (d->path = strdup(c->args.socket_path))) {
+                d->fd = fd;
+                d->pid = getpid();
+                if (pam_set_data(c->pamh, DATA_CONN, d, conn_data_free) == PAM_SUCCESS)
+                        return;
+                d->fd = -1;
+        }
+        conn_data_free(c->pamh, d, 0);
+        close(fd);
+}
+
+/* The kept connection, taken out of the handle, or -1.  One the daemon
+ * has closed (or that holds anything unasked for) is not used. */
+static int take_connection(struct ctx *c) {
+        const void *p = NULL;
+        struct conn_data *d;
+        struct pollfd pfd;
+        int fd;
+
+        if (pam_get_data(c->pamh, DATA_CONN, &p) != PAM_SUCCESS || !p)
+                return -1;
+        d = (struct conn_data *) p;
+        fd = -1;
+        if (d->pid == getpid() && strcmp(d->path, c->args.socket_path) == 0) {
+                fd = d->fd;
+                d->fd = -1;
+        }
+        (void) pam_set_data(c->pamh, DATA_CONN, NULL, NULL);   /* frees d; closes a foreign fd */
+        if (fd < 0)
+                return -1;
+        pfd = (struct pollfd) { .fd = fd, .events = POLLIN };
+        if (poll(&pfd, 1, 0) != 0) {
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+/* One call; keep: leave the connection for the transaction's next call.
+ * A non-secret call may go on the kept connection, and once more on a
+ * fresh one if the daemon closed it meanwhile. */
+static int call_on(struct ctx *c, const char *method, json_t *params, bool secret, bool keep,
+                   uint64_t deadline, char **ret_error, json_t **ret_params) {
+        json_t *retry = NULL;
+        int fd = secret ? -1 : take_connection(c);
+        int r;
+
+        if (fd >= 0) {
+                retry = json_deep_copy(params);
+                r = neostra_client_call(fd, method, params, secret, deadline, ret_error, ret_params);
+                params = NULL;
+                if (r == 0 || !retry || (r != -ECONNRESET && r != -EPIPE)) {
+                        json_decref(retry);
+                        goto done;
+                }
+                close(fd);
+                params = retry;
+        }
+        r = neostra_client_open(c->args.socket_path, deadline, &fd);
+        if (r < 0) {
+                if (secret)
+                        json_decref_wipe(params);
+                else
+                        json_decref(params);
+                return r;
+        }
+        r = neostra_client_call(fd, method, params, secret, deadline, ret_error, ret_params);
+done:
+        if (r == 0 && keep)
+                keep_connection(c, fd);
+        else
+                close(fd);
+        return r;
+}
+
+/*
+ * One call to the daemon.  Returns 0 with the reply (or an error name), or
+ * a negative errno after logging why the daemon could not answer.
+ */
+static int call_daemon(struct ctx *c, const char *method, json_t *params, bool secret, bool keep,
                        char **ret_error, json_t **ret_params) {
         uint64_t start = neostra_now_usec();
         int r;
 
-        r = neostra_client_call_once(c->args.socket_path, method, params, secret,
-                                     neostra_deadline_ms(c->args.timeout_ms), ret_error, ret_params);
+        r = call_on(c, method, params, secret, keep, neostra_deadline_ms(c->args.timeout_ms), ret_error,
+                    ret_params);
         if (r < 0) {
                 const char *why = neostra_client_strerror(r);
 
@@ -574,7 +679,7 @@ PAM_NEOSTRA_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int ar
         set_optional_item(&c, params, "rhost", PAM_RHOST);
         set_optional_item(&c, params, "tty", PAM_TTY);
 
-        r = call_daemon(&c, NEOSTRA_METHOD_AUTHENTICATE, params, true, &error, &reply);
+        r = call_daemon(&c, NEOSTRA_METHOD_AUTHENTICATE, params, true, true, &error, &reply);
         params = NULL;          /* stolen and wiped by the client */
         if (r < 0) {
                 ret = c.args.ignore_authinfo_unavail ? PAM_IGNORE : PAM_AUTHINFO_UNAVAIL;
@@ -738,7 +843,7 @@ static enum account_outcome check_account(struct ctx *c, struct account *a) {
                 pam_syslog(c->pamh, LOG_ERR, "out of memory; user=%s", c->user);
                 return ACCOUNT_UNAVAILABLE;
         }
-        r = call_daemon(c, NEOSTRA_METHOD_CHECK_ACCOUNT, params, false, &error, &reply);
+        r = call_daemon(c, NEOSTRA_METHOD_CHECK_ACCOUNT, params, false, false, &error, &reply);
         if (r < 0)
                 return ACCOUNT_UNAVAILABLE;
 

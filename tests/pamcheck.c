@@ -4,14 +4,17 @@
  * directory (pam_start_confdir), so the demo and manual checks never touch
  * /etc/pam.d.  Prints each step's result and the module's messages.
  *
- *   pamcheck [-d CONFDIR] [-a] SERVICE USER
+ *   pamcheck [-d CONFDIR] [-a] [-w FILE] [-f] SERVICE USER
  *
  * The password comes from the environment variable PAMCHECK_PASSWORD (or
  * the first line of stdin when unset).  -a also runs pam_setcred() in a
- * child process and prints the groups it ends up with.
+ * child process and prints the groups it ends up with.  -w FILE waits
+ * (30 s at most) for FILE to exist between authenticate and acct_mgmt;
+ * -f runs acct_mgmt in a forked child (as sshd may).
  * Exit: 0 when authenticate and acct_mgmt both succeed, 1 otherwise.
  */
 #include <grp.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,18 +63,21 @@ int main(int argc, char *argv[]) {
         const char *confdir = NULL;
         struct pam_conv pc = { conv, NULL };
         pam_handle_t *pamh = NULL;
-        bool setcred = false;
+        const char *wait_for = NULL;
+        bool setcred = false, fork_account = false;
         char line[1100];
         int opt, r, ok;
 
-        while ((opt = getopt(argc, argv, "d:a")) >= 0)
+        while ((opt = getopt(argc, argv, "d:aw:f")) >= 0)
                 switch (opt) {
                 case 'd': confdir = optarg; break;
                 case 'a': setcred = true; break;
+                case 'w': wait_for = optarg; break;
+                case 'f': fork_account = true; break;
                 default: return 2;
                 }
         if (argc - optind != 2) {
-                fprintf(stderr, "usage: pamcheck [-d CONFDIR] [-a] SERVICE USER\n");
+                fprintf(stderr, "usage: pamcheck [-d CONFDIR] [-a] [-w FILE] [-f] SERVICE USER\n");
                 return 2;
         }
         password = getenv("PAMCHECK_PASSWORD");
@@ -88,7 +94,27 @@ int main(int argc, char *argv[]) {
         r = pam_authenticate(pamh, 0);
         printf("  pam_authenticate(%s): %s\n", argv[optind + 1], pam_strerror(pamh, r));
         ok = r == PAM_SUCCESS;
-        if (ok) {
+        fflush(stdout);
+        for (int i = 0; ok && wait_for && access(wait_for, F_OK) < 0; i++) {
+                if (i == 300) {
+                        fprintf(stderr, "pamcheck: %s did not appear\n", wait_for);
+                        ok = 0;
+                        break;
+                }
+                (void) poll(NULL, 0, 100);
+        }
+        if (ok && fork_account) {
+                pid_t pid = fork();
+                int status = 0;
+
+                if (pid == 0) {
+                        r = pam_acct_mgmt(pamh, 0);
+                        printf("  pam_acct_mgmt(%s):    %s (in a child)\n", argv[optind + 1], pam_strerror(pamh, r));
+                        fflush(stdout);
+                        _exit(r == PAM_SUCCESS ? 0 : 1);
+                }
+                ok = pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        } else if (ok) {
                 r = pam_acct_mgmt(pamh, 0);
                 printf("  pam_acct_mgmt(%s):    %s\n", argv[optind + 1], pam_strerror(pamh, r));
                 ok = r == PAM_SUCCESS;

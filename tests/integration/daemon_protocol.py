@@ -213,7 +213,7 @@ def case_get_status():
     with connect() as c:
         p = c.call(AUTH + "GetStatus")["parameters"]
     types = {"version": str, "protocol": int, "state": str, "since": int, "started": int,
-             "users": int, "connections": int, "pendingApiRequests": int,
+             "users": int, "connections": int, "connectionsAccepted": int, "pendingApiRequests": int,
              "lastApiLatencyMs": int, "logins": dict, "configFile": str, "verifiers": dict}
     for key, t in types.items():
         expect(key in p, "GetStatus lacks %r: %r" % (key, p))
