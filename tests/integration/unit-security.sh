@@ -23,55 +23,7 @@ MAX_EXPOSURE=1.5
 skip_all() {
         echo "skipped: $*"
         NT_SKIPPED=$((NT_SKIPPED + 1))
-        # One socket unit holds both sockets, at the paths the daemon defaults to.
-sock=$units/neostrad.socket
-for want in 'ListenStream=/run/neostra/io.neostra.Auth' 'ListenStream=/run/systemd/userdb/io.neostra'; do
-        if grep -qx "$want" "$sock"; then
-                nt_pass "neostrad.socket has $want"
-        else
-                nt_fail "neostrad.socket lacks $want"
-        fi
-done
-for path in /run/neostra/io.neostra.Auth /run/systemd/userdb/io.neostra; do
-        if grep -q "\"$path\"" "$NT_TOP/include/neostra/protocol.h"; then
-                nt_pass "$path is also the daemon's default (protocol.h)"
-        else
-                nt_fail "$path is not a default in include/neostra/protocol.h"
-        fi
-done
-
-# sysusers.d and tmpfiles.d: the user the unit runs as, and its directories.
-if grep -q '^u neostra ' "$NT_TOP/packaging/systemd/neostrad.sysusers"; then
-        nt_pass "sysusers.d creates the user neostra"
-else
-        nt_fail "packaging/systemd/neostrad.sysusers does not create the user neostra"
-fi
-if command -v systemd-tmpfiles >/dev/null; then
-        root=$NT_TMP/root
-        mkdir -p "$root/etc" "$root/var/lib" "$root/run"
-        printf 'root:x:0:0::/root:/bin/sh\n' >"$root/etc/passwd"
-        printf 'root:x:0:\n' >"$root/etc/group"
-        if command -v systemd-sysusers >/dev/null &&
-           systemd-sysusers --root="$root" "$NT_TOP/packaging/systemd/neostrad.sysusers" >"$NT_LOGS/sysusers.out" 2>&1 &&
-           grep -q '^neostra:x:[0-9]*:[0-9]*:Neostra login daemon:/var/lib/neostra:/usr/sbin/nologin$' "$root/etc/passwd"; then
-                nt_pass "systemd-sysusers makes the neostra system user from it"
-        else
-                nt_fail "systemd-sysusers could not make the user:"
-                sed 's/^/  | /' "$NT_LOGS/sysusers.out" "$root/etc/passwd" 2>/dev/null
-        fi
-        if systemd-tmpfiles --root="$root" --create "$NT_TOP/packaging/systemd/neostrad.tmpfiles" \
-                >"$NT_LOGS/tmpfiles.out" 2>&1 &&
-           [ "$(stat -c %a "$root/var/lib/neostra")" = 700 ] &&
-           [ "$(stat -c %a "$root/run/neostra")" = 755 ] &&
-           [ -d "$root/etc/neostra/neostrad.conf.d" ]; then
-                nt_pass "systemd-tmpfiles makes /var/lib/neostra 0700 and /run/neostra 0755"
-        else
-                nt_fail "systemd-tmpfiles did not make the directories as listed:"
-                sed 's/^/  | /' "$NT_LOGS/tmpfiles.out"
-        fi
-fi
-
-nt_finish
+        nt_finish
 }
 
 command -v systemd-analyze >/dev/null 2>&1 || skip_all "systemd-analyze is not installed"
@@ -120,55 +72,7 @@ score=$(exposure_of "$NT_LOGS/security.out")
 if [ -z "$score" ]; then
         nt_fail "systemd-analyze security --offline=true gave no exposure level:"
         sed 's/^/  | /' "$NT_LOGS/security.out"
-        # One socket unit holds both sockets, at the paths the daemon defaults to.
-sock=$units/neostrad.socket
-for want in 'ListenStream=/run/neostra/io.neostra.Auth' 'ListenStream=/run/systemd/userdb/io.neostra'; do
-        if grep -qx "$want" "$sock"; then
-                nt_pass "neostrad.socket has $want"
-        else
-                nt_fail "neostrad.socket lacks $want"
-        fi
-done
-for path in /run/neostra/io.neostra.Auth /run/systemd/userdb/io.neostra; do
-        if grep -q "\"$path\"" "$NT_TOP/include/neostra/protocol.h"; then
-                nt_pass "$path is also the daemon's default (protocol.h)"
-        else
-                nt_fail "$path is not a default in include/neostra/protocol.h"
-        fi
-done
-
-# sysusers.d and tmpfiles.d: the user the unit runs as, and its directories.
-if grep -q '^u neostra ' "$NT_TOP/packaging/systemd/neostrad.sysusers"; then
-        nt_pass "sysusers.d creates the user neostra"
-else
-        nt_fail "packaging/systemd/neostrad.sysusers does not create the user neostra"
-fi
-if command -v systemd-tmpfiles >/dev/null; then
-        root=$NT_TMP/root
-        mkdir -p "$root/etc" "$root/var/lib" "$root/run"
-        printf 'root:x:0:0::/root:/bin/sh\n' >"$root/etc/passwd"
-        printf 'root:x:0:\n' >"$root/etc/group"
-        if command -v systemd-sysusers >/dev/null &&
-           systemd-sysusers --root="$root" "$NT_TOP/packaging/systemd/neostrad.sysusers" >"$NT_LOGS/sysusers.out" 2>&1 &&
-           grep -q '^neostra:x:[0-9]*:[0-9]*:Neostra login daemon:/var/lib/neostra:/usr/sbin/nologin$' "$root/etc/passwd"; then
-                nt_pass "systemd-sysusers makes the neostra system user from it"
-        else
-                nt_fail "systemd-sysusers could not make the user:"
-                sed 's/^/  | /' "$NT_LOGS/sysusers.out" "$root/etc/passwd" 2>/dev/null
-        fi
-        if systemd-tmpfiles --root="$root" --create "$NT_TOP/packaging/systemd/neostrad.tmpfiles" \
-                >"$NT_LOGS/tmpfiles.out" 2>&1 &&
-           [ "$(stat -c %a "$root/var/lib/neostra")" = 700 ] &&
-           [ "$(stat -c %a "$root/run/neostra")" = 755 ] &&
-           [ -d "$root/etc/neostra/neostrad.conf.d" ]; then
-                nt_pass "systemd-tmpfiles makes /var/lib/neostra 0700 and /run/neostra 0755"
-        else
-                nt_fail "systemd-tmpfiles did not make the directories as listed:"
-                sed 's/^/  | /' "$NT_LOGS/tmpfiles.out"
-        fi
-fi
-
-nt_finish
+        nt_finish
 fi
 echo "exposure level of neostrad.service: $score (at most $MAX_EXPOSURE)"
 # What still counts against it, for whoever tightens the unit next.
