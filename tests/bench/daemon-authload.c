@@ -38,6 +38,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon-client.h"
+
 struct conn {
         int fd;
         bool busy;
@@ -45,13 +47,6 @@ struct conn {
         size_t len;
         char buf[16384];
 };
-
-static double now(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
 
 static void die(const char *what) {
         fprintf(stderr, "daemon-authload: %s: %s\n", what, strerror(errno));
@@ -125,31 +120,6 @@ static void sample(long pid, size_t done, double secs, const char *kind, double 
         printf("sample done=%zu kind=%s rss_kb=%ld anon_kb=%ld secs=%.1f settle=%.1f\n", done, kind, rss, anon,
                secs, settled);
         fflush(stdout);
-}
-
-static int cmp_double(const void *a, const void *b) {
-        double x = *(const double *) a, y = *(const double *) b;
-
-        return x < y ? -1 : x > y;
-}
-
-static int connect_to(const char *path) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int fd;
-
-        if (strlen(path) >= sizeof(sa.sun_path)) {
-                errno = ENAMETOOLONG;
-                return -1;
-        }
-        strcpy(sa.sun_path, path);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -1;
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-                close(fd);
-                return -1;
-        }
-        return fd;
 }
 
 int main(int argc, char **argv) {

@@ -45,6 +45,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon-client.h"
+
 #define REPLY_MAX (256 * 1024)
 
 enum method { M_NAME, M_UID, M_MEMB, _M_MAX };
@@ -80,13 +82,6 @@ static size_t n_methods;
 static struct lat lats[_M_MAX];
 static unsigned long bad_printed;
 
-static double now(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
 static void die(const char *what) {
         fprintf(stderr, "userdb-load: %s: %s\n", what, strerror(errno));
         exit(2);
@@ -100,12 +95,6 @@ static void lat_add(struct lat *l, double v) {
                         die("realloc");
         }
         l->v[l->n++] = v;
-}
-
-static int cmp_double(const void *a, const void *b) {
-        double x = *(const double *) a, y = *(const double *) b;
-
-        return x < y ? -1 : x > y;
 }
 
 static double pct(const struct lat *l, double p) {
@@ -126,25 +115,6 @@ static void report(const char *name, struct lat *l, double secs) {
         printf("method=%s n=%zu errors=%lu rps=%.0f p50=%.3f p90=%.3f p99=%.3f p999=%.3f max=%.3f late=%lu\n",
                name, l->n, l->errors, (double) l->n / secs, pct(l, 50) * 1e3, pct(l, 90) * 1e3,
                pct(l, 99) * 1e3, pct(l, 99.9) * 1e3, l->n ? l->v[l->n - 1] * 1e3 : 0.0, l->late);
-}
-
-static int connect_to(const char *path) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int fd;
-
-        if (strlen(path) >= sizeof(sa.sun_path)) {
-                errno = ENAMETOOLONG;
-                return -1;
-        }
-        strcpy(sa.sun_path, path);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -1;
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-                close(fd);
-                return -1;
-        }
-        return fd;
 }
 
 static int request(char *out, size_t outsz, enum method m, size_t user) {
