@@ -20,7 +20,9 @@ PKG_CONFIG ?= pkg-config
 SANITIZE   ?= 0
 
 DAEMON_PKGS := libsystemd libcurl jansson sqlite3 libcrypt libcrypto
-MODULE_PKGS := pam jansson
+# The module links no jansson: libpam loads it at every pam_start, and it
+# speaks JSON through its own codec (common/wire.c, README "Dependencies").
+MODULE_PKGS := pam
 CTL_PKGS    := jansson
 
 WARN    := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wmissing-prototypes \
@@ -51,6 +53,8 @@ obj = $(patsubst %.c,$(BUILDDIR)/obj/%.o,$(1))
 COMMON_OBJ := $(call obj,$(COMMON_SRC))
 DAEMON_OBJ := $(call obj,$(DAEMON_SRC))
 MODULE_OBJ := $(call obj,$(MODULE_SRC))
+# The shared code the module links: none of it uses jansson.
+MODULE_COMMON_OBJ := $(call obj,common/conf.c common/policy.c common/transport.c common/wire.c)
 CTL_OBJ    := $(call obj,$(CTL_SRC))
 # Everything is rebuilt when a header or the flags here change.
 HEADERS    := $(wildcard include/neostra/*.h common/*.h neostrad/*.h pam_neostra/*.h) Makefile
@@ -66,9 +70,9 @@ $(BUILDDIR)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(BUILDDIR)/pam_neostra.so: $(MODULE_OBJ) $(COMMON_OBJ) pam_neostra/pam_neostra.map
+$(BUILDDIR)/pam_neostra.so: $(MODULE_OBJ) $(MODULE_COMMON_OBJ) pam_neostra/pam_neostra.map
 	$(CC) -shared -Wl,--version-script=pam_neostra/pam_neostra.map -Wl,--no-undefined \
-		$(LDHARD) -o $@ $(MODULE_OBJ) $(COMMON_OBJ) $(call pc_libs,$(MODULE_PKGS))
+		$(LDHARD) -o $@ $(MODULE_OBJ) $(MODULE_COMMON_OBJ) $(call pc_libs,$(MODULE_PKGS))
 
 $(BUILDDIR)/neostrad: $(DAEMON_OBJ) $(COMMON_OBJ)
 	$(CC) -pie $(LDHARD) -o $@ $^ $(call pc_libs,$(DAEMON_PKGS)) -lpthread
@@ -87,7 +91,11 @@ TEST_LIBS  = $(call pc_libs,$(DAEMON_PKGS) cmocka) -lpthread
 
 $(BUILDDIR)/tests/test_%: tests/unit/test_%.c $(DAEMON_LIB_OBJ) $(COMMON_OBJ) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Ineostrad -o $@ $< $(DAEMON_LIB_OBJ) $(COMMON_OBJ) $(LDHARD) $(TEST_LIBS)
+	$(CC) $(ALL_CFLAGS) -Ineostrad -o $@ $< $(DAEMON_LIB_OBJ) $(COMMON_OBJ) $(LDHARD) $(TEST_LIBS) \
+		$(UNIT_LDFLAGS)
+
+# test_wire sees every free() of the codec, to check nothing freed holds a secret.
+$(BUILDDIR)/tests/test_wire: UNIT_LDFLAGS := -Wl,--wrap=free
 
 # PAM tests: drive the built module through libpamtest under pam_wrapper.
 PAMTEST_SRC := $(wildcard tests/pam/*.c)

@@ -10,7 +10,11 @@
  *  - every wait is bounded by one deadline (timeout=), nothing here exits,
  *    aborts, raises SIGPIPE or installs a signal handler;
  *  - the password is only ever in PAM's own item and in the request, and
- *    the request is wiped (common/client.c).
+ *    the request is wiped once sent (common/wire.c).
+ *
+ * JSON goes through the module's own small codec (common/wire.c), not
+ * jansson: libpam loads this module at every pam_start, and loading
+ * libjansson with it would cost more than the module itself.
  *
  * The only state kept between calls lives in the PAM handle (pam_set_data):
  * the [users] policy read from the daemon's config, and the supplementary
@@ -30,16 +34,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
-#include "neostra/client.h"
 #include "neostra/conf.h"
 #include "neostra/protocol.h"
-#include "neostra/secure.h"
-#include "neostra/varlink.h"
+#include "neostra/transport.h"
+#include "neostra/wire.h"
 
 #define PAM_NEOSTRA_EXPORT __attribute__((visibility("default")))
 
@@ -352,26 +353,41 @@ static bool printable(const char *s) {
         return true;
 }
 
+/* The parameters of one call.  The strings are borrowed (from PAM's items
+ * and the handle) until the request is built. */
+#define REQUEST_PARAMS_MAX 6u
+
+struct request {
+        struct wire_param params[REQUEST_PARAMS_MAX];
+        size_t n;
+};
+
+static void add_string(struct request *req, const char *key, const char *value) {
+        if (req->n < REQUEST_PARAMS_MAX)
+                req->params[req->n++] = (struct wire_param) {
+                        .key = key, .type = WIRE_PARAM_STRING, .string = value,
+                };
+}
+
 /* A string parameter only when it is valid UTF-8, short and printable:
  * informational fields must never turn a login into InvalidParameter. */
-static void set_optional_item(struct ctx *c, json_t *params, const char *key, int item) {
+static void set_optional_item(struct ctx *c, struct request *req, const char *key, int item) {
         const void *v = NULL;
 
         if (pam_get_item(c->pamh, item, &v) != PAM_SUCCESS || !v)
                 return;
-        if (!printable(v) || json_object_set_new(params, key, json_string(v)) < 0)
-                goto skip;
-        return;
-
-skip:
-        if (c->args.debug)
-                pam_syslog(c->pamh, LOG_DEBUG, "not sending %s: unusable value; user=%s", key, c->user);
+        if (!printable(v) || !wire_utf8_valid(v, strlen(v))) {
+                if (c->args.debug)
+                        pam_syslog(c->pamh, LOG_DEBUG, "not sending %s: unusable value; user=%s", key, c->user);
+                return;
+        }
+        add_string(req, key, v);
 }
 
-static const char *reason_of(json_t *params) {
+static const char *reason_of(const struct wire_value *params) {
         const char *s = NULL;
 
-        if (!params || varlink_param_string(params, "reason", REASON_MAX, &s) < 0 || !*s)
+        if (wire_param_string(params, "reason", REASON_MAX, &s) < 0 || !*s)
                 return NULL;
         return s;
 }
@@ -442,35 +458,46 @@ static int take_connection(struct ctx *c) {
         return fd;
 }
 
+/*
+ * Send req on fd and read the reply.  A secret request is wiped as soon as
+ * it is sent: it need not wait in memory while the daemon asks the API.
+ */
+static int exchange(int fd, struct wire_buf *req, bool secret, uint64_t deadline,
+                    struct wire_reply *ret) {
+        struct neostra_message m = {};
+        int r;
+
+        r = neostra_client_send(fd, req->data, req->len, deadline);
+        if (secret)
+                wire_buf_done(req);
+        if (r < 0)
+                return r;
+        r = neostra_client_receive(fd, deadline, &m);
+        if (r < 0)
+                return r;
+        r = wire_reply_parse(m.data, m.len, ret);
+        neostra_message_done(&m);
+        return r;
+}
+
 /* One call; keep: leave the connection for the transaction's next call.
  * A non-secret call may go on the kept connection, and once more on a
  * fresh one if the daemon closed it meanwhile. */
-static int call_on(struct ctx *c, const char *method, json_t *params, bool secret, bool keep,
-                   uint64_t deadline, char **ret_error, json_t **ret_params) {
-        json_t *retry = NULL;
+static int call_on(struct ctx *c, struct wire_buf *req, bool secret, bool keep, uint64_t deadline,
+                   struct wire_reply *ret) {
         int fd = secret ? -1 : take_connection(c);
         int r;
 
         if (fd >= 0) {
-                retry = json_deep_copy(params);
-                r = neostra_client_call(fd, method, params, secret, deadline, ret_error, ret_params);
-                params = NULL;
-                if (r == 0 || !retry || (r != -ECONNRESET && r != -EPIPE)) {
-                        json_decref(retry);
+                r = exchange(fd, req, secret, deadline, ret);
+                if (r == 0 || (r != -ECONNRESET && r != -EPIPE))
                         goto done;
-                }
                 close(fd);
-                params = retry;
         }
         r = neostra_client_open(c->args.socket_path, deadline, &fd);
-        if (r < 0) {
-                if (secret)
-                        json_decref_wipe(params);
-                else
-                        json_decref(params);
+        if (r < 0)
                 return r;
-        }
-        r = neostra_client_call(fd, method, params, secret, deadline, ret_error, ret_params);
+        r = exchange(fd, req, secret, deadline, ret);
 done:
         if (r == 0 && keep)
                 keep_connection(c, fd);
@@ -480,16 +507,17 @@ done:
 }
 
 /*
- * One call to the daemon.  Returns 0 with the reply (or an error name), or
- * a negative errno after logging why the daemon could not answer.
+ * One call of method to the daemon; req is wiped and freed.  Returns 0 with
+ * the reply (or an error name) in *ret, or a negative errno after logging
+ * why the daemon could not answer.
  */
-static int call_daemon(struct ctx *c, const char *method, json_t *params, bool secret, bool keep,
-                       char **ret_error, json_t **ret_params) {
+static int call_daemon(struct ctx *c, const char *method, struct wire_buf *req, bool secret,
+                       bool keep, struct wire_reply *ret) {
         uint64_t start = neostra_now_usec();
         int r;
 
-        r = call_on(c, method, params, secret, keep, neostra_deadline_ms(c->args.timeout_ms), ret_error,
-                    ret_params);
+        r = call_on(c, req, secret, keep, neostra_deadline_ms(c->args.timeout_ms), ret);
+        wire_buf_done(req);
         if (r < 0) {
                 const char *why = neostra_client_strerror(r);
 
@@ -500,22 +528,27 @@ static int call_daemon(struct ctx *c, const char *method, json_t *params, bool s
         if (c->args.debug)
                 pam_syslog(c->pamh, LOG_DEBUG, "%s answered %s in %llu ms; user=%s",
                            neostra_error_short(method),
-                           ret_error && *ret_error ? neostra_error_short(*ret_error) : "ok",
+                           ret->error ? neostra_error_short(ret->error) : "ok",
                            (unsigned long long) ((neostra_now_usec() - start) / 1000u), c->user);
         return 0;
 }
 
-static json_t *user_params(struct ctx *c) {
-        json_t *params = json_object();
+static void user_params(struct ctx *c, struct request *req) {
+        *req = (struct request) {};
+        add_string(req, "user", c->user);
+        set_optional_item(c, req, "service", PAM_SERVICE);
+}
 
-        if (!params)
-                return NULL;
-        if (json_object_set_new(params, "user", json_string(c->user)) < 0) {
-                json_decref(params);
-                return NULL;
-        }
-        set_optional_item(c, params, "service", PAM_SERVICE);
-        return params;
+/* The request for method with req's parameters, or a logged failure. */
+static int build_request(struct ctx *c, const char *method, const struct request *req,
+                         struct wire_buf *ret) {
+        int r = wire_request_new(method, req->params, req->n, ret);
+
+        if (r == -ENOMEM)
+                pam_syslog(c->pamh, LOG_ERR, "out of memory; user=%s", c->user);
+        else if (r < 0)
+                pam_syslog(c->pamh, LOG_ERR, "cannot encode request: %s; user=%s", strerror(-r), c->user);
+        return r;
 }
 
 static bool streq_error(const char *a, const char *b) {
@@ -526,27 +559,28 @@ static bool streq_error(const char *a, const char *b) {
 
 /* "offlineUntil": unix seconds (protocol.h) until which cached
  * credentials last. */
-static bool format_offline_until(json_t *params, char *buf, size_t n) {
-        json_t *v = json_object_get(params, "offlineUntil");
+static bool format_offline_until(const struct wire_value *params, char *buf, size_t n) {
+        const struct wire_value *v = wire_get(params, "offlineUntil");
         struct tm tm;
         time_t secs;
 
-        if (!json_is_integer(v) || json_integer_value(v) <= 0)
+        if (!v || v->type != WIRE_INTEGER || v->integer <= 0)
                 return false;
-        secs = (time_t) json_integer_value(v);
+        secs = (time_t) v->integer;
         return localtime_r(&secs, &tm) && strftime(buf, n, "%Y-%m-%d %H:%M %Z", &tm) > 0;
 }
 
-static int authenticate_reply(struct ctx *c, json_t *reply) {
+static int authenticate_reply(struct ctx *c, const struct wire_value *reply) {
+        const struct wire_value *user = wire_get(reply, "user");
         bool offline = false;
         int r;
 
-        r = varlink_param_bool(reply, "offline", &offline);
+        r = wire_param_bool(reply, "offline", &offline);
         if (r < 0 && r != -ENOENT) {
                 pam_syslog(c->pamh, LOG_ERR, "invalid reply from neostrad (offline); user=%s", c->user);
                 return c->args.ignore_authinfo_unavail ? PAM_IGNORE : PAM_AUTHINFO_UNAVAIL;
         }
-        if (json_object_get(reply, "user") && !json_is_string(json_object_get(reply, "user"))) {
+        if (user && user->type != WIRE_STRING) {
                 pam_syslog(c->pamh, LOG_ERR, "invalid reply from neostrad (user); user=%s", c->user);
                 return c->args.ignore_authinfo_unavail ? PAM_IGNORE : PAM_AUTHINFO_UNAVAIL;
         }
@@ -572,7 +606,8 @@ static int authenticate_reply(struct ctx *c, json_t *reply) {
         return PAM_SUCCESS;
 }
 
-static int authenticate_error(struct ctx *c, const char *error, json_t *params, const char *rhost) {
+static int authenticate_error(struct ctx *c, const char *error, const struct wire_value *params,
+                              const char *rhost) {
         const char *reason = reason_of(params);
         const char *why = c->args.debug && reason ? reason : "";
         const char *sep = *why ? ": " : "";
@@ -615,8 +650,9 @@ PAM_NEOSTRA_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int ar
         struct ctx c;
         const char *password = NULL, *rhost = "";
         const void *item = NULL;
-        json_t *params = NULL, *pw = NULL, *reply = NULL;
-        char *error = NULL;
+        struct request req;
+        struct wire_buf buf = {};
+        struct wire_reply reply = {};
         size_t len;
         int r, ret;
 
@@ -655,47 +691,29 @@ PAM_NEOSTRA_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int ar
                 return PAM_AUTH_ERR;
         }
 
-        params = user_params(&c);
-        if (!params) {
-                pam_syslog(pamh, LOG_ERR, "out of memory; user=%s", c.user);
-                return PAM_BUF_ERR;
-        }
-        pw = json_stringn(password, len);
-        if (!pw) {
+        if (!wire_utf8_valid(password, len)) {
                 /* JSON carries UTF-8 only; the API could never accept it. */
                 pam_syslog(pamh, LOG_NOTICE, "authentication failure: password is not valid UTF-8; user=%s rhost=%s",
                            c.user, rhost);
-                ret = PAM_AUTH_ERR;
-                goto done;
-        }
-        if (json_object_set(params, "password", pw) < 0) {
-                pam_syslog(pamh, LOG_ERR, "out of memory; user=%s", c.user);
-                ret = PAM_BUF_ERR;
-                goto done;
-        }
-        /* params holds its own reference now; ours is wiped with it. */
-        json_decref(pw);
-        pw = NULL;
-        set_optional_item(&c, params, "rhost", PAM_RHOST);
-        set_optional_item(&c, params, "tty", PAM_TTY);
-
-        r = call_daemon(&c, NEOSTRA_METHOD_AUTHENTICATE, params, true, true, &error, &reply);
-        params = NULL;          /* stolen and wiped by the client */
-        if (r < 0) {
-                ret = c.args.ignore_authinfo_unavail ? PAM_IGNORE : PAM_AUTHINFO_UNAVAIL;
-                goto done;
+                return PAM_AUTH_ERR;
         }
 
-        if (error)
-                ret = authenticate_error(&c, error, reply, rhost);
+        user_params(&c, &req);
+        add_string(&req, "password", password);
+        set_optional_item(&c, &req, "rhost", PAM_RHOST);
+        set_optional_item(&c, &req, "tty", PAM_TTY);
+        if (build_request(&c, NEOSTRA_METHOD_AUTHENTICATE, &req, &buf) < 0)
+                return PAM_BUF_ERR;
+
+        r = call_daemon(&c, NEOSTRA_METHOD_AUTHENTICATE, &buf, true, true, &reply);
+        if (r < 0)
+                return c.args.ignore_authinfo_unavail ? PAM_IGNORE : PAM_AUTHINFO_UNAVAIL;
+
+        if (reply.error)
+                ret = authenticate_error(&c, reply.error, reply.params, rhost);
         else
-                ret = authenticate_reply(&c, reply);
-
-done:
-        json_decref_wipe(pw);
-        json_decref_wipe(params);
-        json_decref_wipe(reply);
-        free(error);
+                ret = authenticate_reply(&c, reply.params);
+        wire_reply_done(&reply);
         return ret;
 }
 
@@ -755,24 +773,23 @@ static bool role_in_list(const char *list, const char *role) {
 
 /* Fills a->roles for the log; decides the module's allow_roles=.  Returns
  * 1 allowed, 0 not allowed, -EBADMSG when roles is ill-typed. */
-static int check_roles(struct ctx *c, json_t *reply, struct account *a) {
-        json_t *roles = json_object_get(reply, "roles"), *v;
+static int check_roles(struct ctx *c, const struct wire_value *reply, struct account *a) {
+        const struct wire_value *roles = wire_get(reply, "roles"), *v;
         bool match = false;
         size_t i, off = 0;
 
-        if (roles && !json_is_array(roles))
+        if (roles && roles->type != WIRE_ARRAY)
                 return -EBADMSG;
-        if (roles && json_array_size(roles) > NEOSTRA_ROLES_MAX)
+        if (roles && roles->length > NEOSTRA_ROLES_MAX)
                 return -EBADMSG;
-        json_array_foreach(roles, i, v) {
+        for (v = roles ? roles->first : NULL; v; v = v->next) {
                 const char *s;
                 int k;
 
-                if (!json_is_string(v))
+                if (v->type != WIRE_STRING)
                         return -EBADMSG;
-                s = json_string_value(v);
-                if (c->args.allow_roles && strlen(s) == json_string_length(v) &&
-                    role_in_list(c->args.allow_roles, s))
+                s = v->string;  /* wire strings hold no NUL: s is the whole role */
+                if (c->args.allow_roles && role_in_list(c->args.allow_roles, s))
                         match = true;
                 if (off < sizeof(a->roles)) {
                         k = snprintf(a->roles + off, sizeof(a->roles) - off, "%s%s", off ? ", " : "", s);
@@ -789,28 +806,27 @@ static int check_roles(struct ctx *c, json_t *reply, struct account *a) {
 
 /* The gids to add.  A group we must never add (gid 0, or out of range) is
  * dropped with a log line; an ill-typed list makes the reply invalid. */
-static int parse_groups(struct ctx *c, json_t *reply, struct account *a) {
-        json_t *groups = json_object_get(reply, "groups"), *v;
-        size_t i;
+static int parse_groups(struct ctx *c, const struct wire_value *reply, struct account *a) {
+        const struct wire_value *groups = wire_get(reply, "groups"), *v;
 
         if (!groups)
                 return 0;
-        if (!json_is_array(groups) || json_array_size(groups) > GROUPS_MAX)
+        if (groups->type != WIRE_ARRAY || groups->length > GROUPS_MAX)
                 return -EBADMSG;
-        if (json_array_size(groups) == 0)
+        if (groups->length == 0)
                 return 0;
-        a->gids = calloc(json_array_size(groups), sizeof(gid_t));
+        a->gids = calloc(groups->length, sizeof(gid_t));
         if (!a->gids)
                 return -ENOMEM;
 
-        json_array_foreach(groups, i, v) {
-                json_t *gid = json_object_get(v, "gid");
-                json_int_t g;
+        for (v = groups->first; v; v = v->next) {
+                const struct wire_value *gid = wire_get(v, "gid");      /* NULL unless v is an object */
+                int64_t g;
 
-                if (!json_is_object(v) || !json_is_integer(gid))
+                if (!gid || gid->type != WIRE_INTEGER)
                         return -EBADMSG;
-                g = json_integer_value(gid);
-                if (g <= 0 || g >= (json_int_t) INT32_MAX) {
+                g = gid->integer;
+                if (g <= 0 || g >= (int64_t) INT32_MAX) {
                         pam_syslog(c->pamh, LOG_ERR, "refusing group with gid %lld from neostrad; user=%s",
                                    (long long) g, c->user);
                         continue;
@@ -829,23 +845,25 @@ static void account_done(struct account *a) {
 /* CheckAccount, decided: the daemon's verdict and the module's allow_roles=
  * must both pass. */
 static enum account_outcome check_account(struct ctx *c, struct account *a) {
-        json_t *params, *reply = NULL;
-        char *error = NULL;
-        const char *reason;
+        struct request req;
+        struct wire_buf buf = {};
+        struct wire_reply answer = {};
+        const struct wire_value *reply;
+        const char *error, *reason;
         bool allowed = false;
         enum account_outcome o;
         int r;
 
         *a = (struct account) {};
 
-        params = user_params(c);
-        if (!params) {
-                pam_syslog(c->pamh, LOG_ERR, "out of memory; user=%s", c->user);
+        user_params(c, &req);
+        if (build_request(c, NEOSTRA_METHOD_CHECK_ACCOUNT, &req, &buf) < 0)
                 return ACCOUNT_UNAVAILABLE;
-        }
-        r = call_daemon(c, NEOSTRA_METHOD_CHECK_ACCOUNT, params, false, false, &error, &reply);
+        r = call_daemon(c, NEOSTRA_METHOD_CHECK_ACCOUNT, &buf, false, false, &answer);
         if (r < 0)
                 return ACCOUNT_UNAVAILABLE;
+        reply = answer.params;
+        error = answer.error;
 
         reason = reason_of(reply);
         if (reason)
@@ -872,7 +890,7 @@ static enum account_outcome check_account(struct ctx *c, struct account *a) {
                 goto done;
         }
 
-        r = varlink_param_bool(reply, "allowed", &allowed);
+        r = wire_param_bool(reply, "allowed", &allowed);
         if (r < 0) {
                 pam_syslog(c->pamh, LOG_ERR, "invalid reply from neostrad (allowed); user=%s", c->user);
                 o = ACCOUNT_UNAVAILABLE;
@@ -902,8 +920,7 @@ static enum account_outcome check_account(struct ctx *c, struct account *a) {
         o = ACCOUNT_ALLOWED;
 
 done:
-        json_decref(reply);
-        free(error);
+        wire_reply_done(&answer);
         return o;
 }
 

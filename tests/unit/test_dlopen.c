@@ -5,6 +5,9 @@
  * exports nothing else: our codec and config parser must never interpose on
  * or be interposed by symbols of the process that loads us (sshd, sudo, a
  * screen locker).  Linux-PAM's tests/tst-dlopen.c does the first part.
+ * It also needs no library but libpam and libc: libpam loads it at every
+ * pam_start, and whatever it needs (libjansson was half its cost) is
+ * loaded and unloaded with it every time.
  *
  * The module is the path in argv[1], else $NEOSTRA_MODULE, else
  * ../pam_neostra.so next to this binary (make puts tests in
@@ -47,6 +50,9 @@ static const char *const internal[] = {
         "neostra_user_excluded",
         "neostra_client_call",
         "neostra_client_open",
+        "neostra_client_receive",
+        "wire_parse",
+        "wire_request_new",
         "neostra_now_usec",
         "json_wipe_strings",
         "secure_free_string",
@@ -106,6 +112,52 @@ static void test_internals_hidden(void **state) {
         dlclose(h);
 }
 
+/* The module, mapped, with its ELF and section headers checked. */
+struct elf_file {
+        const unsigned char *map;
+        size_t size;
+        const Elf64_Ehdr *eh;
+        const Elf64_Shdr *sh;
+};
+
+/* Skips the test when there is no module or it is no 64-bit ELF object. */
+static void elf_open(struct elf_file *f) {
+        struct stat st;
+        int fd;
+
+        if (!have_module())
+                skip();
+        fd = open(module_path, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(fstat(fd, &st), 0);
+        assert_true((size_t) st.st_size >= sizeof(Elf64_Ehdr));
+        f->size = (size_t) st.st_size;
+        f->map = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
+        close(fd);
+        assert_true(f->map != MAP_FAILED);
+
+        f->eh = (const Elf64_Ehdr *) f->map;
+        assert_memory_equal(f->eh->e_ident, ELFMAG, SELFMAG);
+        if (f->eh->e_ident[EI_CLASS] != ELFCLASS64) {
+                munmap((void *) f->map, f->size);
+                print_message("skipped: not a 64-bit ELF object\n");
+                skip();
+        }
+        assert_true(f->eh->e_shoff + (uint64_t) f->eh->e_shnum * sizeof(Elf64_Shdr) <= (uint64_t) f->size);
+        f->sh = (const Elf64_Shdr *) (f->map + f->eh->e_shoff);
+}
+
+/* The string table a section links to, bounds-checked with the section. */
+static const Elf64_Shdr *elf_linked_strtab(const struct elf_file *f, const Elf64_Shdr *sec) {
+        const Elf64_Shdr *strtab;
+
+        assert_true(sec->sh_link < f->eh->e_shnum);
+        strtab = &f->sh[sec->sh_link];
+        assert_true(sec->sh_offset + sec->sh_size <= (uint64_t) f->size);
+        assert_true(strtab->sh_offset + strtab->sh_size <= (uint64_t) f->size);
+        return strtab;
+}
+
 static bool is_exported_name(const char *name) {
         size_t i;
 
@@ -118,46 +170,20 @@ static bool is_exported_name(const char *name) {
 /* The same check as `nm -D --defined-only`, without needing binutils:
  * every defined global or weak symbol in .dynsym is one of the six. */
 static void test_dynsym_only_entry_points(void **state) {
-        const unsigned char *map;
-        const Elf64_Ehdr *eh;
-        const Elf64_Shdr *sh;
-        struct stat st;
+        struct elf_file f;
         size_t i, found = 0, bad = 0;
-        int fd;
 
-        if (!have_module())
-                skip();
-        fd = open(module_path, O_RDONLY | O_CLOEXEC);
-        assert_true(fd >= 0);
-        assert_int_equal(fstat(fd, &st), 0);
-        assert_true((size_t) st.st_size >= sizeof(Elf64_Ehdr));
-        map = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        close(fd);
-        assert_true(map != MAP_FAILED);
-
-        eh = (const Elf64_Ehdr *) map;
-        assert_memory_equal(eh->e_ident, ELFMAG, SELFMAG);
-        if (eh->e_ident[EI_CLASS] != ELFCLASS64) {
-                munmap((void *) map, (size_t) st.st_size);
-                print_message("skipped: not a 64-bit ELF object\n");
-                skip();
-        }
-        assert_true(eh->e_shoff + (uint64_t) eh->e_shnum * sizeof(Elf64_Shdr) <= (uint64_t) st.st_size);
-        sh = (const Elf64_Shdr *) (map + eh->e_shoff);
-
-        for (i = 0; i < eh->e_shnum; i++) {
+        elf_open(&f);
+        for (i = 0; i < f.eh->e_shnum; i++) {
                 const Elf64_Shdr *strtab;
                 const Elf64_Sym *syms;
                 size_t n, j;
 
-                if (sh[i].sh_type != SHT_DYNSYM)
+                if (f.sh[i].sh_type != SHT_DYNSYM)
                         continue;
-                assert_true(sh[i].sh_link < eh->e_shnum);
-                strtab = &sh[sh[i].sh_link];
-                assert_true(sh[i].sh_offset + sh[i].sh_size <= (uint64_t) st.st_size);
-                assert_true(strtab->sh_offset + strtab->sh_size <= (uint64_t) st.st_size);
-                syms = (const Elf64_Sym *) (map + sh[i].sh_offset);
-                n = sh[i].sh_size / sizeof(Elf64_Sym);
+                strtab = elf_linked_strtab(&f, &f.sh[i]);
+                syms = (const Elf64_Sym *) (f.map + f.sh[i].sh_offset);
+                n = f.sh[i].sh_size / sizeof(Elf64_Sym);
 
                 for (j = 1; j < n; j++) {
                         unsigned bind = ELF64_ST_BIND(syms[j].st_info);
@@ -166,7 +192,7 @@ static void test_dynsym_only_entry_points(void **state) {
                         if (syms[j].st_shndx == SHN_UNDEF || bind == STB_LOCAL)
                                 continue;
                         assert_true(syms[j].st_name < strtab->sh_size);
-                        name = (const char *) (map + strtab->sh_offset + syms[j].st_name);
+                        name = (const char *) (f.map + strtab->sh_offset + syms[j].st_name);
                         /* A named version node shows up as an absolute
                          * symbol of value 0; that is no code or data. */
                         if (syms[j].st_shndx == SHN_ABS && syms[j].st_value == 0)
@@ -179,9 +205,59 @@ static void test_dynsym_only_entry_points(void **state) {
                         }
                 }
         }
-        munmap((void *) map, (size_t) st.st_size);
+        munmap((void *) f.map, f.size);
         assert_int_equal(bad, 0);
         assert_int_equal(found, ELEMENTS(exported));
+}
+
+/* What DT_NEEDED may name (and the sanitizer runtimes of SANITIZE=1). */
+static const char *const needed_allowed[] = {
+        "libpam.so.", "libc.so.", "libasan.so.", "libubsan.so.",
+};
+
+static bool needed_ok(const char *name) {
+        size_t i;
+
+        for (i = 0; i < ELEMENTS(needed_allowed); i++)
+                if (strncmp(name, needed_allowed[i], strlen(needed_allowed[i])) == 0)
+                        return true;
+        return false;
+}
+
+/* The same check as `readelf -d | grep NEEDED`, without binutils. */
+static void test_needs_only_libpam_and_libc(void **state) {
+        struct elf_file f;
+        size_t i, needed = 0, bad = 0;
+
+        elf_open(&f);
+        for (i = 0; i < f.eh->e_shnum; i++) {
+                const Elf64_Shdr *strtab;
+                const Elf64_Dyn *dyn;
+                size_t n, j;
+
+                if (f.sh[i].sh_type != SHT_DYNAMIC)
+                        continue;
+                strtab = elf_linked_strtab(&f, &f.sh[i]);
+                dyn = (const Elf64_Dyn *) (f.map + f.sh[i].sh_offset);
+                n = f.sh[i].sh_size / sizeof(Elf64_Dyn);
+
+                for (j = 0; j < n && dyn[j].d_tag != DT_NULL; j++) {
+                        const char *name;
+
+                        if (dyn[j].d_tag != DT_NEEDED)
+                                continue;
+                        assert_true(dyn[j].d_un.d_val < strtab->sh_size);
+                        name = (const char *) (f.map + strtab->sh_offset + dyn[j].d_un.d_val);
+                        needed++;
+                        if (!needed_ok(name)) {
+                                print_error("unexpected DT_NEEDED: %s\n", name);
+                                bad++;
+                        }
+                }
+        }
+        munmap((void *) f.map, f.size);
+        assert_int_equal(bad, 0);
+        assert_true(needed >= 2);       /* libpam and libc at least */
 }
 
 static void find_module(int argc, char **argv) {
@@ -206,6 +282,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test(test_entry_points_resolve),
                 cmocka_unit_test(test_internals_hidden),
                 cmocka_unit_test(test_dynsym_only_entry_points),
+                cmocka_unit_test(test_needs_only_libpam_and_libc),
         };
 
         find_module(argc, argv);
