@@ -85,7 +85,13 @@ int secure_alloc_install(void) {
                 .xShutdown = sqlite_shutdown,
         };
 
-        if (sqlite3_config(SQLITE_CONFIG_MALLOC, &sqlite_mem) != SQLITE_OK)
+        /* Every block of SQLite's through the functions above, so each is
+         * wiped when freed: no lookaside slots (small buffers, row values
+         * among them, reused without a free) and no bulk page-cache block
+         * (pages kept on a private list when the cache lets them go). */
+        if (sqlite3_config(SQLITE_CONFIG_MALLOC, &sqlite_mem) != SQLITE_OK ||
+            sqlite3_config(SQLITE_CONFIG_LOOKASIDE, 0, 0) != SQLITE_OK ||
+            sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0) != SQLITE_OK)
                 return -1;
         json_set_alloc_funcs(plain_malloc, wipe_free);
         return curl_global_init_mem(CURL_GLOBAL_DEFAULT, plain_malloc, wipe_free,

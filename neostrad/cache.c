@@ -85,6 +85,10 @@ enum {
         STMT_LOAD,
         STMT_PUT_GROUP,
         STMT_LOAD_GROUPS,
+        STMT_GET_TOKEN,
+        STMT_GET_REFRESH_TOKEN,
+        STMT_GET_VERIFIER,
+        STMT_SCRUB,
         _STMT_MAX,
 };
 
@@ -107,6 +111,7 @@ enum {
         COL_OFFLINE_FAILURES,
         COL_INVALIDATED,
         COL_UID,
+        COL_SECRET_MASK,        /* STMT_PUT only: which secret columns it writes */
 };
 
 static const char *const stmt_sql[_STMT_MAX] = {
@@ -120,10 +125,15 @@ static const char *const stmt_sql[_STMT_MAX] = {
                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
                      "ON CONFLICT (name) DO UPDATE SET "
                      "email = excluded.email, roles = excluded.roles, "
-                     "token = excluded.token, refresh_token = excluded.refresh_token, "
+                     /* The secrets only when the caller has them (?13,
+                      * SECRET_*): the record in memory does not. */
+                     "token = CASE WHEN ?13 & 1 THEN excluded.token ELSE users.token END, "
+                     "refresh_token = CASE WHEN ?13 & 2 THEN excluded.refresh_token "
+                     "ELSE users.refresh_token END, "
                      "token_expires = excluded.token_expires, "
                      "last_online_success = excluded.last_online_success, "
-                     "verifier = excluded.verifier, verifier_time = excluded.verifier_time, "
+                     "verifier = CASE WHEN ?13 & 4 THEN excluded.verifier ELSE users.verifier END, "
+                     "verifier_time = excluded.verifier_time, "
                      "offline_failures = excluded.offline_failures, "
                      "invalidated = excluded.invalidated, "
                      /* A uid, once assigned, is never changed or taken back. */
@@ -134,6 +144,12 @@ static const char *const stmt_sql[_STMT_MAX] = {
         [STMT_PUT_GROUP] = ("INSERT INTO groups (name, gid) VALUES (?1, ?2) "
                             "ON CONFLICT (name) DO UPDATE SET gid = excluded.gid"),
         [STMT_LOAD_GROUPS] = "SELECT name, gid FROM groups",
+        /* One column each: SQLite never reads a secret the caller did not ask for. */
+        [STMT_GET_TOKEN] = "SELECT token FROM users WHERE name = ?1",
+        [STMT_GET_REFRESH_TOKEN] = "SELECT refresh_token FROM users WHERE name = ?1",
+        [STMT_GET_VERIFIER] = "SELECT verifier FROM users WHERE name = ?1",
+        /* Never committed: see cache_scrub(). */
+        [STMT_SCRUB] = "INSERT INTO meta (key, value) VALUES ('', zeroblob(?1))",
 };
 
 /*
@@ -202,6 +218,7 @@ struct Cache {
         char *directory;        /* resolved: no symlinks, see canonical_directory() */
         char *path[_FILE_MAX];
         sqlite3_stmt *stmt[_STMT_MAX];
+        int scrub_bytes;        /* cache_scrub(): a row whose cell fills a page's local space */
         char why[256];
 };
 
@@ -294,23 +311,35 @@ static const char *invalid_record_field(const struct user_record *u) {
                 return "name";
         if (!clean_string(u->email, 0, NEOSTRA_USER_MAX))
                 return "email";
-        if (u->n_roles > NEOSTRA_ROLES_MAX || (u->n_roles > 0 && !u->roles))
+        if (user_n_roles(u) > NEOSTRA_ROLES_MAX)
                 return "roles";
-        for (size_t i = 0; i < u->n_roles; i++)
-                if (!clean_string(u->roles[i], 1, NEOSTRA_ROLE_MAX))
+        for (size_t i = 0; i < user_n_roles(u); i++)
+                if (!clean_string(user_roles(u)[i], 1, NEOSTRA_ROLE_MAX))
                         return "roles";
-        if (u->token && !clean_string(u->token, 1, NEOSTRA_TOKEN_MAX))
-                return "token";
-        if (u->refresh_token && !clean_string(u->refresh_token, 1, NEOSTRA_TOKEN_MAX))
-                return "refresh_token";
         if (u->token_expires < 0)
                 return "token_expires";
         if (u->last_online_success < 0)
                 return "last_online_success";
-        if (u->verifier && !valid_verifier(u->verifier))
-                return "verifier";
         if (u->verifier_time < 0)
                 return "verifier_time";
+        return NULL;
+}
+
+static bool valid_token(const char *s) {
+        return clean_string(s, 1, NEOSTRA_TOKEN_MAX);
+}
+
+static const char *invalid_secrets_field(const struct user_secrets *s) {
+        if (!s)
+                return NULL;
+        if (s->mask & ~(unsigned) SECRET_ALL)
+                return "secrets";
+        if ((s->mask & SECRET_TOKEN) && s->token && !valid_token(s->token))
+                return "token";
+        if ((s->mask & SECRET_REFRESH_TOKEN) && s->refresh_token && !valid_token(s->refresh_token))
+                return "refresh_token";
+        if ((s->mask & SECRET_VERIFIER) && s->verifier && !valid_verifier(s->verifier))
+                return "verifier";
         return NULL;
 }
 
@@ -766,7 +795,20 @@ static int open_db(Cache *c) {
                         return open_failure(c, rc, "preparing statements");
                 }
         }
-        return 0;
+
+        /* A table page keeps at most usable - 35 bytes of a row in the
+         * row's cell, the rest on overflow pages; a row of
+         * (usable - 35) + (usable - 4) bytes keeps exactly that many: the
+         * largest cell there is (SQLite's file format, "B-tree Page
+         * Format").  No bytes are reserved in our pages, so usable is the
+         * page size; the row of cache_scrub() has a 4-byte header. */
+        rc = sqlite3_prepare_v2(c->db, "PRAGMA page_size", -1, &s, NULL);
+        if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+                c->scrub_bytes = 2 * sqlite3_column_int(s, 0) - 39 - 4;
+                rc = SQLITE_OK;
+        }
+        sqlite3_finalize(s);
+        return rc == SQLITE_OK ? 0 : open_failure(c, rc, "reading the page size");
 }
 
 static void close_db(Cache *c, bool checkpoint) {
@@ -860,13 +902,12 @@ fail:
 
 /* ---- loading ------------------------------------------------------------ */
 
-/* Copy a TEXT column (NULL allowed when nullable) that passes clean_bytes.
- * Returns 0, -EINVAL for a value that breaks the rules, or -ENOMEM. */
-static int column_string(sqlite3_stmt *s, int col, bool nullable, size_t min, size_t max,
-                         char **ret) {
+/* A TEXT column (NULL allowed when nullable) that passes clean_bytes, in
+ * SQLite's buffer (good until the statement steps or is reset).  Returns
+ * 0, -EINVAL for a value that breaks the rules, or -ENOMEM. */
+static int column_text(sqlite3_stmt *s, int col, bool nullable, size_t min, size_t max,
+                       const char **ret) {
         const char *p;
-        size_t n;
-        char *copy;
 
         switch (sqlite3_column_type(s, col)) {
         case SQLITE_NULL:
@@ -882,15 +923,43 @@ static int column_string(sqlite3_stmt *s, int col, bool nullable, size_t min, si
         p = (const char *) sqlite3_column_text(s, col);
         if (!p)
                 return -ENOMEM;
-        n = (size_t) sqlite3_column_bytes(s, col);
-        if (!clean_bytes(p, n, min, max))
+        if (!clean_bytes(p, (size_t) sqlite3_column_bytes(s, col), min, max))
                 return -EINVAL;
-        copy = malloc(n + 1);
-        if (!copy)
-                return -ENOMEM;
-        memcpy(copy, p, n);
-        copy[n] = 0;
-        *ret = copy;
+        *ret = p;
+        return 0;
+}
+
+/* column_text() in a malloc'd copy (NULL for NULL). */
+static int column_string(sqlite3_stmt *s, int col, bool nullable, size_t min, size_t max,
+                         char **ret) {
+        const char *p;
+        int r;
+
+        r = column_text(s, col, nullable, min, max, &p);
+        if (r < 0)
+                return r;
+        if (!p) {
+                *ret = NULL;
+                return 0;
+        }
+        *ret = strdup(p);
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* A secret column, checked and not kept: whether the row has one. */
+static int column_secret(sqlite3_stmt *s, int col, bool *ret) {
+        const char *p;
+        int r;
+
+        if (col == COL_VERIFIER) {
+                r = column_text(s, col, true, 3, CACHE_VERIFIER_MAX, &p);
+                if (r == 0 && p && !valid_verifier(p))
+                        r = -EINVAL;
+        } else
+                r = column_text(s, col, true, 1, NEOSTRA_TOKEN_MAX, &p);
+        if (r < 0)
+                return r;
+        *ret = p != NULL;
         return 0;
 }
 
@@ -907,33 +976,26 @@ static int column_int(sqlite3_stmt *s, int col, int64_t min, int64_t max, int64_
 }
 
 static int parse_roles(const char *text, struct user_record *u) {
-        json_t *a, *v;
+        char *v[NEOSTRA_ROLES_MAX];
+        json_t *a, *e;
         size_t i;
-        int r = 0;
+        int r;
 
         a = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
         if (!json_is_array(a) || json_array_size(a) > NEOSTRA_ROLES_MAX) {
                 json_decref(a);
                 return -EINVAL;
         }
-        u->roles = calloc(json_array_size(a) + 1, sizeof(char *));
-        if (!u->roles) {
-                json_decref(a);
-                return -ENOMEM;
-        }
-        json_array_foreach(a, i, v) {
-                if (!json_is_string(v) ||
-                    !clean_bytes(json_string_value(v), json_string_length(v), 1, NEOSTRA_ROLE_MAX)) {
-                        r = -EINVAL;
-                        break;
+        json_array_foreach(a, i, e) {
+                if (!json_is_string(e) ||
+                    !clean_bytes(json_string_value(e), json_string_length(e), 1, NEOSTRA_ROLE_MAX)) {
+                        json_decref(a);
+                        return -EINVAL;
                 }
-                u->roles[i] = strdup(json_string_value(v));
-                if (!u->roles[i]) {
-                        r = -ENOMEM;
-                        break;
-                }
-                u->n_roles = i + 1;
+                v[i] = (char *) json_string_value(e);
         }
+        /* Copied (or found) by the intern table: a's strings go with it. */
+        r = role_set_intern(v, json_array_size(a), &u->roles);
         json_decref(a);
         return r;
 }
@@ -942,8 +1004,9 @@ static int parse_roles(const char *text, struct user_record *u) {
  * naming the first bad column, or -ENOMEM. */
 static int row_to_record(sqlite3_stmt *s, struct user_record **ret, const char **ret_field) {
         struct user_record *u;
-        char *roles = NULL;
+        const char *roles;
         int64_t v;
+        bool has;
         int r;
 
         u = calloc(1, sizeof(*u));
@@ -962,16 +1025,17 @@ static int row_to_record(sqlite3_stmt *s, struct user_record **ret, const char *
         FIELD("name", column_string(s, COL_NAME, false, 1, NEOSTRA_USER_MAX, &u->name));
         FIELD("name", neostra_valid_login_name(u->name) ? 0 : -EINVAL);
         FIELD("email", column_string(s, COL_EMAIL, false, 0, NEOSTRA_USER_MAX, &u->email));
-        FIELD("roles", column_string(s, COL_ROLES, false, 2, CACHE_ROLES_JSON_MAX, &roles));
+        FIELD("roles", column_text(s, COL_ROLES, false, 2, CACHE_ROLES_JSON_MAX, &roles));
         FIELD("roles", parse_roles(roles, u));
-        FIELD("token", column_string(s, COL_TOKEN, true, 1, NEOSTRA_TOKEN_MAX, &u->token));
-        FIELD("refresh_token", column_string(s, COL_REFRESH_TOKEN, true, 1, NEOSTRA_TOKEN_MAX,
-                                             &u->refresh_token));
+        FIELD("token", column_secret(s, COL_TOKEN, &has));
+        u->has_token = has;
+        FIELD("refresh_token", column_secret(s, COL_REFRESH_TOKEN, &has));
+        u->has_refresh_token = has;
         FIELD("token_expires", column_int(s, COL_TOKEN_EXPIRES, 0, INT64_MAX, &u->token_expires));
         FIELD("last_online_success", column_int(s, COL_LAST_ONLINE_SUCCESS, 0, INT64_MAX,
                                                 &u->last_online_success));
-        FIELD("verifier", column_string(s, COL_VERIFIER, true, 3, CACHE_VERIFIER_MAX, &u->verifier));
-        FIELD("verifier", !u->verifier || valid_verifier(u->verifier) ? 0 : -EINVAL);
+        FIELD("verifier", column_secret(s, COL_VERIFIER, &has));
+        u->has_verifier = has;
         FIELD("verifier_time", column_int(s, COL_VERIFIER_TIME, 0, INT64_MAX, &u->verifier_time));
         FIELD("offline_failures", column_int(s, COL_OFFLINE_FAILURES, 0, UINT_MAX, &v));
         u->offline_failures = (unsigned) v;
@@ -982,12 +1046,10 @@ static int row_to_record(sqlite3_stmt *s, struct user_record **ret, const char *
         u->uid = (uid_t) v;
 #undef FIELD
 
-        free(roles);
         *ret = u;
         return 0;
 
 fail:
-        free(roles);
         user_record_free(u);
         return r;
 }
@@ -1034,6 +1096,8 @@ int cache_load(Cache *c, int (*cb)(struct user_record *u, void *userdata), void 
                 r = sqlite_errno(rc);
         }
         sqlite3_reset(s);
+        /* The scan went through every secret: leave none in the page cache. */
+        sqlite3_db_release_memory(c->db);
         /* Each skipped row was logged; the caller reports the total. */
         if (r == 0)
                 log_msg(LOG_DEBUG, "cache: loaded %u users, skipped %u", loaded, skipped);
@@ -1057,8 +1121,8 @@ static int roles_json(const struct user_record *u, char **ret) {
 
         if (!a)
                 return -ENOMEM;
-        for (size_t i = 0; i < u->n_roles; i++) {
-                json_t *v = json_string(u->roles[i]);
+        for (size_t i = 0; i < user_n_roles(u); i++) {
+                json_t *v = json_string(user_roles(u)[i]);
 
                 /* json_string() refuses invalid UTF-8 too. */
                 if (!v || json_array_append_new(a, v) < 0) {
@@ -1090,7 +1154,8 @@ static int bind_text(sqlite3_stmt *s, int i, const char *v) {
         return v ? sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(s, i);
 }
 
-int cache_put(Cache *c, const struct user_record *u) {
+int cache_put_secrets(Cache *c, const struct user_record *u, const struct user_secrets *secrets) {
+        static const struct user_secrets none = {};
         sqlite3_stmt *s;
         const char *field;
         char *roles = NULL;
@@ -1098,7 +1163,9 @@ int cache_put(Cache *c, const struct user_record *u) {
 
         if (!c || !u)
                 return -EINVAL;
-        field = invalid_record_field(u);
+        if (!secrets)
+                secrets = &none;
+        field = invalid_record_field(u) ?: invalid_secrets_field(secrets);
         if (field) {
                 log_msg(LOG_DEBUG, "cache: not storing a record with an invalid %s", field);
                 return -EINVAL;
@@ -1115,15 +1182,19 @@ int cache_put(Cache *c, const struct user_record *u) {
         if ((rc = bind_text(s, COL_NAME, u->name)) != SQLITE_OK ||
             (rc = bind_text(s, COL_EMAIL, u->email)) != SQLITE_OK ||
             (rc = bind_text(s, COL_ROLES, roles)) != SQLITE_OK ||
-            (rc = bind_text(s, COL_TOKEN, u->token)) != SQLITE_OK ||
-            (rc = bind_text(s, COL_REFRESH_TOKEN, u->refresh_token)) != SQLITE_OK ||
+            (rc = bind_text(s, COL_TOKEN,
+                            secrets->mask & SECRET_TOKEN ? secrets->token : NULL)) != SQLITE_OK ||
+            (rc = bind_text(s, COL_REFRESH_TOKEN, secrets->mask & SECRET_REFRESH_TOKEN ?
+                                                  secrets->refresh_token : NULL)) != SQLITE_OK ||
             (rc = sqlite3_bind_int64(s, COL_TOKEN_EXPIRES, u->token_expires)) != SQLITE_OK ||
             (rc = sqlite3_bind_int64(s, COL_LAST_ONLINE_SUCCESS, u->last_online_success)) != SQLITE_OK ||
-            (rc = bind_text(s, COL_VERIFIER, u->verifier)) != SQLITE_OK ||
+            (rc = bind_text(s, COL_VERIFIER,
+                            secrets->mask & SECRET_VERIFIER ? secrets->verifier : NULL)) != SQLITE_OK ||
             (rc = sqlite3_bind_int64(s, COL_VERIFIER_TIME, u->verifier_time)) != SQLITE_OK ||
             (rc = sqlite3_bind_int64(s, COL_OFFLINE_FAILURES, u->offline_failures)) != SQLITE_OK ||
             (rc = sqlite3_bind_int(s, COL_INVALIDATED, u->invalidated)) != SQLITE_OK ||
-            (rc = sqlite3_bind_int64(s, COL_UID, (int64_t) u->uid)) != SQLITE_OK)
+            (rc = sqlite3_bind_int64(s, COL_UID, (int64_t) u->uid)) != SQLITE_OK ||
+            (rc = sqlite3_bind_int(s, COL_SECRET_MASK, (int) secrets->mask)) != SQLITE_OK)
                 goto finish;
 
         rc = step_done(c, STMT_PUT);
@@ -1142,6 +1213,85 @@ finish:
                 step_done(c, STMT_ROLLBACK);
         free(roles);
         return sqlite_errno(rc);
+}
+
+int cache_put(Cache *c, const struct user_record *u) {
+        return cache_put_secrets(c, u, NULL);
+}
+
+void cache_scrub(Cache *c) {
+        int rc;
+
+        if (!c)
+                return;
+        /* SQLite builds every new row in a page-sized buffer of the
+         * connection's that it keeps (and does not clear) until the
+         * connection is closed: the last row written with a secret would
+         * stay there.  A row of zeros that fills the largest cell there
+         * can be is built in its place, in a transaction rolled back (no
+         * write reaches the file). */
+        rc = step_done(c, STMT_BEGIN);
+        if (rc == SQLITE_OK) {
+                rc = sqlite3_bind_int(c->stmt[STMT_SCRUB], 1, c->scrub_bytes);
+                if (rc == SQLITE_OK)
+                        rc = step_done(c, STMT_SCRUB);
+                sqlite3_clear_bindings(c->stmt[STMT_SCRUB]);
+        }
+        if (!sqlite3_get_autocommit(c->db))
+                step_done(c, STMT_ROLLBACK);
+        if (rc != SQLITE_OK)
+                log_msg(LOG_DEBUG, "cache: scrubbing SQLite's scratch row failed: %s", sqlite3_errstr(rc));
+        /* And the pages of the rows written: freed, so wiped (alloc.c). */
+        sqlite3_db_release_memory(c->db);
+}
+
+int cache_get_secret(Cache *c, const char *name, unsigned which, char **ret) {
+        sqlite3_stmt *s;
+        const char *p = NULL;
+        int rc, r;
+
+        if (!c || !name || !ret)
+                return -EINVAL;
+        switch (which) {
+        case SECRET_TOKEN:
+                s = c->stmt[STMT_GET_TOKEN];
+                break;
+        case SECRET_REFRESH_TOKEN:
+                s = c->stmt[STMT_GET_REFRESH_TOKEN];
+                break;
+        case SECRET_VERIFIER:
+                s = c->stmt[STMT_GET_VERIFIER];
+                break;
+        default:
+                return -EINVAL;
+        }
+        rc = bind_text(s, 1, name);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+                r = which == SECRET_VERIFIER ? column_text(s, 0, true, 3, CACHE_VERIFIER_MAX, &p)
+                                             : column_text(s, 0, true, 1, NEOSTRA_TOKEN_MAX, &p);
+                if (r == 0 && p && which == SECRET_VERIFIER && !valid_verifier(p))
+                        r = -EINVAL;
+                if (r == -EINVAL)
+                        r = -EBADMSG;
+                if (r == 0 && p && !(*ret = strdup(p)))
+                        r = -ENOMEM;
+                if (r == 0 && !p)
+                        *ret = NULL;
+        } else if (rc == SQLITE_DONE)
+                r = -ENOENT;
+        else {
+                log_msg(LOG_ERR, "cache: reading %s: %s", c->path[FILE_DB], sqlite3_errmsg(c->db));
+                r = sqlite_errno(rc) ?: -EIO;
+        }
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        /* The page cache now holds a copy of the secret: SQLite frees it
+         * through the wiping allocator (alloc.c).  The next read comes from
+         * the kernel's page cache, a few microseconds. */
+        sqlite3_db_release_memory(c->db);
+        return r;
 }
 
 int cache_put_group(Cache *c, const char *name, gid_t gid) {

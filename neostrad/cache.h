@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The persistent cache: one SQLite database (WAL) in [cache] directory,
- * one row per user with everything struct user_record holds (roles, token,
- * expiry, refresh token, yescrypt verifier, last online success, offline
- * failure counter, uid), and the gids of the groups neostrad publishes
- * (schema version 2).  The in-memory user table stays the one the daemon
- * reads; this file is what survives a restart.
+ * one row per user with everything struct user_record holds (roles,
+ * expiry, last online success, offline failure counter, uid) and the
+ * user's secrets (token, refresh token, yescrypt verifier), and the gids of
+ * the groups neostrad publishes (schema version 2).  The in-memory user
+ * table is what the daemon reads on every call; the secrets are only here
+ * (users.h), read one at a time when they are used; the whole file is what
+ * survives a restart.
  *
  * Trust: the database and its -wal/-shm files must be regular files (not
  * symlinks) owned by the daemon's user with no group/world access, in a
@@ -35,15 +37,42 @@ typedef struct Cache Cache;
 int cache_open(const char *directory, Cache **ret);
 void cache_close(Cache *c);
 
-/* Hand every stored user to cb, which takes ownership of the record. */
+/* Hand every stored user to cb, which takes ownership of the record.  The
+ * secrets are checked but not loaded: the record says which exist. */
 int cache_load(Cache *c, int (*cb)(struct user_record *u, void *userdata), void *userdata);
 
 /*
- * Write one user's row (insert or replace) in its own transaction.  On any
- * failure (full disk, I/O error) the previous row stays as it was and a
- * negative errno comes back; the caller logs and goes on from memory.
+ * Write one user's row (insert or replace) in its own transaction, with
+ * the secrets in s->mask set to those of s (NULL: dropped); the others
+ * stay as stored (none in a new row).  s may be NULL.  On any failure
+ * (full disk, I/O error) the previous row stays as it was and a negative
+ * errno comes back; the caller logs and keeps what it could not write.
  */
+int cache_put_secrets(Cache *c, const struct user_record *u, const struct user_secrets *s);
+
+/* cache_put_secrets() without secrets. */
 int cache_put(Cache *c, const struct user_record *u);
+
+/*
+ * One stored secret of user name (which: one SECRET_*), checked as
+ * cache_load checks it, in a malloc'd copy the caller wipes
+ * (secure_free_string), or NULL when the row has none.  Returns 0,
+ * -ENOENT (no such row), -EBADMSG (a value that breaks the rules) or
+ * another negative errno; nothing is logged but the SQLite error, never
+ * a value.  SQLite's page cache is emptied (wiped) afterwards, so no copy
+ * of the secret stays in it (a read builds no rows: cache_scrub() is not
+ * needed).
+ */
+int cache_get_secret(Cache *c, const char *name, unsigned which, char **ret);
+
+/*
+ * Wipe what SQLite keeps in memory of the rows it wrote (its page cache,
+ * and the scratch buffer it builds rows in): cache_put_secrets() leaves
+ * the secrets there, and doing this after every write would make each
+ * login pay for it.  The daemon calls it shortly after writes with
+ * secrets (manager.c).  Failures are ignored: the next call tries again.
+ */
+void cache_scrub(Cache *c);
 
 /* Delete one user's row, or every row with name NULL. */
 int cache_delete(Cache *c, const char *name);

@@ -93,7 +93,7 @@ static void login_maybe_free(struct login *l) {
 static bool verifier_fresh(Manager *m, const struct user_record *u) {
         const struct neostra_config *c = m->config;
 
-        return c->offline && u && u->verifier &&
+        return c->offline && u && u->has_verifier &&
                now_wall() - u->verifier_time < (int64_t) (c->offline_max_age_ms / 1000u) &&
                u->offline_failures < c->max_failures;
 }
@@ -126,8 +126,8 @@ static void answer_success(struct login *l, enum login_result result, const stru
 
         params = json_pack("{s:s, s:s, s:o, s:o, s:b}",
                            "user", l->user, "email", u->email,
-                           "roles", manager_roles_array(u->roles, u->n_roles),
-                           "groups", manager_groups_for_roles(l->m, u->roles, u->n_roles),
+                           "roles", manager_roles_array(user_roles(u), user_n_roles(u)),
+                           "groups", manager_groups_for_roles(l->m, user_roles(u), user_n_roles(u)),
                            "offline", offline);
         if (params && offline)
                 json_object_set_new(params, "offlineUntil",
@@ -178,10 +178,18 @@ static void on_check_done(void *data) {
         l->jobs--;
         l->checking = false;
         u = user_table_get(m->users, l->user);
-        /* The password matches the verifier (still the same one): remember
-         * its MAC, so the next online success need not make a new one. */
-        if (j->result > 0 && u && u->verifier && !u->verifier_mac_set && strcmp(u->verifier, j->hash) == 0)
-                u->verifier_mac_set = verifier_mac(l->user, l->password, u->verifier_mac) == 0;
+        /* The password matches the verifier: remember its MAC, so the next
+         * online success need not make a new one.  Only while it is still
+         * the same verifier (read again: rare, once per user and process). */
+        if (j->result > 0 && u && u->has_verifier && !(u->live && u->live->verifier_mac_set)) {
+                char *now = NULL;
+
+                if (manager_read_secret(m, u, SECRET_VERIFIER, &now) == 0 && now &&
+                    strcmp(now, j->hash) == 0 && user_record_live(u))
+                        u->live->verifier_mac_set = verifier_mac(l->user, l->password,
+                                                                 u->live->verifier_mac) == 0;
+                secure_free_string(now);
+        }
         secure_free_string(j->hash);
 
         if (l->answered || !u) {
@@ -203,7 +211,7 @@ static void on_check_done(void *data) {
                 ask_api(l);
         else if (j->mode == CHECK_OFFLINE || l->online_failed) {
                 u->offline_failures++;
-                manager_save_user(m, u);
+                manager_save_user(m, u, NULL);
                 answer_error(l, RESULT_FAILURE, NEOSTRA_ERROR_AUTHENTICATION_FAILED,
                              j->result < 0 ? "cached verifier unusable"
                                            : "wrong password (checked against cached credentials)",
@@ -215,6 +223,9 @@ static void on_check_done(void *data) {
         login_maybe_free(l);
 }
 
+/* The verifier is read from the cache here, on the loop (one indexed
+ * row of a local file); a read that fails starts nothing, and the callers
+ * go on as without a verifier: online, or "unavailable". */
 static int start_check(struct login *l, const struct user_record *u, enum check_mode mode) {
         struct job *j = calloc(1, sizeof(*j));
         int r;
@@ -223,10 +234,12 @@ static int start_check(struct login *l, const struct user_record *u, enum check_
                 return -ENOMEM;
         j->login = l;
         j->mode = mode;
-        j->hash = strdup(u->verifier);
-        if (!j->hash) {
+        r = manager_read_secret(l->m, u, SECRET_VERIFIER, &j->hash);
+        if (r == 0 && !j->hash)
+                r = -ENOENT;
+        if (r < 0) {
                 free(j);
-                return -ENOMEM;
+                return r;
         }
         r = workers_submit(l->m->workers, job_check, on_check_done, j);
         if (r < 0) {
@@ -251,35 +264,38 @@ static void on_make_done(void *data) {
         struct make_job *j = data;
         struct user_record *u = user_table_get(j->m->users, j->user);
 
-        if (u && u->pending_make == j)
-                u->pending_make = NULL;
+        if (u && u->live && u->live->pending_make == j)
+                u->live->pending_make = NULL;
         /* Only if nothing refused the user since the API said yes, and the
          * password is still that of the latest success: the same MAC (a
          * steady stream of logins with one password must not discard
-         * every job), or, MACs unknown, no later success at all. */
-        if (j->result == 0 && j->hash && u && u->last_online_success > 0 && u->token &&
-            (j->mac_set && u->success_mac_set ? verifier_mac_equal(j->mac, u->success_mac)
-                                                 : u->successes == j->generation)) {
-                secure_free_string(u->verifier);
-                u->verifier = j->hash;
+         * every job), or, MACs unknown, no later success at all.  (A
+         * record with a success has its live part.) */
+        if (j->result == 0 && j->hash && u && u->live && u->last_online_success > 0 &&
+            u->has_token &&
+            (j->mac_set && u->live->success_mac_set ? verifier_mac_equal(j->mac, u->live->success_mac)
+                                                       : u->live->successes == j->generation)) {
+                struct user_secrets s = { .mask = SECRET_VERIFIER, .verifier = j->hash };
+
                 j->hash = NULL;
                 u->verifier_time = u->last_online_success;
-                memcpy(u->verifier_mac, j->mac, sizeof(u->verifier_mac));
-                u->verifier_mac_set = j->mac_set;
+                memcpy(u->live->verifier_mac, j->mac, sizeof(u->live->verifier_mac));
+                u->live->verifier_mac_set = j->mac_set;
                 j->m->verifiers_made++;
-                manager_save_user(j->m, u);
+                manager_save_user(j->m, u, &s);
         } else if (j->result < 0 && j->result != -ECANCELED)
                 log_msg(LOG_ERR, "cannot make a verifier for %s: %s", j->user, strerror(-j->result));
         make_job_free(j);
 }
 
+/* u has its live part (user_table_record_success made it). */
 static void start_make(struct login *l, struct user_record *u, const unsigned char *mac) {
-        struct make_job *j = u->pending_make;
+        struct make_job *j = u->live->pending_make;
         bool handed = false;
 
         /* Waiting or running for this very password: it will do. */
         if (j && mac && j->mac_set && verifier_mac_equal(j->mac, mac)) {
-                j->generation = u->successes;
+                j->generation = u->live->successes;
                 return;
         }
 
@@ -291,7 +307,7 @@ static void start_make(struct login *l, struct user_record *u, const unsigned ch
                 if (pw) {
                         secure_free_string(j->password);
                         j->password = pw;
-                        j->generation = u->successes;
+                        j->generation = u->live->successes;
                         handed = true;
                         j->mac_set = mac != NULL;
                         if (mac)
@@ -310,12 +326,12 @@ static void start_make(struct login *l, struct user_record *u, const unsigned ch
                 /* Filled in before a worker can see it; a job the workers
                  * drop at shutdown is never run and installs nothing. */
                 *j = (struct make_job) { .m = l->m, .user = strdup(l->user), .password = strdup(l->password),
-                                         .generation = u->successes, .result = -ECANCELED,
+                                         .generation = u->live->successes, .result = -ECANCELED,
                                          .mac_set = mac != NULL };
                 if (mac)
                         memcpy(j->mac, mac, sizeof(j->mac));
                 if (j->user && j->password && workers_submit(l->m->workers, job_make, on_make_done, j) == 0) {
-                        u->pending_make = j;
+                        u->live->pending_make = j;
                         return;
                 }
                 make_job_free(j);
@@ -335,7 +351,7 @@ static void online_unavailable(struct login *l, const char *reason, long http_st
         if (verifier_fresh(l->m, u) && start_check(l, u, CHECK_OFFLINE) == 0)
                 return;
         answer_error(l, RESULT_UNAVAILABLE, NEOSTRA_ERROR_SERVICE_UNAVAILABLE,
-                     u && u->verifier && u->offline_failures >= l->m->config->max_failures
+                     u && u->has_verifier && u->offline_failures >= l->m->config->max_failures
                              ? "API unavailable; offline logins locked after too many wrong passwords"
                              : reason,
                      http_status, latency_ms);
@@ -347,6 +363,7 @@ static void on_signin_done(struct api_signin_result *res, void *userdata) {
         int64_t latency_ms = (int64_t) (res->latency_usec / 1000u);
         unsigned char mac[VERIFIER_MAC_SIZE];
         bool have_mac, new_verifier = true;
+        struct user_secrets secrets;
         struct user_record *u;
 
         l->request = NULL;
@@ -361,25 +378,33 @@ static void on_signin_done(struct api_signin_result *res, void *userdata) {
                                              "out of memory", res->http_status, latency_ms);
                         break;
                 }
+                /* The new token goes to the cache, not into the record. */
+                secrets = (struct user_secrets) {
+                        .mask = SECRET_TOKEN | SECRET_REFRESH_TOKEN,
+                        .token = res->token, .refresh_token = res->refresh_token,
+                };
+                res->token = res->refresh_token = NULL;
                 have_mac = verifier_mac(l->user, l->password, mac) == 0;
-                if (have_mac && u->verifier && u->verifier_mac_set &&
-                    verifier_mac_equal(mac, u->verifier_mac)) {
+                if (have_mac && u->has_verifier && u->live->verifier_mac_set &&
+                    verifier_mac_equal(mac, u->live->verifier_mac)) {
                         /* The password the verifier was made of: it stays,
                          * as fresh as this success, and no yescrypt runs. */
                         u->verifier_time = u->last_online_success;
                         m->verifiers_kept++;
                         new_verifier = false;
-                } else
+                } else {
                         /* The previous password's verifier must not outlive
                          * this success, not even until the new one is made:
                          * the password may just have changed upstream. */
                         user_record_drop_verifier(u);
-                memcpy(u->success_mac, mac, sizeof(u->success_mac));
-                u->success_mac_set = have_mac;
+                        secrets.mask |= SECRET_VERIFIER;
+                }
+                memcpy(u->live->success_mac, mac, sizeof(u->live->success_mac));
+                u->live->success_mac_set = have_mac;
                 /* The stable uid, once (userdb.c); a failure only keeps
                  * the user out of userdb, the login goes on. */
                 (void) userdb_prepare_user(m, u);
-                manager_save_user(m, u);
+                manager_save_user(m, u, &secrets);
                 /* The verifier of this password is made off the loop;
                  * the answer does not wait for it. */
                 if (new_verifier)
@@ -394,7 +419,7 @@ static void on_signin_done(struct api_signin_result *res, void *userdata) {
                 u = user_table_get(m->users, l->user);
                 if (u) {
                         user_table_record_refusal(m->users, l->user);
-                        manager_save_user(m, u);
+                        manager_save_user(m, u, &(struct user_secrets) { .mask = SECRET_ALL });
                 }
                 if (l->answered)
                         log_msg(LOG_WARNING, "%s was let in from the cache, but the API has since refused "
@@ -475,7 +500,7 @@ int login_start(Manager *m, Connection *c, const struct login_params *p, char *e
         *ret = l;
 
         /* A recent online success with this very password: no API call. */
-        if (cfg->cached_auth_timeout_ms > 0 && u && u->verifier && !u->invalidated &&
+        if (cfg->cached_auth_timeout_ms > 0 && u && u->has_verifier && !u->invalidated &&
             u->offline_failures == 0 &&
             now_wall() - u->last_online_success < (int64_t) (cfg->cached_auth_timeout_ms / 1000u) &&
             start_check(l, u, CHECK_CACHED) == 0)

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@
 #define API_GRACE_USEC         (2u * 1000000ull)   /* on top of [api] timeout */
 #define RATE_BURST             5.0                 /* Authenticate calls per non-root uid */
 #define RATE_REFILL_SEC        10.0                /* one more every this many seconds */
+#define SCRUB_DELAY_USEC       (1u * 1000000ull)   /* secrets written stay in SQLite's memory this long */
 
 static const char *const result_names[_RESULT_MAX] = {
         [RESULT_SUCCESS] = "success",
@@ -324,15 +326,137 @@ void manager_log_decision(Manager *m, uid_t peer_uid, const char *method, const 
                        result == RESULT_UNAVAILABLE ? LOG_WARNING : LOG_NOTICE, &ev);
 }
 
-void manager_save_user(Manager *m, const struct user_record *u) {
+/* Move the fields of from that are in its mask into to (wiping what they
+ * replace); from is left empty. */
+static void secrets_move(struct user_secrets *to, struct user_secrets *from) {
+        char **field[][2] = {
+                { &to->token, &from->token },
+                { &to->refresh_token, &from->refresh_token },
+                { &to->verifier, &from->verifier },
+        };
+        const unsigned bit[] = { SECRET_TOKEN, SECRET_REFRESH_TOKEN, SECRET_VERIFIER };
+
+        for (size_t i = 0; i < 3; i++)
+                if (from->mask & bit[i]) {
+                        secure_free_string(*field[i][0]);
+                        *field[i][0] = *field[i][1];
+                        *field[i][1] = NULL;
+                }
+        to->mask |= from->mask;
+        user_secrets_clear(from);
+}
+
+static int on_scrub(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        cache_scrub(m->cache);
+        return 0;
+}
+
+/* cache_scrub() a moment from now: once for all the writes until then,
+ * so a busy login path does not pay for it per login. */
+static void schedule_scrub(Manager *m) {
+        int enabled = SD_EVENT_OFF;
         int r;
 
-        if (!m->cache)
+        if (m->scrub_timer && sd_event_source_get_enabled(m->scrub_timer, &enabled) >= 0 &&
+            enabled != SD_EVENT_OFF)
                 return;
-        r = cache_put(m->cache, u);
-        if (r < 0)
-                log_msg(LOG_ERR, "cannot write %s to the cache (the previous entry stays): %s",
-                        u->name, strerror(-r));
+        if (m->scrub_timer)
+                r = sd_event_source_set_time_relative(m->scrub_timer, SCRUB_DELAY_USEC) < 0 ? -1 :
+                    sd_event_source_set_enabled(m->scrub_timer, SD_EVENT_ONESHOT);
+        else
+                r = sd_event_add_time_relative(m->event, &m->scrub_timer, CLOCK_MONOTONIC,
+                                               SCRUB_DELAY_USEC, 100000, on_scrub, m);
+        if (r < 0) {
+                /* No timer: scrub now rather than never. */
+                log_msg(LOG_DEBUG, "cannot schedule a cache scrub; scrubbing at once");
+                cache_scrub(m->cache);
+        }
+}
+
+void manager_save_user(Manager *m, struct user_record *u, struct user_secrets *s) {
+        struct user_secrets all = {};
+        int r = 0;
+
+        if (s) {
+                if (s->mask & SECRET_TOKEN)
+                        u->has_token = s->token != NULL;
+                if (s->mask & SECRET_REFRESH_TOKEN)
+                        u->has_refresh_token = s->refresh_token != NULL;
+                if (s->mask & SECRET_VERIFIER)
+                        u->has_verifier = s->verifier != NULL;
+        }
+        /* What an earlier write could not store goes with this one; s is newer. */
+        if (u->live)
+                secrets_move(&all, &u->live->unsaved);
+        if (s)
+                secrets_move(&all, s);
+
+        if (m->cache) {
+                r = cache_put_secrets(m->cache, u, &all);
+                if (r < 0)
+                        log_msg(LOG_ERR, "cannot write %s to the cache (the previous entry stays): %s",
+                                u->name, strerror(-r));
+                if (all.mask)
+                        schedule_scrub(m);
+        }
+        if (all.mask == 0 || (m->cache && r == 0)) {
+                user_secrets_clear(&all);
+                return;
+        }
+        /* Not written: memory keeps them and stays right, as the flags say,
+         * until a write succeeds (without a cache, for good). */
+        if (user_record_live(u)) {
+                u->live->unsaved = all;
+                return;
+        }
+        /* Out of memory as well: a secret that is nowhere is one it has not,
+         * so an older one on disk is never used in its place. */
+        if (all.token)
+                u->has_token = false;
+        if (all.refresh_token)
+                u->has_refresh_token = false;
+        if (all.verifier)
+                u->has_verifier = false;
+        user_secrets_clear(&all);
+        log_msg(LOG_ERR, "out of memory: the new secrets of %s are lost", u->name);
+}
+
+int manager_read_secret(Manager *m, const struct user_record *u, unsigned which, char **ret) {
+        const struct user_secrets *unsaved = u->live ? &u->live->unsaved : NULL;
+        const char *what = which == SECRET_VERIFIER ? "verifier" :
+                           which == SECRET_TOKEN ? "token" : "refresh token";
+        char *v = NULL;
+        int r;
+
+        if (!user_record_has(u, which)) {
+                *ret = NULL;
+                return 0;
+        }
+        if (unsaved && (unsaved->mask & which)) {
+                const char *p = which == SECRET_VERIFIER ? unsaved->verifier :
+                                which == SECRET_TOKEN ? unsaved->token : unsaved->refresh_token;
+
+                if (p && !(v = strdup(p)))
+                        return -ENOMEM;
+                r = v ? 0 : -ENOENT;
+        } else if (!m->cache)
+                r = -ENOENT;
+        else {
+                r = cache_get_secret(m->cache, u->name, which, &v);
+                if (r == 0 && !v)
+                        r = -ENOENT;
+        }
+        if (r < 0) {
+                /* The flag says it exists: a row that lost it (or cannot be
+                 * read) means "none", never a guess.  The value is not logged. */
+                log_msg(LOG_ERR, "cannot read the %s of %s from the cache: %s", what, u->name,
+                        r == -ENOENT ? "it is not there" : strerror(-r));
+                return r;
+        }
+        *ret = v;
+        return 0;
 }
 
 static void count(Manager *m, enum login_result r) {
@@ -476,8 +600,8 @@ static int method_check_account(Connection *c, json_t *params, const char *user)
                                    "log in with the password once");
         }
 
-        allowed = neostra_roles_allowed(&m->config->allow_roles, (const char *const *) u->roles,
-                                        u->n_roles);
+        allowed = neostra_roles_allowed(&m->config->allow_roles, (const char *const *) user_roles(u),
+                                        user_n_roles(u));
         if (m->config->allow_roles.n == 0)
                 snprintf(reason, sizeof(reason), "any Neostra user may log in");
         else if (allowed)
@@ -487,9 +611,9 @@ static int method_check_account(Connection *c, json_t *params, const char *user)
                  * to fix the table, and the user sees nothing secret. */
                 size_t off = (size_t) snprintf(reason, sizeof(reason),
                                                "none of the user's roles (");
-                for (size_t i = 0; i < u->n_roles && off < sizeof(reason); i++)
+                for (size_t i = 0; i < user_n_roles(u) && off < sizeof(reason); i++)
                         off += (size_t) snprintf(reason + off, sizeof(reason) - off, "%s%s",
-                                                 i ? ", " : "", u->roles[i]);
+                                                 i ? ", " : "", user_roles(u)[i]);
                 if (off < sizeof(reason))
                         snprintf(reason + off, sizeof(reason) - off, ") may log in here");
         }
@@ -501,8 +625,8 @@ static int method_check_account(Connection *c, json_t *params, const char *user)
 
         return connection_reply(c, varlink_reply_new(json_pack(
                 "{s:b, s:s, s:o, s:o}", "allowed", allowed, "reason", reason,
-                "roles", manager_roles_array(u->roles, u->n_roles),
-                "groups", manager_groups_for_roles(m, u->roles, u->n_roles))));
+                "roles", manager_roles_array(user_roles(u), user_n_roles(u)),
+                "groups", manager_groups_for_roles(m, user_roles(u), user_n_roles(u)))));
 }
 
 static int method_get_status(Connection *c, json_t *params, const char *user) {
@@ -545,12 +669,12 @@ static int method_get_user(Connection *c, json_t *params, const char *user) {
         return connection_reply(c, varlink_reply_new(json_pack(
                 "{s:s, s:s, s:o, s:o, s:I, s:b, s:I, s:b, s:I, s:i, s:b}",
                 "user", u->name, "email", u->email,
-                "roles", manager_roles_array(u->roles, u->n_roles),
-                "groups", manager_groups_for_roles(m, u->roles, u->n_roles),
+                "roles", manager_roles_array(user_roles(u), user_n_roles(u)),
+                "groups", manager_groups_for_roles(m, user_roles(u), user_n_roles(u)),
                 "lastOnlineSuccess", (json_int_t) u->last_online_success,
-                "hasToken", u->token != NULL,
+                "hasToken", u->has_token,
                 "tokenExpires", (json_int_t) u->token_expires,
-                "hasVerifier", u->verifier != NULL,
+                "hasVerifier", u->has_verifier,
                 "verifierTime", (json_int_t) u->verifier_time,
                 "offlineFailures", (int) u->offline_failures,
                 "invalidated", u->invalidated)));
@@ -582,7 +706,7 @@ static void invalidate_one(struct user_record *u, void *userdata) {
         if (ctx->name && strcmp(ctx->name, u->name) != 0)
                 return;
         u->invalidated = true;
-        manager_save_user(ctx->m, u);
+        manager_save_user(ctx->m, u, NULL);
 }
 
 /* Force the next login online; the offline data stays. */
@@ -610,6 +734,8 @@ static int method_clear(Connection *c, json_t *params, const char *user) {
                 return -1;
         user_table_forget(m->users, name);
         localnames_flush(m->localnames);
+        if (!name)
+                malloc_trim(0);     /* every record gone: give their pages back */
         if (m->cache && (r = cache_delete(m->cache, name)) < 0) {
                 log_msg(LOG_ERR, "cannot clear the cache: %s", strerror(-r));
                 return reply_error(c, NEOSTRA_ERROR_SERVICE_UNAVAILABLE, "cannot clear the cache on disk");
@@ -622,14 +748,22 @@ static int method_clear(Connection *c, json_t *params, const char *user) {
 #define TOKEN_REFRESH_MARGIN_SEC 60
 
 static int reply_token(Connection *c, const char *user) {
-        struct user_record *u = user_table_get(c->manager->users, user);
+        Manager *m = c->manager;
+        struct user_record *u = user_table_get(m->users, user);
+        __attribute__((cleanup(secure_free_stringp))) char *token = NULL;
+        json_t *reply;
 
-        if (!u || !u->token || (u->token_expires > 0 && u->token_expires <= now_wall()))
+        if (!u || !u->has_token || (u->token_expires > 0 && u->token_expires <= now_wall()))
                 return reply_error(c, NEOSTRA_ERROR_USER_UNKNOWN,
                                    "no valid API token held for this user; log in again");
+        if (manager_read_secret(m, u, SECRET_TOKEN, &token) < 0)
+                return reply_error(c, NEOSTRA_ERROR_SERVICE_UNAVAILABLE,
+                                   "cannot read the API token from the cache");
         log_msg(LOG_INFO, "API token of %s handed to uid %u", user, (unsigned) c->cred.uid);
-        return connection_reply(c, varlink_reply_new(json_pack("{s:s, s:I}", "token", u->token,
-                                                               "expires", (json_int_t) u->token_expires)));
+        reply = varlink_reply_new(json_pack("{s:s, s:I}", "token", token,
+                                            "expires", (json_int_t) u->token_expires));
+        /* connection_reply() wipes the reply's strings with it. */
+        return connection_reply(c, reply);
 }
 
 static void on_refresh_done(struct api_signin_result *res, void *userdata) {
@@ -642,22 +776,19 @@ static void on_refresh_done(struct api_signin_result *res, void *userdata) {
         c->refresh_user = NULL;
         online_note(m, res);
         if (u && res->outcome == API_ALLOW) {
-                secure_free_string(u->token);
-                u->token = res->token;
+                struct user_secrets s = { .mask = SECRET_TOKEN, .token = res->token };
+
                 res->token = NULL;
                 if (res->refresh_token) {
-                        secure_free_string(u->refresh_token);
-                        u->refresh_token = res->refresh_token;
+                        s.mask |= SECRET_REFRESH_TOKEN;
+                        s.refresh_token = res->refresh_token;
                         res->refresh_token = NULL;
                 }
                 u->token_expires = res->expires_in >= 0 ? now_wall() + res->expires_in : 0;
-                manager_save_user(m, u);
-        } else if (u && res->outcome == API_DENY) {
+                manager_save_user(m, u, &s);
+        } else if (u && res->outcome == API_DENY)
                 /* The API will not refresh with it again. */
-                secure_free_string(u->refresh_token);
-                u->refresh_token = NULL;
-                manager_save_user(m, u);
-        }
+                manager_save_user(m, u, &(struct user_secrets) { .mask = SECRET_REFRESH_TOKEN });
         log_msg(res->outcome == API_ALLOW ? LOG_INFO : LOG_WARNING, "token refresh for %s: %s",
                 name, res->reason);
         if (reply_token(c, name) >= 0)
@@ -673,11 +804,18 @@ static int method_get_token(Connection *c, json_t *params, const char *user) {
         int r;
 
         /* Never make the caller wait on an API known to be away. */
-        if (u && m->config->refresh_path && u->refresh_token && online_usable(m) &&
-            (!u->token || (u->token_expires > 0 && u->token_expires - now_wall() < TOKEN_REFRESH_MARGIN_SEC))) {
+        if (u && m->config->refresh_path && u->has_refresh_token && online_usable(m) &&
+            (!u->has_token ||
+             (u->token_expires > 0 && u->token_expires - now_wall() < TOKEN_REFRESH_MARGIN_SEC))) {
+                __attribute__((cleanup(secure_free_stringp))) char *refresh_token = NULL;
+
                 c->refresh_user = strdup(user);
-                r = c->refresh_user ? api_refresh(m->api, m->config, u->refresh_token, on_refresh_done, c,
-                                                  &c->refresh) : -ENOMEM;
+                r = !c->refresh_user ? -ENOMEM :
+                    manager_read_secret(m, u, SECRET_REFRESH_TOKEN, &refresh_token);
+                /* api_refresh() copies it into the request body, which is
+                 * wiped when libcurl is done. */
+                if (r == 0)
+                        r = api_refresh(m->api, m->config, refresh_token, on_refresh_done, c, &c->refresh);
                 if (r == 0) {
                         connection_set_deadline(c, m->config->timeout_ms * 1000u + API_GRACE_USEC);
                         connection_update_events(c);
@@ -1240,6 +1378,7 @@ Manager *manager_free(Manager *m) {
         /* Runs the done callbacks of queued jobs: users and cache still here. */
         workers_free(m->workers);
         api_free(m->api);
+        sd_event_source_disable_unref(m->scrub_timer);
         cache_close(m->cache);
         user_table_free(m->users);
         verifier_mac_done();
@@ -1305,12 +1444,19 @@ static void prepare_loaded_user(struct user_record *u, void *userdata) {
         if (u->uid == 0 && u->last_online_success == 0)
                 return;
         if (userdb_prepare_user(m, u) == 0 && u->uid != before)
-                manager_save_user(m, u);
+                manager_save_user(m, u, NULL);
 }
 
 int manager_prepare_identities(Manager *m) {
+        int r;
+
         user_table_foreach(m->users, prepare_loaded_user, m);
-        return userdb_refresh_groups(m);
+        r = userdb_refresh_groups(m);
+        /* Loading a big cache leaves the heap with free blocks between
+         * the records (SQLite's rows, the roles' JSON, NSS answers): hand
+         * the free pages back (~2 MB with 100,000 users). */
+        malloc_trim(0);
+        return r;
 }
 
 int manager_run(Manager *m) {

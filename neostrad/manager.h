@@ -65,6 +65,7 @@ struct Manager {
         Workers *workers;
         LocalNames *localnames;         /* NSS answers about local names, kept briefly */
         Cache *cache;                   /* NULL: running without persistence */
+        sd_event_source *scrub_timer;   /* cache_scrub() after writes with secrets */
         struct user_table *users;
 
         int auth_fd;
@@ -139,9 +140,24 @@ void manager_log_decision(Manager *m, uid_t peer_uid, const char *method, const 
                           const char *service, const char *rhost, const char *tty,
                           enum login_result result, const char *reason, long http_status,
                           int64_t latency_ms);
-/* Write a user's row to the cache; a failure is logged and otherwise
- * ignored (memory stays right, the disk keeps the previous row). */
-void manager_save_user(Manager *m, const struct user_record *u);
+/*
+ * Write a user's row to the cache, with the secrets in s (NULL: none
+ * change), which it takes (s is left empty) and wipes once written.  u's
+ * has_token, has_refresh_token and has_verifier follow s.  A failure is
+ * logged and otherwise ignored: memory stays right (the secrets not
+ * written are kept in u->live until a later write takes them), the disk
+ * keeps the previous row.
+ */
+void manager_save_user(Manager *m, struct user_record *u, struct user_secrets *s);
+
+/*
+ * One of u's secrets (which: one SECRET_*), from the cache or from what
+ * waits to be written, in a copy the caller wipes (secure_free_string);
+ * *ret is NULL when u has none (no read then).  A negative errno when it
+ * has one that cannot be read: logged (never the value), and the caller
+ * fails closed.
+ */
+int manager_read_secret(Manager *m, const struct user_record *u, unsigned which, char **ret);
 json_t *manager_groups_for_roles(Manager *m, char *const *roles, size_t n_roles);
 json_t *manager_roles_array(char *const *roles, size_t n);
 

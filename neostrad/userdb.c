@@ -358,7 +358,8 @@ static json_t *member_of(Manager *m, const struct user_record *u) {
         struct neostra_strv names = {};
         json_t *a = json_array();
 
-        if (!a || neostra_groups_for_roles(m->config, (const char *const *) u->roles, u->n_roles, &names) < 0) {
+        if (!a || neostra_groups_for_roles(m->config, (const char *const *) user_roles(u), user_n_roles(u),
+                                           &names) < 0) {
                 json_decref(a);
                 return NULL;
         }
@@ -373,7 +374,8 @@ static bool is_member(Manager *m, const struct user_record *u, const char *group
         struct neostra_strv names = {};
         bool found = false;
 
-        if (neostra_groups_for_roles(m->config, (const char *const *) u->roles, u->n_roles, &names) < 0)
+        if (neostra_groups_for_roles(m->config, (const char *const *) user_roles(u), user_n_roles(u),
+                                     &names) < 0)
                 return false;
         for (size_t i = 0; i < names.n && !found; i++)
                 found = strcmp(names.v[i], group) == 0;
@@ -521,7 +523,8 @@ static void collect_memberships(struct user_record *u, void *userdata) {
 
         if (!published_user(u) || (q->name && strcmp(u->name, q->name) != 0))
                 return;
-        if (neostra_groups_for_roles(q->m->config, (const char *const *) u->roles, u->n_roles, &names) < 0)
+        if (neostra_groups_for_roles(q->m->config, (const char *const *) user_roles(u), user_n_roles(u),
+                                     &names) < 0)
                 return;
         for (size_t i = 0; i < names.n; i++) {
                 if (!find_mapped(q->m, names.v[i]) || (q->other && strcmp(names.v[i], q->other) != 0))

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,30 +69,172 @@ int user_table_new(struct user_table **ret) {
         return 0;
 }
 
+/* ---- interned role sets ----------------------------------------------------- */
+
+/* Every live role set once, keyed by its contents; grows at load 1.  The
+ * daemon's records are only touched on its one event loop. */
+static struct {
+        struct role_set **buckets;
+        size_t n_buckets;
+        size_t n;
+} interned;
+
+static uint64_t hash_roles(char *const *roles, size_t n) {
+        uint64_t h = 1469598103934665603ull;
+
+        for (size_t i = 0; i < n; i++) {
+                /* The NUL too, so {"ab", "c"} and {"a", "bc"} differ. */
+                for (const char *s = roles[i];; s++) {
+                        h ^= (unsigned char) *s;
+                        h *= 1099511628211ull;
+                        if (!*s)
+                                break;
+                }
+        }
+        return h;
+}
+
+static bool same_roles(const struct role_set *s, char *const *roles, size_t n) {
+        if (s->n != n)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(s->v[i], roles[i]) != 0)
+                        return false;
+        return true;
+}
+
+static void interned_grow(void) {
+        size_t n = interned.n_buckets ? interned.n_buckets * 2 : 16;
+        struct role_set **b = calloc(n, sizeof(*b));
+
+        if (!b)
+                return; /* a longer chain is still correct */
+        for (size_t i = 0; i < interned.n_buckets; i++)
+                while (interned.buckets[i]) {
+                        struct role_set *s = interned.buckets[i];
+
+                        interned.buckets[i] = s->next;
+                        s->next = b[s->hash % n];
+                        b[s->hash % n] = s;
+                }
+        free(interned.buckets);
+        interned.buckets = b;
+        interned.n_buckets = n;
+}
+
+int role_set_intern(char *const *roles, size_t n, struct role_set **ret) {
+        uint64_t h;
+        size_t bytes = 0;
+        struct role_set *s;
+        char *p;
+
+        if (n == 0) {
+                *ret = NULL;
+                return 0;
+        }
+        h = hash_roles(roles, n);
+        if (interned.n_buckets > 0)
+                for (s = interned.buckets[h % interned.n_buckets]; s; s = s->next)
+                        if (s->hash == h && same_roles(s, roles, n)) {
+                                s->refs++;
+                                *ret = s;
+                                return 0;
+                        }
+
+        for (size_t i = 0; i < n; i++)
+                bytes += strlen(roles[i]) + 1;
+        /* One block: the header, the pointers, then the strings. */
+        s = malloc(sizeof(*s) + n * sizeof(s->v[0]) + bytes);
+        if (!s)
+                return -ENOMEM;
+        *s = (struct role_set) { .refs = 1, .n = n, .hash = h };
+        p = (char *) &s->v[n];
+        for (size_t i = 0; i < n; i++) {
+                size_t len = strlen(roles[i]) + 1;
+
+                memcpy(p, roles[i], len);
+                s->v[i] = p;
+                p += len;
+        }
+        if (interned.n >= interned.n_buckets)
+                interned_grow();
+        if (interned.n_buckets == 0) {
+                free(s);
+                return -ENOMEM;
+        }
+        s->next = interned.buckets[h % interned.n_buckets];
+        interned.buckets[h % interned.n_buckets] = s;
+        interned.n++;
+        *ret = s;
+        return 0;
+}
+
+void role_set_unref(struct role_set *s) {
+        if (!s || --s->refs > 0)
+                return;
+        for (struct role_set **p = &interned.buckets[s->hash % interned.n_buckets]; *p; p = &(*p)->next)
+                if (*p == s) {
+                        *p = s->next;
+                        break;
+                }
+        interned.n--;
+        free(s);
+        if (interned.n == 0) {
+                /* The last one gone (a cleared cache, a test): nothing left behind. */
+                free(interned.buckets);
+                interned.buckets = NULL;
+                interned.n_buckets = 0;
+        }
+}
+
+/* ---- records ------------------------------------------------------------------ */
+
+void user_secrets_clear(struct user_secrets *s) {
+        secure_free_string(s->token);
+        secure_free_string(s->refresh_token);
+        secure_free_string(s->verifier);
+        *s = (struct user_secrets) {};
+}
+
+bool user_record_has(const struct user_record *u, unsigned mask) {
+        return (!(mask & SECRET_TOKEN) || u->has_token) &&
+               (!(mask & SECRET_REFRESH_TOKEN) || u->has_refresh_token) &&
+               (!(mask & SECRET_VERIFIER) || u->has_verifier);
+}
+
+struct user_live *user_record_live(struct user_record *u) {
+        if (!u->live)
+                u->live = calloc(1, sizeof(*u->live));
+        return u->live;
+}
+
+static void live_free(struct user_live *l) {
+        if (!l)
+                return;
+        user_secrets_clear(&l->unsaved);
+        explicit_bzero(l, sizeof(*l));
+        free(l);
+}
+
 void user_record_free(struct user_record *u) {
         if (!u)
                 return;
         free(u->name);
         free(u->email);
-        for (size_t i = 0; i < u->n_roles; i++)
-                free(u->roles[i]);
-        free(u->roles);
-        secure_free_string(u->token);
-        secure_free_string(u->refresh_token);
-        secure_free_string(u->verifier);
-        explicit_bzero(u->verifier_mac, sizeof(u->verifier_mac));
-        explicit_bzero(u->success_mac, sizeof(u->success_mac));
+        role_set_unref(u->roles);
+        live_free(u->live);
         free(u);
 }
 
 void user_record_drop_verifier(struct user_record *u) {
-        secure_free_string(u->verifier);
-        u->verifier = NULL;
+        u->has_verifier = false;
         u->verifier_time = 0;
-        explicit_bzero(u->verifier_mac, sizeof(u->verifier_mac));
-        u->verifier_mac_set = false;
-        explicit_bzero(u->success_mac, sizeof(u->success_mac));
-        u->success_mac_set = false;
+        if (u->live) {
+                explicit_bzero(u->live->verifier_mac, sizeof(u->live->verifier_mac));
+                u->live->verifier_mac_set = false;
+                explicit_bzero(u->live->success_mac, sizeof(u->live->success_mac));
+                u->live->success_mac_set = false;
+        }
 }
 
 void user_table_forget(struct user_table *t, const char *name) {
@@ -228,45 +371,45 @@ void user_table_foreach(struct user_table *t, void (*cb)(struct user_record *u, 
 static uint64_t success_seq;
 
 int user_table_record_success(struct user_table *t, const char *name,
-                              struct api_signin_result *res, int64_t now,
+                              const struct api_signin_result *res, int64_t now,
                               struct user_record **ret) {
         struct user_record *u = user_table_get(t, name);
+        struct role_set *roles = NULL;
         char *email;
+        int r;
 
         email = strdup(res->email ? res->email : "");
         if (!email)
                 return -ENOMEM;
+        r = role_set_intern(res->roles, res->n_roles, &roles);
+        if (r < 0) {
+                free(email);
+                return r;
+        }
 
         if (!u) {
                 u = calloc(1, sizeof(*u));
-                if (!u || !(u->name = strdup(name))) {
-                        free(u);
+                if (!u || !(u->name = strdup(name)) || !user_record_live(u)) {
+                        user_record_free(u);
+                        role_set_unref(roles);
                         free(email);
                         return -ENOMEM;
                 }
                 link_record(t, u);
+        } else if (!user_record_live(u)) {
+                role_set_unref(roles);
+                free(email);
+                return -ENOMEM;
         }
 
         free(u->email);
         u->email = email;
-        for (size_t i = 0; i < u->n_roles; i++)
-                free(u->roles[i]);
-        free(u->roles);
-        u->roles = res->roles;
-        u->n_roles = res->n_roles;
-        res->roles = NULL;
-        res->n_roles = 0;
-
-        secure_free_string(u->token);
-        u->token = res->token;
-        res->token = NULL;
-        secure_free_string(u->refresh_token);
-        u->refresh_token = res->refresh_token;
-        res->refresh_token = NULL;
+        role_set_unref(u->roles);
+        u->roles = roles;
 
         u->token_expires = res->expires_in >= 0 ? now + res->expires_in : 0;
         u->last_online_success = now;
-        u->successes = ++success_seq;
+        u->live->successes = ++success_seq;
         u->offline_failures = 0;
         u->invalidated = false;
         if (ret)
@@ -279,9 +422,7 @@ void user_table_record_refusal(struct user_table *t, const char *name) {
 
         if (!u)
                 return;
-        secure_free_string(u->token);
-        secure_free_string(u->refresh_token);
-        u->token = u->refresh_token = NULL;
+        u->has_token = u->has_refresh_token = false;
         u->token_expires = 0;
         /* The password changed upstream (or was never right): the old one
          * must stop working offline at once. */

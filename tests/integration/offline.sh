@@ -13,6 +13,7 @@
 #     wait, back online by itself when the API returns;
 #   - Retry-After (503 and 429) → offline at once, no probe before it;
 #   - restart persistence (roles, verifier, failure counter);
+#   - a verifier that cannot be read from the cache: no offline login;
 #   - cached_auth_timeout, and neostractl invalidate forcing the next login
 #     online; the old password not taken from the cache right after a
 #     change upstream;
@@ -60,7 +61,7 @@ export NEOSTRA_FAKE_URL="http://127.0.0.1:$(cat "$NT_TMP/fake.port")"
 export NEOSTRA_NEOSTRAD="$NT_BUILD/neostrad" NEOSTRA_TOP="$NT_TOP" NEOSTRA_BUILD="$NT_BUILD"
 
 nt_run_cases offline_max_age offline_lock refusal_drops_verifier slow_api backoff retry_after \
-      restart_persistence cached_auth password_change verifier_kept
+      restart_persistence cached_auth password_change verifier_kept verifier_unreadable
 
 # ---- the canary -------------------------------------------------------------
 

@@ -65,6 +65,7 @@ ACCOUNTS = {
     "cached": ["dev"],
     "change": ["dev"],
     "kept": ["dev"],
+    "unread": ["dev"],
 }
 
 
@@ -535,6 +536,65 @@ def case_restart_persistence():
         expect(rc == 0, "exit %d at SIGTERM" % rc)
         daemon = restart(daemon.dir, daemon.conf, daemon.sock)
         expect(get_user(daemon, "persist")["offlineFailures"] == 1, "offlineFailures lost in a restart")
+    finally:
+        finish(daemon)
+
+
+def case_verifier_unreadable():
+    """The verifier is read from the SQLite cache for each offline check:
+    when that read fails (the value changed behind the daemon's back into
+    something it never writes, the row gone, the table unreadable) the
+    login is ServiceUnavailable, never let in, and the log says why
+    without the value; with the row as it was, offline works again.  (The
+    offline login after a restart, from a verifier read from SQLite, is
+    restart_persistence.)"""
+    import sqlite3
+    itest.fresh_mock_only()
+    daemon = start("unreadable")
+    db = os.path.join(daemon.dir, "cache", "neostrad.db")
+
+    def sql(statement, *args):
+        con = sqlite3.connect(db, timeout=5)
+        try:
+            rows = con.execute(statement, args).fetchall()
+            con.commit()
+            return rows
+        finally:
+            con.close()
+
+    try:
+        expect_login(daemon, "unread", None, offline=False, what="online login")
+        wait_verifier(daemon, "unread")
+        (verifier,), = sql("SELECT verifier FROM users WHERE name = 'unread'")
+        expect(verifier.startswith("$y$"), "no verifier stored")
+        mock_down(mode="close")
+        try:
+            expect_login(daemon, "unread", None, offline=True, what="offline, verifier as stored")
+            breakages = (
+                ("a verifier that is no yescrypt hash",
+                 "UPDATE users SET verifier = 'plain-words' WHERE name = 'unread'",
+                 "UPDATE users SET verifier = ? WHERE name = 'unread'", (verifier,)),
+                ("an unreadable table",
+                 "ALTER TABLE users RENAME TO users_elsewhere",
+                 "ALTER TABLE users_elsewhere RENAME TO users", ()),
+            )
+            for what, breaking, mending, args in breakages:
+                n_err = daemon.text().count("cannot read the verifier of unread")
+                sql(breaking)
+                reply, _ = expect_login(daemon, "unread", UNAVAILABLE, what="offline, " + what)
+                expect(n_err < daemon.text().count("cannot read the verifier of unread"),
+                       "%s: the log does not say so:\n%s" % (what, daemon.text()[-1500:]))
+                sql(mending, *args)
+                expect_login(daemon, "unread", None, offline=True, what="offline, mended after " + what)
+            # The row gone: the same.
+            sql("DELETE FROM users WHERE name = 'unread'")
+            expect_login(daemon, "unread", UNAVAILABLE, what="offline, row deleted")
+            expect(get_user(daemon, "unread")["offlineFailures"] == 0, "a failed read counted as a wrong password")
+            text = daemon.text()
+            expect(verifier not in text and "plain-words" not in text, "a verifier in the log")
+            expect(status(daemon)["logins"]["offlineSuccess"] == 3, "logins %r" % status(daemon)["logins"])
+        finally:
+            mock_up()
     finally:
         finish(daemon)
 

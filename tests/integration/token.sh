@@ -29,8 +29,12 @@ nt_daemon_start tok || { nt_fail "neostrad start"; nt_finish; }
 
 export NEOSTRA_SOCK="$(nt_socket_path tok)" NEOSTRA_MOCK_URL="http://127.0.0.1:$NT_MOCK_HTTP_PORT"
 export NEOSTRA_DAEMON_LOG="$NT_LOGS/tok.log"
+# token_from_the_cache starts (and restarts) a daemon of its own; its PID
+# is kept in $NT_TMP/case-pids until reaped.
+export NEOSTRA_TMP="$NT_TMP" NEOSTRA_PIDS="$NT_TMP/case-pids"
+export NEOSTRA_NEOSTRAD="$NT_BUILD/neostrad" NEOSTRA_TOP="$NT_TOP" NEOSTRA_BUILD="$NT_BUILD"
 nt_run_cases fresh_token_not_refreshed near_expiry_refreshed refused_refresh_keeps_valid_token \
-        expired_token api_down_during_refresh unknown_user
+        expired_token api_down_during_refresh token_from_the_cache unknown_user
 
 if grep -qE "eyJ|AddressSanitizer|runtime error" "$NT_LOGS/tok.log"; then
         nt_fail "a token or a sanitizer report in the daemon log"

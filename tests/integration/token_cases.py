@@ -1,5 +1,6 @@
 #!/usr/bin/python3
 """Cases for token.sh: GetToken and the token refresh ([api] refresh_path)."""
+import os
 import sys
 import time
 
@@ -92,6 +93,43 @@ def case_api_down_during_refresh():
         expect(time.monotonic() - started < 3, "took %.1f s" % (time.monotonic() - started))
     finally:
         itest.mock_config(mode=None)
+
+
+def case_token_from_the_cache():
+    """The token lives in the SQLite cache, not in the daemon's memory:
+    GetToken hands out the same token after a restart, and after the next
+    login the new one (and never the old one again)."""
+    import os
+    d = os.path.join(itest.env("NEOSTRA_TMP"), "restart")
+    os.makedirs(d, mode=0o700, exist_ok=True)
+    sock = os.path.join(d, "auth.sock")
+    conf = itest.write_config(os.path.join(d, "neostrad.conf"), sock)
+    itest.fresh_mock()
+    daemon = itest.Daemon(conf, os.path.join(d, "neostrad.log"))
+    try:
+        itest.poll(lambda: itest.status(sock), 10, what="neostrad (restart) up")
+        reply = itest.authenticate("long", "long-pw", path=sock)
+        expect("error" not in reply, "login: %r" % reply)
+        first = itest.call("GetToken", {"user": "long"}, path=sock)["parameters"]
+        expect(first["token"].startswith("eyJ"), "not a token: %r" % first)
+        expect(daemon.stop() == 0, "exit status at SIGTERM")
+        daemon.check_sanitizers()
+
+        daemon = itest.Daemon(conf, os.path.join(d, "neostrad.log"))
+        itest.poll(lambda: itest.status(sock), 10, what="neostrad (restart) up again")
+        after = itest.call("GetToken", {"user": "long"}, path=sock)["parameters"]
+        expect(after == first, "GetToken after a restart: %r, before: %r" % (after, first))
+        expect(itest.mock_stats()["refreshes"] == 0, "a refresh was made")
+
+        time.sleep(1.1)         # the mock's tokens differ per second (iat) and signature
+        reply = itest.authenticate("long", "long-pw", path=sock)
+        expect("error" not in reply, "second login: %r" % reply)
+        second = itest.call("GetToken", {"user": "long"}, path=sock)["parameters"]
+        expect(second["token"] != first["token"], "the old token after a new login")
+        expect(second["expires"] >= first["expires"], "expiry went back: %r / %r" % (second, first))
+        expect(first["token"] not in daemon.text(), "a token in the daemon log")
+    finally:
+        daemon.stop_clean()
 
 
 def case_unknown_user():

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The user table (neostrad/users.c) and its uid index, the in-memory
- * password MACs (neostrad/verifier.c) and the short-lived NSS answers
- * (neostrad/localnames.c): lookups by name and by uid stay right through
- * growth, replacement, forgetting one user and everyone; MACs separate
+ * The user table (neostrad/users.c) and its uid index, the interned role
+ * sets, the in-memory password MACs (neostrad/verifier.c) and the
+ * short-lived NSS answers (neostrad/localnames.c): lookups by name and by
+ * uid stay right through growth, replacement, forgetting one user and
+ * everyone; records hold no secrets and share their roles; MACs separate
  * users and passwords; local names answer as NSS does.
  */
 #include <errno.h>
@@ -113,23 +114,124 @@ static void test_password_macs(void **state) {
 
 static void test_drop_verifier(void **state) {
         struct user_record *u = record("carol", 0);
+        struct user_live *l = user_record_live(u);
 
-        u->verifier = strdup("$y$j9T$salt$hash");
+        assert_non_null(l);
+        assert_ptr_equal(user_record_live(u), l);
+        u->has_verifier = true;
         u->verifier_time = 1234;
-        memset(u->verifier_mac, 0xAA, sizeof(u->verifier_mac));
-        u->verifier_mac_set = true;
-        memset(u->success_mac, 0xBB, sizeof(u->success_mac));
-        u->success_mac_set = true;
+        memset(l->verifier_mac, 0xAA, sizeof(l->verifier_mac));
+        l->verifier_mac_set = true;
+        memset(l->success_mac, 0xBB, sizeof(l->success_mac));
+        l->success_mac_set = true;
         user_record_drop_verifier(u);
-        assert_null(u->verifier);
+        assert_false(u->has_verifier);
+        assert_false(user_record_has(u, SECRET_VERIFIER));
         assert_int_equal(u->verifier_time, 0);
-        assert_false(u->verifier_mac_set);
-        assert_false(u->success_mac_set);
-        for (size_t i = 0; i < sizeof(u->verifier_mac); i++) {
-                assert_int_equal(u->verifier_mac[i], 0);
-                assert_int_equal(u->success_mac[i], 0);
+        assert_false(l->verifier_mac_set);
+        assert_false(l->success_mac_set);
+        for (size_t i = 0; i < sizeof(l->verifier_mac); i++) {
+                assert_int_equal(l->verifier_mac[i], 0);
+                assert_int_equal(l->success_mac[i], 0);
         }
         user_record_free(u);
+
+        /* A record that never logged in has no live part to drop from. */
+        u = record("dave", 0);
+        u->has_verifier = true;
+        user_record_drop_verifier(u);
+        assert_false(u->has_verifier);
+        assert_null(u->live);
+        user_record_free(u);
+}
+
+/*
+ * The record holds no secret: the token, the refresh token and the
+ * verifier are in the cache only, and the record says which exist.  Its
+ * size guards that (with the secrets, two MACs and per-user role strings
+ * it was 216 bytes plus ~500 more in separate blocks); users.h is where a
+ * secret field would have to come back.
+ */
+static void test_record_holds_no_secrets(void **state) {
+        struct api_signin_result res = {
+                .token = (char *) "eyJ.token", .refresh_token = (char *) "refresh",
+                .expires_in = 3600, .email = (char *) "erin@example.com",
+                .roles = (char *[]) { "dev", "ops" }, .n_roles = 2,
+        };
+        struct user_table *t = NULL;
+        struct user_record *u = NULL;
+
+        assert_true(sizeof(struct user_record) <= 96);
+        assert_int_equal(user_table_new(&t), 0);
+        assert_int_equal(user_table_record_success(t, "erin", &res, 1000, &u), 0);
+        assert_non_null(u->live);
+        assert_int_equal(u->token_expires, 4600);
+        assert_int_equal(u->last_online_success, 1000);
+        /* The secrets are the caller's to write (manager_save_user), left in res. */
+        assert_false(user_record_has(u, SECRET_TOKEN) || user_record_has(u, SECRET_REFRESH_TOKEN));
+        assert_string_equal(res.token, "eyJ.token");
+        assert_int_equal(u->live->unsaved.mask, 0);
+        assert_int_equal(user_n_roles(u), 2);
+        assert_string_equal(user_roles(u)[1], "ops");
+        u->has_token = u->has_refresh_token = u->has_verifier = true;
+        user_table_record_refusal(t, "erin");
+        assert_false(user_record_has(u, SECRET_TOKEN) || user_record_has(u, SECRET_REFRESH_TOKEN) ||
+                     user_record_has(u, SECRET_VERIFIER));
+        assert_int_equal(u->token_expires, 0);
+        assert_int_equal(user_n_roles(u), 2);
+        user_table_free(t);
+}
+
+/* Users with the same roles share one interned copy; the last user gone
+ * takes it away. */
+static void test_role_sets_interned(void **state) {
+        char *dev_ops[] = { "dev", "ops" }, *ops_dev[] = { "ops", "dev" }, *split[] = { "de", "vops" };
+        char copy[2][8] = { "dev", "ops" };
+        char *dev_ops_copy[] = { copy[0], copy[1] };
+        struct role_set *a, *b, *c, *d, *none = (struct role_set *) 1;
+
+        assert_int_equal(role_set_intern(dev_ops, 2, &a), 0);
+        assert_int_equal(role_set_intern(dev_ops_copy, 2, &b), 0);
+        assert_ptr_equal(a, b);
+        assert_int_equal(a->refs, 2);
+        /* Its own copy: the caller's strings may go. */
+        memset(copy, 'x', sizeof(copy));
+        assert_string_equal(a->v[0], "dev");
+        assert_string_equal(a->v[1], "ops");
+        /* Order and boundaries count. */
+        assert_int_equal(role_set_intern(ops_dev, 2, &c), 0);
+        assert_int_equal(role_set_intern(split, 2, &d), 0);
+        assert_ptr_not_equal(a, c);
+        assert_ptr_not_equal(a, d);
+        assert_ptr_not_equal(c, d);
+        assert_int_equal(role_set_intern(NULL, 0, &none), 0);
+        assert_null(none);
+        role_set_unref(none);
+
+        /* Many sets: the table grows and finds each again. */
+        {
+                struct role_set *many[300];
+                char name[16], *v[1] = { name };
+
+                for (int i = 0; i < 300; i++) {
+                        snprintf(name, sizeof(name), "role%d", i);
+                        assert_int_equal(role_set_intern(v, 1, &many[i]), 0);
+                }
+                for (int i = 0; i < 300; i++) {
+                        struct role_set *again;
+
+                        snprintf(name, sizeof(name), "role%d", i);
+                        assert_int_equal(role_set_intern(v, 1, &again), 0);
+                        assert_ptr_equal(again, many[i]);
+                        role_set_unref(again);
+                        role_set_unref(many[i]);
+                }
+        }
+        role_set_unref(a);
+        assert_int_equal(b->refs, 1);
+        role_set_unref(b);
+        role_set_unref(c);
+        role_set_unref(d);
 }
 
 static void test_localnames(void **state) {
@@ -165,6 +267,8 @@ int main(void) {
                 cmocka_unit_test(test_table_grows_and_indexes),
                 cmocka_unit_test(test_password_macs),
                 cmocka_unit_test(test_drop_verifier),
+                cmocka_unit_test(test_record_holds_no_secrets),
+                cmocka_unit_test(test_role_sets_interned),
                 cmocka_unit_test(test_localnames),
         };
 
