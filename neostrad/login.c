@@ -122,13 +122,22 @@ static void answer_error(struct login *l, enum login_result result, const char *
 static void answer_success(struct login *l, enum login_result result, const struct user_record *u,
                            const char *reason, long http_status, int64_t latency_ms) {
         bool offline = result == RESULT_OFFLINE_SUCCESS;
+        char verdict[512];
+        bool allowed = manager_account_verdict(l->m, u, verdict, sizeof(verdict));
         json_t *params;
 
-        params = json_pack("{s:s, s:s, s:o, s:o, s:b}",
+        /* The account step will refuse on this verdict without asking
+         * again: count and log the refusal here, as CheckAccount would. */
+        if (!allowed) {
+                manager_count(l->m, RESULT_DENIED_ROLE);
+                manager_log_decision(l->m, l->peer_uid, "CheckAccount", l->user, l->service, NULL, NULL,
+                                     RESULT_DENIED_ROLE, verdict, 0, -1);
+        }
+        params = json_pack("{s:s, s:s, s:o, s:o, s:b, s:b, s:s}",
                            "user", l->user, "email", u->email,
                            "roles", manager_roles_array(user_roles(u), user_n_roles(u)),
                            "groups", manager_groups_for_roles(l->m, user_roles(u), user_n_roles(u)),
-                           "offline", offline);
+                           "offline", offline, "allowed", allowed, "reason", verdict);
         if (params && offline)
                 json_object_set_new(params, "offlineUntil",
                                     json_integer(u->verifier_time +

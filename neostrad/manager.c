@@ -575,6 +575,28 @@ static int method_authenticate(Connection *c, json_t *params, const char *user) 
         return 0;
 }
 
+bool manager_account_verdict(Manager *m, const struct user_record *u, char *reason, size_t n) {
+        bool allowed = neostra_roles_allowed(&m->config->allow_roles, (const char *const *) user_roles(u),
+                                             user_n_roles(u));
+
+        if (m->config->allow_roles.n == 0)
+                snprintf(reason, n, "any Neostra user may log in");
+        else if (allowed)
+                snprintf(reason, n, "a role of the user is in allow_roles");
+        else {
+                /* Say which roles the user has: that is what an admin needs
+                 * to fix the table, and the user sees nothing secret. */
+                size_t off = (size_t) snprintf(reason, n, "none of the user's roles (");
+
+                for (size_t i = 0; i < user_n_roles(u) && off < n; i++)
+                        off += (size_t) snprintf(reason + off, n - off, "%s%s", i ? ", " : "",
+                                                 user_roles(u)[i]);
+                if (off < n)
+                        snprintf(reason + off, n - off, ") may log in here");
+        }
+        return allowed;
+}
+
 static int method_check_account(Connection *c, json_t *params, const char *user) {
         Manager *m = c->manager;
         const char *service;
@@ -600,24 +622,7 @@ static int method_check_account(Connection *c, json_t *params, const char *user)
                                    "log in with the password once");
         }
 
-        allowed = neostra_roles_allowed(&m->config->allow_roles, (const char *const *) user_roles(u),
-                                        user_n_roles(u));
-        if (m->config->allow_roles.n == 0)
-                snprintf(reason, sizeof(reason), "any Neostra user may log in");
-        else if (allowed)
-                snprintf(reason, sizeof(reason), "a role of the user is in allow_roles");
-        else {
-                /* Say which roles the user has: that is what an admin needs
-                 * to fix the table, and the user sees nothing secret. */
-                size_t off = (size_t) snprintf(reason, sizeof(reason),
-                                               "none of the user's roles (");
-                for (size_t i = 0; i < user_n_roles(u) && off < sizeof(reason); i++)
-                        off += (size_t) snprintf(reason + off, sizeof(reason) - off, "%s%s",
-                                                 i ? ", " : "", user_roles(u)[i]);
-                if (off < sizeof(reason))
-                        snprintf(reason + off, sizeof(reason) - off, ") may log in here");
-        }
-
+        allowed = manager_account_verdict(m, u, reason, sizeof(reason));
         if (!allowed)
                 count(m, RESULT_DENIED_ROLE);
         log_decision(c, "CheckAccount", user, service, NULL, NULL,

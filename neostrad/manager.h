@@ -159,6 +159,14 @@ void manager_save_user(Manager *m, struct user_record *u, struct user_secrets *s
  */
 int manager_read_secret(Manager *m, const struct user_record *u, unsigned which, char **ret);
 json_t *manager_groups_for_roles(Manager *m, char *const *roles, size_t n_roles);
+
+/*
+ * The account verdict for u: whether [access] allow_roles lets it log in,
+ * with why in reason (n bytes).  CheckAccount answers it, and a successful
+ * Authenticate carries it too (protocol.h), so the PAM module's account
+ * step needs no second call.
+ */
+bool manager_account_verdict(Manager *m, const struct user_record *u, char *reason, size_t n);
 json_t *manager_roles_array(char *const *roles, size_t n);
 
 /* Queue one message (consumed; NULL closes the connection) and send what

@@ -17,13 +17,14 @@
  * libjansson with it would cost more than the module itself.
  *
  * The only state kept between calls lives in the PAM handle (pam_set_data):
- * the [users] policy read from the daemon's config, and the supplementary
- * groups account management learnt, for setcred.
+ * the [users] policy read from the daemon's config, the account verdict a
+ * successful Authenticate brought (so account management needs no second
+ * call), and the supplementary groups account management learnt, for
+ * setcred.
  */
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
-#include <poll.h>
 #include <pwd.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -46,7 +47,7 @@
 
 #define DATA_CONFIG "pam_neostra_config"
 #define DATA_LOCAL  "pam_neostra_local"
-#define DATA_CONN   "pam_neostra_conn"
+#define DATA_ACCOUNT "pam_neostra_account"
 #define DATA_GROUPS "pam_neostra_groups"
 
 #define DEFAULT_MINIMUM_UID 1000u
@@ -393,72 +394,6 @@ static const char *reason_of(const struct wire_value *params) {
 }
 
 /*
- * The connection of a transaction's Authenticate, kept for its CheckAccount
- * (auth and account follow each other in every stack): one connect and
- * accept less per login.  Only the process that opened it uses it (sshd
- * may fork between the two), only for that socket, and CheckAccount closes
- * it; pam_end closes one no account step took, and the daemon closes it
- * after 10 idle seconds.
- */
-struct conn_data {
-        int fd;
-        pid_t pid;
-        char *path;
-};
-
-static void conn_data_free(pam_handle_t *pamh, void *data, int error_status) {
-        struct conn_data *d = data;
-
-        if (!d)
-                return;
-        if (d->fd >= 0)
-                close(d->fd);
-        free(d->path);
-        free(d);
-}
-
-static void keep_connection(struct ctx *c, int fd) {
-        struct conn_data *d = calloc(1, sizeof(*d));
-
-        if (d && (d->path = strdup(c->args.socket_path))) {
-                d->fd = fd;
-                d->pid = getpid();
-                if (pam_set_data(c->pamh, DATA_CONN, d, conn_data_free) == PAM_SUCCESS)
-                        return;
-                d->fd = -1;
-        }
-        conn_data_free(c->pamh, d, 0);
-        close(fd);
-}
-
-/* The kept connection, taken out of the handle, or -1.  One the daemon
- * has closed (or that holds anything unasked for) is not used. */
-static int take_connection(struct ctx *c) {
-        const void *p = NULL;
-        struct conn_data *d;
-        struct pollfd pfd;
-        int fd;
-
-        if (pam_get_data(c->pamh, DATA_CONN, &p) != PAM_SUCCESS || !p)
-                return -1;
-        d = (struct conn_data *) p;
-        fd = -1;
-        if (d->pid == getpid() && strcmp(d->path, c->args.socket_path) == 0) {
-                fd = d->fd;
-                d->fd = -1;
-        }
-        (void) pam_set_data(c->pamh, DATA_CONN, NULL, NULL);   /* frees d; closes a foreign fd */
-        if (fd < 0)
-                return -1;
-        pfd = (struct pollfd) { .fd = fd, .events = POLLIN };
-        if (poll(&pfd, 1, 0) != 0) {
-                close(fd);
-                return -1;
-        }
-        return fd;
-}
-
-/*
  * Send req on fd and read the reply.  A secret request is wiped as soon as
  * it is sent: it need not wait in memory while the daemon asks the API.
  */
@@ -480,29 +415,16 @@ static int exchange(int fd, struct wire_buf *req, bool secret, uint64_t deadline
         return r;
 }
 
-/* One call; keep: leave the connection for the transaction's next call.
- * A non-secret call may go on the kept connection, and once more on a
- * fresh one if the daemon closed it meanwhile. */
-static int call_on(struct ctx *c, struct wire_buf *req, bool secret, bool keep, uint64_t deadline,
+/* One call on a connection of its own. */
+static int call_on(struct ctx *c, struct wire_buf *req, bool secret, uint64_t deadline,
                    struct wire_reply *ret) {
-        int fd = secret ? -1 : take_connection(c);
-        int r;
+        int fd, r;
 
-        if (fd >= 0) {
-                r = exchange(fd, req, secret, deadline, ret);
-                if (r == 0 || (r != -ECONNRESET && r != -EPIPE))
-                        goto done;
-                close(fd);
-        }
         r = neostra_client_open(c->args.socket_path, deadline, &fd);
         if (r < 0)
                 return r;
         r = exchange(fd, req, secret, deadline, ret);
-done:
-        if (r == 0 && keep)
-                keep_connection(c, fd);
-        else
-                close(fd);
+        close(fd);
         return r;
 }
 
@@ -512,11 +434,11 @@ done:
  * why the daemon could not answer.
  */
 static int call_daemon(struct ctx *c, const char *method, struct wire_buf *req, bool secret,
-                       bool keep, struct wire_reply *ret) {
+                       struct wire_reply *ret) {
         uint64_t start = neostra_now_usec();
         int r;
 
-        r = call_on(c, req, secret, keep, neostra_deadline_ms(c->args.timeout_ms), ret);
+        r = call_on(c, req, secret, neostra_deadline_ms(c->args.timeout_ms), ret);
         wire_buf_done(req);
         if (r < 0) {
                 const char *why = neostra_client_strerror(r);
@@ -568,6 +490,87 @@ static bool format_offline_until(const struct wire_value *params, char *buf, siz
                 return false;
         secs = (time_t) v->integer;
         return localtime_r(&secs, &tm) && strftime(buf, n, "%Y-%m-%d %H:%M %Z", &tm) > 0;
+}
+
+/* ---- the account answer of Authenticate --------------------------------- */
+
+/*
+ * A successful Authenticate carries what CheckAccount would answer at that
+ * moment ("allowed", "reason", "roles", "groups": protocol.h), so its
+ * parameters are a CheckAccount reply.  The transaction's account step, which
+ * follows at once in every stack, decides on it instead of asking the
+ * daemon again: one connection and round trip per login instead of two.
+ * Only for the same user and socket, only once, and only within
+ * ACCOUNT_ANSWER_MAX_AGE_USEC of the answer; otherwise the step asks.  A
+ * forked child (sshd may fork between the steps) has its own copy.
+ */
+#define ACCOUNT_ANSWER_MAX_AGE_USEC (60u * 1000000u)
+
+struct account_answer {
+        char *user;
+        char *socket_path;
+        uint64_t at;                            /* neostra_now_usec() of the answer */
+        struct wire_doc doc;                    /* the whole reply: owns params */
+        const struct wire_value *params;        /* its parameters */
+};
+
+static void account_answer_free(pam_handle_t *pamh, void *data, int error_status) {
+        struct account_answer *d = data;
+
+        (void) pamh;
+        (void) error_status;
+        if (!d)
+                return;
+        free(d->user);
+        free(d->socket_path);
+        wire_doc_done(&d->doc);
+        free(d);
+}
+
+static void forget_account_answer(struct ctx *c) {
+        (void) pam_set_data(c->pamh, DATA_ACCOUNT, NULL, NULL);     /* frees the old one */
+}
+
+/* Keep a successful Authenticate reply that has the verdict; takes the
+ * reply's tree.  A daemon that sends none leaves the account step to ask. */
+static void remember_account_answer(struct ctx *c, struct wire_reply *reply) {
+        const struct wire_value *allowed = wire_get(reply->params, "allowed");
+        struct account_answer *d;
+
+        if (!allowed || allowed->type != WIRE_BOOL)
+                return;
+        d = calloc(1, sizeof(*d));
+        if (!d)
+                return;
+        d->user = strdup(c->user);
+        d->socket_path = strdup(c->args.socket_path);
+        if (!d->user || !d->socket_path) {
+                account_answer_free(c->pamh, d, 0);
+                return;
+        }
+        d->at = neostra_now_usec();
+        d->doc = reply->doc;
+        d->params = reply->params;
+        reply->doc = (struct wire_doc) {};
+        reply->params = NULL;
+        if (pam_set_data(c->pamh, DATA_ACCOUNT, d, account_answer_free) != PAM_SUCCESS)
+                account_answer_free(c->pamh, d, 0);
+}
+
+/* The kept answer if it is for this user and socket and fresh, else NULL
+ * (and one that is not is dropped). */
+static const struct account_answer *kept_account_answer(struct ctx *c) {
+        const void *p = NULL;
+        const struct account_answer *d;
+
+        if (pam_get_data(c->pamh, DATA_ACCOUNT, &p) != PAM_SUCCESS || !p)
+                return NULL;
+        d = p;
+        if (strcmp(d->user, c->user) == 0 && strcmp(d->socket_path, c->args.socket_path) == 0 &&
+            neostra_now_usec() - d->at <= ACCOUNT_ANSWER_MAX_AGE_USEC)
+                return d;
+        forget_account_answer(c);
+        return NULL;
 }
 
 static int authenticate_reply(struct ctx *c, const struct wire_value *reply) {
@@ -705,14 +708,18 @@ PAM_NEOSTRA_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int ar
         if (build_request(&c, NEOSTRA_METHOD_AUTHENTICATE, &req, &buf) < 0)
                 return PAM_BUF_ERR;
 
-        r = call_daemon(&c, NEOSTRA_METHOD_AUTHENTICATE, &buf, true, true, &reply);
+        forget_account_answer(&c);     /* of an earlier attempt in this transaction */
+        r = call_daemon(&c, NEOSTRA_METHOD_AUTHENTICATE, &buf, true, &reply);
         if (r < 0)
                 return c.args.ignore_authinfo_unavail ? PAM_IGNORE : PAM_AUTHINFO_UNAVAIL;
 
         if (reply.error)
                 ret = authenticate_error(&c, reply.error, reply.params, rhost);
-        else
+        else {
                 ret = authenticate_reply(&c, reply.params);
+                if (ret == PAM_SUCCESS)
+                        remember_account_answer(&c, &reply);
+        }
         wire_reply_done(&reply);
         return ret;
 }
@@ -842,12 +849,14 @@ static void account_done(struct account *a) {
         a->n_gids = 0;
 }
 
-/* CheckAccount, decided: the daemon's verdict and the module's allow_roles=
- * must both pass. */
+/* CheckAccount (or the account answer of this transaction's Authenticate),
+ * decided: the daemon's verdict and the module's allow_roles= must both
+ * pass. */
 static enum account_outcome check_account(struct ctx *c, struct account *a) {
         struct request req;
         struct wire_buf buf = {};
         struct wire_reply answer = {};
+        const struct account_answer *kept;
         const struct wire_value *reply;
         const char *error, *reason;
         bool allowed = false;
@@ -856,14 +865,23 @@ static enum account_outcome check_account(struct ctx *c, struct account *a) {
 
         *a = (struct account) {};
 
-        user_params(c, &req);
-        if (build_request(c, NEOSTRA_METHOD_CHECK_ACCOUNT, &req, &buf) < 0)
-                return ACCOUNT_UNAVAILABLE;
-        r = call_daemon(c, NEOSTRA_METHOD_CHECK_ACCOUNT, &buf, false, false, &answer);
-        if (r < 0)
-                return ACCOUNT_UNAVAILABLE;
-        reply = answer.params;
-        error = answer.error;
+        kept = kept_account_answer(c);
+        if (kept) {
+                if (c->args.debug)
+                        pam_syslog(c->pamh, LOG_DEBUG, "account: the answer of Authenticate; user=%s",
+                                   c->user);
+                reply = kept->params;
+                error = NULL;
+        } else {
+                user_params(c, &req);
+                if (build_request(c, NEOSTRA_METHOD_CHECK_ACCOUNT, &req, &buf) < 0)
+                        return ACCOUNT_UNAVAILABLE;
+                r = call_daemon(c, NEOSTRA_METHOD_CHECK_ACCOUNT, &buf, false, &answer);
+                if (r < 0)
+                        return ACCOUNT_UNAVAILABLE;
+                reply = answer.params;
+                error = answer.error;
+        }
 
         reason = reason_of(reply);
         if (reason)
@@ -921,6 +939,8 @@ static enum account_outcome check_account(struct ctx *c, struct account *a) {
 
 done:
         wire_reply_done(&answer);
+        if (kept)
+                forget_account_answer(c);
         return o;
 }
 

@@ -17,7 +17,10 @@
  *
  *   Authenticate  user, password, service?, rhost?, tty?
  *                 → user, email, roles[], groups[{name,gid}], offline,
- *                   offlineUntil? (unix seconds; only when offline is true)
+ *                   offlineUntil? (unix seconds; only when offline is true),
+ *                   allowed, reason: CheckAccount's verdict at this moment,
+ *                   so a success is also a CheckAccount reply and the PAM
+ *                   module's account step needs no second call
  *                 errors: AuthenticationFailed, UserUnknown, NotOurUser,
  *                         ServiceUnavailable, PermissionDenied, RateLimited
  *   CheckAccount  user, service?

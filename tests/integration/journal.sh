@@ -183,6 +183,10 @@ EOF
         for t in auth account; do
                 echo "$t required $NT_BUILD/pam_neostra.so socket=$(nt_socket_path $d) config=$NT_TMP/$d.conf minimum_uid=0"
         done >"$NT_TMP/pam.d/$d-sys"
+        # An SSH key login: account management only, so a CheckAccount call
+        # (a password login's account step decides on the Authenticate answer).
+        printf 'auth required pam_permit.so\naccount required %s socket=%s config=%s\n' \
+                "$NT_BUILD/pam_neostra.so" "$(nt_socket_path $d)" "$NT_TMP/$d.conf" >"$NT_TMP/pam.d/$d-key"
 done
 
 # The journal daemon: its stderr is $NT_LOGS/journal.log (lib.sh opens it
@@ -208,6 +212,7 @@ pc() { # SERVICE USER PASSWORD EXPECTED-EXIT DESC
 
 for d in journal plain; do
         pc $d-test alice "$right" 0 "alice, right password"
+        pc $d-key alice "" 0 "alice by key (account management only)"
         pc $d-test alice "$wrong" 1 "alice, wrong password"
         pc $d-test daemon "$sys_pw" 1 "daemon (uid 1), a local system account: not sent"
         pc $d-sys daemon "$sys_pw" 1 "daemon (uid 1) sent anyway (minimum_uid=0): the daemon refuses it"
@@ -231,7 +236,7 @@ expect_decision() {
 expect_decision "journal: success (Authenticate)" $A NEOSTRA_USER=alice $S NEOSTRA_RESULT=success -- \
         PRIORITY=6 NEOSTRA_HTTP_STATUS=200 'NEOSTRA_API_LATENCY_MS~^[0-9]+$' \
         'MESSAGE~^Authenticate success: user=alice service=journal-test '
-expect_decision "journal: success (CheckAccount: role allowed)" $C NEOSTRA_USER=alice $S NEOSTRA_RESULT=success -- \
+expect_decision "journal: success (CheckAccount: role allowed)" $C NEOSTRA_USER=alice NEOSTRA_SERVICE=journal-key NEOSTRA_RESULT=success -- \
         PRIORITY=6 NEOSTRA_HTTP_STATUS=0 NEOSTRA_API_LATENCY_MS=- \
         "NEOSTRA_REASON=a role of the user is in allow_roles" 'MESSAGE~^CheckAccount success: user=alice '
 expect_decision "journal: wrong password (failure, HTTP 401)" $A NEOSTRA_USER=alice $S NEOSTRA_RESULT=failure -- \
@@ -246,7 +251,7 @@ expect_decision "journal: API down (unavailable, no HTTP status)" $A NEOSTRA_USE
 # All entries are in (the last one above came last): now the counts.
 jcount "journal: the system account through the normal module sent nothing" 0 NEOSTRA_USER=daemon $S
 jcount "journal: exactly 3 Authenticate entries for journal-test" 3 $A $S
-jcount "journal: exactly 1 CheckAccount entry (the wrong password and the outage stop before it)" 1 $C
+jcount "journal: exactly 1 CheckAccount entry (the key login's; password logins decide on the Authenticate answer)" 1 $C
 jcount "journal: no entry from the plain daemon's logins" 0 NEOSTRA_SERVICE~^plain-
 if jc all "$cap" '!SELFTEST' -- SYSLOG_IDENTIFIER=neostrad "PRIORITY~^[0-7]\$" "MESSAGE~." >"$NT_TMP/jc.out" 2>&1; then
         nt_pass "journal: every entry of neostrad has MESSAGE, PRIORITY, SYSLOG_IDENTIFIER=neostrad and well-formed fields"
@@ -303,7 +308,7 @@ line() { # DESC ERE
         if grep -q -E "$2" "$NT_TMP/decisions"; then nt_pass "stderr: $1"; else nt_fail "stderr: $1 (no line matching $2)"; fi
 }
 line "success" '<info> Authenticate success; user=alice service=plain-test .* http_status=200 api_latency_ms=[0-9]+ reason='
-line "account allowed" '<info> CheckAccount success; user=alice service=plain-test .* reason="a role of the user is in allow_roles"'
+line "account allowed" '<info> CheckAccount success; user=alice service=plain-key .* reason="a role of the user is in allow_roles"'
 line "wrong password" '<notice> Authenticate failure; user=alice service=plain-test .* http_status=401 api_latency_ms=[0-9]+ reason='
 line "system account (daemon's own check)" '<notice> Authenticate notOurs; user=daemon service=plain-sys .* api_latency_ms=- reason="local system account or excluded name"'
 line "API down" '<warning> Authenticate unavailable; user=alice service=plain-test .* http_status=0 api_latency_ms=[0-9]+ reason='

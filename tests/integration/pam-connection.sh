@@ -1,9 +1,13 @@
 #!/bin/sh
-# pam-connection.sh BUILDDIR: a PAM transaction's Authenticate and
-# CheckAccount share one connection to neostrad (one connect and accept
-# less per login); a forked child (sshd may fork between the steps) and a
-# daemon restarted between them each get a fresh connection, and the login
-# still succeeds.  Counted with GetStatus connectionsAccepted.
+# pam-connection.sh BUILDDIR: one connection to neostrad per login.  A
+# successful Authenticate answers for the account too, and the transaction's
+# account step decides on that answer (no CheckAccount round trip): in the
+# same process, in a forked child (sshd may fork between the steps), and
+# after the daemon restarted between them.  The answer's verdict is the
+# daemon's: a user none of whose roles is in [access] allow_roles is still
+# denied at the account step.  An account step without an Authenticate
+# before it (an SSH key login) asks the daemon.  Connections are counted
+# with GetStatus connectionsAccepted.
 # Ends with "pam-connection: N passed, N failed".
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,11 +20,13 @@ nt_trap
 pamcheck=$NT_BUILD/tests/pamcheck
 [ -x "$pamcheck" ] || { nt_fail "$pamcheck is missing (make tests-build)"; nt_finish; }
 pw=$(nt_canary_new) || { nt_fail "canary"; nt_finish; }
-printf '{"users": {"conn@example.com": {"password": "%s", "roles": ["dev"]}}}\n' "$pw" >"$NT_TMP/users.json"
+printf '{"users": {"conn@example.com": {"password": "%s", "roles": ["dev"]},
+           "other@example.com": {"password": "%s", "roles": ["sales"]}}}\n' "$pw" "$pw" >"$NT_TMP/users.json"
 nt_mock_start "$NT_TMP/users.json" || { nt_fail "mock API start"; nt_finish; }
 {
         printf '[api]\nurl = http://127.0.0.1:%s\n\n' "$NT_MOCK_HTTP_PORT"
         printf '[users]\nemail_template = %%u@example.com\n\n'
+        printf '[access]\nallow_roles = dev\n\n'
         nt_daemon_config conn
 } >"$NT_TMP/conn.conf"
 chmod 0600 "$NT_TMP/conn.conf"
@@ -28,15 +34,17 @@ sock=$(nt_socket_path conn)
 mkdir -p "$NT_TMP/pam.d"
 mod="$NT_BUILD/pam_neostra.so socket=$sock config=$NT_TMP/conn.conf"
 printf 'auth required %s\naccount required %s\n' "$mod" "$mod" >"$NT_TMP/pam.d/conn"
+# An SSH key login: no password step of ours, only account management.
+printf 'auth required pam_permit.so\naccount required %s\n' "$mod" >"$NT_TMP/pam.d/keyonly"
 
 accepted() { # connections the daemon accepted so far, this call's own included
         "$NT_BUILD/neostractl" --socket "$sock" --json status |
                 "$NT_PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["connectionsAccepted"])'
 }
-login() { # PAMCHECK_ARGS...: one transaction as user conn, output in $NT_LOGS/login.out
-        PAMCHECK_PASSWORD=$pw "$pamcheck" -d "$NT_TMP/pam.d" "$@" conn conn >"$NT_LOGS/login.out" 2>&1
+login() { # PAMCHECK_ARGS... SERVICE USER: one transaction, output in $NT_LOGS/login.out
+        PAMCHECK_PASSWORD=$pw "$pamcheck" -d "$NT_TMP/pam.d" "$@" >"$NT_LOGS/login.out" 2>&1
 }
-# check WHAT WANT_CONNECTIONS PAMCHECK_ARGS...
+# check WHAT WANT_CONNECTIONS PAMCHECK_ARGS... SERVICE USER
 check() {
         _what=$1 _want=$2
         shift 2
@@ -55,12 +63,33 @@ check() {
 }
 
 nt_daemon_start conn || { nt_fail "neostrad start"; nt_finish; }
-check "auth then account" 1
-check "again, with a verifier now" 1
-check "account in a forked child" 2 -f
+check "auth then account" 1 conn conn
+check "again, with a verifier now" 1 conn conn
+check "account in a forked child" 1 -f conn conn
+check "account without our auth step (SSH key)" 1 keyonly conn
 
-# The daemon goes away between auth and account: the kept connection is
-# dead, account opens a fresh one to the new daemon.
+# The daemon's allow_roles verdict travels in the Authenticate answer.
+_before=$(accepted)
+if login conn other; then
+        nt_fail "a user without an allowed role logged in"
+        sed 's/^/  | /' "$NT_LOGS/login.out"
+elif grep -q 'pam_authenticate(other): Success' "$NT_LOGS/login.out" &&
+     grep -q 'pam_acct_mgmt(other): *Permission denied' "$NT_LOGS/login.out" &&
+     [ $(($(accepted) - _before - 1)) -eq 1 ]; then
+        nt_pass "a user without an allowed role: authenticated, denied at the account step, one connection"
+        if grep -q 'CheckAccount deniedRole; user=other .*reason="none of the user.s roles (sales) may log in here"' \
+                "$NT_LOGS/conn.log"; then
+                nt_pass "the daemon logged the refusal (CheckAccount deniedRole, with the user's roles)"
+        else
+                nt_fail "no CheckAccount deniedRole line for other in the daemon's log"
+        fi
+else
+        nt_fail "a user without an allowed role: not the expected results:"
+        sed 's/^/  | /' "$NT_LOGS/login.out"
+fi
+
+# The daemon goes away between auth and account: the account step decides
+# on the answer it has and needs no connection.
 rm -f "$NT_TMP/go"
 PAMCHECK_PASSWORD=$pw "$pamcheck" -d "$NT_TMP/pam.d" -w "$NT_TMP/go" conn conn >"$NT_LOGS/restart.out" 2>&1 &
 _nt_track $! pamcheck-restart
@@ -72,7 +101,7 @@ if nt_wait_until 15 "pamcheck to authenticate" authed; then
         nt_daemon_start conn || { nt_fail "neostrad restart"; nt_finish; }
         : >"$NT_TMP/go"
         if nt_wait "$pcpid" && grep -q 'pam_acct_mgmt(conn): *Success' "$NT_LOGS/restart.out"; then
-                nt_pass "daemon restarted between auth and account: account succeeds on a fresh connection"
+                nt_pass "daemon restarted between auth and account: account succeeds on the Authenticate answer"
         else
                 nt_fail "daemon restarted between auth and account: the login failed:"
                 sed 's/^/  | /' "$NT_LOGS/restart.out"
