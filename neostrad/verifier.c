@@ -73,57 +73,64 @@ done:
 
 /* ---- in-memory password MACs (verifier.h) ------------------------------- */
 
-static unsigned char mac_key[32];
-static bool mac_key_set;
-static EVP_MAC *mac_hmac;       /* fetched once: the lookup costs more than the MAC */
+/* The key only ever lives in mac_keyed: an HMAC-SHA256 context set up
+ * once with it, which every MAC copies (EVP_MAC_CTX_dup) instead of
+ * fetching HMAC and SHA-256 and keying a new context per login. */
+static EVP_MAC_CTX *mac_keyed;
 
 int verifier_mac_init(void) {
-        size_t got = 0;
-
-        while (got < sizeof(mac_key)) {
-                ssize_t n = getrandom(mac_key + got, sizeof(mac_key) - got, 0);
-
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                got += (size_t) n;
-        }
-        mac_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-        if (!mac_hmac) {
-                explicit_bzero(mac_key, sizeof(mac_key));
-                return -ENOSYS;
-        }
-        mac_key_set = true;
-        return 0;
-}
-
-void verifier_mac_done(void) {
-        explicit_bzero(mac_key, sizeof(mac_key));
-        mac_key_set = false;
-        EVP_MAC_free(mac_hmac);
-        mac_hmac = NULL;
-}
-
-int verifier_mac(const char *user, const char *password, unsigned char out[VERIFIER_MAC_SIZE]) {
-        static const unsigned char separator = 0;
+        unsigned char key[32];
         OSSL_PARAM params[] = {
                 OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *) "SHA256", 0),
                 OSSL_PARAM_construct_end(),
         };
+        EVP_MAC *hmac = NULL;
+        size_t got = 0;
+        int r = 0;
+
+        while (got < sizeof(key)) {
+                ssize_t n = getrandom(key + got, sizeof(key) - got, 0);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = -errno;
+                        goto done;
+                }
+                got += (size_t) n;
+        }
+        hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+        mac_keyed = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+        if (!mac_keyed || EVP_MAC_init(mac_keyed, key, sizeof(key), params) != 1) {
+                EVP_MAC_CTX_free(mac_keyed);
+                mac_keyed = NULL;
+                r = -ENOSYS;
+        }
+done:
+        EVP_MAC_free(hmac);     /* the context keeps its own reference */
+        explicit_bzero(key, sizeof(key));
+        return r;
+}
+
+void verifier_mac_done(void) {
+        /* OpenSSL cleanses the keyed state when the context is freed. */
+        EVP_MAC_CTX_free(mac_keyed);
+        mac_keyed = NULL;
+}
+
+int verifier_mac(const char *user, const char *password, unsigned char out[VERIFIER_MAC_SIZE]) {
+        static const unsigned char separator = 0;
         EVP_MAC_CTX *ctx;
         size_t len = 0;
         int r = -EIO;
 
         memset(out, 0, VERIFIER_MAC_SIZE);
-        if (!mac_key_set)
+        if (!mac_keyed)
                 return -ENOKEY;
-        ctx = EVP_MAC_CTX_new(mac_hmac);
+        ctx = EVP_MAC_CTX_dup(mac_keyed);
         /* The user name is part of the input: equal passwords of two users
          * have unrelated MACs.  The NUL keeps ("ab","c") from ("a","bc"). */
-        if (ctx && EVP_MAC_init(ctx, mac_key, sizeof(mac_key), params) == 1 &&
-            EVP_MAC_update(ctx, (const unsigned char *) user, strlen(user)) == 1 &&
+        if (ctx && EVP_MAC_update(ctx, (const unsigned char *) user, strlen(user)) == 1 &&
             EVP_MAC_update(ctx, &separator, 1) == 1 &&
             EVP_MAC_update(ctx, (const unsigned char *) password, strlen(password)) == 1 &&
             EVP_MAC_final(ctx, out, &len, VERIFIER_MAC_SIZE) == 1 && len == VERIFIER_MAC_SIZE)

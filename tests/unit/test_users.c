@@ -110,6 +110,10 @@ static void test_password_macs(void **state) {
         assert_int_equal(verifier_mac("alice", "correct horse", c), 0);
         assert_false(verifier_mac_equal(a, c));
         verifier_mac_done();
+
+        /* The keyed context is gone with the key. */
+        assert_int_equal(verifier_mac("alice", "correct horse", c), -ENOKEY);
+        assert_memory_equal(c, zero, sizeof(c));
 }
 
 static void test_drop_verifier(void **state) {
