@@ -104,7 +104,8 @@ $(BUILDDIR)/tests/pamtest: $(PAMTEST_SRC) $(wildcard tests/pam/*.h) $(COMMON_OBJ
 	$(CC) $(ALL_CFLAGS) -Itests/pam -o $@ $(PAMTEST_SRC) $(COMMON_OBJ) $(LDHARD) \
 		$(call pc_libs,cmocka jansson pam) -lpamtest
 
-TEST_BINS := $(UNIT_BIN) $(if $(PAMTEST_SRC),$(BUILDDIR)/tests/pamtest) $(BUILDDIR)/tests/pamcheck
+TEST_BINS := $(UNIT_BIN) $(if $(PAMTEST_SRC),$(BUILDDIR)/tests/pamtest) $(BUILDDIR)/tests/pamcheck \
+             $(BUILDDIR)/tests/clockshift.so
 
 tests-build: all $(TEST_BINS)
 
@@ -222,3 +223,8 @@ endif
 $(BUILDDIR)/tests/pamcheck: tests/pamcheck.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDHARD) $(call pc_libs,pam) $(PAMCHECK_LIBS)
+
+# A test's LD_PRELOAD that moves CLOCK_MONOTONIC forward (tests/clockshift.c).
+$(BUILDDIR)/tests/clockshift.so: tests/clockshift.c Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fPIC -shared -o $@ $< -ldl

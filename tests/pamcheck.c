@@ -4,13 +4,15 @@
  * directory (pam_start_confdir), so the demo and manual checks never touch
  * /etc/pam.d.  Prints each step's result and the module's messages.
  *
- *   pamcheck [-d CONFDIR] [-a] [-w FILE] [-f] SERVICE USER
+ *   pamcheck [-d CONFDIR] [-a] [-w FILE] [-f] [-u NAME] [-A] SERVICE USER
  *
  * The password comes from the environment variable PAMCHECK_PASSWORD (or
  * the first line of stdin when unset).  -a also runs pam_setcred() in a
  * child process and prints the groups it ends up with.  -w FILE waits
  * (30 s at most) for FILE to exist between authenticate and acct_mgmt;
- * -f runs acct_mgmt in a forked child (as sshd may).
+ * -f runs acct_mgmt in a forked child (as sshd may).  -u NAME sets
+ * PAM_USER to NAME between authenticate and acct_mgmt; -A runs acct_mgmt
+ * twice.
  * Exit: 0 when authenticate and acct_mgmt both succeed, 1 otherwise.
  */
 #include <grp.h>
@@ -64,20 +66,23 @@ int main(int argc, char *argv[]) {
         struct pam_conv pc = { conv, NULL };
         pam_handle_t *pamh = NULL;
         const char *wait_for = NULL;
-        bool setcred = false, fork_account = false;
+        bool setcred = false, fork_account = false, account_twice = false;
+        const char *account_user = NULL;
         char line[1100];
         int opt, r, ok;
 
-        while ((opt = getopt(argc, argv, "d:aw:f")) >= 0)
+        while ((opt = getopt(argc, argv, "d:aw:fu:A")) >= 0)
                 switch (opt) {
                 case 'd': confdir = optarg; break;
                 case 'a': setcred = true; break;
                 case 'w': wait_for = optarg; break;
                 case 'f': fork_account = true; break;
+                case 'u': account_user = optarg; break;
+                case 'A': account_twice = true; break;
                 default: return 2;
                 }
         if (argc - optind != 2) {
-                fprintf(stderr, "usage: pamcheck [-d CONFDIR] [-a] [-w FILE] [-f] SERVICE USER\n");
+                fprintf(stderr, "usage: pamcheck [-d CONFDIR] [-a] [-w FILE] [-f] [-u NAME] [-A] SERVICE USER\n");
                 return 2;
         }
         password = getenv("PAMCHECK_PASSWORD");
@@ -103,6 +108,11 @@ int main(int argc, char *argv[]) {
                 }
                 (void) poll(NULL, 0, 100);
         }
+        if (ok && account_user) {
+                r = pam_set_item(pamh, PAM_USER, account_user);
+                printf("  PAM_USER is now %s\n", account_user);
+                ok = r == PAM_SUCCESS;
+        }
         if (ok && fork_account) {
                 pid_t pid = fork();
                 int status = 0;
@@ -115,9 +125,12 @@ int main(int argc, char *argv[]) {
                 }
                 ok = pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
         } else if (ok) {
-                r = pam_acct_mgmt(pamh, 0);
-                printf("  pam_acct_mgmt(%s):    %s\n", argv[optind + 1], pam_strerror(pamh, r));
-                ok = r == PAM_SUCCESS;
+                for (int i = 0; ok && i < (account_twice ? 2 : 1); i++) {
+                        r = pam_acct_mgmt(pamh, 0);
+                        printf("  pam_acct_mgmt(%s):    %s%s\n", account_user ? account_user : argv[optind + 1],
+                               pam_strerror(pamh, r), i ? " (again)" : "");
+                        ok = r == PAM_SUCCESS;
+                }
         }
         if (ok && setcred) {
                 /* In a child: setgroups() must not change this process. */

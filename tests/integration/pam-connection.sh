@@ -5,8 +5,10 @@
 # same process, in a forked child (sshd may fork between the steps), and
 # after the daemon restarted between them.  The answer's verdict is the
 # daemon's: a user none of whose roles is in [access] allow_roles is still
-# denied at the account step.  An account step without an Authenticate
-# before it (an SSH key login) asks the daemon.  Connections are counted
+# denied at the account step.  The answer is used once, only for the user
+# it was given for, and only within 60 s (a CLOCK_MONOTONIC shifted by
+# tests/clockshift.so): otherwise the account step asks the daemon, as one
+# without an Authenticate before it (an SSH key login) does.  Connections are counted
 # with GetStatus connectionsAccepted.
 # Ends with "pam-connection: N passed, N failed".
 set -u
@@ -67,6 +69,7 @@ check "auth then account" 1 conn conn
 check "again, with a verifier now" 1 conn conn
 check "account in a forked child" 1 -f conn conn
 check "account without our auth step (SSH key)" 1 keyonly conn
+check "account twice: the second one asks the daemon" 2 -A conn conn
 
 # The daemon's allow_roles verdict travels in the Authenticate answer.
 _before=$(accepted)
@@ -87,6 +90,52 @@ else
         nt_fail "a user without an allowed role: not the expected results:"
         sed 's/^/  | /' "$NT_LOGS/login.out"
 fi
+
+# PAM_USER changed after authentication: conn's answer is not other's.
+_before=$(accepted)
+if login -u other conn conn; then
+        nt_fail "account for other passed on conn's answer"
+        sed 's/^/  | /' "$NT_LOGS/login.out"
+elif grep -q 'pam_acct_mgmt(other): *Permission denied' "$NT_LOGS/login.out" &&
+     [ $(($(accepted) - _before - 1)) -eq 2 ]; then
+        nt_pass "PAM_USER changed between the steps: the account step asks about the new user (denied)"
+else
+        nt_fail "PAM_USER changed between the steps: not the expected results:"
+        sed 's/^/  | /' "$NT_LOGS/login.out"
+fi
+
+# clock_check SECONDS WANT_CONNECTIONS: authenticate, let SECONDS pass on
+# CLOCK_MONOTONIC, then account management.
+clock_check() {
+        rm -f "$NT_TMP/go-clock"
+        echo 0 >"$NT_TMP/shift"
+        _before=$(accepted)
+        LD_PRELOAD=$NT_BUILD/tests/clockshift.so CLOCKSHIFT_FILE=$NT_TMP/shift PAMCHECK_PASSWORD=$pw \
+                "$pamcheck" -d "$NT_TMP/pam.d" -w "$NT_TMP/go-clock" conn conn >"$NT_LOGS/clock.out" 2>&1 &
+        _nt_track $! pamcheck-clock
+        _pid=$!
+        if ! nt_wait_until 15 "pamcheck to authenticate" clock_authed; then
+                nt_fail "$1 s later: pamcheck did not authenticate:"
+                sed 's/^/  | /' "$NT_LOGS/clock.out"
+                return
+        fi
+        echo "$1" >"$NT_TMP/shift"
+        : >"$NT_TMP/go-clock"
+        if nt_wait "$_pid" && grep -q 'pam_acct_mgmt(conn): *Success' "$NT_LOGS/clock.out"; then
+                _got=$(($(accepted) - _before - 1))
+                if [ "$_got" -eq "$2" ]; then
+                        nt_pass "account management $1 s after authentication: $_got connection(s) in all"
+                else
+                        nt_fail "account management $1 s after authentication: $_got connection(s), not $2"
+                fi
+        else
+                nt_fail "account management $1 s after authentication: the login failed:"
+                sed 's/^/  | /' "$NT_LOGS/clock.out"
+        fi
+}
+clock_authed() { grep -q 'pam_authenticate(conn): Success' "$NT_LOGS/clock.out"; }
+clock_check 50 1
+clock_check 70 2
 
 # The daemon goes away between auth and account: the account step decides
 # on the answer it has and needs no connection.
