@@ -355,7 +355,8 @@ static bool printable(const char *s) {
 }
 
 /* The parameters of one call.  The strings are borrowed (from PAM's items
- * and the handle) until the request is built. */
+ * and the handle) until the request is built.  Authenticate sends the most:
+ * user, service, password, rhost, tty. */
 #define REQUEST_PARAMS_MAX 6u
 
 struct request {
