@@ -46,18 +46,23 @@ accepted() { # connections the daemon accepted so far, this call's own included
 login() { # PAMCHECK_ARGS... SERVICE USER: one transaction, output in $NT_LOGS/login.out
         PAMCHECK_PASSWORD=$pw "$pamcheck" -d "$NT_TMP/pam.d" "$@" >"$NT_LOGS/login.out" 2>&1
 }
+# connections WHAT WANT BEFORE: the login since accepted() said BEFORE took
+# WANT connections (the accepted() call here is its own one more).
+connections() {
+        _got=$(($(accepted) - $3 - 1))
+        if [ "$_got" -eq "$2" ]; then
+                nt_pass "$1: the login succeeds over $_got connection(s)"
+        else
+                nt_fail "$1: the login took $_got connection(s), not $2"
+        fi
+}
 # check WHAT WANT_CONNECTIONS PAMCHECK_ARGS... SERVICE USER
 check() {
         _what=$1 _want=$2
         shift 2
         _before=$(accepted)
         if login "$@"; then
-                _got=$(($(accepted) - _before - 1))
-                if [ "$_got" -eq "$_want" ]; then
-                        nt_pass "$_what: the login succeeds over $_got connection(s)"
-                else
-                        nt_fail "$_what: the login took $_got connection(s), not $_want"
-                fi
+                connections "$_what" "$_want" "$_before"
         else
                 nt_fail "$_what: the login failed:"
                 sed 's/^/  | /' "$NT_LOGS/login.out"
@@ -122,12 +127,7 @@ clock_check() {
         echo "$1" >"$NT_TMP/shift"
         : >"$NT_TMP/go-clock"
         if nt_wait "$_pid" && grep -q 'pam_acct_mgmt(conn): *Success' "$NT_LOGS/clock.out"; then
-                _got=$(($(accepted) - _before - 1))
-                if [ "$_got" -eq "$2" ]; then
-                        nt_pass "account management $1 s after authentication: $_got connection(s) in all"
-                else
-                        nt_fail "account management $1 s after authentication: $_got connection(s), not $2"
-                fi
+                connections "account management $1 s after authentication" "$2" "$_before"
         else
                 nt_fail "account management $1 s after authentication: the login failed:"
                 sed 's/^/  | /' "$NT_LOGS/clock.out"
