@@ -143,6 +143,16 @@ static void set_err(char *err, size_t len, const char *fmt, ...) {
         va_end(ap);
 }
 
+/* A PAM step that failed: say which, with the module's last message, and
+ * end the transaction. */
+static bool step_failed(pam_handle_t *pamh, int r, const char *step, const char *user, char *err,
+                        size_t errlen) {
+        set_err(err, errlen, "%s(%s): %s%s%s", step, user, pam_strerror(pamh, r),
+                last_msg[0] ? "; module says: " : "", last_msg);
+        pam_end(pamh, r);
+        return false;
+}
+
 /* One full transaction.  Returns true on success; on failure err says why. */
 static bool one_login(const char *user, char *err, size_t errlen) {
         struct pam_conv pc = { conv, NULL };
@@ -158,19 +168,11 @@ static bool one_login(const char *user, char *err, size_t errlen) {
                 return false;
         }
         r = pam_authenticate(pamh, 0);
-        if (r != PAM_SUCCESS) {
-                set_err(err, errlen, "pam_authenticate(%s): %s%s%s", user, pam_strerror(pamh, r),
-                         last_msg[0] ? "; module says: " : "", last_msg);
-                pam_end(pamh, r);
-                return false;
-        }
+        if (r != PAM_SUCCESS)
+                return step_failed(pamh, r, "pam_authenticate", user, err, errlen);
         r = pam_acct_mgmt(pamh, 0);
-        if (r != PAM_SUCCESS) {
-                set_err(err, errlen, "pam_acct_mgmt(%s): %s%s%s", user, pam_strerror(pamh, r),
-                         last_msg[0] ? "; module says: " : "", last_msg);
-                pam_end(pamh, r);
-                return false;
-        }
+        if (r != PAM_SUCCESS)
+                return step_failed(pamh, r, "pam_acct_mgmt", user, err, errlen);
         r = pam_end(pamh, PAM_SUCCESS);
         if (r != PAM_SUCCESS) {
                 set_err(err, errlen, "pam_end(%s): %s", user, pam_strerror(NULL, r));
