@@ -105,7 +105,7 @@ $(BUILDDIR)/tests/pamtest: $(PAMTEST_SRC) $(wildcard tests/pam/*.h) $(COMMON_OBJ
 		$(call pc_libs,cmocka jansson pam) -lpamtest
 
 TEST_BINS := $(UNIT_BIN) $(if $(PAMTEST_SRC),$(BUILDDIR)/tests/pamtest) $(BUILDDIR)/tests/pamcheck \
-             $(BUILDDIR)/tests/clockshift.so
+             $(BUILDDIR)/tests/clockshift.so $(BUILDDIR)/tests/slownss.so
 
 tests-build: all $(TEST_BINS)
 
@@ -226,5 +226,10 @@ $(BUILDDIR)/tests/pamcheck: tests/pamcheck.c Makefile
 
 # A test's LD_PRELOAD that moves CLOCK_MONOTONIC forward (tests/clockshift.c).
 $(BUILDDIR)/tests/clockshift.so: tests/clockshift.c Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fPIC -shared -o $@ $< -ldl
+
+# A test's LD_PRELOAD that makes NSS lookups slow or fail (tests/slownss.c).
+$(BUILDDIR)/tests/slownss.so: tests/slownss.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -fPIC -shared -o $@ $< -ldl

@@ -35,6 +35,7 @@
 #define CONNECTIONS_MAX        256u
 #define IDLE_TIMEOUT_USEC      (10u * 1000000ull)  /* a client that says nothing */
 #define API_GRACE_USEC         (2u * 1000000ull)   /* on top of [api] timeout */
+#define NAMES_WAIT_USEC        (5u * 1000000ull)   /* a call waiting for NSS answers */
 #define RATE_BURST             5.0                 /* Authenticate calls per non-root uid */
 #define RATE_REFILL_SEC        10.0                /* one more every this many seconds */
 #define SCRUB_DELAY_USEC       (1u * 1000000ull)   /* secrets written stay in SQLite's memory this long */
@@ -66,6 +67,13 @@ struct Connection {
         struct login *login;            /* an Authenticate waiting for its answer */
         ApiRequest *refresh;            /* a GetToken waiting for a token refresh */
         char *refresh_user;
+        /* A call waiting for NSS answers (localnames.h): the message is
+         * kept, and dispatched again once they are in. */
+        json_t *current;                /* the message being dispatched */
+        json_t *parked;
+        LocalNamesWait *names_wait;
+        unsigned names_ready;           /* the NAMES_* stages of current whose answers are in */
+        unsigned names_parked;          /* the stage parked */
         bool close_after_write;
         Connection *prev, *next;
 };
@@ -117,7 +125,8 @@ static int not_ours(Manager *m, const char *user) {
 
         if (neostra_user_excluded(m->config, user))
                 return 1;
-        /* neostra_local_system_account(), with the lookup kept briefly. */
+        /* neostra_local_system_account(), answered off the loop
+         * (dispatch() prefetched it). */
         r = localnames_user(m->localnames, user, &uid);
         if (r <= 0)
                 return r;
@@ -125,17 +134,15 @@ static int not_ours(Manager *m, const char *user) {
 }
 
 static bool peer_is(const Connection *c, const char *user) {
-        struct passwd pw, *result = NULL;
-        char buf[4096];
+        const char *name;
 
-        if (getpwuid_r(c->cred.uid, &pw, buf, sizeof(buf), &result) != 0 || !result)
-                return false;
-        return strcmp(pw.pw_name, user) == 0;
+        return localnames_uid_name(c->manager->localnames, c->cred.uid, &name) > 0 && strcmp(name, user) == 0;
 }
 
 /* Token bucket per non-root uid, so a screen locker cannot be turned into
- * a password-guessing oracle. */
-static bool rate_allow(Manager *m, uid_t uid) {
+ * a password-guessing oracle.  With take = false only tells whether a call
+ * would be allowed now. */
+static bool rate_check(Manager *m, uid_t uid, bool take) {
         struct rate_bucket *b = NULL, *oldest = &m->rate[0];
         double now = now_mono();
 
@@ -157,8 +164,13 @@ static bool rate_allow(Manager *m, uid_t uid) {
         b->updated = now;
         if (b->tokens < 1.0)
                 return false;
-        b->tokens -= 1.0;
+        if (take)
+                b->tokens -= 1.0;
         return true;
+}
+
+static bool rate_allow(Manager *m, uid_t uid) {
+        return rate_check(m, uid, true);
 }
 
 /* ---- replies ------------------------------------------------------------ */
@@ -171,7 +183,7 @@ static void connection_update_events(Connection *c) {
 
         if (c->out.len > 0)
                 events |= EPOLLOUT;
-        else if (!c->login && !c->refresh && !c->close_after_write)
+        else if (!c->login && !c->refresh && !c->parked && !c->close_after_write)
                 events |= EPOLLIN;
         (void) sd_event_source_set_io_events(c->io, events);
 }
@@ -637,12 +649,15 @@ static int method_check_account(Connection *c, json_t *params, const char *user)
 static int method_get_status(Connection *c, json_t *params, const char *user) {
         Manager *m = c->manager;
         json_t *logins = json_object();
+        struct localnames_stats names;
 
+        localnames_stats(m->localnames, &names);
         for (int i = 0; logins && i < _RESULT_MAX; i++)
                 json_object_set_new(logins, result_names[i], json_integer((json_int_t) m->logins[i]));
 
         return connection_reply(c, varlink_reply_new(json_pack(
-                "{s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:s, s:b, s:I, s:{s:I, s:I, s:I}}",
+                "{s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:s, s:b, s:I, s:{s:I, s:I, s:I}, "
+                "s:{s:I, s:I, s:I, s:I}}",
                 "version", NEOSTRA_VERSION,
                 "protocol", NEOSTRA_PROTOCOL_VERSION,
                 "state", online_state_name(m->api_state),
@@ -661,7 +676,12 @@ static int method_get_status(Connection *c, json_t *params, const char *user) {
                 "verifiers",
                 "made", (json_int_t) m->verifiers_made,
                 "kept", (json_int_t) m->verifiers_kept,
-                "queued", (json_int_t) workers_queued(m->workers))));
+                "queued", (json_int_t) workers_queued(m->workers),
+                "localLookups",
+                "offLoop", (json_int_t) names.off_loop,
+                "onLoop", (json_int_t) names.on_loop,
+                "pending", (json_int_t) names.pending,
+                "kept", (json_int_t) names.kept)));
 }
 
 static int method_get_user(Connection *c, json_t *params, const char *user) {
@@ -861,6 +881,53 @@ static const struct method {
         { "org.varlink.service.GetInfo",   ACCESS_ANYONE,       method_get_info },
 };
 
+/*
+ * The NSS answers a login or account call will read (localnames.h), so that
+ * none of them is looked up on the loop: the name's local user and group,
+ * the uid it would get and the gids of [groups].  Not for a caller over
+ * its Authenticate budget: it is refused before any lookup.
+ * 1: go on, 0: parked, <0: cannot be had now.
+ */
+static int need_call_names(Connection *c, const struct method *method, const char *user) {
+        Manager *m = c->manager;
+        const struct neostra_config *cfg = m->config;
+        bool auth = method->handler == method_authenticate, account = method->handler == method_check_account;
+        struct localnames_key *keys;
+        size_t n = 0, max = USERDB_IDENTITY_KEYS_MAX;
+        int r;
+
+        if (!(auth || account) || neostra_user_excluded(cfg, user) ||
+            (auth && c->cred.uid != 0 && !rate_check(m, c->cred.uid, false)))
+                return 1;
+        for (size_t i = 0; i < cfg->n_groups; i++)
+                max += cfg->groups[i].groups.n;
+        keys = calloc(max, sizeof(*keys));
+        if (!keys)
+                return -ENOMEM;
+        if (auth)
+                n = userdb_identity_keys(m, user, keys);
+        else
+                keys[n++] = (struct localnames_key) { .kind = LOCALNAMES_USER, .name = user };
+        for (size_t i = 0; i < cfg->n_groups; i++)
+                for (size_t j = 0; j < cfg->groups[i].groups.n; j++) {
+                        const char *group = cfg->groups[i].groups.v[j];
+                        gid_t gid;
+
+                        if (!(cfg->userdb && userdb_published_gid(m, group, &gid)))
+                                keys[n++] = (struct localnames_key) { .kind = LOCALNAMES_GROUP, .name = group };
+                }
+        r = connection_need_names(c, NAMES_CALL, keys, n);
+        free(keys);
+        return r;
+}
+
+static int reply_no_names(Connection *c, const char *method, int r) {
+        log_msg(LOG_ERR, "cannot look up local accounts for a %s call: %s", method, strerror(-r));
+        if (strcmp(method, NEOSTRA_METHOD_AUTHENTICATE) == 0)
+                count(c->manager, RESULT_UNAVAILABLE);
+        return reply_error(c, NEOSTRA_ERROR_SERVICE_UNAVAILABLE, "cannot look up local accounts now");
+}
+
 static int dispatch(Connection *c, json_t *msg) {
         const struct method *method = NULL;
         const char *name, *user = NULL;
@@ -886,17 +953,28 @@ static int dispatch(Connection *c, json_t *msg) {
                 r = varlink_param_string(params, "user", NEOSTRA_USER_MAX, &user);
                 if (r < 0 || !neostra_valid_login_name(user))
                         return reply_invalid_parameter(c, "user");
-                if (c->cred.uid != 0 && !peer_is(c, user))
-                        return reply_error(c, NEOSTRA_ERROR_PERMISSION_DENIED,
-                                           "only root may ask about another user");
+                /* The caller's own name first: nothing is looked up for
+                 * a name it may not ask about. */
+                if (c->cred.uid != 0) {
+                        r = connection_need_names(c, NAMES_PEER, &(struct localnames_key) {
+                                .kind = LOCALNAMES_UID_NAME, .id = c->cred.uid }, 1);
+                        if (r <= 0)
+                                return r == 0 ? 0 : reply_no_names(c, name, r);
+                        if (!peer_is(c, user))
+                                return reply_error(c, NEOSTRA_ERROR_PERMISSION_DENIED,
+                                                   "only root may ask about another user");
+                }
         }
+        r = need_call_names(c, method, user);
+        if (r <= 0)
+                return r == 0 ? 0 : reply_no_names(c, name, r);        /* 0: parked */
         return method->handler(c, params, user);
 }
 
 /* Handle every complete message buffered, one at a time: a call that waits
  * on the API holds the rest until its answer is out. */
 static void connection_process(Connection *c) {
-        while (!c->login && !c->refresh && c->out.len == 0 && !c->close_after_write) {
+        while (!c->login && !c->refresh && !c->parked && c->out.len == 0 && !c->close_after_write) {
                 json_t *msg = NULL;
                 int r = varlink_reader_pop(&c->in, &msg);
 
@@ -908,12 +986,73 @@ static void connection_process(Connection *c) {
                                     r == -EMSGSIZE ? "message too large" : "message is not a JSON object");
                         return;
                 }
+                c->current = msg;
+                c->names_ready = 0;
                 r = c->dispatch(c, msg);
-                /* The call may have carried a password. */
+                /* The call may have carried a password (a parked call
+                 * holds its own reference). */
                 json_decref_wipe(msg);
                 if (r < 0)
                         return; /* connection gone */
+                c->current = NULL;
         }
+}
+
+static void on_names_ready(void *userdata) {
+        Connection *c = userdata;
+        json_t *msg = c->parked;
+        bool secret = c->dispatch == dispatch;
+        int r;
+
+        c->names_wait = NULL;
+        c->parked = NULL;
+        c->names_ready |= c->names_parked;
+        c->current = msg;
+        r = c->dispatch(c, msg);
+        json_decref_wipe(msg);
+        if (r >= 0 && !c->parked) {
+                c->current = NULL;
+                connection_update_events(c);
+                connection_process(c);
+        }
+        if (secret)
+                secure_burn_stack(SECURE_BURN_STACK_BYTES);
+}
+
+int connection_need_names(Connection *c, unsigned stage, const struct localnames_key *keys, size_t n) {
+        int r;
+
+        if ((c->names_ready & stage) || n == 0)
+                return 1;
+        r = localnames_prefetch(c->manager->localnames, keys, n, on_names_ready, c, &c->names_wait);
+        if (r != 0)
+                return r;
+        c->names_parked = stage;
+        c->parked = json_incref(c->current);
+        connection_set_deadline(c, NAMES_WAIT_USEC);
+        connection_update_events(c);
+        return 0;
+}
+
+/* The NSS answers did not come in time: the call fails closed, the lookups
+ * go on and are kept for the next one. */
+static void unpark_timed_out(Connection *c) {
+        int r;
+
+        localnames_wait_cancel(c->names_wait);
+        c->names_wait = NULL;
+        json_decref_wipe(c->parked);
+        c->parked = NULL;
+        log_msg(LOG_WARNING, "local account lookups (NSS) did not answer within %u s; "
+                "failing a call from uid %u", (unsigned) (NAMES_WAIT_USEC / 1000000u), (unsigned) c->cred.uid);
+        if (c->dispatch == dispatch) {
+                count(c->manager, RESULT_UNAVAILABLE);
+                r = reply_error(c, NEOSTRA_ERROR_SERVICE_UNAVAILABLE,
+                                "local account lookups (NSS) did not answer in time");
+        } else
+                r = connection_reply(c, varlink_error_new(USERDB_ERROR_SERVICE_NOT_AVAILABLE, NULL));
+        if (r >= 0)
+                connection_process(c);
 }
 
 /* ---- connections ----------------------------------------------------------- */
@@ -925,6 +1064,8 @@ static void connection_free(Connection *c) {
                 return;
         m = c->manager;
         login_detach(c->login);
+        localnames_wait_cancel(c->names_wait);
+        json_decref_wipe(c->parked);
         api_request_cancel(c->refresh);
         free(c->refresh_user);
         sd_event_source_disable_unref(c->io);
@@ -992,6 +1133,10 @@ static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *
 static int on_connection_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Connection *c = userdata;
 
+        if (c->parked) {
+                unpark_timed_out(c);
+                return 0;
+        }
         log_msg(LOG_INFO, "closing a connection from uid %u that ran past its deadline",
                 (unsigned) c->cred.uid);
         connection_free(c);
@@ -1360,7 +1505,7 @@ int manager_new(const char *config_path, struct neostra_config *config, Manager 
         r = verifier_mac_init();
         if (r < 0)
                 goto fail;
-        r = localnames_new(&m->localnames);
+        r = localnames_new(m->event, &m->localnames);
         if (r < 0)
                 goto fail;
         *ret = m;

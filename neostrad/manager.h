@@ -172,6 +172,15 @@ json_t *manager_roles_array(char *const *roles, size_t n);
 /* Queue one message (consumed; NULL closes the connection) and send what
  * can be sent.  Returns 0, or -1 when the connection is gone. */
 int connection_send(Connection *c, json_t *msg);
+/* For a dispatch function about to read NSS answers (localnames.h): 1 when
+ * every key has a fresh answer (go on), 0 when the call is parked (return 0
+ * and answer nothing: the same message is dispatched again once they are
+ * in, and then this returns 1 for that stage, whatever the answers), <0
+ * when they cannot be had now.  A call may wait in two stages, each once:
+ * the caller's own name, then what the call itself needs. */
+#define NAMES_PEER 1u
+#define NAMES_CALL 2u
+int connection_need_names(Connection *c, unsigned stage, const struct localnames_key *keys, size_t n);
 /* Close once everything queued is out (after a protocol error). */
 void connection_close_after_write(Connection *c);
 Manager *connection_manager(Connection *c);

@@ -56,7 +56,7 @@ static bool id_taken(uid_t id, void *userdata) {
                 if (p->name && p->uid == id && !(ctx->self_name && strcmp(p->name, ctx->self_name) == 0))
                         return true;
         }
-        return user_table_uid_used(ctx->m->users, id, ctx->self) || ids_local_id_taken(id);
+        return user_table_uid_used(ctx->m->users, id, ctx->self) || localnames_id_taken(ctx->m->localnames, id);
 }
 
 static const struct mapped_group *find_mapped(Manager *m, const char *name);
@@ -131,6 +131,21 @@ static const struct provisional *provisional_by_uid(Manager *m, uid_t uid) {
  * for USERDB_LOCAL_CHECK_USEC; the uid, once reserved, never changes
  * while the entry lives.
  */
+static bool provisional_eligible(Manager *m, const char *name) {
+        return m->config->first_login && !user_table_get(m->users, name) && neostra_valid_login_name(name) &&
+               !neostra_user_excluded(m->config, name) && !find_mapped(m, name);
+}
+
+/* provisional_lookup() of name would look at local names now. */
+static bool provisional_check_due(Manager *m, const char *name) {
+        const struct provisional *p;
+
+        if (!provisional_eligible(m, name))
+                return false;
+        p = provisional_find(m, name);
+        return !(p && now_mono_usec() - p->checked_usec < USERDB_LOCAL_CHECK_USEC);
+}
+
 static const struct provisional *provisional_lookup(Manager *m, const char *name) {
         struct provisional *p;
         uint64_t now = now_mono_usec();
@@ -139,8 +154,7 @@ static const struct provisional *provisional_lookup(Manager *m, const char *name
         bool local;
         int r;
 
-        if (!m->config->first_login || user_table_get(m->users, name) || !neostra_valid_login_name(name) ||
-            neostra_user_excluded(m->config, name) || find_mapped(m, name))
+        if (!provisional_eligible(m, name))
                 return NULL;
         p = provisional_find(m, name);
         if (p && now - p->checked_usec < USERDB_LOCAL_CHECK_USEC)
@@ -176,6 +190,32 @@ static const struct provisional *provisional_lookup(Manager *m, const char *name
         p->local = local;
         p->checked_usec = now;
         return p->local ? NULL : p;
+}
+
+size_t userdb_identity_keys(Manager *m, const char *name, struct localnames_key *keys) {
+        const struct user_record *u = user_table_get(m->users, name);
+        const struct provisional *p = provisional_find(m, name);
+        uid_t min = m->config->uid_min, max = m->config->uid_max;
+        char *email = NULL;
+        size_t n = 0;
+
+        keys[n++] = (struct localnames_key) { .kind = LOCALNAMES_USER, .name = name };
+        keys[n++] = (struct localnames_key) { .kind = LOCALNAMES_GROUP, .name = name };
+        if (u && u->uid != 0)
+                return n;
+        /* The first id ids_assign() would try; probing past it (a
+         * collision) looks up on the loop. */
+        if (p && !p->local && p->uid != 0)
+                keys[n++] = (struct localnames_key) { .kind = LOCALNAMES_ID_TAKEN, .id = p->uid };
+        else if (u && u->email && *u->email)
+                keys[n++] = (struct localnames_key) { .kind = LOCALNAMES_ID_TAKEN,
+                                                      .id = ids_candidate(u->email, min, max) };
+        else if (neostra_email_for_user(m->config, name, &email) >= 0) {
+                keys[n++] = (struct localnames_key) { .kind = LOCALNAMES_ID_TAKEN,
+                                                      .id = ids_candidate(email, min, max) };
+                free(email);
+        }
+        return n;
 }
 
 int userdb_prepare_user(Manager *m, struct user_record *u) {
@@ -645,6 +685,23 @@ static int method_lookup(Connection *c, json_t *params, bool more, enum lookup w
          * but answer at once. */
         if (!q.m->config->userdb)
                 return connection_send(c, varlink_error_new(USERDB_ERROR_NO_RECORD, NULL));
+        /* A name not seen yet (first_login): its local-name checks run off
+         * the loop while this query alone waits. */
+        if (!enumeration && q.name && what != LOOKUP_MEMBERSHIPS && provisional_check_due(q.m, q.name)) {
+                struct localnames_key keys[USERDB_IDENTITY_KEYS_MAX];
+                struct localnames_stats st;
+
+                /* Anyone may ask for any name: such lookups get at most
+                 * half of what may be out, logins keep the rest. */
+                localnames_stats(q.m->localnames, &st);
+                r = st.pending < LOCALNAMES_PENDING_MAX / 2
+                            ? connection_need_names(c, NAMES_CALL, keys, userdb_identity_keys(q.m, q.name, keys))
+                            : -EBUSY;
+                if (r == 0)
+                        return 0;
+                if (r < 0)
+                        return connection_send(c, varlink_error_new(USERDB_ERROR_SERVICE_NOT_AVAILABLE, NULL));
+        }
 
         q.results = json_array();
         if (!q.results)

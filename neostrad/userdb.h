@@ -7,12 +7,13 @@
  * groups such as sudo included).  Every answer comes from memory: a slow
  * userdb service stalls every lookup on the host (DESIGN.md decision 2).
  * The NSS lookups needed to keep local names winning and to pick free ids
- * happen here too, but only when a user is loaded or signs in and when the
- * config is (re)loaded, never while answering a query.  The one exception
- * is [identities] first_login: a by-name lookup of a name not seen yet
- * asks local NSS once whether the name (and the uid it would get) is
- * local; the result is kept in a bounded table (see struct provisional),
- * so a repeated lookup is answered from memory.
+ * happen when a user is loaded or signs in and when the config is
+ * (re)loaded, never while answering a query for a known name.  The one
+ * exception is [identities] first_login: a by-name lookup of a name not
+ * seen yet needs to know whether the name (and the uid it would get) is
+ * local; those lookups run off the loop (localnames.h) while only that
+ * query waits, and the result is kept in a bounded table (see struct
+ * provisional), so a repeated lookup is answered from memory.
  */
 #pragma once
 
@@ -25,6 +26,7 @@
 #define USERDB_ERROR_NO_RECORD      USERDB_INTERFACE ".NoRecordFound"
 #define USERDB_ERROR_BAD_SERVICE    USERDB_INTERFACE ".BadService"
 #define USERDB_ERROR_CONFLICT       USERDB_INTERFACE ".ConflictingRecordFound"
+#define USERDB_ERROR_SERVICE_NOT_AVAILABLE USERDB_INTERFACE ".ServiceNotAvailable"
 #define VARLINK_ERROR_EXPECTED_MORE "org.varlink.service.ExpectedMore"
 
 /* One [groups] name as it resolves on this host. */
@@ -76,6 +78,12 @@ int userdb_refresh_groups(Manager *m);
  * saves the user), and note whether a local name shadows it.  Returns 0
  * or a negative errno (no free id: the user is then not published). */
 int userdb_prepare_user(Manager *m, struct user_record *u);
+
+/* The NSS answers userdb_prepare_user() will read for name (at most
+ * USERDB_IDENTITY_KEYS_MAX, written to keys): its local user and group,
+ * and the id it would be given.  Returns how many. */
+#define USERDB_IDENTITY_KEYS_MAX 3u
+size_t userdb_identity_keys(Manager *m, const char *name, struct localnames_key *keys);
 
 /* true and the gid when name is a [groups] group neostrad publishes. */
 bool userdb_published_gid(Manager *m, const char *name, gid_t *ret);

@@ -28,10 +28,11 @@
  *                 errors: UserUnknown, NotOurUser, PermissionDenied, RateLimited
  *   GetStatus     (none) → version, protocol, state ("unknown", "online",
  *                 "offline"), since, nextProbe, started, users, connections,
- *                 pendingApiRequests, lastApiLatencyMs, logins{success,
- *                 offlineSuccess, cachedSuccess, failure, unknown, unavailable,
- *                 notOurs, rateLimited, deniedRole}, configFile, cache,
- *                 cacheBytes
+ *                 connectionsAccepted, pendingApiRequests, lastApiLatencyMs,
+ *                 logins{success, offlineSuccess, cachedSuccess, failure,
+ *                 unknown, unavailable, notOurs, rateLimited, deniedRole},
+ *                 configFile, cache, cacheBytes, verifiers{made, kept,
+ *                 queued}, localLookups{offLoop, onLoop, pending, kept}
  *   GetUser       user → user, email, roles[], groups[], lastOnlineSuccess,
  *                 hasToken, tokenExpires, hasVerifier, verifierTime,
  *                 offlineFailures, invalidated (root, or the caller's own)

@@ -429,6 +429,7 @@ def case_peer_policy():
     peer, peer_name = 4242, "neostra-peer"
     denied = AUTH + "PermissionDenied"
     itest.fresh_mock()
+    lookups = itest.status()["localLookups"]
     replies = calls_as(peer, [
         [AUTH + "GetStatus", {}],
         ["org.varlink.service.GetInfo", {}],
@@ -442,6 +443,11 @@ def case_peer_policy():
                                      "GetUser alice")):
         expect_error(r, denied, "%s as %s" % (what, peer_name))
     expect(itest.mock_stats()["signins"] == 0, "a denied call reached the API")
+    # Nothing was looked up about alice for it: only its own uid's name
+    # (if not kept from before), and nothing on the event loop.
+    after = itest.status()["localLookups"]
+    expect(after["offLoop"] - lookups["offLoop"] <= 1 and after["onLoop"] == lookups["onLoop"],
+           "NSS lookups for calls about another user: %r, then %r" % (lookups, after))
     # Its own account: a burst of 5, then RateLimited.
     replies = calls_as(peer, [[AUTH + "Authenticate", {"user": peer_name, "password": "guess%d" % i}]
                                 for i in range(7)])
@@ -449,6 +455,15 @@ def case_peer_policy():
     expect(errors[:5] == [AUTH + "AuthenticationFailed"] * 5, "first five: %r" % errors)
     expect(errors[5:] == [AUTH + "RateLimited"] * 2, "after the burst: %r" % errors)
     expect(itest.mock_stats()["signins"] == 5, "rate-limited calls reached the API")
+    # Still limited once the burst's NSS answers are stale (2 s): refused
+    # before anything is looked up for it.
+    time.sleep(2.2)
+    lookups = itest.status()["localLookups"]
+    replies = calls_as(peer, [[AUTH + "Authenticate", {"user": peer_name, "password": "again"}]])
+    expect_error(replies[0], AUTH + "RateLimited", "after the burst, 2 s on")
+    after = itest.status()["localLookups"]
+    expect(after["offLoop"] - lookups["offLoop"] <= 1 and after["onLoop"] == lookups["onLoop"],
+           "NSS lookups for a rate-limited call: %r, then %r" % (lookups, after))
     # Root is not rate-limited.
     for _ in range(7):
         expect("error" not in itest.authenticate(USER, PASSWORD), "root login failed")

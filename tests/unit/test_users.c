@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The user table (neostrad/users.c) and its uid index, the interned role
- * sets, the in-memory password MACs (neostrad/verifier.c) and the
- * short-lived NSS answers (neostrad/localnames.c): lookups by name and by
- * uid stay right through growth, replacement, forgetting one user and
- * everyone; records hold no secrets and share their roles; MACs separate
- * users and passwords; local names answer as NSS does.
+ * sets and the in-memory password MACs (neostrad/verifier.c): lookups by
+ * name and by uid stay right through growth, replacement, forgetting one
+ * user and everyone; records hold no secrets and share their roles; MACs
+ * separate users and passwords.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -16,7 +15,6 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "localnames.h"
 #include "users.h"
 #include "verifier.h"
 
@@ -238,34 +236,6 @@ static void test_role_sets_interned(void **state) {
         role_set_unref(d);
 }
 
-static void test_localnames(void **state) {
-        LocalNames *l = NULL;
-        char longname[400];
-        uid_t uid = 1;
-        gid_t gid = 1;
-
-        assert_int_equal(localnames_new(&l), 0);
-        for (int round = 0; round < 3; round++) {   /* asked, kept, asked again after a flush */
-                assert_int_equal(localnames_user(l, "root", &uid), 1);
-                assert_int_equal(uid, 0);
-                assert_int_equal(localnames_group(l, "root", &gid), 1);
-                assert_int_equal(gid, 0);
-                assert_int_equal(localnames_user(l, "no-such-user-neostra-test", &uid), 0);
-                assert_int_equal(localnames_group(l, "no-such-group-neostra-test", &gid), 0);
-                if (round == 1)
-                        localnames_flush(l);
-        }
-        /* Too long to keep: still answered. */
-        memset(longname, 'x', sizeof(longname) - 1);
-        longname[sizeof(longname) - 1] = 0;
-        assert_int_equal(localnames_user(l, longname, &uid), 0);
-        assert_int_equal(localnames_user(l, longname, &uid), 0);
-        /* Without a table (out of memory at start): every call asks NSS. */
-        assert_int_equal(localnames_user(NULL, "root", &uid), 1);
-        assert_int_equal(uid, 0);
-        localnames_free(l);
-}
-
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_table_grows_and_indexes),
@@ -273,7 +243,6 @@ int main(void) {
                 cmocka_unit_test(test_drop_verifier),
                 cmocka_unit_test(test_record_holds_no_secrets),
                 cmocka_unit_test(test_role_sets_interned),
-                cmocka_unit_test(test_localnames),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
