@@ -10,12 +10,15 @@
 #     tests/mock_api.py answering at once       HTTP and HTTPS
 #     tests/mock_api.py answering in 50 ms      HTTP and HTTPS, also 64 workers
 #     tests/bench/fixed-api.py (asyncio) answering in 50 ms: 1, 8, 64 workers
+#     tests/bench/daemon-fakeapi.c (C, epoll) answering in 50 ms, HTTP:
+#       1, 8, 64 workers (an API whose own CPU is next to nothing)
 #   pam_exec + curl (tests/bench/pam-exec-curl.sh) -> the fixed nginx, HTTP
 #   pam_ldap -> nslcd -> slapd                  tests/bench/ldap-baseline.sh
 #   the raw API limit: wrk, keep-alive, POST to the fixed nginx, 1 and 8
 #     connections, HTTP and HTTPS (no PAM); and wrk with 64 connections
 #     against the mock answering in 50 ms (the floor of the 64 x 50 ms
-#     target: what the mock itself manages)
+#     target: what the mock itself manages), and so against fixed-api.py
+#     and daemon-fakeapi
 #
 # then one Markdown table and the targets' ratios from the same run's
 # figures (tests/bench/report.py), the daemon measurements of
@@ -27,7 +30,8 @@
 # e.g. "permit ours-nginx-http"; default all: permit ours-nginx-http
 # ours-nginx-https pamexec wrk ours-mock0-http ours-mock0-https
 # ours-mock50-http ours-mock50-https wrk-mock50 ours-fixed50-http
-# ours-fixed50-https wrk-fixed50 ldap daemon), BENCH_KEEP_DAEMON_DEBUG=1
+# ours-fixed50-https wrk-fixed50 ours-cfixed50-http wrk-cfixed50 ldap
+# daemon), BENCH_KEEP_DAEMON_DEBUG=1
 # starts neostrad with --debug (tests/lib.sh nt_daemon_start) instead of
 # without it.
 #
@@ -352,6 +356,60 @@ if [ "$fixed_wanted" = 1 ]; then
                 done
         fi
         nt_stop "$fpid" fixed-api
+fi
+
+# ---- a fixed answer in 50 ms from C (tests/bench/daemon-fakeapi.c, epoll) ----------------------
+# The same target against an API that costs next to no CPU: on this 2-CPU
+# machine the Python APIs' own CPU competes with the daemon and the 64 PAM
+# processes; what is left here is ours.  HTTP only (daemon-fakeapi has no
+# TLS).  It answers /_control/stats and /_control/reset like the mock, so
+# the row has its new API connections too.
+cfixed_ids="ours-cfixed50-http wrk-cfixed50"
+cfixed_wanted=0
+for id in $cfixed_ids; do wanted "$id" && cfixed_wanted=1; done
+if [ "$cfixed_wanted" = 1 ]; then
+        cfapi=$NT_BUILD/bench/daemon-fakeapi
+        cfpf=$NT_TMP/daemon-fakeapi.port
+        cfpid=
+        if [ ! -x "$cfapi" ]; then
+                cf_note="$cfapi is missing (make daemon-bench-build)"
+        else
+                cf_note="daemon-fakeapi did not start"
+                nt_spawn daemon-fakeapi "$cfapi" --delay-ms 50 "$cfpf" >>"$NT_LOGS/daemon-fakeapi.log" 2>&1
+                cfpid=$NT_LAST_PID
+        fi
+        if [ -n "$cfpid" ] && nt_wait_until 10 "daemon-fakeapi's port file" _nt_port_file_ready "$cfpf" "$cfpid" &&
+                _nt_alive "$cfpid"; then
+                cf_http=$(cat "$cfpf")
+                export BENCH_MOCK_PORT="$cf_http"
+                ours ours-cfixed50-http "fixed 50 ms (C), HTTP" "http://127.0.0.1:$cf_http" "" \
+                        "$BENCH_WORKERS 64" --users-file "$NT_TMP/slow-users"
+                unset BENCH_MOCK_PORT
+                if wanted wrk-cfixed50 && command -v wrk >/dev/null 2>&1; then
+                        row wrk-cfixed50 wrk "wrk (keep-alive, no PAM)" "fixed 50 ms (C), HTTP" 64
+                        r=1
+                        while [ "$r" -le "$BENCH_RUNS" ]; do
+                                f=$out/wrk-cfixed50-c64.r$r.wrk
+                                nt_spawn wrk wrk -t2 -c64 -d"${BENCH_DURATION}s" --latency -s "$NT_TMP/wrk-post.lua" \
+                                        "http://127.0.0.1:$cf_http$BENCH_SIGNIN_PATH" >"$f" 2>&1
+                                nt_wait "$NT_LAST_PID"
+                                say "  wrk fixed 50 ms (C), 64 connections, run $r/$BENCH_RUNS: $(sed -n 's/^Requests\/sec: *//p' "$f") req/s, p99 $(sed -n 's/^ *99% *//p' "$f")"
+                                r=$((r + 1))
+                        done
+                fi
+        else
+                if [ -n "$cfpid" ]; then
+                        say "daemon-fakeapi did not start:"
+                        tail -n 5 "$NT_LOGS/daemon-fakeapi.log" >&2
+                else
+                        say "$cf_note"
+                fi
+                wanted ours-cfixed50-http && row ours-cfixed50-http skip "pam_neostra → neostrad" \
+                        "fixed 50 ms (C), HTTP" "$BENCH_WORKERS 64" "$cf_note"
+                wanted wrk-cfixed50 && row wrk-cfixed50 skip "wrk (keep-alive, no PAM)" \
+                        "fixed 50 ms (C), HTTP" 64 "$cf_note"
+        fi
+        [ -n "$cfpid" ] && nt_stop "$cfpid" daemon-fakeapi
 fi
 
 # ---- pam_ldap -> nslcd -> slapd ----------------------------------------------------------------

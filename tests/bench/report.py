@@ -203,7 +203,8 @@ def main(argv):
                 row.stack, row.api, wlabel, fmt_rate(m["rate"]), fmt(m["p50"]), fmt(m["p90"]),
                 fmt(m["p99"]), fmt(m["max"]), fails, fmt(m["conns"], 2), fmt(m["settle"], 1)))
     out = ["\n".join(lines), "",
-           "*new API conns / 100 logins*: connections the API (mock or fixed-api.py) accepted per 100 "
+           "*new API conns / 100 logins*: connections the API (mock, fixed-api.py or daemon-fakeapi) "
+           "accepted per 100 "
            "sign-ins it answered, counted from the end of the warm-up (the stats request's own "
            "connection not counted).  *neostrad busy after*: seconds until the daemon "
            "was idle again after the measured load (work it queued, e.g. the yescrypt verifier of "
@@ -281,11 +282,13 @@ def main(argv):
     present = {row.id for row in rows if row.kind != "skip"}
     for rid, label in (("ours-mock50-http", "mock, HTTP"), ("ours-mock50-https", "mock, HTTPS"),
                        ("ours-fixed50-http", "fixed-api.py, HTTP"),
-                       ("ours-fixed50-https", "fixed-api.py, HTTPS")):
+                       ("ours-fixed50-https", "fixed-api.py, HTTPS"),
+                       ("ours-cfixed50-http", "daemon-fakeapi (C), HTTP")):
         if rid in present or rid.startswith("ours-mock"):
             absolute("p99 of 64 concurrent logins, API answering in 50 ms (%s)" % label,
                      get(rid, "64", "p99"), 65, "ms")
-    for rid, label in (("wrk-mock50", "the mock"), ("wrk-fixed50", "fixed-api.py")):
+    for rid, label in (("wrk-mock50", "the mock"), ("wrk-fixed50", "fixed-api.py"),
+                       ("wrk-cfixed50", "daemon-fakeapi (C)")):
         floor = get(rid, "64", "p99")
         if floor is not None:
             targets.append("- (for reference: %s alone answering in 50 ms, 64 keep-alive connections "
