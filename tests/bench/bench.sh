@@ -33,7 +33,8 @@
 # ours-fixed50-https wrk-fixed50 ours-cfixed50-http wrk-cfixed50 ldap
 # daemon), BENCH_KEEP_DAEMON_DEBUG=1
 # starts neostrad with --debug (tests/lib.sh nt_daemon_start) instead of
-# without it.
+# without it, BENCH_DAEMON_NICE=N runs it at nice N instead of the unit's
+# Nice=.
 #
 # Root is needed (the daemon's rate limits spare root only; pam_ldap and
 # nslcd run in a private mount namespace).  Everything listens on 127.0.0.1
@@ -87,14 +88,16 @@ series() {
 }
 
 # The daemon: without --debug unless asked (one log line per decision is
-# what a production daemon writes too).  Same as tests/lib.sh
-# nt_daemon_start otherwise (tracked by PID, ready when the socket accepts).
+# what a production daemon writes too), at the unit's Nice= as systemd
+# starts it (bench_nice).  Same as tests/lib.sh nt_daemon_start otherwise
+# (tracked by PID, ready when the socket accepts).
 daemon_start() { # NAME
         if [ "${BENCH_KEEP_DAEMON_DEBUG:-0}" = 1 ]; then
                 nt_daemon_start "$1"
                 return
         fi
         env -u NEOSTRA_CANARY -u NOTIFY_SOCKET -u LISTEN_FDS -u LISTEN_PID \
+                nice -n "$(bench_nice)" \
                 "$NT_BUILD/neostrad" -c "$NT_TMP/$1.conf" >>"$NT_LOGS/$1.log" 2>&1 &
         _nt_track $! "neostrad-$1"
         _b_dpid=$!

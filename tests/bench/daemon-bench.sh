@@ -25,6 +25,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib.sh"
+. "$here/lib-bench.sh"
 nt_init "$here/../.." "${1:?usage: $0 BUILDDIR}"
 export PYTHONDONTWRITEBYTECODE=1
 BIN=$NT_BUILD/bench
@@ -81,11 +82,13 @@ write_conf() {
         } >"$NT_TMP/$1.conf"
 }
 
-# daemon_start NAME: neostrad as in production (no --debug), log in
-# $NT_LOGS/NAME.log; sets DPID.  Waits until GetStatus answers (loading
-# a big cache happens before the first answer), at most $2 s (default 30).
+# daemon_start NAME: neostrad as in production (no --debug, the unit's
+# Nice=), log in $NT_LOGS/NAME.log; sets DPID.  Waits until GetStatus
+# answers (loading a big cache happens before the first answer), at most
+# $2 s (default 30).
 daemon_start() {
         env -u NEOSTRA_CANARY -u NOTIFY_SOCKET -u LISTEN_FDS -u LISTEN_PID \
+                nice -n "$(bench_nice)" \
                 "$NT_BUILD/neostrad" -c "$NT_TMP/$1.conf" >>"$NT_LOGS/$1.log" 2>&1 &
         _nt_track $! "neostrad-$1"
         DPID=$!
@@ -179,7 +182,9 @@ if has_part userdb; then
         : >"$NT_TMP/udb.rows"
         say "userdb: paced ${urate} req/s and closed loop, 100 connections, ${usecs}s each"
         # The floor: the same load against an echo server (userdb-floor).
-        nt_spawn userdb-floor "$BIN/userdb-floor" "$NT_TMP/floor.sock" 2>>"$NT_LOGS/floor.log"
+        # At the daemon's priority, so that the floor is that of the same setting.
+        nt_spawn userdb-floor nice -n "$(bench_nice)" "$BIN/userdb-floor" "$NT_TMP/floor.sock" \
+                2>>"$NT_LOGS/floor.log"
         floor_pid=$NT_LAST_PID
         if nt_wait_until 10 "userdb-floor" test -S "$NT_TMP/floor.sock"; then
                 run_userdb "floor (echo server), paced $urate/s" "$NT_TMP/floor.sock" bu 100 "$urate" 100 -F

@@ -12,7 +12,11 @@
 #                                  service CONFDIR/NAME through the built
 #                                  module (CONFDIR is $NT_TMP/pam.d)
 #   bench_body EMAIL               a valid sign-in answer for EMAIL (one line)
+#   bench_nice                     the nice value neostrad runs at: the unit's
+#                                  Nice= (packaging/systemd/neostrad.service.in),
+#                                  or $BENCH_DAEMON_NICE
 #
+# tests/bench/daemon-bench.sh sources this too (for bench_nice).
 # The bench user is "bench" (bench@example.com, email_template
 # %u@example.com); [access] allow_roles = dev.
 
@@ -84,4 +88,13 @@ bench_ours() { # NAME URL [CA_FILE]
 
 bench_body() { # EMAIL: a success document as the API sends it (no newline)
         printf '{"status":200,"message":"Success","data":{"token":"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1LWJlbmNoIn0.YmVuY2gtc2lnbmF0dXJlLW5vdC1jaGVja2Vk","refreshToken":"bench-refresh-token","expiresIn":3600,"user":{"id":"u-bench","email":"%s","name":"Bench User","roles":["dev"]}},"errors":[]}' "$1"
+}
+
+bench_nice() {
+        if [ -n "${BENCH_DAEMON_NICE:-}" ]; then
+                echo "$BENCH_DAEMON_NICE"
+                return
+        fi
+        _bn=$(sed -n 's/^Nice=\(-*[0-9]*\)$/\1/p' "$NT_TOP/packaging/systemd/neostrad.service.in")
+        echo "${_bn:-0}"
 }

@@ -31,7 +31,7 @@ export NEOSTRA_TMP="$NT_TMP" NEOSTRA_PIDS="$NT_TMP/case-pids"
 export NEOSTRA_MOCK_URL="http://127.0.0.1:$NT_MOCK_HTTP_PORT"
 export NEOSTRA_NEOSTRAD="$NT_BUILD/neostrad" NEOSTRA_TOP="$NT_TOP" NEOSTRA_BUILD="$NT_BUILD"
 
-nt_run_cases test_config unconfigured not_dumpable version sd_notify watchdog reload reload_while_inflight sigterm_inflight late_connect_while_stopping \
+nt_run_cases test_config unconfigured not_dumpable version sd_notify watchdog thread_priorities reload reload_while_inflight sigterm_inflight late_connect_while_stopping \
       socket_activation stale_socket not_a_socket second_daemon no_secrets_in_logs install
 
 # The canary is nowhere but in the users file the mock reads (and the

@@ -313,6 +313,46 @@ def case_watchdog():
             daemon.kill()
 
 
+def unit_nice():
+    """The Nice= of packaging/systemd/neostrad.service.in."""
+    with open(os.path.join(itest.env("NEOSTRA_TOP"), "packaging/systemd/neostrad.service.in")) as f:
+        for line in f:
+            if line.startswith("Nice="):
+                return int(line.split("=", 1)[1])
+    raise AssertionError("neostrad.service.in has no Nice=")
+
+
+def thread_nice(pid):
+    """{tid: nice} of every thread of pid (field 19 of /proc/PID/task/TID/stat)."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        out[int(tid)] = int(fields[16])
+    return out
+
+
+def case_thread_priorities():
+    """Started at the unit's Nice= (as systemd starts it), the event loop
+    keeps that priority and every worker thread (yescrypt, NSS lookups)
+    runs at nice 10: heavy work never competes with the loop or the
+    logins it serves."""
+    nice = unit_nice()
+    expect(nice < 0, "the unit's Nice= is %d, not a boost" % nice)
+    daemon = start("priorities", wrapper=["nice", "-n", str(nice)])
+    try:
+        threads = thread_nice(daemon.pid)
+        expect(threads.get(daemon.pid) == nice, "the loop thread's nice: %r" % threads)
+        workers = {t: n for t, n in threads.items() if t != daemon.pid}
+        # 2 yescrypt + 8 NSS threads (neostrad/manager.c, localnames.h);
+        # an ASan build may add a thread of its own at the default nice.
+        expect(sum(1 for n in workers.values() if n == 10) >= 10, "worker threads' nice: %r" % workers)
+        expect(all(n in (10, nice) for n in workers.values()), "threads' nice: %r" % threads)
+        daemon.stop_clean()
+    finally:
+        daemon.kill()
+
+
 def case_reload():
     daemon = start("reload")
     try:

@@ -97,7 +97,8 @@ for want in 'Type=notify' 'NotifyAccess=main' 'User=neostra' 'NoNewPrivileges=ye
             'PrivateDevices=yes' 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6' \
             'SystemCallFilter=@system-service' 'MemoryDenyWriteExecute=yes' \
             'StateDirectory=neostra' 'RuntimeDirectory=neostra' 'ConfigurationDirectory=neostra' \
-            'Sockets=neostrad.socket' 'Restart=on-failure' 'WatchdogSec=30s'; do
+            'Sockets=neostrad.socket' 'Restart=on-failure' 'WatchdogSec=30s' \
+            'SystemCallFilter=setpriority'; do
         if grep -qx "$want" "$unit"; then
                 nt_pass "neostrad.service has $want"
         else
