@@ -88,15 +88,17 @@ series() {
 }
 
 # The daemon: without --debug unless asked (one log line per decision is
-# what a production daemon writes too), at the unit's Nice= as systemd
-# starts it (bench_nice).  Same as tests/lib.sh nt_daemon_start otherwise
-# (tracked by PID, ready when the socket accepts).
+# what a production daemon writes too), with the unit's Nice= and
+# Environment= as systemd starts it (bench_nice, bench_unit_env).  Same as
+# tests/lib.sh nt_daemon_start otherwise (tracked by PID, ready when the
+# socket accepts).
 daemon_start() { # NAME
         if [ "${BENCH_KEEP_DAEMON_DEBUG:-0}" = 1 ]; then
                 nt_daemon_start "$1"
                 return
         fi
-        env -u NEOSTRA_CANARY -u NOTIFY_SOCKET -u LISTEN_FDS -u LISTEN_PID \
+        # shellcheck disable=SC2046 # K=V words
+        env -u NEOSTRA_CANARY -u NOTIFY_SOCKET -u LISTEN_FDS -u LISTEN_PID $(bench_unit_env) \
                 nice -n "$(bench_nice)" \
                 "$NT_BUILD/neostrad" -c "$NT_TMP/$1.conf" >>"$NT_LOGS/$1.log" 2>&1 &
         _nt_track $! "neostrad-$1"

@@ -83,11 +83,12 @@ write_conf() {
 }
 
 # daemon_start NAME: neostrad as in production (no --debug, the unit's
-# Nice=), log in $NT_LOGS/NAME.log; sets DPID.  Waits until GetStatus
+# Nice= and Environment=), log in $NT_LOGS/NAME.log; sets DPID.  Waits until GetStatus
 # answers (loading a big cache happens before the first answer), at most
 # $2 s (default 30).
 daemon_start() {
-        env -u NEOSTRA_CANARY -u NOTIFY_SOCKET -u LISTEN_FDS -u LISTEN_PID \
+        # shellcheck disable=SC2046 # K=V words
+        env -u NEOSTRA_CANARY -u NOTIFY_SOCKET -u LISTEN_FDS -u LISTEN_PID $(bench_unit_env) \
                 nice -n "$(bench_nice)" \
                 "$NT_BUILD/neostrad" -c "$NT_TMP/$1.conf" >>"$NT_LOGS/$1.log" 2>&1 &
         _nt_track $! "neostrad-$1"

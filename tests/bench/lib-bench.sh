@@ -15,8 +15,10 @@
 #   bench_nice                     the nice value neostrad runs at: the unit's
 #                                  Nice= (packaging/systemd/neostrad.service.in),
 #                                  or $BENCH_DAEMON_NICE
+#   bench_unit_env                 the unit's Environment= settings, K=V words
+#                                  for env(1)
 #
-# tests/bench/daemon-bench.sh sources this too (for bench_nice).
+# tests/bench/daemon-bench.sh sources this too (bench_nice, bench_unit_env).
 # The bench user is "bench" (bench@example.com, email_template
 # %u@example.com); [access] allow_roles = dev.
 
@@ -97,4 +99,9 @@ bench_nice() {
         fi
         _bn=$(sed -n 's/^Nice=\(-*[0-9]*\)$/\1/p' "$NT_TOP/packaging/systemd/neostrad.service.in")
         echo "${_bn:-0}"
+}
+
+bench_unit_env() {
+        sed -n 's/^Environment=\([A-Za-z_][A-Za-z0-9_]*=[^ ]*\)$/\1/p' \
+                "$NT_TOP/packaging/systemd/neostrad.service.in"
 }

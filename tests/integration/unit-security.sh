@@ -98,7 +98,7 @@ for want in 'Type=notify' 'NotifyAccess=main' 'User=neostra' 'NoNewPrivileges=ye
             'SystemCallFilter=@system-service' 'MemoryDenyWriteExecute=yes' \
             'StateDirectory=neostra' 'RuntimeDirectory=neostra' 'ConfigurationDirectory=neostra' \
             'Sockets=neostrad.socket' 'Restart=on-failure' 'WatchdogSec=30s' \
-            'SystemCallFilter=setpriority'; do
+            'SystemCallFilter=setpriority' 'Environment=GNUTLS_NO_IMPLICIT_INIT=1'; do
         if grep -qx "$want" "$unit"; then
                 nt_pass "neostrad.service has $want"
         else
