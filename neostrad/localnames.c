@@ -397,11 +397,14 @@ void localnames_wait_cancel(LocalNamesWait *w) {
 static const struct entry *answer(LocalNames *l, const struct localnames_key *k) {
         uint64_t now = now_usec();
         uint32_t hash = key_hash(k);
-        struct entry *e = find(l, k, hash);
+        struct entry *e;
         int result;
         uint32_t value;
         char *value_name;
 
+        /* First: nothing evicts the entry returned below. */
+        trim(l, now);
+        e = find(l, k, hash);
         if (e && e->answered && now - e->fetched_usec < LOCALNAMES_HOLD_USEC)
                 return e;
         look_up(k->kind, k->name, k->id, &result, &value, &value_name);
@@ -419,7 +422,6 @@ static const struct entry *answer(LocalNames *l, const struct localnames_key *k)
         store(l, e, now, result, value, value_name);
         if (e->pending)
                 unlist(l, e);   /* its job still points at it */
-        trim(l, now);
         return e;
 }
 

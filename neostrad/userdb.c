@@ -121,16 +121,6 @@ static const struct provisional *provisional_by_uid(Manager *m, uid_t uid) {
         return NULL;
 }
 
-/*
- * The provisional record for a name the daemon has not seen, or NULL when
- * there is none: first_login off, a known user (its own record answers),
- * not a name we would send to the API (invalid, excluded, no email), a
- * [groups] name, or a local user or group name.  Everything but the local
- * check is memory only; that check (NSS, local sources only: DESIGN.md
- * decision 9) and the uid probing run once per name and are remembered
- * for USERDB_LOCAL_CHECK_USEC; the uid, once reserved, never changes
- * while the entry lives.
- */
 static bool provisional_eligible(Manager *m, const char *name) {
         return m->config->first_login && !user_table_get(m->users, name) && neostra_valid_login_name(name) &&
                !neostra_user_excluded(m->config, name) && !find_mapped(m, name);
@@ -146,6 +136,17 @@ static bool provisional_check_due(Manager *m, const char *name) {
         return !(p && now_mono_usec() - p->checked_usec < USERDB_LOCAL_CHECK_USEC);
 }
 
+/*
+ * The provisional record for a name the daemon has not seen, or NULL when
+ * there is none: first_login off, a known user (its own record answers),
+ * not a name we would send to the API (invalid, excluded, no email), a
+ * [groups] name, or a local user or group name.  Everything but the local
+ * check is memory only; that check (NSS, local sources only: DESIGN.md
+ * decision 9; looked up off the loop before the query gets here, see
+ * method_lookup()) and the uid probing run once per name and are
+ * remembered for USERDB_LOCAL_CHECK_USEC; the uid, once reserved, never
+ * changes while the entry lives.
+ */
 static const struct provisional *provisional_lookup(Manager *m, const char *name) {
         struct provisional *p;
         uint64_t now = now_mono_usec();
