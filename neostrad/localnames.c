@@ -65,15 +65,22 @@ struct LocalNames {
         struct entry *oldest, *newest;
         size_t n_entries;
         unsigned n_pending;
-        uint64_t off_loop, on_loop;
+        uint64_t off_loop, on_loop, failed;
+        uint64_t clock_offset;          /* localnames_test_advance() */
         bool closing;
 };
 
-static uint64_t now_usec(void) {
+static uint64_t now_usec(const LocalNames *l) {
         struct timespec ts;
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u + l->clock_offset;
+}
+
+/* An answer a call may go on with (a later step of a call under way, or a
+ * call whose lookup is slow or failing). */
+static bool usable(const struct entry *e, uint64_t now) {
+        return e && e->answered && e->result >= 0 && now - e->fetched_usec < LOCALNAMES_HOLD_USEC;
 }
 
 static bool by_name(enum localnames_kind kind) {
@@ -265,7 +272,19 @@ static void job_done(void *data) {
 
         l->n_pending--;
         e->pending = false;
-        if (j->ran) {
+        if (j->ran && j->result < 0)
+                l->failed++;
+        if (j->ran && j->result < 0 && usable(e, now_usec(l))) {
+                /* The source failed: the last answer it gave stands, as
+                 * for a lookup that is slow (localnames.h). */
+                if (by_name(e->kind))
+                        log_msg(LOG_DEBUG, "NSS: looking up %s %s failed (%s); keeping the answer of %llu s ago",
+                                e->kind == LOCALNAMES_USER ? "user" : "group", e->name, strerror(-j->result),
+                                (unsigned long long) ((now_usec(l) - e->fetched_usec) / 1000000u));
+                free(j->value_name);
+                list_newest(l, e);
+                l->off_loop++;
+        } else if (j->ran) {
                 store(l, e, j->started_usec, j->result, j->value, j->value_name);
                 l->off_loop++;
         } else if (e->answered)
@@ -289,7 +308,7 @@ static void job_done(void *data) {
                         w->ready(w->userdata);
                 free(w);
         }
-        trim(l, now_usec());
+        trim(l, now_usec(l));
 }
 
 static int start_lookup(LocalNames *l, struct entry *e, uint64_t now) {
@@ -319,7 +338,7 @@ static bool fresh(const struct entry *e, uint64_t now) {
 
 int localnames_prefetch(LocalNames *l, const struct localnames_key *keys, size_t n, localnames_ready_fn ready,
                         void *userdata, LocalNamesWait **ret_wait) {
-        uint64_t now = now_usec();
+        uint64_t now = now_usec(l);
         LocalNamesWait *w = NULL;
         size_t to_start = 0, stale = 0;
         int r = 0;
@@ -395,7 +414,7 @@ void localnames_wait_cancel(LocalNamesWait *w) {
 /* The kept answer (any age below LOCALNAMES_HOLD_USEC), or one looked up
  * here and now. */
 static const struct entry *answer(LocalNames *l, const struct localnames_key *k) {
-        uint64_t now = now_usec();
+        uint64_t now = now_usec(l);
         uint32_t hash = key_hash(k);
         struct entry *e;
         int result;
@@ -406,7 +425,7 @@ static const struct entry *answer(LocalNames *l, const struct localnames_key *k)
         trim(l, now);
         e = find(l, k, hash);
         if (e && e->answered && now - e->fetched_usec < LOCALNAMES_HOLD_USEC)
-                return e;
+                return e;       /* a failure too: a call that waited for it gets it */
         look_up(k->kind, k->name, k->id, &result, &value, &value_name);
         l->on_loop++;
         if (by_name(k->kind))
@@ -505,8 +524,22 @@ void localnames_flush(LocalNames *l) {
                 drop_all(l, true);
 }
 
+bool localnames_usable(LocalNames *l, const struct localnames_key *keys, size_t n) {
+        uint64_t now = now_usec(l);
+
+        for (size_t i = 0; i < n; i++)
+                if (!usable(find(l, &keys[i], key_hash(&keys[i])), now))
+                        return false;
+        return true;
+}
+
 void localnames_stats(const LocalNames *l, struct localnames_stats *ret) {
         *ret = (struct localnames_stats) {
-                .off_loop = l->off_loop, .on_loop = l->on_loop, .pending = l->n_pending, .kept = l->n_entries,
+                .off_loop = l->off_loop, .on_loop = l->on_loop, .failed = l->failed,
+                .pending = l->n_pending, .kept = l->n_entries,
         };
+}
+
+void localnames_test_advance(LocalNames *l, uint64_t usec) {
+        l->clock_offset += usec;
 }

@@ -23,11 +23,19 @@
  * that is allowed to block: start-up, reload) looks up on the calling
  * thread and counts it (localnames_stats: on_loop).
  *
+ * A source that is down (LDAP or SSSD unreachable) must not stop the logins
+ * of users it answered for minutes ago, as the API being down does not: a
+ * lookup that fails leaves the previous answer in place (if younger than
+ * LOCALNAMES_HOLD_USEC), and a call whose lookups take longer than
+ * LOCALNAMES_STALE_AFTER_USEC goes on with such answers (manager.c;
+ * localnames_usable()).  Without one, a failure is handed to the calls
+ * that waited for it, never to a later call, and a hung lookup fails its
+ * call after manager.c's NAMES_WAIT_USEC.
+ *
  * Answers are kept for at most LOCALNAMES_MAX keys, oldest out first.  A
- * failure ("cannot tell") is handed to the calls that waited for it, never
- * to a later call.  A local account made meanwhile is seen within
- * LOCALNAMES_TTL_USEC; the PAM module, which decides before any password
- * leaves the login process, asks NSS itself every time.
+ * local account made meanwhile is seen within LOCALNAMES_TTL_USEC while
+ * NSS answers; the PAM module, which decides before any password leaves
+ * the login process, asks NSS itself every time.
  * Loop thread only; the lookups themselves run on the pool.
  */
 #pragma once
@@ -40,7 +48,8 @@
 #include <systemd/sd-event.h>
 
 #define LOCALNAMES_TTL_USEC  (2u * 1000000u)         /* fresh enough to start a call on */
-#define LOCALNAMES_HOLD_USEC (300u * 1000000ull)     /* read by a call under way */
+#define LOCALNAMES_HOLD_USEC (300u * 1000000ull)     /* read by a call under way, or when NSS fails */
+#define LOCALNAMES_STALE_AFTER_USEC (1u * 1000000u)  /* a slower lookup: a kept answer serves */
 #define LOCALNAMES_MAX       4096u                   /* answers kept */
 #define LOCALNAMES_PENDING_MAX 256u                  /* lookups out at once */
 #define LOCALNAMES_THREADS   8u                      /* a hung source holds one each */
@@ -61,6 +70,7 @@ struct localnames_key {
 struct localnames_stats {
         uint64_t off_loop;      /* lookups done on the NSS threads */
         uint64_t on_loop;       /* lookups an accessor had to do itself */
+        uint64_t failed;        /* lookups NSS failed (off the loop) */
         unsigned pending;       /* lookups out now */
         size_t kept;            /* answers kept */
 };
@@ -101,4 +111,11 @@ int localnames_uid_name(LocalNames *l, uid_t uid, const char **ret_name);
 /* A local user or group has this id (or we cannot tell). */
 bool localnames_id_taken(LocalNames *l, uid_t id);
 
+/* Every key has an answer a call may go on with: not a failure, younger
+ * than LOCALNAMES_HOLD_USEC (fresh or not). */
+bool localnames_usable(LocalNames *l, const struct localnames_key *keys, size_t n);
+
 void localnames_stats(const LocalNames *l, struct localnames_stats *ret);
+
+/* Tests: move this table's clock forward. */
+void localnames_test_advance(LocalNames *l, uint64_t usec);

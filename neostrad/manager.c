@@ -35,7 +35,7 @@
 #define CONNECTIONS_MAX        256u
 #define IDLE_TIMEOUT_USEC      (10u * 1000000ull)  /* a client that says nothing */
 #define API_GRACE_USEC         (2u * 1000000ull)   /* on top of [api] timeout */
-#define NAMES_WAIT_USEC        (5u * 1000000ull)   /* a call waiting for NSS answers */
+#define NAMES_WAIT_USEC        (5u * 1000000ull)   /* a call waiting for NSS answers, with none kept */
 #define RATE_BURST             5.0                 /* Authenticate calls per non-root uid */
 #define RATE_REFILL_SEC        10.0                /* one more every this many seconds */
 #define SCRUB_DELAY_USEC       (1u * 1000000ull)   /* secrets written stay in SQLite's memory this long */
@@ -72,6 +72,9 @@ struct Connection {
         json_t *current;                /* the message being dispatched */
         json_t *parked;
         LocalNamesWait *names_wait;
+        struct localnames_key *names_keys; /* what the parked call waits for (own copy) */
+        size_t n_names_keys;
+        uint64_t parked_usec;           /* CLOCK_MONOTONIC when it was parked */
         unsigned names_ready;           /* the NAMES_* stages of current whose answers are in */
         unsigned names_parked;          /* the stage parked */
         bool close_after_write;
@@ -657,7 +660,7 @@ static int method_get_status(Connection *c, json_t *params, const char *user) {
 
         return connection_reply(c, varlink_reply_new(json_pack(
                 "{s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:s, s:b, s:I, s:{s:I, s:I, s:I}, "
-                "s:{s:I, s:I, s:I, s:I}}",
+                "s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
                 "version", NEOSTRA_VERSION,
                 "protocol", NEOSTRA_PROTOCOL_VERSION,
                 "state", online_state_name(m->api_state),
@@ -680,6 +683,8 @@ static int method_get_status(Connection *c, json_t *params, const char *user) {
                 "localLookups",
                 "offLoop", (json_int_t) names.off_loop,
                 "onLoop", (json_int_t) names.on_loop,
+                "failed", (json_int_t) names.failed,
+                "staleCalls", (json_int_t) m->names_stale_calls,
                 "pending", (json_int_t) names.pending,
                 "kept", (json_int_t) names.kept)));
 }
@@ -998,13 +1003,21 @@ static void connection_process(Connection *c) {
         }
 }
 
-static void on_names_ready(void *userdata) {
-        Connection *c = userdata;
+static void unpark(Connection *c) {
+        localnames_wait_cancel(c->names_wait);
+        c->names_wait = NULL;
+        free(c->names_keys);
+        c->names_keys = NULL;
+        c->n_names_keys = 0;
+}
+
+/* Dispatch the parked call again, its answers in (or kept ones standing in). */
+static void resume_parked(Connection *c) {
         json_t *msg = c->parked;
         bool secret = c->dispatch == dispatch;
         int r;
 
-        c->names_wait = NULL;
+        unpark(c);
         c->parked = NULL;
         c->names_ready |= c->names_parked;
         c->current = msg;
@@ -1019,6 +1032,36 @@ static void on_names_ready(void *userdata) {
                 secure_burn_stack(SECURE_BURN_STACK_BYTES);
 }
 
+static void on_names_ready(void *userdata) {
+        Connection *c = userdata;
+
+        c->names_wait = NULL;   /* freed by localnames */
+        resume_parked(c);
+}
+
+/* One block: the keys, then their names. */
+static struct localnames_key *keys_copy(const struct localnames_key *keys, size_t n) {
+        size_t size = n * sizeof(*keys);
+        struct localnames_key *copy;
+        char *p;
+
+        for (size_t i = 0; i < n; i++)
+                if (keys[i].name)
+                        size += strlen(keys[i].name) + 1;
+        copy = malloc(size ? size : 1);
+        if (!copy)
+                return NULL;
+        p = (char *) (copy + n);
+        for (size_t i = 0; i < n; i++) {
+                copy[i] = keys[i];
+                if (keys[i].name) {
+                        copy[i].name = strcpy(p, keys[i].name);
+                        p += strlen(p) + 1;
+                }
+        }
+        return copy;
+}
+
 int connection_need_names(Connection *c, unsigned stage, const struct localnames_key *keys, size_t n) {
         int r;
 
@@ -1027,9 +1070,15 @@ int connection_need_names(Connection *c, unsigned stage, const struct localnames
         r = localnames_prefetch(c->manager->localnames, keys, n, on_names_ready, c, &c->names_wait);
         if (r != 0)
                 return r;
+        c->names_keys = keys_copy(keys, n);
+        c->n_names_keys = c->names_keys ? n : 0;
         c->names_parked = stage;
         c->parked = json_incref(c->current);
-        connection_set_deadline(c, NAMES_WAIT_USEC);
+        (void) sd_event_now(c->manager->event, CLOCK_MONOTONIC, &c->parked_usec);
+        /* With answers kept from before, a slow source holds the call only
+         * briefly (localnames.h). */
+        connection_set_deadline(c, c->names_keys && localnames_usable(c->manager->localnames, keys, n)
+                                           ? LOCALNAMES_STALE_AFTER_USEC : NAMES_WAIT_USEC);
         connection_update_events(c);
         return 0;
 }
@@ -1039,8 +1088,7 @@ int connection_need_names(Connection *c, unsigned stage, const struct localnames
 static void unpark_timed_out(Connection *c) {
         int r;
 
-        localnames_wait_cancel(c->names_wait);
-        c->names_wait = NULL;
+        unpark(c);
         json_decref_wipe(c->parked);
         c->parked = NULL;
         log_msg(LOG_WARNING, "local account lookups (NSS) did not answer within %u s; "
@@ -1055,6 +1103,32 @@ static void unpark_timed_out(Connection *c) {
                 connection_process(c);
 }
 
+/* The parked call's deadline: go on with kept answers if there are, wait
+ * on until NAMES_WAIT_USEC, or fail closed. */
+static void parked_deadline(Connection *c) {
+        Manager *m = c->manager;
+        uint64_t now = c->parked_usec;
+
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        if (c->names_keys && localnames_usable(m->localnames, c->names_keys, c->n_names_keys)) {
+                m->names_stale_calls++;
+                /* Once a minute at most: an outage would log every login. */
+                if (m->names_stale_logged_usec == 0 || now - m->names_stale_logged_usec >= 60u * 1000000u) {
+                        log_msg(LOG_WARNING, "local account lookups (NSS) are slow; going on with the "
+                                "answers they gave before (%llu call(s) so far)",
+                                (unsigned long long) m->names_stale_calls);
+                        m->names_stale_logged_usec = now;
+                }
+                resume_parked(c);
+                return;
+        }
+        if (now - c->parked_usec + 1000u < NAMES_WAIT_USEC) {
+                connection_set_deadline(c, NAMES_WAIT_USEC - (now - c->parked_usec));
+                return;
+        }
+        unpark_timed_out(c);
+}
+
 /* ---- connections ----------------------------------------------------------- */
 
 static void connection_free(Connection *c) {
@@ -1064,7 +1138,7 @@ static void connection_free(Connection *c) {
                 return;
         m = c->manager;
         login_detach(c->login);
-        localnames_wait_cancel(c->names_wait);
+        unpark(c);
         json_decref_wipe(c->parked);
         api_request_cancel(c->refresh);
         free(c->refresh_user);
@@ -1134,7 +1208,7 @@ static int on_connection_timeout(sd_event_source *s, uint64_t usec, void *userda
         Connection *c = userdata;
 
         if (c->parked) {
-                unpark_timed_out(c);
+                parked_deadline(c);
                 return 0;
         }
         log_msg(LOG_INFO, "closing a connection from uid %u that ran past its deadline",

@@ -94,6 +94,8 @@ struct Manager {
         uint64_t verifiers_made;        /* yescrypt verifiers installed (login.c) */
         uint64_t verifiers_kept;        /* online successes whose password the verifier already had */
         uint64_t connections_accepted;  /* since start, both sockets */
+        uint64_t names_stale_calls;     /* calls that went on with kept NSS answers (slow NSS) */
+        uint64_t names_stale_logged_usec; /* CLOCK_MONOTONIC of the last such warning */
         int64_t started;
 
         /* online.c */

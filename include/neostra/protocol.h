@@ -32,7 +32,8 @@
  *                 logins{success, offlineSuccess, cachedSuccess, failure,
  *                 unknown, unavailable, notOurs, rateLimited, deniedRole},
  *                 configFile, cache, cacheBytes, verifiers{made, kept,
- *                 queued}, localLookups{offLoop, onLoop, pending, kept}
+ *                 queued}, localLookups{offLoop, onLoop, failed,
+ *                 staleCalls, pending, kept}
  *   GetUser       user → user, email, roles[], groups[], lastOnlineSuccess,
  *                 hasToken, tokenExpires, hasVerifier, verifierTime,
  *                 offlineFailures, invalidated (root, or the caller's own)

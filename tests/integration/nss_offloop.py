@@ -212,5 +212,36 @@ def case_failed_lookup_not_reused():
         login_ok(sock, "nssfail1")
 
 
+def set_rules(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def case_kept_answers_during_nss_outage():
+    """NSS failing or hanging for a user it answered for before (an LDAP or
+    SSSD server down): the previous answer stands (at most
+    LOCALNAMES_HOLD_USEC old), so the user still logs in, after at most
+    LOCALNAMES_STALE_AFTER_USEC when the lookup hangs.  A user NSS never
+    answered for is still refused (fail closed)."""
+    ttl = 2.2   # neostrad/localnames.h LOCALNAMES_TTL_USEC, and a margin
+    with daemon("outage") as (d, rules, sock, usock):
+        login_ok(sock, "alice")
+        set_rules(rules, "name alice fail\nname bob fail\n")
+        time.sleep(ttl)
+        login_ok(sock, "alice")
+        n = lookups(sock)
+        expect(n["failed"] >= 1, "no failed lookup counted: %s" % n)
+        expect_error(itest.authenticate("bob", "bob-pw", path=sock), UNAVAILABLE, "bob, never looked up")
+
+        set_rules(rules, "name alice %d\n" % (SLOW_MS + 2000))
+        time.sleep(ttl)
+        login_ok(sock, "alice")
+        n = lookups(sock)
+        expect(n["pending"] >= 1, "alice's login waited for the hung lookup: %s" % n)
+        expect(n["staleCalls"] == 1, "staleCalls: %s" % n)
+        itest.wait_log("going on with the answers they gave before", path=d.log)
+        none_on_loop(d, sock)
+
+
 if __name__ == "__main__":
     sys.exit(itest.run_cases(globals(), sys.argv[1:]))
