@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -408,6 +409,10 @@ static int exchange(int fd, struct wire_buf *req, bool secret, uint64_t deadline
                 wire_buf_done(req);
         if (r < 0)
                 return r;
+        /* One call per connection, and the daemon hears it: it closes its
+         * end right after the answer instead of being woken once more by
+         * our close (a cross-CPU wake-up per login). */
+        (void) shutdown(fd, SHUT_WR);
         r = neostra_client_receive(fd, deadline, &m);
         if (r < 0)
                 return r;
