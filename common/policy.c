@@ -2,8 +2,10 @@
 /* Which names are never ours: shared by the module and the daemon, so the
  * two sides draw the line in the same place. */
 #include <errno.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "neostra/conf.h"
@@ -27,10 +29,17 @@ bool neostra_system_uid(uid_t uid, uid_t minimum_uid) {
         return uid == 0 || uid < minimum_uid || uid == OVERFLOW_UID;
 }
 
-int neostra_local_lookup(const char *name, uid_t *ret_uid) {
-        struct passwd pw, *res = NULL;
+/*
+ * One getpwnam_r-style call through lookup(), with a buffer grown while it
+ * says ERANGE (up to 1 MiB).  lookup() copies what it needs out of buf
+ * before it is freed and sets *found.  Returns 1 found, 0 not found, <0
+ * when the lookup failed: anything but "not found" means we cannot tell,
+ * and the caller must not send a password it cannot classify.
+ */
+static int nss_call(int (*lookup)(void *ctx, char *buf, size_t size, bool *found), void *ctx) {
         long hint = sysconf(_SC_GETPW_R_SIZE_MAX);
         size_t size = hint > 0 && hint < 65536 ? (size_t) hint : 4096u;
+        bool found = false;
         char *buf = NULL;
         int r;
 
@@ -42,19 +51,88 @@ int neostra_local_lookup(const char *name, uid_t *ret_uid) {
                         return -ENOMEM;
                 }
                 buf = nbuf;
-                r = getpwnam_r(name, &pw, buf, size, &res);
+                r = lookup(ctx, buf, size, &found);
                 if (r != ERANGE || size >= 1024u * 1024u)
                         break;
                 size *= 2;
         }
         free(buf);
-
-        /* Anything but "not found" means we cannot tell, and the caller
-         * must not send a password it cannot classify. */
+        if (r == ENOMEM)
+                return -ENOMEM;
         if (r != 0 && !neostra_nss_not_found(r))
                 return -r;
-        if (r != 0 || !res)
-                return 0;
-        *ret_uid = res->pw_uid;
-        return 1;
+        return r == 0 && found;
+}
+
+struct nss_query {
+        const char *name;
+        uid_t id;
+        uid_t uid;
+        gid_t gid;
+        char *user_name;
+};
+
+static int user_by_name(void *ctx, char *buf, size_t size, bool *found) {
+        struct nss_query *q = ctx;
+        struct passwd pw, *res = NULL;
+        int r = getpwnam_r(q->name, &pw, buf, size, &res);
+
+        if (r == 0 && res) {
+                q->uid = res->pw_uid;
+                *found = true;
+        }
+        return r;
+}
+
+static int group_by_name(void *ctx, char *buf, size_t size, bool *found) {
+        struct nss_query *q = ctx;
+        struct group gr, *res = NULL;
+        int r = getgrnam_r(q->name, &gr, buf, size, &res);
+
+        if (r == 0 && res) {
+                q->gid = res->gr_gid;
+                *found = true;
+        }
+        return r;
+}
+
+static int user_by_uid(void *ctx, char *buf, size_t size, bool *found) {
+        struct nss_query *q = ctx;
+        struct passwd pw, *res = NULL;
+        int r = getpwuid_r(q->id, &pw, buf, size, &res);
+
+        if (r == 0 && res) {
+                q->user_name = strdup(res->pw_name);
+                if (!q->user_name)
+                        return ENOMEM;
+                *found = true;
+        }
+        return r;
+}
+
+int neostra_local_lookup(const char *name, uid_t *ret_uid) {
+        struct nss_query q = { .name = name };
+        int r = nss_call(user_by_name, &q);
+
+        if (r > 0)
+                *ret_uid = q.uid;
+        return r;
+}
+
+int neostra_local_group_lookup(const char *name, gid_t *ret_gid) {
+        struct nss_query q = { .name = name };
+        int r = nss_call(group_by_name, &q);
+
+        if (r > 0)
+                *ret_gid = q.gid;
+        return r;
+}
+
+int neostra_local_user_name(uid_t uid, char **ret_name) {
+        struct nss_query q = { .id = uid };
+        int r = nss_call(user_by_uid, &q);
+
+        if (r > 0)
+                *ret_name = q.user_name;
+        return r;
 }

@@ -15,7 +15,6 @@
 #include "worker.h"
 
 #define BUCKETS 1024u           /* a power of two */
-#define NSS_BUF_MAX (1024u * 1024u)
 
 struct wait_link {
         LocalNamesWait *wait;
@@ -180,46 +179,6 @@ static struct entry *entry_new(LocalNames *l, const struct localnames_key *k, ui
 
 /* ---- the lookups (any thread) ------------------------------------------------ */
 
-static int look_up_group(const char *name, gid_t *ret) {
-        struct group gr, *grr = NULL;
-        size_t size = 16384;
-        char *buf = NULL;
-        int r;
-
-        for (;;) {
-                char *nbuf = realloc(buf, size);
-
-                if (!nbuf) {
-                        free(buf);
-                        return -ENOMEM;
-                }
-                buf = nbuf;
-                r = getgrnam_r(name, &gr, buf, size, &grr);
-                if (r != ERANGE || size >= NSS_BUF_MAX)
-                        break;
-                size *= 2;
-        }
-        if (r == 0 && grr)
-                *ret = grr->gr_gid;
-        free(buf);
-        if (r != 0 && !neostra_nss_not_found(r))
-                return -r;
-        return r == 0 && grr;
-}
-
-static int look_up_uid_name(uid_t uid, char **ret) {
-        struct passwd pw, *pwr = NULL;
-        char buf[16384];
-        int r = getpwuid_r(uid, &pw, buf, sizeof(buf), &pwr);
-
-        if (r != 0 && !neostra_nss_not_found(r))
-                return -r;
-        if (r != 0 || !pwr)
-                return 0;
-        *ret = strdup(pwr->pw_name);
-        return *ret ? 1 : -ENOMEM;
-}
-
 static void look_up(enum localnames_kind kind, const char *name, uint32_t id, int *ret_result,
                     uint32_t *ret_value, char **ret_name) {
         uid_t uid = 0;
@@ -233,11 +192,11 @@ static void look_up(enum localnames_kind kind, const char *name, uint32_t id, in
                 *ret_value = uid;
                 break;
         case LOCALNAMES_GROUP:
-                *ret_result = look_up_group(name, &gid);
+                *ret_result = neostra_local_group_lookup(name, &gid);
                 *ret_value = gid;
                 break;
         case LOCALNAMES_UID_NAME:
-                *ret_result = look_up_uid_name(id, ret_name);
+                *ret_result = neostra_local_user_name(id, ret_name);
                 break;
         default:
                 *ret_result = ids_local_id_taken(id);

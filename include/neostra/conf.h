@@ -139,6 +139,9 @@ int neostra_local_system_account(const char *name, uid_t minimum_uid);
  * getpwnam_r of name, 1 found (*ret_uid set), 0 not found, <0 cannot tell;
  * and whether a found uid is a system account's. */
 int neostra_local_lookup(const char *name, uid_t *ret_uid);
+/* The same for getgrnam_r (*ret_gid) and getpwuid_r (*ret_name, to free). */
+int neostra_local_group_lookup(const char *name, gid_t *ret_gid);
+int neostra_local_user_name(uid_t uid, char **ret_name);
 
 /* Whether a getpwnam_r/getgrnam_r result means "no such entry": NSS
  * modules say so with any of 0 (and no entry), ENOENT, ESRCH, EBADF or

@@ -87,6 +87,21 @@ series() {
         nt_wait "$NT_LAST_PID"
 }
 
+# wrk64 ID LUA BASE_URL LABEL: the BENCH_RUNS wrk runs of row ID (64
+# keep-alive connections, no PAM) against a 50 ms API at BASE_URL, the
+# request from the wrk script LUA; each run's output in $out/ID-c64.rN.wrk.
+wrk64() {
+        _w=1
+        while [ "$_w" -le "$BENCH_RUNS" ]; do
+                _wf=$out/$1-c64.r$_w.wrk
+                nt_spawn wrk wrk -t2 -c64 -d"${BENCH_DURATION}s" --latency -s "$2" \
+                        "$3$BENCH_SIGNIN_PATH" >"$_wf" 2>&1
+                nt_wait "$NT_LAST_PID"
+                say "  wrk $4, 64 connections, run $_w/$BENCH_RUNS: $(sed -n 's/^Requests\/sec: *//p' "$_wf") req/s, p99 $(sed -n 's/^ *99% *//p' "$_wf")"
+                _w=$((_w + 1))
+        done
+}
+
 # The daemon: without --debug unless asked (one log line per decision is
 # what a production daemon writes too), with the unit's Nice= and
 # Environment= as systemd starts it (bench_nice, bench_unit_env).  Same as
@@ -300,15 +315,7 @@ if [ "$mock_wanted" = 1 ]; then
                                 echo 'wrk.headers["Content-Type"] = "application/json"'
                         } >"$NT_TMP/wrk-slow.lua"
                         say "wrk against the mock, 50 ms, 64 connections"
-                        r=1
-                        while [ "$r" -le "$BENCH_RUNS" ]; do
-                                f=$out/wrk-mock50-c64.r$r.wrk
-                                nt_spawn wrk wrk -t2 -c64 -d"${BENCH_DURATION}s" --latency -s "$NT_TMP/wrk-slow.lua" \
-                                        "$http$BENCH_SIGNIN_PATH" >"$f" 2>&1
-                                nt_wait "$NT_LAST_PID"
-                                say "  wrk mock 50 ms, 64 connections, run $r/$BENCH_RUNS: $(sed -n 's/^Requests\/sec: *//p' "$f") req/s, p99 $(sed -n 's/^ *99% *//p' "$f")"
-                                r=$((r + 1))
-                        done
+                        wrk64 wrk-mock50 "$NT_TMP/wrk-slow.lua" "$http" "mock 50 ms"
                 fi
                 nt_stop "$NT_MOCK_PID" mock_api
         else
@@ -342,15 +349,7 @@ if [ "$fixed_wanted" = 1 ]; then
                 unset BENCH_MOCK_PORT
                 if wanted wrk-fixed50 && command -v wrk >/dev/null 2>&1; then
                         row wrk-fixed50 wrk "wrk (keep-alive, no PAM)" "fixed 50 ms (asyncio), HTTP" 64
-                        r=1
-                        while [ "$r" -le "$BENCH_RUNS" ]; do
-                                f=$out/wrk-fixed50-c64.r$r.wrk
-                                nt_spawn wrk wrk -t2 -c64 -d"${BENCH_DURATION}s" --latency -s "$NT_TMP/wrk-post.lua" \
-                                        "http://127.0.0.1:$f_http$BENCH_SIGNIN_PATH" >"$f" 2>&1
-                                nt_wait "$NT_LAST_PID"
-                                say "  wrk fixed 50 ms, 64 connections, run $r/$BENCH_RUNS: $(sed -n 's/^Requests\/sec: *//p' "$f") req/s, p99 $(sed -n 's/^ *99% *//p' "$f")"
-                                r=$((r + 1))
-                        done
+                        wrk64 wrk-fixed50 "$NT_TMP/wrk-post.lua" "http://127.0.0.1:$f_http" "fixed 50 ms"
                 fi
         else
                 say "fixed-api.py did not start:"
@@ -392,15 +391,7 @@ if [ "$cfixed_wanted" = 1 ]; then
                 unset BENCH_MOCK_PORT
                 if wanted wrk-cfixed50 && command -v wrk >/dev/null 2>&1; then
                         row wrk-cfixed50 wrk "wrk (keep-alive, no PAM)" "fixed 50 ms (C), HTTP" 64
-                        r=1
-                        while [ "$r" -le "$BENCH_RUNS" ]; do
-                                f=$out/wrk-cfixed50-c64.r$r.wrk
-                                nt_spawn wrk wrk -t2 -c64 -d"${BENCH_DURATION}s" --latency -s "$NT_TMP/wrk-post.lua" \
-                                        "http://127.0.0.1:$cf_http$BENCH_SIGNIN_PATH" >"$f" 2>&1
-                                nt_wait "$NT_LAST_PID"
-                                say "  wrk fixed 50 ms (C), 64 connections, run $r/$BENCH_RUNS: $(sed -n 's/^Requests\/sec: *//p' "$f") req/s, p99 $(sed -n 's/^ *99% *//p' "$f")"
-                                r=$((r + 1))
-                        done
+                        wrk64 wrk-cfixed50 "$NT_TMP/wrk-post.lua" "http://127.0.0.1:$cf_http" "fixed 50 ms (C)"
                 fi
         else
                 if [ -n "$cfpid" ]; then
