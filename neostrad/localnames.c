@@ -231,21 +231,22 @@ static void job_done(void *data) {
 
         l->n_pending--;
         e->pending = false;
-        if (j->ran && j->result < 0)
-                l->failed++;
-        if (j->ran && j->result < 0 && usable(e, now_usec(l))) {
-                /* The source failed: the last answer it gave stands, as
-                 * for a lookup that is slow (localnames.h). */
-                if (by_name(e->kind))
-                        log_msg(LOG_DEBUG, "NSS: looking up %s %s failed (%s); keeping the answer of %llu s ago",
-                                e->kind == LOCALNAMES_USER ? "user" : "group", e->name, strerror(-j->result),
-                                (unsigned long long) ((now_usec(l) - e->fetched_usec) / 1000000u));
-                free(j->value_name);
-                list_newest(l, e);
+        if (j->ran) {
                 l->off_loop++;
-        } else if (j->ran) {
-                store(l, e, j->started_usec, j->result, j->value, j->value_name);
-                l->off_loop++;
+                l->failed += j->result < 0;
+                if (j->result < 0 && usable(e, now_usec(l))) {
+                        /* The source failed: the last answer it gave
+                         * stands, as for a lookup that is slow
+                         * (localnames.h). */
+                        if (by_name(e->kind))
+                                log_msg(LOG_DEBUG, "NSS: looking up %s %s failed (%s); keeping the answer of "
+                                        "%llu s ago", e->kind == LOCALNAMES_USER ? "user" : "group", e->name,
+                                        strerror(-j->result),
+                                        (unsigned long long) ((now_usec(l) - e->fetched_usec) / 1000000u));
+                        free(j->value_name);
+                        list_newest(l, e);
+                } else
+                        store(l, e, j->started_usec, j->result, j->value, j->value_name);
         } else if (e->answered)
                 list_newest(l, e);      /* not run (shutting down): the old answer stays */
         links = e->waits;
