@@ -67,6 +67,7 @@ struct LocalNames {
         uint64_t off_loop, on_loop, failed;
         uint64_t clock_offset;          /* localnames_test_advance() */
         bool closing;
+        LocalNames *next_abandoned;
 };
 
 static uint64_t now_usec(const LocalNames *l) {
@@ -468,10 +469,26 @@ static void drop_all(LocalNames *l, bool keep_pending) {
                 }
 }
 
+/* A table whose lookups were still running at exit (localnames_free). */
+static LocalNames *abandoned;
+
 LocalNames *localnames_free(LocalNames *l) {
+        unsigned running;
+
         if (!l)
                 return NULL;
         l->closing = true;
+        /* A hung NSS source (LDAP down, no timeout) must not hold up the
+         * daemon's exit until systemd kills it: its threads are left to
+         * the process's end, the table with them (still reachable). */
+        running = workers_running(l->workers);
+        if (running > 0) {
+                log_msg(LOG_WARNING, "%u local account lookup(s) (NSS) still running; not waiting for them",
+                        running);
+                l->next_abandoned = abandoned;
+                abandoned = l;
+                return NULL;
+        }
         /* Every lookup's done callback runs in here: no waits are left. */
         workers_free(l->workers);
         drop_all(l, false);

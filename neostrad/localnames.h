@@ -80,8 +80,9 @@ typedef struct LocalNamesWait LocalNamesWait;
 typedef void (*localnames_ready_fn)(void *userdata);
 
 int localnames_new(sd_event *event, LocalNames **ret);
-/* Waits for lookups under way (a hung NSS source holds it up: systemd's
- * stop timeout ends that); waiting calls are not resumed. */
+/* At exit: waiting calls are not resumed; with lookups still running (a
+ * hung NSS source) it does not wait for them and leaves the table to the
+ * process's end. */
 LocalNames *localnames_free(LocalNames *l);
 
 /* Forget every answer (reload, invalidate, clear).  Lookups under way

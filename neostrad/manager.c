@@ -1493,7 +1493,9 @@ static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, v
         }
         for (c = m->connections; c; c = next) {
                 next = c->next;
-                if (!c->login && c->out.len == 0)
+                /* A call waiting for NSS answers is under way too: it
+                 * gets them, or its NAMES_WAIT_USEC answer. */
+                if (!c->login && !c->parked && c->out.len == 0)
                         connection_free(c);
                 else
                         c->close_after_write = !c->login;

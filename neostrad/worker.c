@@ -34,6 +34,7 @@ struct Workers {
         struct job *queue, *queue_tail;   /* waiting for a thread */
         struct job *done;                 /* finished, for the loop */
         unsigned queued;
+        unsigned running;                 /* jobs a thread is in */
         bool stopping;
 };
 
@@ -55,11 +56,13 @@ static void *thread_main(void *userdata) {
                 w->queue = j->next;
                 if (!w->queue)
                         w->queue_tail = NULL;
+                w->running++;
                 pthread_mutex_unlock(&w->lock);
 
                 j->work(j->data);
 
                 pthread_mutex_lock(&w->lock);
+                w->running--;
                 j->next = w->done;
                 w->done = j;
                 /* Wake the loop; a full counter still wakes it. */
@@ -176,4 +179,13 @@ int workers_submit(Workers *w, work_fn_t work, done_fn_t done, void *data) {
 
 unsigned workers_queued(const Workers *w) {
         return w->queued;
+}
+
+unsigned workers_running(Workers *w) {
+        unsigned n;
+
+        pthread_mutex_lock(&w->lock);
+        n = w->running;
+        pthread_mutex_unlock(&w->lock);
+        return n;
 }

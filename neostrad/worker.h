@@ -24,3 +24,5 @@ Workers *workers_free(Workers *w);
 int workers_submit(Workers *w, work_fn_t work, done_fn_t done, void *data);
 
 unsigned workers_queued(const Workers *w);
+/* Jobs a thread is running now. */
+unsigned workers_running(Workers *w);

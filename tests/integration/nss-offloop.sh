@@ -7,7 +7,8 @@
 # and userdb answers go on; a hung lookup fails its call closed
 # (ServiceUnavailable) after neostrad's NAMES_WAIT_USEC; a failure is not
 # kept; a user NSS answered for before still logs in while NSS fails or
-# hangs (the previous answer stands); GetStatus localLookups.onLoop stays 0.  The cases are in
+# hangs (the previous answer stands); SIGTERM while a lookup hangs stops
+# the daemon at once; GetStatus localLookups.onLoop stays 0.  The cases are in
 # nss_offloop.py.  Ends with "nss-offloop: N passed, N failed".
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -38,6 +39,6 @@ export NEOSTRA_NAMES_WAIT="${_w:-5}"
 echo "# NAMES_WAIT_USEC = $NEOSTRA_NAMES_WAIT s"
 
 nt_run_cases slow_lookup_holds_only_its_login slow_first_login_query hung_lookup_fails_closed \
-        failed_lookup_not_reused kept_answers_during_nss_outage
+        failed_lookup_not_reused kept_answers_during_nss_outage stop_while_a_lookup_hangs
 nt_end_checks
 nt_finish
