@@ -1,12 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Local users and groups, looked up off the loop and kept; see localnames.h. */
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "ids.h"
 #include "localnames.h"
