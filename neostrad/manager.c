@@ -1003,22 +1003,25 @@ static void connection_process(Connection *c) {
         }
 }
 
-static void unpark(Connection *c) {
+/* The parked call's message (the caller's now), and nothing parked left. */
+static json_t *unpark(Connection *c) {
+        json_t *msg = c->parked;
+
         localnames_wait_cancel(c->names_wait);
         c->names_wait = NULL;
         free(c->names_keys);
         c->names_keys = NULL;
         c->n_names_keys = 0;
+        c->parked = NULL;
+        return msg;
 }
 
 /* Dispatch the parked call again, its answers in (or kept ones standing in). */
 static void resume_parked(Connection *c) {
-        json_t *msg = c->parked;
         bool secret = c->dispatch == dispatch;
+        json_t *msg = unpark(c);
         int r;
 
-        unpark(c);
-        c->parked = NULL;
         c->names_ready |= c->names_parked;
         c->current = msg;
         r = c->dispatch(c, msg);
@@ -1088,9 +1091,7 @@ int connection_need_names(Connection *c, unsigned stage, const struct localnames
 static void unpark_timed_out(Connection *c) {
         int r;
 
-        unpark(c);
-        json_decref_wipe(c->parked);
-        c->parked = NULL;
+        json_decref_wipe(unpark(c));
         log_msg(LOG_WARNING, "local account lookups (NSS) did not answer within %u s; "
                 "failing a call from uid %u", (unsigned) (NAMES_WAIT_USEC / 1000000u), (unsigned) c->cred.uid);
         if (c->dispatch == dispatch) {
@@ -1138,8 +1139,7 @@ static void connection_free(Connection *c) {
                 return;
         m = c->manager;
         login_detach(c->login);
-        unpark(c);
-        json_decref_wipe(c->parked);
+        json_decref_wipe(unpark(c));
         api_request_cancel(c->refresh);
         free(c->refresh_user);
         sd_event_source_disable_unref(c->io);
