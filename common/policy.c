@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -134,5 +135,60 @@ int neostra_local_user_name(uid_t uid, char **ret_name) {
 
         if (r > 0)
                 *ret_name = q.user_name;
+        return r;
+}
+
+/*
+ * The passwd(5) file alone, as nss_files reads it: fgetpwent_r skips lines
+ * it cannot parse, and says ERANGE with the stream put back at the start of
+ * the line when buf is too small.
+ */
+int neostra_passwd_file_lookup(const char *path, const char *name, uid_t *ret_uid) {
+        size_t size = 1024;
+        char *buf = NULL;
+        FILE *f;
+        int r;
+
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        for (;;) {
+                struct passwd pw, *res = NULL;
+                char *nbuf;
+
+                if (!buf) {
+                        buf = malloc(size);
+                        if (!buf) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                }
+                r = fgetpwent_r(f, &pw, buf, size, &res);
+                if (r == ERANGE && size < 1024u * 1024u) {
+                        size *= 2;
+                        nbuf = realloc(buf, size);
+                        if (!nbuf) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        buf = nbuf;
+                        continue;
+                }
+                if (r == ENOENT) {      /* the end of the file */
+                        r = 0;
+                        break;
+                }
+                if (r != 0 || !res) {
+                        r = r > 0 ? -r : -EIO;
+                        break;
+                }
+                if (strcmp(res->pw_name, name) == 0) {
+                        *ret_uid = res->pw_uid;
+                        r = 1;
+                        break;
+                }
+        }
+        free(buf);
+        fclose(f);
         return r;
 }

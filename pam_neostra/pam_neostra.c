@@ -5,8 +5,11 @@
  *
  * The rules this file keeps, in order of importance:
  *  - never PAM_SUCCESS except on a well-formed success reply;
- *  - local system accounts and excluded names are decided here, without a
- *    round trip, so their passwords never leave the process;
+ *  - root, excluded names and the system accounts of /etc/passwd are
+ *    decided here, without a round trip, so their passwords never leave the
+ *    process; a system account only another NSS source knows (LDAP, SSSD)
+ *    is refused by the daemon, which never sends it to the API, and gets
+ *    PAM_IGNORE here all the same, also while the daemon cannot be asked;
  *  - every wait is bounded by one deadline (timeout=), nothing here exits,
  *    aborts, raises SIGPIPE or installs a signal handler;
  *  - the password is only ever in PAM's own item and in the request, and
@@ -73,7 +76,14 @@ struct ctx {
         pam_handle_t *pamh;
         struct module_args args;
         const char *user;
+        uid_t minimum_uid;
         int flags;
+};
+
+/* Where the module looks a name up before it calls the daemon. */
+enum lookup {
+        LOOKUP_FILES,   /* /etc/passwd: the daemon asks NSS again */
+        LOOKUP_NSS,     /* every NSS source: nothing asks after us */
 };
 
 /* ---- arguments ---------------------------------------------------------- */
@@ -220,11 +230,14 @@ static const struct neostra_config *get_config(struct ctx *c) {
         return d->config;
 }
 
-/* One NSS lookup per transaction: auth and account ask about the same name. */
+/* At most one lookup of each kind per transaction: auth and account ask
+ * about the same name. */
+#define LOCAL_UNKNOWN INT_MIN
+
 struct local_data {
         char *user;
         uid_t minimum_uid;
-        int result;             /* neostra_local_system_account(): 0 or 1 */
+        int result[2];          /* by enum lookup: 0 or 1, or LOCAL_UNKNOWN */
 };
 
 static void local_data_free(pam_handle_t *pamh, void *data, int error_status) {
@@ -236,24 +249,40 @@ static void local_data_free(pam_handle_t *pamh, void *data, int error_status) {
         free(d);
 }
 
-static int local_system_account(struct ctx *c, uid_t minimum_uid) {
+/* 1 when c->user is a system account by that lookup, 0 when not (or not
+ * there), <0 when the lookup failed. */
+static int local_system_account(struct ctx *c, enum lookup how) {
         const void *p = NULL;
-        struct local_data *d;
+        struct local_data *d = NULL;
+        uid_t uid;
         int r;
 
         if (pam_get_data(c->pamh, DATA_LOCAL, &p) == PAM_SUCCESS && p) {
-                const struct local_data *old = p;
+                struct local_data *old = (struct local_data *) p;
 
-                if (old->minimum_uid == minimum_uid && strcmp(old->user, c->user) == 0)
-                        return old->result;
+                if (old->minimum_uid == c->minimum_uid && strcmp(old->user, c->user) == 0) {
+                        if (old->result[how] != LOCAL_UNKNOWN)
+                                return old->result[how];
+                        d = old;
+                }
         }
-        r = neostra_local_system_account(c->user, minimum_uid);
+        if (how == LOOKUP_FILES) {
+                r = neostra_passwd_file_lookup(NEOSTRA_PASSWD_FILE, c->user, &uid);
+                if (r > 0)
+                        r = neostra_system_uid(uid, c->minimum_uid);
+        } else
+                r = neostra_local_system_account(c->user, c->minimum_uid);
         if (r < 0)
                 return r;       /* a failure is asked again next time */
+        if (d) {
+                d->result[how] = r;
+                return r;
+        }
         d = calloc(1, sizeof(*d));
         if (d && (d->user = strdup(c->user))) {
-                d->minimum_uid = minimum_uid;
-                d->result = r;
+                d->minimum_uid = c->minimum_uid;
+                d->result[LOOKUP_FILES] = d->result[LOOKUP_NSS] = LOCAL_UNKNOWN;
+                d->result[how] = r;
                 if (pam_set_data(c->pamh, DATA_LOCAL, d, local_data_free) == PAM_SUCCESS)
                         return r;
         }
@@ -268,9 +297,8 @@ enum user_class {
 };
 
 /* Excluded names and local system accounts are never ours. */
-static enum user_class classify_user(struct ctx *c) {
+static enum user_class classify_user(struct ctx *c, enum lookup how) {
         const struct neostra_config *conf = get_config(c);
-        uid_t minimum_uid;
         int r;
 
         if (strcmp(c->user, "root") == 0 || neostra_user_excluded(conf, c->user)) {
@@ -279,9 +307,15 @@ static enum user_class classify_user(struct ctx *c) {
                 return USER_NOT_OURS;
         }
 
-        minimum_uid = c->args.have_minimum_uid ? c->args.minimum_uid
-                      : conf ? conf->minimum_uid : DEFAULT_MINIMUM_UID;
-        r = local_system_account(c, minimum_uid);
+        c->minimum_uid = c->args.have_minimum_uid ? c->args.minimum_uid
+                         : conf ? conf->minimum_uid : DEFAULT_MINIMUM_UID;
+        r = local_system_account(c, how);
+        if (r < 0 && how == LOOKUP_FILES) {
+                /* An unreadable /etc/passwd: NSS may still know. */
+                pam_syslog(c->pamh, LOG_WARNING, "cannot read %s: %s; asking NSS; user=%s",
+                           NEOSTRA_PASSWD_FILE, strerror(-r), c->user);
+                r = local_system_account(c, LOOKUP_NSS);
+        }
         if (r < 0) {
                 pam_syslog(c->pamh, LOG_ERR, "cannot look up local account: %s; user=%s",
                            strerror(-r), c->user);
@@ -290,19 +324,44 @@ static enum user_class classify_user(struct ctx *c) {
         if (r > 0) {
                 if (c->args.debug)
                         pam_syslog(c->pamh, LOG_DEBUG, "local system account (below minimum_uid %u); user=%s",
-                                   (unsigned) minimum_uid, c->user);
+                                   (unsigned) c->minimum_uid, c->user);
                 return USER_NOT_OURS;
         }
         return USER_OURS;
 }
 
 /*
+ * For when the daemon could not say (unreachable, a bad reply,
+ * ServiceUnavailable): only /etc/passwd was read before the call, so ask
+ * NSS whether another source (LDAP, SSSD) knows the name as a system
+ * account, which the daemon would have answered NotOurUser for.
+ */
+static bool system_account_by_nss(struct ctx *c) {
+        if (local_system_account(c, LOOKUP_NSS) <= 0)
+                return false;
+        if (c->args.debug)
+                pam_syslog(c->pamh, LOG_DEBUG, "local system account (NSS, below minimum_uid %u); user=%s",
+                           (unsigned) c->minimum_uid, c->user);
+        return true;
+}
+
+/* The result when the daemon could not say: code, or PAM_IGNORE for a
+ * system account or with ignore_authinfo_unavail. */
+static int unavailable(struct ctx *c, int code) {
+        if (system_account_by_nss(c))
+                return PAM_IGNORE;
+        return c->args.ignore_authinfo_unavail ? PAM_IGNORE : code;
+}
+
+/*
  * Common start of every pam_sm_*: arguments, user name, policy.  Returns
  * PAM_SUCCESS when the caller should go on with c->user, or the result the
- * caller must return.  invalid_result is what a name we cannot handle gets.
+ * caller must return.  invalid_result is what a name we cannot handle gets;
+ * how is where local accounts are looked up: LOOKUP_FILES where the daemon
+ * is asked next (it looks through NSS itself), LOOKUP_NSS where it is not.
  */
 static int begin(struct ctx *c, pam_handle_t *pamh, int flags, int argc, const char **argv,
-                 int invalid_result) {
+                 int invalid_result, enum lookup how) {
         const char *user = NULL;
         int r;
 
@@ -330,7 +389,7 @@ static int begin(struct ctx *c, pam_handle_t *pamh, int flags, int argc, const c
         }
         c->user = user;
 
-        switch (classify_user(c)) {
+        switch (classify_user(c, how)) {
         case USER_OURS:
                 return PAM_SUCCESS;
         case USER_NOT_OURS:
@@ -587,11 +646,11 @@ static int authenticate_reply(struct ctx *c, const struct wire_value *reply) {
         r = wire_param_bool(reply, "offline", &offline);
         if (r < 0 && r != -ENOENT) {
                 pam_syslog(c->pamh, LOG_ERR, "invalid reply from neostrad (offline); user=%s", c->user);
-                return c->args.ignore_authinfo_unavail ? PAM_IGNORE : PAM_AUTHINFO_UNAVAIL;
+                return unavailable(c, PAM_AUTHINFO_UNAVAIL);
         }
         if (user && user->type != WIRE_STRING) {
                 pam_syslog(c->pamh, LOG_ERR, "invalid reply from neostrad (user); user=%s", c->user);
-                return c->args.ignore_authinfo_unavail ? PAM_IGNORE : PAM_AUTHINFO_UNAVAIL;
+                return unavailable(c, PAM_AUTHINFO_UNAVAIL);
         }
 
         if (offline) {
@@ -652,7 +711,7 @@ static int authenticate_error(struct ctx *c, const char *error, const struct wir
          * never a success, never blamed on the user. */
         pam_syslog(c->pamh, LOG_ERR, "authentication unavailable: %s%s%s; user=%s rhost=%s",
                    neostra_error_short(error), reason ? ": " : "", reason ? reason : "", c->user, rhost);
-        return c->args.ignore_authinfo_unavail ? PAM_IGNORE : PAM_AUTHINFO_UNAVAIL;
+        return unavailable(c, PAM_AUTHINFO_UNAVAIL);
 }
 
 PAM_NEOSTRA_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv) {
@@ -673,7 +732,7 @@ PAM_NEOSTRA_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int ar
                 if (argv[i] && strcmp(argv[i], "setcred_only") == 0)
                         return PAM_IGNORE;
 
-        ret = begin(&c, pamh, flags, argc, argv, PAM_USER_UNKNOWN);
+        ret = begin(&c, pamh, flags, argc, argv, PAM_USER_UNKNOWN, LOOKUP_FILES);
         if (ret != PAM_SUCCESS)
                 return ret;
 
@@ -717,7 +776,7 @@ PAM_NEOSTRA_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int ar
         forget_account_answer(&c);     /* of an earlier attempt in this transaction */
         r = call_daemon(&c, NEOSTRA_METHOD_AUTHENTICATE, &buf, true, &reply);
         if (r < 0)
-                return c.args.ignore_authinfo_unavail ? PAM_IGNORE : PAM_AUTHINFO_UNAVAIL;
+                return unavailable(&c, PAM_AUTHINFO_UNAVAIL);
 
         if (reply.error)
                 ret = authenticate_error(&c, reply.error, reply.params, rhost);
@@ -880,11 +939,11 @@ static enum account_outcome check_account(struct ctx *c, struct account *a) {
                 error = NULL;
         } else {
                 user_params(c, &req);
-                if (build_request(c, NEOSTRA_METHOD_CHECK_ACCOUNT, &req, &buf) < 0)
-                        return ACCOUNT_UNAVAILABLE;
-                r = call_daemon(c, NEOSTRA_METHOD_CHECK_ACCOUNT, &buf, false, &answer);
-                if (r < 0)
-                        return ACCOUNT_UNAVAILABLE;
+                if (build_request(c, NEOSTRA_METHOD_CHECK_ACCOUNT, &req, &buf) < 0 ||
+                    call_daemon(c, NEOSTRA_METHOD_CHECK_ACCOUNT, &buf, false, &answer) < 0) {
+                        o = ACCOUNT_UNAVAILABLE;
+                        goto done;
+                }
                 reply = answer.params;
                 error = answer.error;
         }
@@ -947,6 +1006,8 @@ done:
         wire_reply_done(&answer);
         if (kept)
                 forget_account_answer(c);
+        if (o == ACCOUNT_UNAVAILABLE && system_account_by_nss(c))
+                o = ACCOUNT_NOT_OURS;
         return o;
 }
 
@@ -973,7 +1034,7 @@ PAM_NEOSTRA_EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc,
         struct account a;
         int ret;
 
-        ret = begin(&c, pamh, flags, argc, argv, PAM_USER_UNKNOWN);
+        ret = begin(&c, pamh, flags, argc, argv, PAM_USER_UNKNOWN, LOOKUP_FILES);
         if (ret != PAM_SUCCESS)
                 return ret;
 
@@ -1094,7 +1155,7 @@ PAM_NEOSTRA_EXPORT int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, c
         const void *p = NULL;
         int op = flags & ~PAM_SILENT, ret;
 
-        ret = begin(&c, pamh, flags, argc, argv, PAM_IGNORE);
+        ret = begin(&c, pamh, flags, argc, argv, PAM_IGNORE, LOOKUP_FILES);
         if (ret != PAM_SUCCESS)
                 return ret;
 
@@ -1142,7 +1203,7 @@ PAM_NEOSTRA_EXPORT int pam_sm_open_session(pam_handle_t *pamh, int flags, int ar
         struct ctx c;
         int ret;
 
-        ret = begin(&c, pamh, flags, argc, argv, PAM_IGNORE);
+        ret = begin(&c, pamh, flags, argc, argv, PAM_IGNORE, LOOKUP_NSS);
         if (ret != PAM_SUCCESS)
                 return ret;
         pam_syslog(pamh, LOG_INFO, "session opened; user=%s", c.user);
@@ -1153,7 +1214,7 @@ PAM_NEOSTRA_EXPORT int pam_sm_close_session(pam_handle_t *pamh, int flags, int a
         struct ctx c;
         int ret;
 
-        ret = begin(&c, pamh, flags, argc, argv, PAM_IGNORE);
+        ret = begin(&c, pamh, flags, argc, argv, PAM_IGNORE, LOOKUP_NSS);
         if (ret != PAM_SUCCESS)
                 return ret;
         pam_syslog(pamh, LOG_INFO, "session closed; user=%s", c.user);
@@ -1172,7 +1233,7 @@ PAM_NEOSTRA_EXPORT int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc,
         enum account_outcome o;
         int ret;
 
-        ret = begin(&c, pamh, flags, argc, argv, PAM_IGNORE);
+        ret = begin(&c, pamh, flags, argc, argv, PAM_IGNORE, LOOKUP_FILES);
         if (ret != PAM_SUCCESS)
                 return ret == PAM_AUTHINFO_UNAVAIL ? PAM_IGNORE : ret;
 

@@ -8,6 +8,9 @@
  *
  *     name PREFIX MS      a by-name lookup of a name starting with PREFIX
  *     id MIN MAX MS       a by-id lookup of an id in [MIN, MAX]
+ *     user NAME UID       getpwnam_r of exactly NAME finds an account with
+ *                         that uid (and gid), as an LDAP source would: it
+ *                         is in no file (after the delay rules above)
  *
  * MS is a delay in milliseconds before the real lookup, or "fail": the
  * lookup fails with EIO without being made.  The first matching rule wins.
@@ -65,15 +68,56 @@ static int apply(const char *name, unsigned long id) {
         return 0;
 }
 
+/* A "user NAME UID" rule for name: 1 and *uid, or 0. */
+static int user_rule(const char *name, unsigned long *uid) {
+        const char *path = getenv("SLOWNSS_RULES");
+        char line[512], rname[256];
+        int found = 0;
+        FILE *f;
+
+        if (!path || !(f = fopen(path, "re")))
+                return 0;
+        while (!found && fgets(line, sizeof(line), f))
+                found = sscanf(line, "user %255s %lu", rname, uid) == 2 && strcmp(rname, name) == 0;
+        fclose(f);
+        return found;
+}
+
+/* The account of a "user" rule in buf: name, "*", uid, gid, "", "/", nologin. */
+static int fake_user(const char *name, unsigned long uid, struct passwd *pw, char *buf, size_t n,
+                     struct passwd **res) {
+        static const char *const rest[] = { "*", "", "/", "/usr/sbin/nologin" };
+        char **fields[] = { &pw->pw_passwd, &pw->pw_gecos, &pw->pw_dir, &pw->pw_shell };
+        size_t need = strlen(name) + 1, at;
+
+        for (size_t i = 0; i < 4; i++)
+                need += strlen(rest[i]) + 1;
+        if (need > n)
+                return ERANGE;
+        pw->pw_name = strcpy(buf, name);
+        at = strlen(name) + 1;
+        for (size_t i = 0; i < 4; i++) {
+                *fields[i] = strcpy(buf + at, rest[i]);
+                at += strlen(rest[i]) + 1;
+        }
+        pw->pw_uid = (uid_t) uid;
+        pw->pw_gid = (gid_t) uid;
+        *res = pw;
+        return 0;
+}
+
 #define NEXT(type, sym) ((type) dlsym(RTLD_NEXT, sym))
 
 EXPORT int getpwnam_r(const char *name, struct passwd *pw, char *buf, size_t n, struct passwd **res);
 int getpwnam_r(const char *name, struct passwd *pw, char *buf, size_t n, struct passwd **res) {
         int r = apply(name, 0);
+        unsigned long uid;
 
         *res = NULL;
         if (r)
                 return r;
+        if (user_rule(name, &uid))
+                return fake_user(name, uid, pw, buf, n, res);
         return NEXT(int (*)(const char *, struct passwd *, char *, size_t, struct passwd **),
                     "getpwnam_r")(name, pw, buf, n, res);
 }

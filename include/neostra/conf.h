@@ -143,6 +143,17 @@ int neostra_local_lookup(const char *name, uid_t *ret_uid);
 int neostra_local_group_lookup(const char *name, gid_t *ret_gid);
 int neostra_local_user_name(uid_t uid, char **ret_name);
 
+/*
+ * name looked up in a passwd(5) file only (NEOSTRA_PASSWD_FILE), not
+ * through NSS: 1 found (*ret_uid set), 0 not there, <0 the file cannot be
+ * read.  The module's check before a call: root, daemons and the other
+ * system accounts live there, and it costs one small file read where NSS
+ * may walk drop-in directories or ask a userdb service (our own daemon for
+ * a Neostra user).
+ */
+#define NEOSTRA_PASSWD_FILE "/etc/passwd"
+int neostra_passwd_file_lookup(const char *path, const char *name, uid_t *ret_uid);
+
 /* Whether a getpwnam_r/getgrnam_r result means "no such entry": NSS
  * modules say so with any of 0 (and no entry), ENOENT, ESRCH, EBADF or
  * EPERM; anything else means the lookup itself failed. */

@@ -10,6 +10,13 @@
 # tests/clockshift.so): otherwise the account step asks the daemon, as one
 # without an Authenticate before it (an SSH key login) does.  Connections are counted
 # with GetStatus connectionsAccepted.
+# Local accounts: the module reads /etc/passwd only before it calls, so its
+# system accounts never reach the daemon; a system account that only another
+# NSS source knows (tests/slownss.so's "user" rule stands for LDAP) is
+# refused by the daemon (NotOurUser, nothing sent to the API) and gets
+# PAM_IGNORE; with the daemon down the module asks NSS itself, and that
+# account still gets PAM_IGNORE while a Neostra user gets
+# PAM_AUTHINFO_UNAVAIL.
 # Ends with "pam-connection: N passed, N failed".
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -158,6 +165,66 @@ if nt_wait_until 15 "pamcheck to authenticate" authed; then
 else
         nt_fail "pamcheck did not authenticate:"
         sed 's/^/  | /' "$NT_LOGS/restart.out"
+fi
+
+# ---- local accounts ----------------------------------------------------------
+# PAM_IGNORE at both steps is the only way through this stack.
+printf '%s [ignore=1 default=die] %s\n%s requisite pam_deny.so\n%s required pam_permit.so\n' \
+        auth "$mod" auth auth account "$mod" account account >"$NT_TMP/pam.d/ignored"
+# ignored_check WHAT USER WANT_CONNECTIONS [ENV...]
+ignored_check() {
+        _what=$1 _user=$2 _want=$3
+        shift 3
+        _before=$(accepted)
+        if env "$@" PAMCHECK_PASSWORD=$pw "$pamcheck" -d "$NT_TMP/pam.d" ignored "$_user" \
+                >"$NT_LOGS/ignored.out" 2>&1; then
+                connections "$_what: PAM_IGNORE at auth and account" "$_want" "$_before"
+        else
+                nt_fail "$_what: not PAM_IGNORE at both steps:"
+                sed 's/^/  | /' "$NT_LOGS/ignored.out"
+        fi
+}
+if awk -F: '$1 == "daemon" && $3 < 1000 { f = 1 } END { exit !f }' /etc/passwd; then
+        ignored_check "daemon (a system account in /etc/passwd)" daemon 0
+else
+        nt_pass "skipped: no system account 'daemon' in /etc/passwd"
+fi
+
+# ldapsys: uid 500, from "NSS" only, for the module and the daemon alike.
+rules=$NT_TMP/nss-rules
+echo "user ldapsys 500" >"$rules"
+nss_env="LD_PRELOAD=$NT_BUILD/tests/slownss.so SLOWNSS_RULES=$rules"
+dpid=$(printf ' %s ' "$NT_PIDS" | tr ' ' '\n' | sed -n 's/^\([0-9]*\):neostrad-conn$/\1/p' | tail -n1)
+nt_stop "$dpid" neostrad-conn
+export LD_PRELOAD="$NT_BUILD/tests/slownss.so" SLOWNSS_RULES="$rules"
+nt_daemon_start conn || { unset LD_PRELOAD; nt_fail "neostrad restart with slownss.so"; nt_finish; }
+unset LD_PRELOAD SLOWNSS_RULES
+# Authenticate and CheckAccount each ask, and each hear NotOurUser.
+ignored_check "ldapsys (a system account only NSS knows)" ldapsys 2 $nss_env
+if grep -q 'Authenticate notOurs; user=ldapsys .*api_latency_ms=- reason="local system account or excluded name"' \
+        "$NT_LOGS/conn.log"; then
+        nt_pass "ldapsys: the daemon refused it as a system account, without the API"
+else
+        nt_fail "ldapsys: no 'Authenticate notOurs; user=ldapsys' line in the daemon's log"
+fi
+
+dpid=$(printf ' %s ' "$NT_PIDS" | tr ' ' '\n' | sed -n 's/^\([0-9]*\):neostrad-conn$/\1/p' | tail -n1)
+nt_stop "$dpid" neostrad-conn
+if env $nss_env PAMCHECK_PASSWORD=$pw "$pamcheck" -d "$NT_TMP/pam.d" ignored ldapsys \
+        >"$NT_LOGS/ignored.out" 2>&1; then
+        nt_pass "daemon down: ldapsys still gets PAM_IGNORE at auth and account (the module asked NSS)"
+else
+        nt_fail "daemon down: ldapsys did not get PAM_IGNORE:"
+        sed 's/^/  | /' "$NT_LOGS/ignored.out"
+fi
+if env $nss_env PAMCHECK_PASSWORD=$pw "$pamcheck" -d "$NT_TMP/pam.d" ignored conn >"$NT_LOGS/ignored.out" 2>&1; then
+        nt_fail "daemon down: a Neostra user got through the ignore-only stack"
+elif grep -q 'pam_authenticate(conn): Authentication service cannot retrieve authentication info' \
+        "$NT_LOGS/ignored.out"; then
+        nt_pass "daemon down: a Neostra user gets PAM_AUTHINFO_UNAVAIL"
+else
+        nt_fail "daemon down: a Neostra user: not PAM_AUTHINFO_UNAVAIL:"
+        sed 's/^/  | /' "$NT_LOGS/ignored.out"
 fi
 
 nt_end_checks

@@ -1218,6 +1218,57 @@ static void test_excluded(void **state)
         neostra_config_free(c);
 }
 
+/* The module's look at /etc/passwd before a call: the file alone, a
+ * line longer than the first buffer, lines fgetpwent_r cannot parse. */
+static void test_passwd_file_lookup(void **state)
+{
+        struct fixture *f = *state;
+        char path[160], text[8192], gecos[5000];
+        uid_t uid = 12345;
+
+        memset(gecos, 'g', sizeof(gecos) - 1);
+        gecos[sizeof(gecos) - 1] = 0;
+        snprintf(text, sizeof(text),
+                 "root:x:0:0:root:/root:/bin/bash\n"
+                 "this line is not a passwd entry\n"
+                 "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
+                 "long:x:999:999:%s:/home/long:/bin/sh\n"
+                 "\n"
+                 "alice:x:1000:1000:Alice:/home/alice:/bin/bash\n"
+                 "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+                 "last:x:1001:1001::/home/last:/bin/sh", gecos);
+        snprintf(path, sizeof(path), "%s/passwd", f->dir);
+        write_bytes(path, text, strlen(text), 0644);
+
+        assert_int_equal(neostra_passwd_file_lookup(path, "root", &uid), 1);
+        assert_int_equal(uid, 0);
+        assert_int_equal(neostra_passwd_file_lookup(path, "daemon", &uid), 1);
+        assert_int_equal(uid, 1);
+        assert_true(neostra_system_uid(uid, 1000));
+        /* Past a 5,000-byte line: the buffer grows and the line is read again. */
+        assert_int_equal(neostra_passwd_file_lookup(path, "long", &uid), 1);
+        assert_int_equal(uid, 999);
+        assert_int_equal(neostra_passwd_file_lookup(path, "alice", &uid), 1);
+        assert_int_equal(uid, 1000);
+        assert_false(neostra_system_uid(uid, 1000));
+        assert_int_equal(neostra_passwd_file_lookup(path, "nobody", &uid), 1);
+        assert_true(neostra_system_uid(uid, 1000));
+        /* The last line has no newline. */
+        assert_int_equal(neostra_passwd_file_lookup(path, "last", &uid), 1);
+        assert_int_equal(uid, 1001);
+
+        /* Not there: 0, and *ret_uid untouched. */
+        uid = 12345;
+        assert_int_equal(neostra_passwd_file_lookup(path, "bob", &uid), 0);
+        assert_int_equal(neostra_passwd_file_lookup(path, "alic", &uid), 0);
+        assert_int_equal(neostra_passwd_file_lookup(path, "alice2", &uid), 0);
+        assert_int_equal(uid, 12345);
+
+        /* No file: the error, never "not a system account". */
+        snprintf(path, sizeof(path), "%s/no-such-passwd", f->dir);
+        assert_int_equal(neostra_passwd_file_lookup(path, "root", &uid), -ENOENT);
+}
+
 static void test_groups_for_roles(void **state)
 {
         struct fixture *f = *state;
@@ -1416,6 +1467,7 @@ int main(void)
                 T(test_email_template_loaded),
                 T(test_home),
                 T(test_excluded),
+        T(test_passwd_file_lookup),
                 T(test_groups_for_roles),
                 T(test_roles_allowed),
                 T(test_strv_free),
