@@ -32,6 +32,8 @@ struct login {
         bool checking;                  /* a verifier check is on a worker */
         bool online_failed;             /* the API answered "unavailable" */
         bool answered;
+        bool hold;                      /* answer() leaves the connection in held */
+        Connection *held;               /* answered, not gone on yet (connection_go_on) */
         struct login *prev, *next;      /* Manager.logins_pending */
 };
 
@@ -108,10 +110,12 @@ static void answer(struct login *l, enum login_result result, json_t *reply, con
         l->answered = true;
         l->conn = NULL;
         l->offline_timer = sd_event_source_disable_unref(l->offline_timer);
-        if (c)
-                connection_answer(c, reply);
-        else
+        if (!c)
                 json_decref(reply);
+        else if (l->hold)
+                l->held = connection_answer_hold(c, reply);
+        else
+                connection_answer(c, reply);
 }
 
 static void answer_error(struct login *l, enum login_result result, const char *error,
@@ -413,14 +417,21 @@ static void on_signin_done(struct api_signin_result *res, void *userdata) {
                 /* The stable uid, once (userdb.c); a failure only keeps
                  * the user out of userdb, the login goes on. */
                 (void) userdb_prepare_user(m, u);
+                /* The answer does not wait for the cache write (an SQLite
+                 * transaction, a tenth of the daemon's time per login) nor
+                 * for the verifier, made off the loop; the connection's
+                 * next call, if any, waits for both. */
+                if (!l->answered) {
+                        l->hold = true;
+                        answer_success(l, RESULT_SUCCESS, u, res->reason, res->http_status, latency_ms);
+                }
                 manager_save_user(m, u, &secrets);
-                /* The verifier of this password is made off the loop;
-                 * the answer does not wait for it. */
                 if (new_verifier)
                         start_make(l, u, have_mac ? mac : NULL);
                 explicit_bzero(mac, sizeof(mac));
-                if (!l->answered)
-                        answer_success(l, RESULT_SUCCESS, u, res->reason, res->http_status, latency_ms);
+                connection_go_on(l->held);
+                l->held = NULL;
+                l->hold = false;
                 break;
         case API_DENY:
         case API_USER_UNKNOWN:

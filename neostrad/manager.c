@@ -486,10 +486,17 @@ static void log_decision(Connection *c, const char *method, const char *user, co
 }
 
 void connection_answer(Connection *c, json_t *reply) {
+        connection_go_on(connection_answer_hold(c, reply));
+}
+
+Connection *connection_answer_hold(Connection *c, json_t *reply) {
         c->login = NULL;
-        if (connection_reply(c, reply) < 0)
-                return;
-        connection_process(c);
+        return connection_reply(c, reply) < 0 ? NULL : c;
+}
+
+void connection_go_on(Connection *c) {
+        if (c)
+                connection_process(c);
 }
 
 /* Optional bounded string parameter; -1 after replying InvalidParameter. */

@@ -190,3 +190,10 @@ Manager *connection_manager(Connection *c);
 /* Answer the call a connection is waiting on and go on with its next one.
  * Consumes reply.  The connection may be gone afterwards. */
 void connection_answer(Connection *c, json_t *reply);
+/* connection_answer() in two halves: the reply goes out at once, and the
+ * connection goes on to its next call only at connection_go_on(c), with
+ * what connection_answer_hold() returned (NULL: the connection is gone).
+ * Between them the caller finishes what the reply did not wait for (the
+ * cache write of a sign-in), so a next call on the connection sees it done. */
+Connection *connection_answer_hold(Connection *c, json_t *reply);
+void connection_go_on(Connection *c);

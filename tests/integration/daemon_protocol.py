@@ -89,19 +89,28 @@ def case_pipelined_calls():
         first, second = c.receive(), c.receive()
         expect("state" in first["parameters"], "first answer is not GetStatus: %r" % first)
         expect("interfaces" in second["parameters"], "second answer is not GetInfo: %r" % second)
-        # A call behind one that waits on the API waits its turn.
+        # A call behind one that waits on the API waits its turn, and sees
+        # what the sign-in cached (the daemon answers a sign-in before its
+        # cache write, and goes on to the next call only after it): with
+        # nothing cached before, GetUser and GetToken show this sign-in's.
+        expect("error" not in c.call(AUTH + "ClearCache", {"user": USER}), "ClearCache failed")
         itest.mock_config(delay_ms=300)
         try:
             c.send_raw(json.dumps({"method": AUTH + "Authenticate",
                                    "parameters": {"user": USER, "password": PASSWORD}}).encode()
-                       + b'\0{"method":"io.neostra.Auth.GetUser","parameters":{"user":"alice"}}\0')
-            first, second = c.receive(5.0), c.receive(5.0)
+                       + b'\0{"method":"io.neostra.Auth.GetUser","parameters":{"user":"alice"}}\0'
+                       + b'{"method":"io.neostra.Auth.GetToken","parameters":{"user":"alice"}}\0')
+            first, second, third = c.receive(5.0), c.receive(5.0), c.receive(5.0)
         finally:
             itest.mock_config(delay_ms=None)
         expect("error" not in first and first["parameters"].get("email") == "alice@example.com",
                "first answer is not the login: %r" % first)
-        expect("error" not in second and "hasToken" in second["parameters"],
-               "second answer is not GetUser: %r" % second)
+        expect("error" not in second and second["parameters"].get("hasToken") is True,
+               "second answer is not GetUser with the new token: %r" % second)
+        token = third.get("parameters", {}).get("token")
+        expect("error" not in third and isinstance(token, str) and token,
+               "third answer is not GetToken with the new token: %r" % {
+                   k: v for k, v in third.items() if k != "parameters"})
 
 
 def case_malformed_json():
