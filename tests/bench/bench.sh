@@ -28,8 +28,8 @@
 # Environment: BENCH_RUNS (3), BENCH_DURATION (5 s measured per run),
 # BENCH_WARMUP (1 s), BENCH_WORKERS ("1 8"), BENCH_ONLY (row ids to run,
 # e.g. "permit ours-nginx-http"; default all: permit ours-nginx-http
-# ours-nginx-https pamexec wrk ours-mock0-http ours-mock0-https
-# ours-mock50-http ours-mock50-https wrk-mock50 ours-fixed50-http
+# relay-nginx-http ours-nginx-https pamexec wrk ours-mock0-http ours-mock0-https
+# ours-mock50-http ours-mock50-https wrk-mock50 wrk-mock50-https ours-fixed50-http
 # ours-fixed50-https wrk-fixed50 ours-cfixed50-http wrk-cfixed50 ldap
 # daemon), BENCH_KEEP_DAEMON_DEBUG=1
 # starts neostrad with --debug (tests/lib.sh nt_daemon_start) instead of
@@ -225,10 +225,32 @@ nginx_note="nginx did not start; see above"
 if [ "$nginx_up" = 1 ]; then
         ours ours-nginx-http "fixed nginx, HTTP" "http://127.0.0.1:$ngx_http" "" "$BENCH_WORKERS" \
                 --user "$BENCH_USER"
+        # The floor of this design: the same module and PAM stack against
+        # tests/bench/relay-floor.c, which only relays each call to nginx
+        # over a kept-alive connection and answers success.
+        if wanted relay-nginx-http; then
+                row relay-nginx-http pam "pam_neostra → relay-floor (the design's floor)" \
+                        "fixed nginx, HTTP" "$BENCH_WORKERS"
+                _rsock=$NT_TMP/relay.sock
+                nt_spawn relay-floor nice -n "$(bench_nice)" "$NT_BUILD/bench/relay-floor" "$_rsock" \
+                        "$ngx_http" "$BENCH_USER" "$BENCH_USER@$BENCH_DOMAIN" 2>>"$NT_LOGS/relay.log"
+                _rpid=$NT_LAST_PID
+                bench_ours relay-nginx-http "http://127.0.0.1:$ngx_http" "" ||
+                        nt_die "cannot write the config for relay-nginx-http"
+                sed -i "s|socket=[^ ]*|socket=$_rsock|g" "$NT_TMP/pam.d/relay-nginx-http"
+                if nt_wait_until 10 "relay-floor to listen" _nt_socket_accepts "$_rsock" "$_rpid"; then
+                        say "the design's floor: pam_neostra → relay-floor → fixed nginx, HTTP"
+                        series relay-nginx-http "$BENCH_WORKERS" --confdir "$NT_TMP/pam.d" \
+                                --service relay-nginx-http --user "$BENCH_USER" --password-file "$pw"
+                else
+                        say "relay-floor did not start"
+                fi
+                nt_stop "$_rpid" relay-floor
+        fi
         ours ours-nginx-https "fixed nginx, HTTPS" "https://127.0.0.1:$ngx_https" "$certs/ca.pem" \
                 "$BENCH_WORKERS" --user "$BENCH_USER"
 else
-        for id in ours-nginx-http ours-nginx-https; do
+        for id in ours-nginx-http relay-nginx-http ours-nginx-https; do
                 wanted "$id" && row "$id" skip "pam_neostra → neostrad" "fixed nginx" "$BENCH_WORKERS" "$nginx_note"
         done
 fi
@@ -283,7 +305,7 @@ if [ -n "${ngx_pid:-}" ]; then
 fi
 
 # ---- the mock API --------------------------------------------------------------------------
-mock_ids="ours-mock0-http ours-mock0-https ours-mock50-http ours-mock50-https wrk-mock50"
+mock_ids="ours-mock0-http ours-mock0-https ours-mock50-http ours-mock50-https wrk-mock50 wrk-mock50-https"
 mock_wanted=0
 for id in $mock_ids; do wanted "$id" && mock_wanted=1; done
 if [ "$mock_wanted" = 1 ]; then
@@ -306,16 +328,24 @@ if [ "$mock_wanted" = 1 ]; then
                 # The floor of the 64 x 50 ms target: the mock itself under 64
                 # keep-alive connections (wrk, no PAM, no daemon), right
                 # password (from a 0600 file in $NT_TMP, never argv).
-                if wanted wrk-mock50 && command -v wrk >/dev/null 2>&1; then
-                        row wrk-mock50 wrk "wrk (keep-alive, no PAM)" "mock 50 ms, HTTP" 64
+                if { wanted wrk-mock50 || wanted wrk-mock50-https; } && command -v wrk >/dev/null 2>&1; then
                         {
                                 echo 'wrk.method = "POST"'
                                 printf "wrk.body = '{\"email\":\"slow01@%s\",\"password\":\"%s\"}'\n" \
                                         "$BENCH_DOMAIN" "$(cat "$pw")"
                                 echo 'wrk.headers["Content-Type"] = "application/json"'
                         } >"$NT_TMP/wrk-slow.lua"
-                        say "wrk against the mock, 50 ms, 64 connections"
-                        wrk64 wrk-mock50 "$NT_TMP/wrk-slow.lua" "$http" "mock 50 ms"
+                        if wanted wrk-mock50; then
+                                row wrk-mock50 wrk "wrk (keep-alive, no PAM)" "mock 50 ms, HTTP" 64
+                                say "wrk against the mock, 50 ms, 64 connections"
+                                wrk64 wrk-mock50 "$NT_TMP/wrk-slow.lua" "$http" "mock 50 ms"
+                        fi
+                        # The same over TLS (wrk does not check the certificate).
+                        if wanted wrk-mock50-https; then
+                                row wrk-mock50-https wrk "wrk (keep-alive, no PAM)" "mock 50 ms, HTTPS" 64
+                                say "wrk against the mock, 50 ms, HTTPS, 64 connections"
+                                wrk64 wrk-mock50-https "$NT_TMP/wrk-slow.lua" "$https" "mock 50 ms, HTTPS"
+                        fi
                 fi
                 nt_stop "$NT_MOCK_PID" mock_api
         else

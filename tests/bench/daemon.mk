@@ -2,7 +2,7 @@
 # (tests/bench/daemon-bench.sh).  Included by the Makefile.
 DBENCH_DIR  := $(BUILDDIR)/bench
 DBENCH_BINS := $(DBENCH_DIR)/userdb-load $(DBENCH_DIR)/userdb-floor $(DBENCH_DIR)/daemon-authload \
-               $(DBENCH_DIR)/daemon-fakeapi
+               $(DBENCH_DIR)/daemon-fakeapi $(DBENCH_DIR)/relay-floor
 DBENCH_CFLAGS = $(filter-out -fvisibility=hidden,$(CFLAGS))
 
 $(DBENCH_BINS): $(DBENCH_DIR)/%: tests/bench/%.c tests/bench/daemon-client.h tests/bench/daemon.mk

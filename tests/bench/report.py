@@ -260,6 +260,14 @@ def main(argv):
     ours = "ours-nginx-http"
     ratio("p50 ours (fixed nginx, HTTP, 1 worker) / pam_permit p50 (1 worker)",
           get(ours, "1", "p50"), get("permit", "1", "p50"), "<=", 4)
+    # The same ratio for the design's floor (relay-floor: the module and one
+    # relayed keep-alive request, nothing else), and what the daemon adds.
+    floor, permit, mine = (results.get((r, "1"), {}).get("p50")
+                           for r in ("relay-nginx-http", "permit", ours))
+    if floor and permit and mine:
+        targets.append("- (for reference: the design's floor, pam_neostra → relay-floor → nginx, "
+                       "1 worker: p50 %.3f ms = %.2f× pam_permit; ours is %.2f× that floor, "
+                       "+%.0f µs)" % (floor, floor / permit, mine / floor, (mine - floor) * 1000))
     for n, lim in (("1", 3), ("8", 2)):
         ratio("logins/s ours (fixed nginx, HTTP, %s worker%s) / pam_ldap+nslcd" % (n, "s" * (n != "1")),
               get(ours, n, "rate"), get("ldap", n, "rate"), ">=", lim)
@@ -287,7 +295,8 @@ def main(argv):
         if rid in present or rid.startswith("ours-mock"):
             absolute("p99 of 64 concurrent logins, API answering in 50 ms (%s)" % label,
                      get(rid, "64", "p99"), 65, "ms")
-    for rid, label in (("wrk-mock50", "the mock"), ("wrk-fixed50", "fixed-api.py"),
+    for rid, label in (("wrk-mock50", "the mock"), ("wrk-mock50-https", "the mock over HTTPS"),
+                       ("wrk-fixed50", "fixed-api.py"),
                        ("wrk-cfixed50", "daemon-fakeapi (C)")):
         floor = get(rid, "64", "p99")
         if floor is not None:
