@@ -1154,30 +1154,11 @@ static int bind_text(sqlite3_stmt *s, int i, const char *v) {
         return v ? sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(s, i);
 }
 
-int cache_put_secrets(Cache *c, const struct user_record *u, const struct user_secrets *secrets) {
-        static const struct user_secrets none = {};
-        sqlite3_stmt *s;
-        const char *field;
-        char *roles = NULL;
-        int rc, r;
-
-        if (!c || !u)
-                return -EINVAL;
-        if (!secrets)
-                secrets = &none;
-        field = invalid_record_field(u) ?: invalid_secrets_field(secrets);
-        if (field) {
-                log_msg(LOG_DEBUG, "cache: not storing a record with an invalid %s", field);
-                return -EINVAL;
-        }
-        r = roles_json(u, &roles);
-        if (r < 0)
-                return r;
-
-        s = c->stmt[STMT_PUT];
-        rc = step_done(c, STMT_BEGIN);
-        if (rc != SQLITE_OK)
-                goto finish;
+/* One row in the open transaction: SQLITE_OK, or the failing code. */
+static int put_row(Cache *c, const struct user_record *u, const struct user_secrets *secrets,
+                   const char *roles) {
+        sqlite3_stmt *s = c->stmt[STMT_PUT];
+        int rc;
 
         if ((rc = bind_text(s, COL_NAME, u->name)) != SQLITE_OK ||
             (rc = bind_text(s, COL_EMAIL, u->email)) != SQLITE_OK ||
@@ -1194,25 +1175,76 @@ int cache_put_secrets(Cache *c, const struct user_record *u, const struct user_s
             (rc = sqlite3_bind_int64(s, COL_OFFLINE_FAILURES, u->offline_failures)) != SQLITE_OK ||
             (rc = sqlite3_bind_int(s, COL_INVALIDATED, u->invalidated)) != SQLITE_OK ||
             (rc = sqlite3_bind_int64(s, COL_UID, (int64_t) u->uid)) != SQLITE_OK ||
-            (rc = sqlite3_bind_int(s, COL_SECRET_MASK, (int) secrets->mask)) != SQLITE_OK)
-                goto finish;
-
-        rc = step_done(c, STMT_PUT);
-        if (rc == SQLITE_OK)
-                rc = step_done(c, STMT_COMMIT);
-
-finish:
-        if (rc != SQLITE_OK)
-                log_msg(LOG_DEBUG, "cache: storing %s failed: %s", u->name, sqlite3_errmsg(c->db));
+            (rc = sqlite3_bind_int(s, COL_SECRET_MASK, (int) secrets->mask)) == SQLITE_OK)
+                rc = step_done(c, STMT_PUT);
         sqlite3_reset(s);
         sqlite3_clear_bindings(s);
+        if (rc != SQLITE_OK)
+                log_msg(LOG_DEBUG, "cache: storing %s failed: %s", u->name, sqlite3_errmsg(c->db));
+        return rc;
+}
+
+int cache_put_batch(Cache *c, size_t n, const struct user_record *const *users,
+                    const struct user_secrets *const *secrets, int *results) {
+        static const struct user_secrets none = {};
+        size_t valid = 0;
+        int rc = SQLITE_OK;
+
+        if (!c || (n > 0 && (!users || !results)))
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++) {
+                const struct user_secrets *s = secrets && secrets[i] ? secrets[i] : &none;
+                const char *field = !users[i] ? "record" :
+                                    invalid_record_field(users[i]) ?: invalid_secrets_field(s);
+
+                results[i] = 0;
+                if (field) {
+                        log_msg(LOG_DEBUG, "cache: not storing a record with an invalid %s", field);
+                        results[i] = -EINVAL;
+                } else
+                        valid++;
+        }
+        if (valid == 0)
+                return 0;
+
+        rc = step_done(c, STMT_BEGIN);
+        for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
+                char *roles = NULL;
+                int r;
+
+                if (results[i] < 0)
+                        continue;
+                r = roles_json(users[i], &roles);
+                if (r == -EINVAL) {
+                        results[i] = r;
+                        continue;
+                }
+                if (r < 0) {
+                        rc = SQLITE_NOMEM;
+                        break;
+                }
+                rc = put_row(c, users[i], secrets && secrets[i] ? secrets[i] : &none, roles);
+                free(roles);
+        }
+        if (rc == SQLITE_OK)
+                rc = step_done(c, STMT_COMMIT);
+        if (rc != SQLITE_OK)
+                log_msg(LOG_DEBUG, "cache: storing %zu users failed: %s", valid, sqlite3_errmsg(c->db));
         /* A failed COMMIT (busy, full, I/O) leaves the transaction open,
          * and some errors end it by themselves: roll back whatever is left,
-         * so the previous row stays as it was. */
+         * so every previous row stays as it was. */
         if (!sqlite3_get_autocommit(c->db))
                 step_done(c, STMT_ROLLBACK);
-        free(roles);
         return sqlite_errno(rc);
+}
+
+int cache_put_secrets(Cache *c, const struct user_record *u, const struct user_secrets *secrets) {
+        int result, r;
+
+        if (!c || !u)
+                return -EINVAL;
+        r = cache_put_batch(c, 1, &u, &secrets, &result);
+        return r < 0 ? r : result;
 }
 
 int cache_put(Cache *c, const struct user_record *u) {

@@ -50,6 +50,15 @@ int cache_load(Cache *c, int (*cb)(struct user_record *u, void *userdata), void 
  */
 int cache_put_secrets(Cache *c, const struct user_record *u, const struct user_secrets *s);
 
+/*
+ * cache_put_secrets() for n users in one transaction (secrets[i] may be
+ * NULL, and so may secrets).  A record that breaks the rules is skipped
+ * with results[i] = -EINVAL; the others get 0.  Returns 0, or a negative
+ * errno when the transaction failed: then no row changed.
+ */
+int cache_put_batch(Cache *c, size_t n, const struct user_record *const *users,
+                    const struct user_secrets *const *secrets, int *results);
+
 /* cache_put_secrets() without secrets. */
 int cache_put(Cache *c, const struct user_record *u);
 

@@ -39,6 +39,8 @@
 #define RATE_BURST             5.0                 /* Authenticate calls per non-root uid */
 #define RATE_REFILL_SEC        10.0                /* one more every this many seconds */
 #define SCRUB_DELAY_USEC       (1u * 1000000ull)   /* secrets written stay in SQLite's memory this long */
+#define SAVE_QUEUE_MAX         256u                /* users written in one transaction at most */
+#define SAVE_DELAY_MAX_USEC    (100u * 1000ull)    /* a queued write waits this long at most */
 
 static const char *const result_names[_RESULT_MAX] = {
         [RESULT_SUCCESS] = "success",
@@ -390,9 +392,184 @@ static void schedule_scrub(Manager *m) {
         }
 }
 
+/*
+ * Keep what a write could not store (or has not stored yet): memory stands
+ * for the cache, as the flags say, until a write succeeds (without a cache,
+ * for good).  all is consumed.
+ */
+static void keep_unsaved(struct user_record *u, struct user_secrets *all) {
+        if (all->mask == 0) {
+                user_secrets_clear(all);
+                return;
+        }
+        if (user_record_live(u)) {
+                secrets_move(&u->live->unsaved, all);
+                return;
+        }
+        /* Out of memory as well: a secret that is nowhere is one it has not,
+         * so an older one on disk is never used in its place. */
+        if (all->token)
+                u->has_token = false;
+        if (all->refresh_token)
+                u->has_refresh_token = false;
+        if (all->verifier)
+                u->has_verifier = false;
+        user_secrets_clear(all);
+        log_msg(LOG_ERR, "out of memory: the new secrets of %s are lost", u->name);
+}
+
+/* Write u now, on its own: the queue's way when it cannot take u. */
+static void save_now(Manager *m, struct user_record *u) {
+        struct user_secrets all = {};
+        int r;
+
+        if (u->live)
+                secrets_move(&all, &u->live->unsaved);
+        r = cache_put_secrets(m->cache, u, &all);
+        m->cache_transactions++;
+        if (r < 0) {
+                m->cache_failed++;
+                log_msg(LOG_ERR, "cannot write %s to the cache (the previous entry stays): %s",
+                        u->name, strerror(-r));
+                keep_unsaved(u, &all);
+                return;
+        }
+        m->cache_rows++;
+        if (all.mask)
+                schedule_scrub(m);
+        user_secrets_clear(&all);
+}
+
+static void save_queue_clear(Manager *m) {
+        for (size_t i = 0; i < m->n_save_queue; i++)
+                free(m->save_queue[i]);
+        m->n_save_queue = 0;
+        (void) sd_event_source_set_enabled(m->save_idle, SD_EVENT_OFF);
+        (void) sd_event_source_set_enabled(m->save_timer, SD_EVENT_OFF);
+}
+
+/*
+ * Write every queued user in one transaction: their rows as the records
+ * are now, with the secrets kept in memory meanwhile (user_live.unsaved).
+ * A user forgotten since (ClearCache) is skipped.  On a failure every one
+ * of them keeps its secrets in memory, as after a failed write of one.
+ */
+void manager_flush_saves(Manager *m) {
+        const struct user_record **users = NULL;
+        const struct user_secrets **secrets = NULL;
+        int *results = NULL;
+        size_t n = 0;
+        bool any_secret = false;
+        int r = 0;
+
+        if (m->n_save_queue == 0)
+                return;
+        users = calloc(m->n_save_queue, sizeof(*users));
+        secrets = calloc(m->n_save_queue, sizeof(*secrets));
+        results = calloc(m->n_save_queue, sizeof(*results));
+        if (!users || !secrets || !results) {
+                /* One at a time then. */
+                for (size_t i = 0; i < m->n_save_queue; i++) {
+                        struct user_record *u = user_table_get(m->users, m->save_queue[i]);
+
+                        if (u && u->live && u->live->save_queued) {
+                                u->live->save_queued = false;
+                                save_now(m, u);
+                        }
+                }
+                goto done;
+        }
+        for (size_t i = 0; i < m->n_save_queue; i++) {
+                struct user_record *u = user_table_get(m->users, m->save_queue[i]);
+
+                if (!u || !u->live || !u->live->save_queued)
+                        continue;
+                u->live->save_queued = false;
+                users[n] = u;
+                secrets[n] = &u->live->unsaved;
+                any_secret |= u->live->unsaved.mask != 0;
+                n++;
+        }
+        r = cache_put_batch(m->cache, n, users, secrets, results);
+        m->cache_transactions += n > 0;
+        for (size_t i = 0; i < n; i++) {
+                struct user_record *u = (struct user_record *) users[i];
+
+                if (r < 0 || results[i] < 0) {
+                        m->cache_failed++;
+                        log_msg(LOG_ERR, "cannot write %s to the cache (the previous entry stays): %s",
+                                u->name, strerror(-(r < 0 ? r : results[i])));
+                        continue;       /* its secrets stay in memory */
+                }
+                m->cache_rows++;
+                user_secrets_clear(&u->live->unsaved);
+        }
+        if (any_secret)
+                schedule_scrub(m);
+done:
+        save_queue_clear(m);
+        free(users);
+        free(secrets);
+        free(results);
+}
+
+static int on_save(sd_event_source *s, void *userdata) {
+        manager_flush_saves(userdata);
+        return 0;
+}
+
+static int on_save_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        manager_flush_saves(userdata);
+        return 0;
+}
+
+/* Queue u for the next flush; false when it cannot be queued. */
+static bool save_queue_add(Manager *m, struct user_record *u) {
+        char **q, *name;
+        int enabled = SD_EVENT_OFF;
+
+        if (!m->save_idle &&
+            (sd_event_add_defer(m->event, &m->save_idle, on_save, m) < 0 ||
+             sd_event_source_set_priority(m->save_idle, SD_EVENT_PRIORITY_IDLE) < 0 ||
+             sd_event_add_time_relative(m->event, &m->save_timer, CLOCK_MONOTONIC, SAVE_DELAY_MAX_USEC,
+                                        10000, on_save_timer, m) < 0)) {
+                m->save_idle = sd_event_source_disable_unref(m->save_idle);
+                m->save_timer = sd_event_source_disable_unref(m->save_timer);
+                return false;
+        }
+        if (u->live->save_queued)
+                return true;
+        q = reallocarray(m->save_queue, m->n_save_queue + 1, sizeof(*q));
+        if (!q)
+                return false;
+        m->save_queue = q;
+        name = strdup(u->name);
+        if (!name)
+                return false;
+        q[m->n_save_queue++] = name;
+        u->live->save_queued = true;
+        if (m->n_save_queue == 1) {
+                (void) sd_event_source_set_enabled(m->save_idle, SD_EVENT_ONESHOT);
+                if (sd_event_source_get_enabled(m->save_timer, &enabled) < 0 || enabled == SD_EVENT_OFF)
+                        (void) (sd_event_source_set_time_relative(m->save_timer, SAVE_DELAY_MAX_USEC) < 0 ||
+                                sd_event_source_set_enabled(m->save_timer, SD_EVENT_ONESHOT) < 0);
+        }
+        if (m->n_save_queue >= SAVE_QUEUE_MAX)
+                manager_flush_saves(m);
+        return true;
+}
+
+/*
+ * Write u to the cache, with the secrets in s (consumed; NULL: none).  The
+ * record's flags change at once and the secrets wait in memory
+ * (user_live.unsaved, which manager_read_secret() reads first): the write
+ * itself goes out with the others queued when the loop has nothing else
+ * to do, at most SAVE_DELAY_MAX_USEC later, so a burst of sign-ins makes
+ * one transaction and no answer waits for one.  Calls that show the
+ * cache (GetUser, GetStatus, ...) flush first.
+ */
 void manager_save_user(Manager *m, struct user_record *u, struct user_secrets *s) {
         struct user_secrets all = {};
-        int r = 0;
 
         if (s) {
                 if (s->mask & SECRET_TOKEN)
@@ -401,41 +578,29 @@ void manager_save_user(Manager *m, struct user_record *u, struct user_secrets *s
                         u->has_refresh_token = s->refresh_token != NULL;
                 if (s->mask & SECRET_VERIFIER)
                         u->has_verifier = s->verifier != NULL;
-        }
-        /* What an earlier write could not store goes with this one; s is newer. */
-        if (u->live)
-                secrets_move(&all, &u->live->unsaved);
-        if (s)
                 secrets_move(&all, s);
+        }
+        if (!user_record_live(u)) {
+                /* No memory to keep them in while they wait: now or never. */
+                int r = m->cache ? cache_put_secrets(m->cache, u, &all) : -ENOMEM;
 
-        if (m->cache) {
-                r = cache_put_secrets(m->cache, u, &all);
-                if (r < 0)
-                        log_msg(LOG_ERR, "cannot write %s to the cache (the previous entry stays): %s",
-                                u->name, strerror(-r));
-                if (all.mask)
+                if (m->cache) {
+                        m->cache_transactions++;
+                        m->cache_rows += r == 0;
+                        m->cache_failed += r != 0;
+                }
+                if (r == 0 && all.mask)
                         schedule_scrub(m);
-        }
-        if (all.mask == 0 || (m->cache && r == 0)) {
-                user_secrets_clear(&all);
+                if (r == 0)
+                        user_secrets_clear(&all);
+                else
+                        keep_unsaved(u, &all);
                 return;
         }
-        /* Not written: memory keeps them and stays right, as the flags say,
-         * until a write succeeds (without a cache, for good). */
-        if (user_record_live(u)) {
-                u->live->unsaved = all;
-                return;
-        }
-        /* Out of memory as well: a secret that is nowhere is one it has not,
-         * so an older one on disk is never used in its place. */
-        if (all.token)
-                u->has_token = false;
-        if (all.refresh_token)
-                u->has_refresh_token = false;
-        if (all.verifier)
-                u->has_verifier = false;
-        user_secrets_clear(&all);
-        log_msg(LOG_ERR, "out of memory: the new secrets of %s are lost", u->name);
+        /* s is newer than what waits from before. */
+        secrets_move(&u->live->unsaved, &all);
+        if (m->cache && !save_queue_add(m, u))
+                save_now(m, u);
 }
 
 int manager_read_secret(Manager *m, const struct user_record *u, unsigned which, char **ret) {
@@ -667,7 +832,7 @@ static int method_get_status(Connection *c, json_t *params, const char *user) {
 
         return connection_reply(c, varlink_reply_new(json_pack(
                 "{s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:s, s:b, s:I, s:{s:I, s:I, s:I}, "
-                "s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
+                "s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
                 "version", NEOSTRA_VERSION,
                 "protocol", NEOSTRA_PROTOCOL_VERSION,
                 "state", online_state_name(m->api_state),
@@ -687,6 +852,10 @@ static int method_get_status(Connection *c, json_t *params, const char *user) {
                 "made", (json_int_t) m->verifiers_made,
                 "kept", (json_int_t) m->verifiers_kept,
                 "queued", (json_int_t) workers_queued(m->workers),
+                "cacheWrites",
+                "rows", (json_int_t) m->cache_rows,
+                "transactions", (json_int_t) m->cache_transactions,
+                "failed", (json_int_t) m->cache_failed,
                 "localLookups",
                 "offLoop", (json_int_t) names.off_loop,
                 "onLoop", (json_int_t) names.on_loop,
@@ -980,6 +1149,9 @@ static int dispatch(Connection *c, json_t *msg) {
         r = need_call_names(c, method, user);
         if (r <= 0)
                 return r == 0 ? 0 : reply_no_names(c, name, r);        /* 0: parked */
+        /* What the other calls show or change is on disk first. */
+        if (method->handler != method_authenticate && method->handler != method_check_account)
+                manager_flush_saves(c->manager);
         return method->handler(c, params, user);
 }
 
@@ -1611,6 +1783,10 @@ Manager *manager_free(Manager *m) {
         /* Runs the done callbacks of queued jobs: users and cache still here. */
         workers_free(m->workers);
         api_free(m->api);
+        manager_flush_saves(m);
+        free(m->save_queue);
+        sd_event_source_disable_unref(m->save_idle);
+        sd_event_source_disable_unref(m->save_timer);
         sd_event_source_disable_unref(m->scrub_timer);
         cache_close(m->cache);
         user_table_free(m->users);

@@ -66,6 +66,11 @@ struct Manager {
         LocalNames *localnames;         /* NSS answers about local names, kept briefly */
         Cache *cache;                   /* NULL: running without persistence */
         sd_event_source *scrub_timer;   /* cache_scrub() after writes with secrets */
+        /* Cache writes wait here to go out together (manager_save_user). */
+        sd_event_source *save_idle;     /* when the loop has nothing else to do */
+        sd_event_source *save_timer;    /* or this soon at the latest */
+        char **save_queue;              /* names of the users to write */
+        size_t n_save_queue;
         struct user_table *users;
 
         int auth_fd;
@@ -93,6 +98,9 @@ struct Manager {
         int64_t last_api_latency_ms;
         uint64_t verifiers_made;        /* yescrypt verifiers installed (login.c) */
         uint64_t verifiers_kept;        /* online successes whose password the verifier already had */
+        uint64_t cache_rows;            /* user rows written to the cache */
+        uint64_t cache_transactions;    /* in this many transactions */
+        uint64_t cache_failed;          /* rows a write could not store */
         uint64_t connections_accepted;  /* since start, both sockets */
         uint64_t names_stale_calls;     /* calls that went on with kept NSS answers (slow NSS) */
         uint64_t names_stale_logged_usec; /* CLOCK_MONOTONIC of the last such warning */
@@ -145,12 +153,15 @@ void manager_log_decision(Manager *m, uid_t peer_uid, const char *method, const 
 /*
  * Write a user's row to the cache, with the secrets in s (NULL: none
  * change), which it takes (s is left empty) and wipes once written.  u's
- * has_token, has_refresh_token and has_verifier follow s.  A failure is
- * logged and otherwise ignored: memory stays right (the secrets not
- * written are kept in u->live until a later write takes them), the disk
- * keeps the previous row.
+ * has_token, has_refresh_token and has_verifier follow s at once; the
+ * write goes out shortly after, in one transaction with the others queued
+ * (manager_flush_saves() writes them now), and the secrets wait in u->live
+ * meanwhile.  A failure is logged and otherwise ignored: memory stays
+ * right (the secrets not written stay in u->live until a later write
+ * takes them), the disk keeps the previous row.
  */
 void manager_save_user(Manager *m, struct user_record *u, struct user_secrets *s);
+void manager_flush_saves(Manager *m);
 
 /*
  * One of u's secrets (which: one SECRET_*), from the cache or from what

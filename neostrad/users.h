@@ -77,6 +77,7 @@ struct user_live {
         struct user_secrets unsaved;
         unsigned char verifier_mac[VERIFIER_MAC_SIZE]; /* verifier_mac() of the verifier's password */
         unsigned char success_mac[VERIFIER_MAC_SIZE];  /* that of the last online success */
+        bool save_queued;               /* manager.c: in the write queue */
         bool verifier_mac_set;          /* false: unknown (e.g. the verifier came from the cache) */
         bool success_mac_set;
 };

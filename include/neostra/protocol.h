@@ -32,8 +32,9 @@
  *                 logins{success, offlineSuccess, cachedSuccess, failure,
  *                 unknown, unavailable, notOurs, rateLimited, deniedRole},
  *                 configFile, cache, cacheBytes, verifiers{made, kept,
- *                 queued}, localLookups{offLoop, onLoop, failed,
- *                 staleCalls, pending, kept}
+ *                 queued}, cacheWrites{rows, transactions, failed},
+ *                 localLookups{offLoop, onLoop, failed, staleCalls,
+ *                 pending, kept}
  *   GetUser       user → user, email, roles[], groups[], lastOnlineSuccess,
  *                 hasToken, tokenExpires, hasVerifier, verifierTime,
  *                 offlineFailures, invalidated (root, or the caller's own)

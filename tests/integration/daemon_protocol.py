@@ -223,7 +223,8 @@ def case_get_status():
         p = c.call(AUTH + "GetStatus")["parameters"]
     types = {"version": str, "protocol": int, "state": str, "since": int, "started": int,
              "users": int, "connections": int, "connectionsAccepted": int, "pendingApiRequests": int,
-             "lastApiLatencyMs": int, "logins": dict, "configFile": str, "verifiers": dict}
+             "lastApiLatencyMs": int, "logins": dict, "configFile": str, "verifiers": dict,
+             "cacheWrites": dict}
     for key, t in types.items():
         expect(key in p, "GetStatus lacks %r: %r" % (key, p))
         expect(isinstance(p[key], t) and not isinstance(p[key], bool),

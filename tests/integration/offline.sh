@@ -61,7 +61,7 @@ export NEOSTRA_FAKE_URL="http://127.0.0.1:$(cat "$NT_TMP/fake.port")"
 export NEOSTRA_NEOSTRAD="$NT_BUILD/neostrad" NEOSTRA_TOP="$NT_TOP" NEOSTRA_BUILD="$NT_BUILD"
 
 nt_run_cases offline_max_age offline_lock refusal_drops_verifier slow_api backoff retry_after \
-      restart_persistence cached_auth password_change verifier_kept verifier_unreadable
+      restart_persistence cached_auth password_change verifier_kept verifier_unreadable cache_write_batch
 
 # ---- the canary -------------------------------------------------------------
 

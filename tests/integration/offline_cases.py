@@ -67,6 +67,8 @@ ACCOUNTS = {
     "kept": ["dev"],
     "unread": ["dev"],
 }
+BATCH = ["batch%d" % i for i in range(1, 9)]
+ACCOUNTS.update({n: ["dev"] for n in BATCH})
 
 
 def canary():
@@ -684,6 +686,85 @@ def burst(daemon, user, n, password=None):
     finally:
         for c in conns:
             c.close()
+
+
+def case_cache_write_batch():
+    """A sign-in's cache row is written after its answer, together with the
+    rows waiting then, in one transaction: eight answers of the API that
+    reach the daemon at once (it was stopped while the API answered) make
+    eight rows in one transaction.  GetStatus cacheWrites counts rows,
+    transactions and rows that failed, and flushes what waits first."""
+    itest.fresh_mock_only()
+    daemon = start("batch")
+    try:
+        for n in BATCH:
+            expect_login(daemon, n, None, offline=False, what="first sign-in of " + n)
+        # Their verifiers made (a later success of the same password keeps
+        # them: no more writes than the sign-ins' own).
+        itest.poll(lambda: status(daemon)["verifiers"]["queued"] == 0 and
+                   all(get_user(daemon, n)["hasVerifier"] for n in BATCH), 20, what="the verifiers")
+        before = status(daemon)["cacheWrites"]
+        expect(before["failed"] == 0 and before["rows"] >= 2 * len(BATCH) and
+               before["transactions"] <= before["rows"], "after the first sign-ins: %r" % before)
+
+        # One at a time: GetStatus flushes, so each sign-in is its own.
+        expect_login(daemon, BATCH[0], None, offline=False)
+        one = status(daemon)["cacheWrites"]
+        expect(one["rows"] == before["rows"] + 1 and one["transactions"] == before["transactions"] + 1,
+               "one sign-in: %r, before %r" % (one, before))
+
+        signins = itest.mock_stats()["signins"]
+        itest.mock_config(delay_ms=300)
+        conns = [varlink.Connection(daemon.sock, 15) for _ in BATCH]
+        try:
+            for c, n in zip(conns, BATCH):
+                c.send(AUTH + "Authenticate", {"user": n, "password": canary()})
+            itest.poll(lambda: itest.mock_stats()["signins"] == signins + len(BATCH), 10,
+                       what="the sign-ins at the API")
+            os.kill(daemon.pid, signal.SIGSTOP)
+            try:
+                time.sleep(1.0)         # the API answers meanwhile
+            finally:
+                os.kill(daemon.pid, signal.SIGCONT)
+            for c in conns:
+                expect_error(c.receive(15), None, "a sign-in of the batch")
+        finally:
+            for c in conns:
+                c.close()
+            itest.mock_config(delay_ms=None)
+        after = status(daemon)["cacheWrites"]
+        expect(after["rows"] == one["rows"] + len(BATCH) and after["failed"] == 0,
+               "eight sign-ins wrote %r rows: %r" % (after["rows"] - one["rows"], after))
+        expect(after["transactions"] == one["transactions"] + 1,
+               "eight answers at once took %d transactions"
+               % (after["transactions"] - one["transactions"]))
+
+        # A sign-in whose answer and SIGTERM reach the daemon together: it
+        # is answered, and its row (a refusal: all secrets dropped) is on
+        # disk after the exit.
+        signins = itest.mock_stats()["signins"]
+        itest.mock_config(delay_ms=300)
+        c = varlink.Connection(daemon.sock, 15)
+        try:
+            c.send(AUTH + "Authenticate", {"user": BATCH[1], "password": WRONG})
+            itest.poll(lambda: itest.mock_stats()["signins"] == signins + 1, 10, what="the sign-in at the API")
+            os.kill(daemon.pid, signal.SIGSTOP)
+            os.kill(daemon.pid, signal.SIGTERM)
+            time.sleep(1.0)
+            os.kill(daemon.pid, signal.SIGCONT)
+            expect_error(c.receive(15), FAILED, "the sign-in in flight at SIGTERM")
+        finally:
+            c.close()
+            itest.mock_config(delay_ms=None)
+        rc = daemon.stop()
+        expect(rc == 0, "exit %d at SIGTERM" % rc)
+        daemon = restart(daemon.dir, daemon.conf, daemon.sock)
+        refused, kept = get_user(daemon, BATCH[1]), get_user(daemon, BATCH[2])
+        expect(not refused["hasToken"] and not refused["hasVerifier"],
+               "the refusal before SIGTERM was not written: %r" % refused)
+        expect(kept["hasToken"] and kept["hasVerifier"], "%s lost its row: %r" % (BATCH[2], kept))
+    finally:
+        finish(daemon)
 
 
 def case_verifier_kept():

@@ -954,6 +954,60 @@ static void test_busy_write_keeps_old_row(void **state) {
         cache_close(c);
 }
 
+/* Several users in one transaction: each row as cache_put_secrets() would
+ * write it, a record that breaks the rules skipped on its own, and a
+ * transaction that cannot start changes no row. */
+static void test_put_batch(void **state) {
+        struct fixture *f = *state;
+        struct rec a = rec_new("alice", "token-a"), b = rec_new("bob", "token-b"),
+                   bad = rec_new("carol", "token-c");
+        struct user_secrets only_token = { .mask = SECRET_TOKEN };
+        const struct user_record *users[3];
+        const struct user_secrets *secrets[3];
+        int results[3] = { 1, 1, 1 };
+        sqlite3 *other;
+        Cache *c = open_ok(f);
+
+        put_ok(c, "bob", "old-b");
+        bad.u->token_expires = -1;
+        only_token.token = xstrdup("token-b");
+        users[0] = a.u, users[1] = bad.u, users[2] = b.u;
+        secrets[0] = &a.s, secrets[1] = &bad.s, secrets[2] = &only_token;
+        assert_int_equal(cache_put_batch(c, 3, users, secrets, results), 0);
+        assert_int_equal(results[0], 0);
+        assert_int_equal(results[1], -EINVAL);
+        assert_int_equal(results[2], 0);
+        assert_token(c, "alice", "token-a");
+        assert_token(c, "bob", "token-b");
+        assert_int_equal(cache_get_secret(c, "carol", SECRET_TOKEN, &(char *) { NULL }), -ENOENT);
+
+        /* No secrets at all (NULL) for a user: its row, secrets as stored. */
+        a.u->offline_failures = 3;
+        assert_int_equal(cache_put_batch(c, 1, users, NULL, results), 0);
+        assert_token(c, "alice", "token-a");
+
+        /* Nothing valid: nothing to do, no transaction. */
+        assert_int_equal(cache_put_batch(c, 1, &users[1], &secrets[1], results), 0);
+        assert_int_equal(results[0], -EINVAL);
+        assert_int_equal(cache_put_batch(c, 0, NULL, NULL, NULL), 0);
+
+        /* Another writer holds the database: the batch fails whole. */
+        assert_int_equal(sqlite3_open(f->db, &other), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+        secrets[0] = &(struct user_secrets) { .mask = SECRET_TOKEN, .token = (char *) "token-a2" };
+        assert_int_equal(cache_put_batch(c, 3, users, secrets, results), -EBUSY);
+        assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(other);
+        assert_token(c, "alice", "token-a");
+        assert_token(c, "bob", "token-b");
+
+        cache_close(c);
+        user_secrets_clear(&only_token);
+        rec_free(&a);
+        rec_free(&b);
+        rec_free(&bad);
+}
+
 static void test_failed_write_keeps_old_row(void **state) {
         struct fixture *f = *state;
         struct rlimit old, lim;
@@ -1071,6 +1125,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_bad_rows_skipped, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_callback_error_stops_load, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_busy_write_keeps_old_row, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_put_batch, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failed_write_keeps_old_row, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_secure_delete, setup, teardown),
         };
