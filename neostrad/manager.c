@@ -492,13 +492,20 @@ void manager_flush_saves(Manager *m) {
         }
         r = cache_put_batch(m->cache, n, users, secrets, results);
         m->cache_transactions += n > 0;
+        if (r < 0 && n == 1)
+                log_msg(LOG_ERR, "cannot write %s to the cache (the previous entry stays): %s",
+                        users[0]->name, strerror(-r));
+        else if (r < 0)
+                log_msg(LOG_ERR, "cannot write %zu users (%s, ...) to the cache (the previous entries stay): %s",
+                        n, users[0]->name, strerror(-r));
         for (size_t i = 0; i < n; i++) {
                 struct user_record *u = (struct user_record *) users[i];
 
                 if (r < 0 || results[i] < 0) {
                         m->cache_failed++;
-                        log_msg(LOG_ERR, "cannot write %s to the cache (the previous entry stays): %s",
-                                u->name, strerror(-(r < 0 ? r : results[i])));
+                        if (r == 0)
+                                log_msg(LOG_ERR, "cannot write %s to the cache (the previous entry stays): %s",
+                                        u->name, strerror(-results[i]));
                         continue;       /* its secrets stay in memory */
                 }
                 m->cache_rows++;

@@ -9,7 +9,7 @@
  *    decided here, without a round trip, so their passwords never leave the
  *    process; a system account only another NSS source knows (LDAP, SSSD)
  *    is refused by the daemon, which never sends it to the API, and gets
- *    PAM_IGNORE here all the same, also while the daemon cannot be asked;
+ *    PAM_IGNORE here all the same, also while the daemon cannot be reached;
  *  - every wait is bounded by one deadline (timeout=), nothing here exits,
  *    aborts, raises SIGPIPE or installs a signal handler;
  *  - the password is only ever in PAM's own item and in the request, and
@@ -331,10 +331,12 @@ static enum user_class classify_user(struct ctx *c, enum lookup how) {
 }
 
 /*
- * For when the daemon could not say (unreachable, a bad reply,
- * ServiceUnavailable): only /etc/passwd was read before the call, so ask
- * NSS whether another source (LDAP, SSSD) knows the name as a system
- * account, which the daemon would have answered NotOurUser for.
+ * For when the daemon cannot be reached: only /etc/passwd was read before
+ * the call, so ask NSS whether another source (LDAP, SSSD) knows the name
+ * as a system account, which the daemon would have answered NotOurUser
+ * for.  Not for an answer of the daemon's, ServiceUnavailable included:
+ * it either looked the name up and found it ours (the API is away), or
+ * its own NSS lookups failed, which ours would repeat.
  */
 static bool system_account_by_nss(struct ctx *c) {
         if (local_system_account(c, LOOKUP_NSS) <= 0)
@@ -345,9 +347,9 @@ static bool system_account_by_nss(struct ctx *c) {
         return true;
 }
 
-/* The result when the daemon could not say: code, or PAM_IGNORE for a
- * system account or with ignore_authinfo_unavail. */
-static int unavailable(struct ctx *c, int code) {
+/* The result when the daemon cannot be reached: code, or PAM_IGNORE for
+ * a system account or with ignore_authinfo_unavail. */
+static int unreachable(struct ctx *c, int code) {
         if (system_account_by_nss(c))
                 return PAM_IGNORE;
         return c->args.ignore_authinfo_unavail ? PAM_IGNORE : code;
@@ -646,11 +648,11 @@ static int authenticate_reply(struct ctx *c, const struct wire_value *reply) {
         r = wire_param_bool(reply, "offline", &offline);
         if (r < 0 && r != -ENOENT) {
                 pam_syslog(c->pamh, LOG_ERR, "invalid reply from neostrad (offline); user=%s", c->user);
-                return unavailable(c, PAM_AUTHINFO_UNAVAIL);
+                return c->args.ignore_authinfo_unavail ? PAM_IGNORE : PAM_AUTHINFO_UNAVAIL;
         }
         if (user && user->type != WIRE_STRING) {
                 pam_syslog(c->pamh, LOG_ERR, "invalid reply from neostrad (user); user=%s", c->user);
-                return unavailable(c, PAM_AUTHINFO_UNAVAIL);
+                return c->args.ignore_authinfo_unavail ? PAM_IGNORE : PAM_AUTHINFO_UNAVAIL;
         }
 
         if (offline) {
@@ -711,7 +713,7 @@ static int authenticate_error(struct ctx *c, const char *error, const struct wir
          * never a success, never blamed on the user. */
         pam_syslog(c->pamh, LOG_ERR, "authentication unavailable: %s%s%s; user=%s rhost=%s",
                    neostra_error_short(error), reason ? ": " : "", reason ? reason : "", c->user, rhost);
-        return unavailable(c, PAM_AUTHINFO_UNAVAIL);
+        return c->args.ignore_authinfo_unavail ? PAM_IGNORE : PAM_AUTHINFO_UNAVAIL;
 }
 
 PAM_NEOSTRA_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv) {
@@ -776,7 +778,7 @@ PAM_NEOSTRA_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int ar
         forget_account_answer(&c);     /* of an earlier attempt in this transaction */
         r = call_daemon(&c, NEOSTRA_METHOD_AUTHENTICATE, &buf, true, &reply);
         if (r < 0)
-                return unavailable(&c, PAM_AUTHINFO_UNAVAIL);
+                return unreachable(&c, PAM_AUTHINFO_UNAVAIL);
 
         if (reply.error)
                 ret = authenticate_error(&c, reply.error, reply.params, rhost);
@@ -939,11 +941,10 @@ static enum account_outcome check_account(struct ctx *c, struct account *a) {
                 error = NULL;
         } else {
                 user_params(c, &req);
-                if (build_request(c, NEOSTRA_METHOD_CHECK_ACCOUNT, &req, &buf) < 0 ||
-                    call_daemon(c, NEOSTRA_METHOD_CHECK_ACCOUNT, &buf, false, &answer) < 0) {
-                        o = ACCOUNT_UNAVAILABLE;
-                        goto done;
-                }
+                if (build_request(c, NEOSTRA_METHOD_CHECK_ACCOUNT, &req, &buf) < 0)
+                        return ACCOUNT_UNAVAILABLE;
+                if (call_daemon(c, NEOSTRA_METHOD_CHECK_ACCOUNT, &buf, false, &answer) < 0)
+                        return system_account_by_nss(c) ? ACCOUNT_NOT_OURS : ACCOUNT_UNAVAILABLE;
                 reply = answer.params;
                 error = answer.error;
         }
@@ -1006,8 +1007,6 @@ done:
         wire_reply_done(&answer);
         if (kept)
                 forget_account_answer(c);
-        if (o == ACCOUNT_UNAVAILABLE && system_account_by_nss(c))
-                o = ACCOUNT_NOT_OURS;
         return o;
 }
 

@@ -208,6 +208,24 @@ else
         nt_fail "ldapsys: no 'Authenticate notOurs; user=ldapsys' line in the daemon's log"
 fi
 
+# The daemon's own NSS lookup of ldapfail fails (ServiceUnavailable): the
+# module does not ask NSS in its place (its rules make it a system account
+# here), it says unavailable.  Only an unreachable daemon gets the fallback.
+echo "name ldapfail fail" >"$rules"
+echo "user ldapfail 500" >"$NT_TMP/module-rules"
+if env LD_PRELOAD="$NT_BUILD/tests/slownss.so" SLOWNSS_RULES="$NT_TMP/module-rules" PAMCHECK_PASSWORD=$pw \
+        "$pamcheck" -d "$NT_TMP/pam.d" ignored ldapfail >"$NT_LOGS/ignored.out" 2>&1; then
+        nt_fail "the daemon's NSS failing: the module answered PAM_IGNORE on its own lookup"
+        sed 's/^/  | /' "$NT_LOGS/ignored.out"
+elif grep -q 'pam_authenticate(ldapfail): Authentication service cannot retrieve authentication info' \
+        "$NT_LOGS/ignored.out"; then
+        nt_pass "the daemon's NSS failing: PAM_AUTHINFO_UNAVAIL, no lookup of the module's in its place"
+else
+        nt_fail "the daemon's NSS failing: not PAM_AUTHINFO_UNAVAIL:"
+        sed 's/^/  | /' "$NT_LOGS/ignored.out"
+fi
+echo "user ldapsys 500" >"$rules"
+
 dpid=$(printf ' %s ' "$NT_PIDS" | tr ' ' '\n' | sed -n 's/^\([0-9]*\):neostrad-conn$/\1/p' | tail -n1)
 nt_stop "$dpid" neostrad-conn
 if env $nss_env PAMCHECK_PASSWORD=$pw "$pamcheck" -d "$NT_TMP/pam.d" ignored ldapsys \
