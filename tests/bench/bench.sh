@@ -182,7 +182,7 @@ fi
 
 # ---- the fixed-answer nginx ------------------------------------------------------------
 nginx_up=0
-if wanted ours-nginx-http || wanted ours-nginx-https || wanted pamexec || wanted wrk; then
+if wanted ours-nginx-http || wanted relay-nginx-http || wanted ours-nginx-https || wanted pamexec || wanted wrk; then
         ngx=$NT_TMP/nginx
         mkdir -p "$ngx"
         ngx_http=$(nt_free_port)

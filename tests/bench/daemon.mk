@@ -5,7 +5,7 @@ DBENCH_BINS := $(DBENCH_DIR)/userdb-load $(DBENCH_DIR)/userdb-floor $(DBENCH_DIR
                $(DBENCH_DIR)/daemon-fakeapi $(DBENCH_DIR)/relay-floor
 DBENCH_CFLAGS = $(filter-out -fvisibility=hidden,$(CFLAGS))
 
-$(DBENCH_BINS): $(DBENCH_DIR)/%: tests/bench/%.c tests/bench/daemon-client.h tests/bench/daemon.mk
+$(DBENCH_BINS): $(DBENCH_DIR)/%: tests/bench/%.c tests/bench/daemon-client.h tests/bench/floor-server.h tests/bench/daemon.mk
 	@mkdir -p $(dir $@)
 	$(CC) $(DBENCH_CFLAGS) -o $@ $< $(LDHARD) -lm
 

@@ -18,17 +18,15 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
+
+#include "floor-server.h"
 
 #define BUF_MAX 16384
 
@@ -184,17 +182,14 @@ static void on_client(struct client *c) {
 }
 
 int main(int argc, char **argv) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
         static struct tag listener = { LISTENER, NULL }, signals = { SIGNALS, NULL };
         char body[512];
-        sigset_t mask;
         int lfd, sfd, body_len;
 
-        if (argc != 5 || strlen(argv[1]) >= sizeof(sa.sun_path)) {
+        if (argc != 5) {
                 fprintf(stderr, "usage: relay-floor SOCKET PORT USER EMAIL\n");
                 return 2;
         }
-        strcpy(sa.sun_path, argv[1]);
         api_addr = (struct sockaddr_in) { .sin_family = AF_INET, .sin_port = htons((uint16_t) atoi(argv[2])),
                                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         /* What neostrad sends and answers, give or take the password. */
@@ -210,20 +205,10 @@ int main(int argc, char **argv) {
                                       "\"groups\":[],\"offline\":false,\"allowed\":true,"
                                       "\"reason\":\"relay-floor\"}}", argv[3], argv[4]) + 1;
 
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigprocmask(SIG_BLOCK, &mask, NULL);
-        signal(SIGPIPE, SIG_IGN);
-        sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-        lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        unlink(argv[1]);
+        lfd = floor_listen("relay-floor", argv[1], &sfd);
         ep = epoll_create1(EPOLL_CLOEXEC);
-        if (sfd < 0 || lfd < 0 || ep < 0 || bind(lfd, (struct sockaddr *) &sa, sizeof(sa)) < 0 ||
-            listen(lfd, 512) < 0) {
-                perror("relay-floor");
+        if (lfd < 0 || ep < 0)
                 return 1;
-        }
         watch(lfd, &listener, EPOLL_CTL_ADD);
         watch(sfd, &signals, EPOLL_CTL_ADD);
         for (;;) {

@@ -9,15 +9,14 @@
  *   userdb-floor SOCKET      (runs until SIGTERM/SIGINT)
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
+
+#include "floor-server.h"
 
 struct conn {
         int fd;
@@ -26,28 +25,16 @@ struct conn {
 };
 
 int main(int argc, char **argv) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
         struct epoll_event ev, evs[64];
-        sigset_t mask;
         int lfd, ep, sfd;
 
-        if (argc != 2 || strlen(argv[1]) >= sizeof(sa.sun_path)) {
+        if (argc != 2) {
                 fprintf(stderr, "usage: userdb-floor SOCKET\n");
                 return 2;
         }
-        strcpy(sa.sun_path, argv[1]);
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigprocmask(SIG_BLOCK, &mask, NULL);
-        signal(SIGPIPE, SIG_IGN);
-        sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-        lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        unlink(argv[1]);
-        if (sfd < 0 || lfd < 0 || bind(lfd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(lfd, 512) < 0) {
-                perror("userdb-floor");
+        lfd = floor_listen("userdb-floor", argv[1], &sfd);
+        if (lfd < 0)
                 return 1;
-        }
         ep = epoll_create1(EPOLL_CLOEXEC);
         ev = (struct epoll_event) { .events = EPOLLIN, .data.ptr = NULL };
         epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
