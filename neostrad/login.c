@@ -224,7 +224,7 @@ static void on_check_done(void *data) {
                 ask_api(l);
         else if (j->mode == CHECK_OFFLINE || l->online_failed) {
                 u->offline_failures++;
-                manager_save_user(m, u, NULL);
+                manager_save_user_now(m, u, NULL);
                 answer_error(l, RESULT_FAILURE, NEOSTRA_ERROR_AUTHENTICATION_FAILED,
                              j->result < 0 ? "cached verifier unusable"
                                            : "wrong password (checked against cached credentials)",

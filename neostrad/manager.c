@@ -573,10 +573,15 @@ static bool save_queue_add(Manager *m, struct user_record *u) {
  * itself goes out with the others queued when the loop has nothing else
  * to do, at most SAVE_DELAY_MAX_USEC later, so a burst of sign-ins makes
  * one transaction and no answer waits for one.  Calls that show the
- * cache (GetUser, GetStatus, ...) flush first.
+ * cache (GetUser, GetStatus, ...) flush first.  A write that drops a
+ * secret (a refused password, a verifier the API has outdated) goes out at
+ * once: a crash must not bring the old one back.
  */
 void manager_save_user(Manager *m, struct user_record *u, struct user_secrets *s) {
         struct user_secrets all = {};
+        bool drops = s && (((s->mask & SECRET_TOKEN) && !s->token) ||
+                           ((s->mask & SECRET_REFRESH_TOKEN) && !s->refresh_token) ||
+                           ((s->mask & SECRET_VERIFIER) && !s->verifier));
 
         if (s) {
                 if (s->mask & SECRET_TOKEN)
@@ -608,6 +613,13 @@ void manager_save_user(Manager *m, struct user_record *u, struct user_secrets *s
         secrets_move(&u->live->unsaved, &all);
         if (m->cache && !save_queue_add(m, u))
                 save_now(m, u);
+        else if (drops)
+                manager_flush_saves(m);
+}
+
+void manager_save_user_now(Manager *m, struct user_record *u, struct user_secrets *s) {
+        manager_save_user(m, u, s);
+        manager_flush_saves(m);
 }
 
 int manager_read_secret(Manager *m, const struct user_record *u, unsigned which, char **ret) {
@@ -931,6 +943,8 @@ static int method_invalidate(Connection *c, json_t *params, const char *user) {
         if (ctx.name && !user_table_get(c->manager->users, ctx.name))
                 return reply_error(c, NEOSTRA_ERROR_USER_UNKNOWN, "no sign-in seen for this user");
         user_table_foreach(c->manager->users, invalidate_one, &ctx);
+        /* On disk before the answer: a restart must not undo it. */
+        manager_flush_saves(c->manager);
         localnames_flush(c->manager->localnames);
         log_msg(LOG_NOTICE, "cache invalidated for %s by uid %u", ctx.name ? ctx.name : "all users",
                 (unsigned) c->cred.uid);

@@ -161,6 +161,9 @@ void manager_log_decision(Manager *m, uid_t peer_uid, const char *method, const 
  * takes them), the disk keeps the previous row.
  */
 void manager_save_user(Manager *m, struct user_record *u, struct user_secrets *s);
+/* manager_save_user() written at once: what a crash must not undo (an
+ * offline failure counted). */
+void manager_save_user_now(Manager *m, struct user_record *u, struct user_secrets *s);
 void manager_flush_saves(Manager *m);
 
 /*

@@ -693,7 +693,9 @@ def case_cache_write_batch():
     rows waiting then, in one transaction: eight answers of the API that
     reach the daemon at once (it was stopped while the API answered) make
     eight rows in one transaction.  GetStatus cacheWrites counts rows,
-    transactions and rows that failed, and flushes what waits first."""
+    transactions and rows that failed, and flushes what waits first.  What
+    waits is written at SIGTERM; a write that drops a secret (a refused
+    password) goes out at once, before a SIGKILL could lose it."""
     itest.fresh_mock_only()
     daemon = start("batch")
     try:
@@ -740,29 +742,39 @@ def case_cache_write_batch():
                % (after["transactions"] - one["transactions"]))
 
         # A sign-in whose answer and SIGTERM reach the daemon together: it
-        # is answered, and its row (a refusal: all secrets dropped) is on
-        # disk after the exit.
+        # is answered, and its row (the time of this success) is on disk
+        # after the exit, written by the exit itself.
+        before = get_user(daemon, BATCH[1])["lastOnlineSuccess"]
         signins = itest.mock_stats()["signins"]
         itest.mock_config(delay_ms=300)
         c = varlink.Connection(daemon.sock, 15)
         try:
-            c.send(AUTH + "Authenticate", {"user": BATCH[1], "password": WRONG})
+            time.sleep(1.0)     # lastOnlineSuccess counts whole seconds
+            c.send(AUTH + "Authenticate", {"user": BATCH[1], "password": canary()})
             itest.poll(lambda: itest.mock_stats()["signins"] == signins + 1, 10, what="the sign-in at the API")
             os.kill(daemon.pid, signal.SIGSTOP)
             os.kill(daemon.pid, signal.SIGTERM)
             time.sleep(1.0)
             os.kill(daemon.pid, signal.SIGCONT)
-            expect_error(c.receive(15), FAILED, "the sign-in in flight at SIGTERM")
+            expect_error(c.receive(15), None, "the sign-in in flight at SIGTERM")
         finally:
             c.close()
             itest.mock_config(delay_ms=None)
         rc = daemon.stop()
         expect(rc == 0, "exit %d at SIGTERM" % rc)
         daemon = restart(daemon.dir, daemon.conf, daemon.sock)
-        refused, kept = get_user(daemon, BATCH[1]), get_user(daemon, BATCH[2])
+        after = get_user(daemon, BATCH[1])["lastOnlineSuccess"]
+        expect(after > before, "the success in flight at SIGTERM was not written (%d, before %d)" % (after, before))
+
+        # What drops a secret is written at once: a wrong password online
+        # (every secret dropped), then SIGKILL, no chance to flush.
+        expect_login(daemon, BATCH[2], FAILED, WRONG, "a wrong password online")
+        daemon.kill()
+        daemon = restart(daemon.dir, daemon.conf, daemon.sock)
+        refused, kept = get_user(daemon, BATCH[2]), get_user(daemon, BATCH[3])
         expect(not refused["hasToken"] and not refused["hasVerifier"],
-               "the refusal before SIGTERM was not written: %r" % refused)
-        expect(kept["hasToken"] and kept["hasVerifier"], "%s lost its row: %r" % (BATCH[2], kept))
+               "the refusal before SIGKILL was not on disk: %r" % refused)
+        expect(kept["hasToken"] and kept["hasVerifier"], "%s lost its row: %r" % (BATCH[3], kept))
     finally:
         finish(daemon)
 
