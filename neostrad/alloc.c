@@ -4,6 +4,7 @@
 #include <string.h>
 #include <curl/curl.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <sqlite3.h>
 
 #include "alloc.h"
@@ -67,6 +68,21 @@ static int sqlite_roundup(int n) {
         return (n + 7) & ~7;
 }
 
+/* OpenSSL decrypts the API's answers (tokens among them) in place in its
+ * record buffers, which libcurl has it release while a kept connection is
+ * idle: wiped when freed, like everything else. */
+static void *ossl_malloc(size_t n, const char *file, int line) {
+        return malloc(n);
+}
+
+static void *ossl_realloc(void *p, size_t n, const char *file, int line) {
+        return wipe_realloc(p, n);
+}
+
+static void ossl_free(void *p, const char *file, int line) {
+        wipe_free(p);
+}
+
 static int sqlite_init(void *unused) {
         return SQLITE_OK;
 }
@@ -94,6 +110,9 @@ int secure_alloc_install(void) {
             sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0) != SQLITE_OK)
                 return -1;
         json_set_alloc_funcs(plain_malloc, wipe_free);
+        /* Only possible before OpenSSL has allocated anything. */
+        if (!CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc, ossl_free))
+                return -1;
         return curl_global_init_mem(CURL_GLOBAL_DEFAULT, plain_malloc, wipe_free,
                                     wipe_realloc, plain_strdup, plain_calloc) == CURLE_OK ? 0 : -1;
 }

@@ -91,7 +91,7 @@ int main(int argc, char *argv[]) {
         }
 
         if (secure_alloc_install() < 0) {
-                log_msg(LOG_ERR, "cannot initialise libcurl");
+                log_msg(LOG_ERR, "cannot set up the wiping allocators of SQLite, OpenSSL and libcurl");
                 neostra_config_free(config);
                 return 1;
         }
