@@ -418,26 +418,31 @@ static void keep_unsaved(struct user_record *u, struct user_secrets *all) {
         log_msg(LOG_ERR, "out of memory: the new secrets of %s are lost", u->name);
 }
 
-/* Write u now, on its own: the queue's way when it cannot take u. */
-static void save_now(Manager *m, struct user_record *u) {
-        struct user_secrets all = {};
+/* Write u now, on its own, with the secrets in all (consumed; what waited
+ * in u->live too): the way when the queue cannot take u. */
+static void save_now(Manager *m, struct user_record *u, struct user_secrets *all) {
+        struct user_secrets waited = {};
         int r;
 
-        if (u->live)
-                secrets_move(&all, &u->live->unsaved);
-        r = cache_put_secrets(m->cache, u, &all);
+        if (u->live) {
+                /* all is newer than what waited. */
+                secrets_move(&waited, &u->live->unsaved);
+                secrets_move(&waited, all);
+                all = &waited;
+        }
+        r = cache_put_secrets(m->cache, u, all);
         m->cache_transactions++;
         if (r < 0) {
                 m->cache_failed++;
                 log_msg(LOG_ERR, "cannot write %s to the cache (the previous entry stays): %s",
                         u->name, strerror(-r));
-                keep_unsaved(u, &all);
+                keep_unsaved(u, all);
                 return;
         }
         m->cache_rows++;
-        if (all.mask)
+        if (all->mask)
                 schedule_scrub(m);
-        user_secrets_clear(&all);
+        user_secrets_clear(all);
 }
 
 static void save_queue_clear(Manager *m) {
@@ -474,7 +479,7 @@ void manager_flush_saves(Manager *m) {
 
                         if (u && u->live && u->live->save_queued) {
                                 u->live->save_queued = false;
-                                save_now(m, u);
+                                save_now(m, u, &(struct user_secrets) {});
                         }
                 }
                 goto done;
@@ -594,25 +599,19 @@ void manager_save_user(Manager *m, struct user_record *u, struct user_secrets *s
         }
         if (!user_record_live(u)) {
                 /* No memory to keep them in while they wait: now or never. */
-                int r = m->cache ? cache_put_secrets(m->cache, u, &all) : -ENOMEM;
-
-                if (m->cache) {
-                        m->cache_transactions++;
-                        m->cache_rows += r == 0;
-                        m->cache_failed += r != 0;
-                }
-                if (r == 0 && all.mask)
-                        schedule_scrub(m);
-                if (r == 0)
-                        user_secrets_clear(&all);
+                if (m->cache)
+                        save_now(m, u, &all);
                 else
                         keep_unsaved(u, &all);
                 return;
         }
-        /* s is newer than what waits from before. */
+        /* s is newer than what waits from before (before the queue, which
+         * may write at once). */
         secrets_move(&u->live->unsaved, &all);
-        if (m->cache && !save_queue_add(m, u))
-                save_now(m, u);
+        if (!m->cache)
+                return;
+        if (!save_queue_add(m, u))
+                save_now(m, u, &all);
         else if (drops)
                 manager_flush_saves(m);
 }
