@@ -139,56 +139,46 @@ int neostra_local_user_name(uid_t uid, char **ret_name) {
 }
 
 /*
- * The passwd(5) file alone, as nss_files reads it: fgetpwent_r skips lines
- * it cannot parse, and says ERANGE with the stream put back at the start of
- * the line when buf is too small.
+ * The passwd(5) file alone, as nss_files reads it, through nss_call()'s
+ * growing buffer: fgetpwent_r skips lines it cannot parse, says ENOENT at
+ * the end (not found), and ERANGE with the stream put back at the start of
+ * the line when buf is too small (read again with more room).
  */
-int neostra_passwd_file_lookup(const char *path, const char *name, uid_t *ret_uid) {
-        size_t size = 1024;
-        char *buf = NULL;
+struct passwd_scan {
         FILE *f;
-        int r;
+        const char *name;
+        uid_t uid;
+};
 
-        f = fopen(path, "re");
-        if (!f)
-                return -errno;
+static int passwd_file_scan(void *ctx, char *buf, size_t size, bool *found) {
+        struct passwd_scan *q = ctx;
+
         for (;;) {
                 struct passwd pw, *res = NULL;
-                char *nbuf;
+                int r = fgetpwent_r(q->f, &pw, buf, size, &res);
 
-                if (!buf) {
-                        buf = malloc(size);
-                        if (!buf) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                }
-                r = fgetpwent_r(f, &pw, buf, size, &res);
-                if (r == ERANGE && size < 1024u * 1024u) {
-                        size *= 2;
-                        nbuf = realloc(buf, size);
-                        if (!nbuf) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        buf = nbuf;
-                        continue;
-                }
-                if (r == ENOENT) {      /* the end of the file */
-                        r = 0;
-                        break;
-                }
-                if (r != 0 || !res) {
-                        r = r > 0 ? -r : -EIO;
-                        break;
-                }
-                if (strcmp(res->pw_name, name) == 0) {
-                        *ret_uid = res->pw_uid;
-                        r = 1;
-                        break;
+                if (r != 0)
+                        return r;
+                if (!res)
+                        return EIO;
+                if (strcmp(res->pw_name, q->name) == 0) {
+                        q->uid = res->pw_uid;
+                        *found = true;
+                        return 0;
                 }
         }
-        free(buf);
-        fclose(f);
+}
+
+int neostra_passwd_file_lookup(const char *path, const char *name, uid_t *ret_uid) {
+        struct passwd_scan q = { .name = name };
+        int r;
+
+        q.f = fopen(path, "re");
+        if (!q.f)
+                return -errno;
+        r = nss_call(passwd_file_scan, &q);
+        fclose(q.f);
+        if (r > 0)
+                *ret_uid = q.uid;
         return r;
 }
