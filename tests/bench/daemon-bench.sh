@@ -29,7 +29,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 nt_init "$here/../.." "${1:?usage: $0 BUILDDIR}"
 export PYTHONDONTWRITEBYTECODE=1
 BIN=$NT_BUILD/bench
-for p in userdb-load userdb-floor daemon-authload daemon-fakeapi; do
+for p in userdb-load userdb-floor daemon-authload daemon-fakeapi memory-floor; do
         [ -x "$BIN/$p" ] || nt_die "$BIN/$p is missing: make daemon-bench-build"
 done
 [ "$(id -u)" = 0 ] || nt_die "daemon-bench.sh must run as root"
@@ -256,6 +256,19 @@ if has_part memory; then
         rss_idle=$(rss_kb "$DPID") cols_idle=$(mem_cols "$DPID")
         daemon_stop big
 
+        # The floor: the same libraries, each used once as the design must
+        # (memory-floor.c), against the same mock.
+        say "memory: the floor (neostrad's libraries, each used once)"
+        mkdir -p "$NT_TMP/floor"
+        nt_spawn memory-floor "$BIN/memory-floor" "$NT_TMP/floor" "http://127.0.0.1:$NT_MOCK_HTTP_PORT" \
+                seed0@example.com bench-password >"$NT_TMP/floor.out" 2>>"$NT_LOGS/memory-floor.log"
+        FPID=$NT_LAST_PID
+        nt_wait_until 30 "memory-floor to be ready" grep -q ready "$NT_TMP/floor.out" ||
+                nt_die "memory-floor failed: $(cat "$NT_LOGS/memory-floor.log")"
+        sleep 1
+        rss_floor=$(rss_kb "$FPID") cols_floor=$(mem_cols "$FPID")
+        nt_stop "$FPID" memory-floor
+
         say "memory: $cached cached users (rows cloned from seed0's, uids as ids.c assigns them)"
         pop_secs=$("$NT_PYTHON" "$here/daemon-populate.py" "$NT_TMP/cache-big/neostrad.db" seed0 cu "$cached" \
                 "$UID_MIN" "$UID_MAX") || nt_die "populating the cache failed"
@@ -283,12 +296,18 @@ if has_part memory; then
         echo "|---|---|---|---|---|---|---|"
         echo "| just started, empty cache | $cols_start | | |"
         echo "| idle after start + one login (verifier made) | $cols_idle | ≤ 8 MB | $(verdict "$(mb "$rss_idle")" 8) |"
+        echo "| *the floor*: neostrad's libraries, each used once (\`memory-floor\`) | $cols_floor | | $(awk -v a="$rss_idle" -v b="$rss_floor" 'BEGIN { printf "ours %.2f×", a / b }') |"
         echo "| $n_loaded cached users, after loading and the userdb run | $cols_loaded | | |"
         echo "| $n_loaded cached users + one login | $cols_big | ≤ 64 MB | $(verdict "$(mb "$rss_big")" 64) |"
         echo
         echo "RssFile is the pages of shared libraries the daemon has touched (libcrypto, libc, SQLite, libcurl's"
         echo "dependencies); they are shared with every other process using them.  Pss divides shared pages by"
-        echo "their users.  Per cached user: $(awk -v a="$rss_loaded" -v b="$rss_idle" -v n="$n_loaded" 'BEGIN { if (n > 1) printf "%.0f", (a - b) * 1024 / (n - 1) }') bytes of VmRSS."
+        echo "their users.  *The floor* is \`tests/bench/memory-floor.c\`: a process linking exactly the daemon's"
+        echo "libraries that initialises libcurl (and OpenSSL), makes an sd-event loop, writes one SQLite row,"
+        echo "sends one sign-in to the same mock and parses the answer with jansson, makes one yescrypt verifier"
+        echo "on a second thread and looks up root through NSS, then idles: what any daemon built on these"
+        echo "libraries holds; the difference to neostrad's VmRSS is the daemon's own."
+        echo "Per cached user: $(awk -v a="$rss_loaded" -v b="$rss_idle" -v n="$n_loaded" 'BEGIN { if (n > 1) printf "%.0f", (a - b) * 1024 / (n - 1) }') bytes of VmRSS."
         echo
         echo "The $cached users are not signed in one by one (at the API's pace plus one yescrypt each on two"
         echo "worker threads, ~13 ms, that would take well over 10 minutes): the daemon signs in one user"

@@ -9,8 +9,13 @@ $(DBENCH_BINS): $(DBENCH_DIR)/%: tests/bench/%.c tests/bench/daemon-client.h tes
 	@mkdir -p $(dir $@)
 	$(CC) $(DBENCH_CFLAGS) -o $@ $< $(LDHARD) -lm
 
+# The memory floor links exactly the daemon's libraries.
+$(DBENCH_DIR)/memory-floor: tests/bench/memory-floor.c tests/bench/daemon.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(DBENCH_CFLAGS) $(call pc_cflags,$(DAEMON_PKGS)) -o $@ $< $(LDHARD) $(call pc_libs,$(DAEMON_PKGS)) -lpthread
+
 .PHONY: daemon-bench-build daemon-bench
-daemon-bench-build: all $(DBENCH_BINS)
+daemon-bench-build: all $(DBENCH_BINS) $(DBENCH_DIR)/memory-floor
 
 # The daemon-side part alone: make daemon-bench [DBENCH_QUICK=1] [DBENCH_LOGINS=N]
 daemon-bench: daemon-bench-build
