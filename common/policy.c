@@ -176,6 +176,15 @@ int neostra_passwd_file_lookup(const char *path, const char *name, uid_t *ret_ui
         q.f = fopen(path, "re");
         if (!q.f)
                 return -errno;
+        /* fgetpwent_r asks the stream's position before every line (to put
+         * a line back on ERANGE); a stream that has not seeked yet does not
+         * know it and asks the kernel each time (an lseek per line, half of
+         * the lookup).  One seek now and the position is kept. */
+        if (fseeko(q.f, 0, SEEK_SET) < 0) {
+                r = -errno;
+                fclose(q.f);
+                return r;
+        }
         r = nss_call(passwd_file_scan, &q);
         fclose(q.f);
         if (r > 0)

@@ -1264,6 +1264,32 @@ static void test_passwd_file_lookup(void **state)
         assert_int_equal(neostra_passwd_file_lookup(path, "alice2", &uid), 0);
         assert_int_equal(uid, 12345);
 
+        /* Many buffers' worth of lines, long ones among them: each read
+         * again from where it started (the stream keeps its position
+         * across refills). */
+        {
+                FILE *w;
+
+                snprintf(path, sizeof(path), "%s/passwd-big", f->dir);
+                w = fopen(path, "we");
+                assert_non_null(w);
+                for (int i = 0; i < 600; i++) {
+                        fprintf(w, "user%d:x:%d:%d:User %d:/home/user%d:/bin/sh\n", i, 2000 + i, 2000 + i, i, i);
+                        if (i % 150 == 7)
+                                fprintf(w, "long%d:x:%d:1:%s:/home/long:/bin/sh\n", i, 500 + i, gecos);
+                }
+                assert_int_equal(fclose(w), 0);
+        }
+        assert_int_equal(neostra_passwd_file_lookup(path, "user0", &uid), 1);
+        assert_int_equal(uid, 2000);
+        assert_int_equal(neostra_passwd_file_lookup(path, "long457", &uid), 1);
+        assert_int_equal(uid, 957);
+        assert_int_equal(neostra_passwd_file_lookup(path, "user458", &uid), 1);
+        assert_int_equal(uid, 2458);
+        assert_int_equal(neostra_passwd_file_lookup(path, "user599", &uid), 1);
+        assert_int_equal(uid, 2599);
+        assert_int_equal(neostra_passwd_file_lookup(path, "user600", &uid), 0);
+
         /* No file: the error, never "not a system account". */
         snprintf(path, sizeof(path), "%s/no-such-passwd", f->dir);
         assert_int_equal(neostra_passwd_file_lookup(path, "root", &uid), -ENOENT);
