@@ -257,11 +257,14 @@ if has_part memory; then
         daemon_stop big
 
         # The floor: the same libraries, each used once as the design must
-        # (memory-floor.c), against the same mock.
+        # (memory-floor.c), against the same mock, in the unit's environment
+        # (GNUTLS_NO_IMPLICIT_INIT) as the daemon.
         say "memory: the floor (neostrad's libraries, each used once)"
         mkdir -p "$NT_TMP/floor"
-        nt_spawn memory-floor "$BIN/memory-floor" "$NT_TMP/floor" "http://127.0.0.1:$NT_MOCK_HTTP_PORT" \
-                seed0@example.com bench-password >"$NT_TMP/floor.out" 2>>"$NT_LOGS/memory-floor.log"
+        # shellcheck disable=SC2046 # K=V words
+        nt_spawn memory-floor env $(bench_unit_env) "$BIN/memory-floor" "$NT_TMP/floor" \
+                "http://127.0.0.1:$NT_MOCK_HTTP_PORT" seed0@example.com bench-password \
+                >"$NT_TMP/floor.out" 2>>"$NT_LOGS/memory-floor.log"
         FPID=$NT_LAST_PID
         nt_wait_until 30 "memory-floor to be ready" grep -q ready "$NT_TMP/floor.out" ||
                 nt_die "memory-floor failed: $(cat "$NT_LOGS/memory-floor.log")"
@@ -305,7 +308,7 @@ if has_part memory; then
         echo "their users.  *The floor* is \`tests/bench/memory-floor.c\`: a process linking exactly the daemon's"
         echo "libraries that initialises libcurl (and OpenSSL), makes an sd-event loop, writes one SQLite row,"
         echo "sends one sign-in to the same mock and parses the answer with jansson, makes one yescrypt verifier"
-        echo "on a second thread and looks up root through NSS, then idles: what any daemon built on these"
+        echo "on a second thread and looks the user's name up through NSS, then idles: what any daemon built on these"
         echo "libraries holds; the difference to neostrad's VmRSS is the daemon's own."
         echo "Per cached user: $(awk -v a="$rss_loaded" -v b="$rss_idle" -v n="$n_loaded" 'BEGIN { if (n > 1) printf "%.0f", (a - b) * 1024 / (n - 1) }') bytes of VmRSS."
         echo
