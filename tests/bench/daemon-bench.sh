@@ -261,9 +261,10 @@ if has_part memory; then
         # (GNUTLS_NO_IMPLICIT_INIT) as the daemon.
         say "memory: the floor (neostrad's libraries, each used once)"
         mkdir -p "$NT_TMP/floor"
+        (umask 077 && printf 'bench-password\n' >"$NT_TMP/floor/password")
         # shellcheck disable=SC2046 # K=V words
         nt_spawn memory-floor env $(bench_unit_env) "$BIN/memory-floor" "$NT_TMP/floor" \
-                "http://127.0.0.1:$NT_MOCK_HTTP_PORT" seed0@example.com bench-password \
+                "http://127.0.0.1:$NT_MOCK_HTTP_PORT" seed0@example.com "$NT_TMP/floor/password" \
                 >"$NT_TMP/floor.out" 2>>"$NT_LOGS/memory-floor.log"
         FPID=$NT_LAST_PID
         nt_wait_until 30 "memory-floor to be ready" grep -q ready "$NT_TMP/floor.out" ||

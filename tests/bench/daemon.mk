@@ -17,6 +17,10 @@ $(DBENCH_DIR)/memory-floor: tests/bench/memory-floor.c tests/bench/daemon.mk
 .PHONY: daemon-bench-build daemon-bench
 daemon-bench-build: all $(DBENCH_BINS) $(DBENCH_DIR)/memory-floor
 
+# `make check` builds them with the tests (plain and ASan): tests/bench/smoke.sh
+# runs the floors briefly, so they are compiled and work between benchmarks.
+tests-build: $(DBENCH_BINS) $(DBENCH_DIR)/memory-floor
+
 # The daemon-side part alone: make daemon-bench [DBENCH_QUICK=1] [DBENCH_LOGINS=N]
 daemon-bench: daemon-bench-build
 	@sh tests/bench/daemon-bench.sh $(BUILDDIR)

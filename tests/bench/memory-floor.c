@@ -14,7 +14,10 @@
  * libraries cost on this machine; the difference to neostrad's is the
  * daemon's own.
  *
- *   memory-floor DIR URL EMAIL PASSWORD
+ *   memory-floor DIR URL EMAIL PASSWORD_FILE
+ *
+ * The password is the first line of PASSWORD_FILE (never on the command
+ * line).
  *
  * Prints "ready" on stdout when done, then sleeps until SIGTERM/SIGINT.
  */
@@ -93,9 +96,10 @@ static int sign_in(const char *url, const char *email, const char *password) {
         return 0;
 }
 
+static sqlite3 *db;
+
 static int write_row(const char *dir) {
         char *path, *err = NULL;
-        sqlite3 *db;
         int r;
 
         if (asprintf(&path, "%s/memory-floor.db", dir) < 0)
@@ -135,7 +139,22 @@ static bool name_unknown_locally(const char *email) {
         return getpwnam(name) == NULL;
 }
 
+static int read_password(const char *path, char *buf, size_t size) {
+        FILE *f = fopen(path, "re");
+        bool ok = f && fgets(buf, (int) size, f);
+
+        if (f)
+                fclose(f);
+        if (!ok) {
+                fprintf(stderr, "memory-floor: cannot read a password from %s\n", path);
+                return -1;
+        }
+        buf[strcspn(buf, "\n")] = '\0';
+        return 0;
+}
+
 int main(int argc, char **argv) {
+        static char password[1024];
         sd_event *loop = NULL;
         pthread_t worker;
         void *verifier = NULL;
@@ -143,18 +162,20 @@ int main(int argc, char **argv) {
         int sig;
 
         if (argc != 5) {
-                fprintf(stderr, "usage: memory-floor DIR URL EMAIL PASSWORD\n");
+                fprintf(stderr, "usage: memory-floor DIR URL EMAIL PASSWORD_FILE\n");
                 return 2;
         }
+        if (read_password(argv[4], password, sizeof(password)) < 0)
+                return 1;
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
         sigprocmask(SIG_BLOCK, &mask, NULL);
 
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || sd_event_default(&loop) < 0 ||
-            write_row(argv[1]) < 0 || sign_in(argv[2], argv[3], argv[4]) < 0 || !name_unknown_locally(argv[3]))
+            write_row(argv[1]) < 0 || sign_in(argv[2], argv[3], password) < 0 || !name_unknown_locally(argv[3]))
                 return 1;
-        if (pthread_create(&worker, NULL, make_verifier, argv[4]) != 0 ||
+        if (pthread_create(&worker, NULL, make_verifier, password) != 0 ||
             pthread_join(worker, &verifier) != 0 || !verifier) {
                 fprintf(stderr, "memory-floor: no verifier\n");
                 return 1;
@@ -162,6 +183,7 @@ int main(int argc, char **argv) {
         printf("ready\n");
         fflush(stdout);
         sigwait(&mask, &sig);
+        sqlite3_close(db);
         sd_event_unref(loop);
         curl_global_cleanup();
         return 0;

@@ -48,6 +48,7 @@ struct api {
         size_t len;
         struct client *client;  /* NULL: idle */
         struct api *next_idle;
+        struct tag *tag;
         char buf[BUF_MAX];
 };
 
@@ -98,6 +99,7 @@ static struct api *api_get(void) {
                 goto fail;
         setsockopt(a->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         *t = (struct tag) { API, a };
+        a->tag = t;
         watch(a->fd, t, EPOLL_CTL_ADD);
         return a;
 fail:
@@ -153,6 +155,18 @@ static void on_api(struct api *a, struct tag *t) {
         a->next_idle = idle;
         idle = a;
         (void) t;
+}
+
+/* At exit: the kept API connections (all idle once the load has stopped). */
+static void apis_free(void) {
+        while (idle) {
+                struct api *a = idle;
+
+                idle = a->next_idle;
+                close(a->fd);
+                free(a->tag);
+                free(a);
+        }
 }
 
 static void on_client(struct client *c) {
@@ -221,6 +235,7 @@ int main(int argc, char **argv) {
                         switch (t->kind) {
                         case SIGNALS:
                                 unlink(argv[1]);
+                                apis_free();
                                 return 0;
                         case LISTENER: {
                                 int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);

@@ -9,8 +9,12 @@
 #   - ~1.5 s against our stack (build/pam_neostra.so -> build/neostrad ->
 #     tests/mock_api.py over HTTP, 2 workers): logins > 0, 0 failures, and
 #     the mock saw at least as many sign-ins;
-#   - the daemon exits 0 at SIGTERM, no sanitizer report, and the password
-#     (a canary) is in no log.
+#   - the floors of `make bench` (built with the tests): the same module
+#     and driver against relay-floor relaying to the mock (logins > 0, 0
+#     failures, each a sign-in at the mock), and memory-floor (signs in at
+#     the mock, says ready, has a VmRSS, exits 0 at SIGTERM);
+#   - the daemon and the floors exit 0 at SIGTERM, no sanitizer report, and
+#     the password (a canary) is in no log.
 # Uses only packages of packaging/debian-deps.txt (no nginx, no wrk).
 # Our stack's cases need root (the daemon rate-limits other peers) and are
 # skipped otherwise.  Ends with "bench-smoke: N passed, N failed[, N skipped]".
@@ -110,7 +114,7 @@ fi
 # ---- our stack, against the mock API ------------------------------------------
 if [ "$(id -u)" -ne 0 ]; then
         echo "skipped: our stack's cases (they need root: the daemon rate-limits other peers)"
-        NT_SKIPPED=$((NT_SKIPPED + 3))
+        NT_SKIPPED=$((NT_SKIPPED + 5))
         nt_finish
 fi
 bench_users_json "$pw" "$NT_TMP/users.json" "$NT_TMP/slow-users" || nt_die "cannot write the users file"
@@ -146,9 +150,55 @@ else
         nt_fail "our stack, wrong password: exit $rc, expected 1 with 3 failures"
 fi
 
+# ---- the floors of make bench --------------------------------------------------
+# relay-floor in neostrad's place, relaying each call to the mock.
+signins_now() {
+        nt_http GET "$NT_MOCK_HTTP_PORT" /_control/stats | sed -n 's/.*"signins": *\([0-9]*\).*/\1/p'
+}
+rsock=$NT_TMP/relay.sock
+nt_spawn relay-floor "$NT_BUILD/bench/relay-floor" "$rsock" "$NT_MOCK_HTTP_PORT" "$BENCH_USER" \
+        "$BENCH_USER@$BENCH_DOMAIN" 2>>"$NT_LOGS/relay-floor.log"
+rpid=$NT_LAST_PID
+bench_ours relay "http://127.0.0.1:$NT_MOCK_HTTP_PORT" || nt_die "cannot write the config"
+sed -i "s|socket=[^ ]*|socket=$rsock|g" "$NT_TMP/pam.d/relay"
+before=$(signins_now)
+if nt_wait_until 10 "relay-floor to listen" _nt_socket_accepts "$rsock" "$rpid" && ! _nt_gone "$rpid"; then
+        run relay --confdir "$NT_TMP/pam.d" --service relay --user "$BENCH_USER" --password-file "$pw" \
+                --workers 2 --logins 50
+        after=$(signins_now)
+        if [ "$rc" -eq 0 ] && jcheck "$NT_TMP/relay.json" 'd["logins"] == 50 and d["failures"] == 0' &&
+                [ "$((${after:-0} - ${before:-0}))" -ge 50 ]; then
+                nt_pass "relay-floor: 50 logins through the module, 0 failures, each a sign-in at the mock"
+        else
+                nt_fail "relay-floor: exit $rc, sign-ins ${before:-?} -> ${after:-?}; $(head -c 300 "$NT_LOGS/relay.log")"
+        fi
+else
+        nt_fail "relay-floor did not listen: $(head -c 300 "$NT_LOGS/relay-floor.log")"
+fi
+
+# memory-floor: the daemon's libraries, each used once, then idle.
+mkdir -p "$NT_TMP/floor"
+before=$(signins_now)
+nt_spawn memory-floor "$NT_BUILD/bench/memory-floor" "$NT_TMP/floor" "http://127.0.0.1:$NT_MOCK_HTTP_PORT" \
+        "$BENCH_USER@$BENCH_DOMAIN" "$pw" >"$NT_TMP/floor.out" 2>>"$NT_LOGS/memory-floor.log"
+fpid=$NT_LAST_PID
+if nt_wait_until 30 "memory-floor to be ready" grep -q '^ready$' "$NT_TMP/floor.out" &&
+        grep -q '^VmRSS:.*[1-9][0-9]* kB' "/proc/$fpid/status" && [ "$(signins_now)" -gt "${before:-0}" ]; then
+        kill -TERM "$fpid"
+        nt_wait "$fpid"
+        frc=$?
+        if [ "$frc" -eq 0 ]; then
+                nt_pass "memory-floor: signed in at the mock, ready, a VmRSS to read, exit 0 at SIGTERM"
+        else
+                nt_fail "memory-floor: exit $frc at SIGTERM; $(head -c 300 "$NT_LOGS/memory-floor.log")"
+        fi
+else
+        nt_fail "memory-floor: not ready or no sign-in; $(head -c 300 "$NT_LOGS/memory-floor.log")"
+fi
+
 nt_end_checks
 found=$(nt_find_canary "$(cat "$pw")" "$NT_LOGS" "$NT_TMP"/permit*.json "$NT_TMP"/deny.json \
-        "$NT_TMP"/ours.json "$NT_TMP"/wrong.json)
+        "$NT_TMP"/ours.json "$NT_TMP"/wrong.json "$NT_TMP"/relay.json "$NT_TMP"/floor.out)
 if [ -z "$found" ]; then
         nt_pass "the password is in no log or result"
 else
