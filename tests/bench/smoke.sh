@@ -11,8 +11,9 @@
 #     the mock saw at least as many sign-ins;
 #   - the floors of `make bench` (built with the tests): the same module
 #     and driver against relay-floor relaying to the mock (logins > 0, 0
-#     failures, each a sign-in at the mock), and memory-floor (signs in at
-#     the mock, says ready, has a VmRSS, exits 0 at SIGTERM);
+#     failures, each a sign-in at the mock), userdb-floor under userdb-load
+#     (0 errors), and memory-floor (signs in at the mock, says ready, has a
+#     VmRSS, exits 0 at SIGTERM);
 #   - the daemon and the floors exit 0 at SIGTERM, no sanitizer report, and
 #     the password (a canary) is in no log.
 # Uses only packages of packaging/debian-deps.txt (no nginx, no wrk).
@@ -114,7 +115,7 @@ fi
 # ---- our stack, against the mock API ------------------------------------------
 if [ "$(id -u)" -ne 0 ]; then
         echo "skipped: our stack's cases (they need root: the daemon rate-limits other peers)"
-        NT_SKIPPED=$((NT_SKIPPED + 5))
+        NT_SKIPPED=$((NT_SKIPPED + 6))
         nt_finish
 fi
 bench_users_json "$pw" "$NT_TMP/users.json" "$NT_TMP/slow-users" || nt_die "cannot write the users file"
@@ -174,6 +175,24 @@ if nt_wait_until 10 "relay-floor to listen" _nt_socket_accepts "$rsock" "$rpid" 
         fi
 else
         nt_fail "relay-floor did not listen: $(head -c 300 "$NT_LOGS/relay-floor.log")"
+fi
+
+# userdb-floor (an echo server) under userdb-load, as daemon-bench.sh runs them.
+usock=$NT_TMP/userdb-floor.sock
+nt_spawn userdb-floor "$NT_BUILD/bench/userdb-floor" "$usock" 2>>"$NT_LOGS/userdb-floor.log"
+upid=$NT_LAST_PID
+if nt_wait_until 10 "userdb-floor to listen" _nt_socket_accepts "$usock" "$upid" && ! _nt_gone "$upid"; then
+        nt_spawn userdb-load "$NT_BUILD/bench/userdb-load" -s "$usock" -u bu -n 10 -c 4 -d 0.5 -F \
+                >"$NT_TMP/userdb-load.out" 2>>"$NT_LOGS/userdb-load.log"
+        nt_wait "$NT_LAST_PID"
+        rc=$?
+        if [ "$rc" -eq 0 ] && grep -q '^method=all n=[1-9][0-9]* errors=0 ' "$NT_TMP/userdb-load.out"; then
+                nt_pass "userdb-floor under userdb-load (4 connections, 0.5 s): answers counted, 0 errors"
+        else
+                nt_fail "userdb-floor under userdb-load: exit $rc; $(head -c 300 "$NT_TMP/userdb-load.out") $(tail -n 3 "$NT_LOGS/userdb-load.log")"
+        fi
+else
+        nt_fail "userdb-floor did not listen: $(head -c 300 "$NT_LOGS/userdb-floor.log")"
 fi
 
 # memory-floor: the daemon's libraries, each used once, then idle.

@@ -357,5 +357,11 @@ int main(int argc, char **argv) {
         report("all", &all, t);
         for (size_t i = 0; i < n_conns; i++)
                 close(conns[i].fd);
+        for (size_t i = 0; i < _M_MAX; i++)
+                free(lats[i].v);
+        free(all.v);
+        free(conns);
+        free(uids);
+        free(sample);
         return failed ? 1 : 0;
 }
