@@ -80,7 +80,14 @@ static int sign_in(const char *url, const char *email, const char *password) {
         curl_easy_cleanup(c);
         curl_slist_free_all(headers);
         free(endpoint);
+        /* The password, as the daemon treats it: wiped before it is freed. */
+        explicit_bzero(payload, strlen(payload));
         free(payload);
+        {
+                json_t *pw = json_object_get(req, "password");
+
+                explicit_bzero((char *) json_string_value(pw), json_string_length(pw));
+        }
         json_decref(req);
         if (cr != CURLE_OK) {
                 fprintf(stderr, "memory-floor: sign-in: %s\n", curl_easy_strerror(cr));
@@ -118,13 +125,14 @@ static int write_row(const char *dir) {
         return r == SQLITE_OK ? 0 : -1;
 }
 
+static struct crypt_data verifier_data;
+
 static void *make_verifier(void *password) {
-        static struct crypt_data cd;
         char salt[CRYPT_GENSALT_OUTPUT_SIZE];
 
         if (!crypt_gensalt_rn("$y$", 0, NULL, 0, salt, sizeof(salt)))
                 return NULL;
-        return crypt_rn(password, salt, &cd, sizeof(cd));
+        return crypt_rn(password, salt, &verifier_data, sizeof(verifier_data));
 }
 
 /* The email's local part, as the daemon's users are named in the bench. */
@@ -180,6 +188,8 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "memory-floor: no verifier\n");
                 return 1;
         }
+        explicit_bzero(password, sizeof(password));
+        explicit_bzero(&verifier_data, sizeof(verifier_data));
         printf("ready\n");
         fflush(stdout);
         sigwait(&mask, &sig);
