@@ -347,12 +347,18 @@ static bool system_account_by_nss(struct ctx *c) {
         return true;
 }
 
-/* The result when the daemon cannot be reached: code, or PAM_IGNORE for
- * a system account or with ignore_authinfo_unavail. */
+/* The result when no answer can be had: code, or PAM_IGNORE with
+ * ignore_authinfo_unavail. */
+static int unavailable(const struct ctx *c, int code) {
+        return c->args.ignore_authinfo_unavail ? PAM_IGNORE : code;
+}
+
+/* The result when the daemon cannot be reached: unavailable(), or
+ * PAM_IGNORE for a system account. */
 static int unreachable(struct ctx *c, int code) {
         if (system_account_by_nss(c))
                 return PAM_IGNORE;
-        return c->args.ignore_authinfo_unavail ? PAM_IGNORE : code;
+        return unavailable(c, code);
 }
 
 /*
@@ -398,7 +404,7 @@ static int begin(struct ctx *c, pam_handle_t *pamh, int flags, int argc, const c
                 return PAM_IGNORE;
         case USER_LOOKUP_FAILED:
         default:
-                return c->args.ignore_authinfo_unavail ? PAM_IGNORE : PAM_AUTHINFO_UNAVAIL;
+                return unavailable(c, PAM_AUTHINFO_UNAVAIL);
         }
 }
 
@@ -648,11 +654,11 @@ static int authenticate_reply(struct ctx *c, const struct wire_value *reply) {
         r = wire_param_bool(reply, "offline", &offline);
         if (r < 0 && r != -ENOENT) {
                 pam_syslog(c->pamh, LOG_ERR, "invalid reply from neostrad (offline); user=%s", c->user);
-                return c->args.ignore_authinfo_unavail ? PAM_IGNORE : PAM_AUTHINFO_UNAVAIL;
+                return unavailable(c, PAM_AUTHINFO_UNAVAIL);
         }
         if (user && user->type != WIRE_STRING) {
                 pam_syslog(c->pamh, LOG_ERR, "invalid reply from neostrad (user); user=%s", c->user);
-                return c->args.ignore_authinfo_unavail ? PAM_IGNORE : PAM_AUTHINFO_UNAVAIL;
+                return unavailable(c, PAM_AUTHINFO_UNAVAIL);
         }
 
         if (offline) {
@@ -713,7 +719,7 @@ static int authenticate_error(struct ctx *c, const char *error, const struct wir
          * never a success, never blamed on the user. */
         pam_syslog(c->pamh, LOG_ERR, "authentication unavailable: %s%s%s; user=%s rhost=%s",
                    neostra_error_short(error), reason ? ": " : "", reason ? reason : "", c->user, rhost);
-        return c->args.ignore_authinfo_unavail ? PAM_IGNORE : PAM_AUTHINFO_UNAVAIL;
+        return unavailable(c, PAM_AUTHINFO_UNAVAIL);
 }
 
 PAM_NEOSTRA_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv) {
@@ -1073,7 +1079,7 @@ PAM_NEOSTRA_EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc,
                 break;
         case ACCOUNT_UNAVAILABLE:
         default:
-                ret = c.args.ignore_authinfo_unavail ? PAM_IGNORE : PAM_AUTHINFO_UNAVAIL;
+                ret = unavailable(&c, PAM_AUTHINFO_UNAVAIL);
                 break;
         }
         account_done(&a);
@@ -1189,7 +1195,7 @@ PAM_NEOSTRA_EXPORT int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, c
                 break;
         case ACCOUNT_UNAVAILABLE:
         default:
-                ret = c.args.ignore_authinfo_unavail ? PAM_IGNORE : PAM_CRED_UNAVAIL;
+                ret = unavailable(&c, PAM_CRED_UNAVAIL);
                 break;
         }
         account_done(&a);
