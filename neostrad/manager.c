@@ -418,6 +418,10 @@ static void keep_unsaved(struct user_record *u, struct user_secrets *all) {
         log_msg(LOG_ERR, "out of memory: the new secrets of %s are lost", u->name);
 }
 
+static void log_write_failed(const char *name, int r) {
+        log_msg(LOG_ERR, "cannot write %s to the cache (the previous entry stays): %s", name, strerror(-r));
+}
+
 /* Write u now, on its own, with the secrets in all (consumed; what waited
  * in u->live too): the way when the queue cannot take u. */
 static void save_now(Manager *m, struct user_record *u, struct user_secrets *all) {
@@ -434,8 +438,7 @@ static void save_now(Manager *m, struct user_record *u, struct user_secrets *all
         m->cache_transactions++;
         if (r < 0) {
                 m->cache_failed++;
-                log_msg(LOG_ERR, "cannot write %s to the cache (the previous entry stays): %s",
-                        u->name, strerror(-r));
+                log_write_failed(u->name, r);
                 keep_unsaved(u, all);
                 return;
         }
@@ -498,8 +501,7 @@ void manager_flush_saves(Manager *m) {
         r = cache_put_batch(m->cache, n, users, secrets, results);
         m->cache_transactions += n > 0;
         if (r < 0 && n == 1)
-                log_msg(LOG_ERR, "cannot write %s to the cache (the previous entry stays): %s",
-                        users[0]->name, strerror(-r));
+                log_write_failed(users[0]->name, r);
         else if (r < 0)
                 log_msg(LOG_ERR, "cannot write %zu users (%s, ...) to the cache (the previous entries stay): %s",
                         n, users[0]->name, strerror(-r));
@@ -509,8 +511,7 @@ void manager_flush_saves(Manager *m) {
                 if (r < 0 || results[i] < 0) {
                         m->cache_failed++;
                         if (r == 0)
-                                log_msg(LOG_ERR, "cannot write %s to the cache (the previous entry stays): %s",
-                                        u->name, strerror(-results[i]));
+                                log_write_failed(u->name, results[i]);
                         continue;       /* its secrets stay in memory */
                 }
                 m->cache_rows++;
