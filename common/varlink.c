@@ -101,6 +101,8 @@ int varlink_decode(const char *data, size_t len, json_t **ret) {
 
 struct encode_ctx {
         struct vbuf *out;
+        size_t start;
+        size_t max;
         int error;
 };
 
@@ -110,7 +112,11 @@ static int encode_chunk(const char *buffer, size_t size, void *userdata) {
 
         /* Chunks are appended straight into the wiped buffer, so jansson
          * never builds a private copy of the message (and its password). */
-        r = vbuf_append(ctx->out, buffer, size, NEOSTRA_MESSAGE_MAX + 1);
+        if (ctx->max < SIZE_MAX && ctx->out->len - ctx->start + size > ctx->max) {
+                ctx->error = -EMSGSIZE;
+                return -1;
+        }
+        r = vbuf_append(ctx->out, buffer, size, SIZE_MAX - 1);
         if (r < 0) {
                 ctx->error = r;
                 return -1;
@@ -119,7 +125,11 @@ static int encode_chunk(const char *buffer, size_t size, void *userdata) {
 }
 
 int varlink_encode(const json_t *msg, struct vbuf *out) {
-        struct encode_ctx ctx = { .out = out };
+        return varlink_encode_max(msg, out, NEOSTRA_MESSAGE_MAX);
+}
+
+int varlink_encode_max(const json_t *msg, struct vbuf *out, size_t max) {
+        struct encode_ctx ctx = { .out = out, .start = out->len, .max = max };
         size_t start = out->len;
         int r;
 
@@ -128,7 +138,7 @@ int varlink_encode(const json_t *msg, struct vbuf *out) {
                 r = ctx.error < 0 ? ctx.error : -ENOMEM;
                 goto fail;
         }
-        if (out->len - start > NEOSTRA_MESSAGE_MAX) {
+        if (out->len - start > max) {
                 r = -EMSGSIZE;
                 goto fail;
         }
@@ -169,6 +179,10 @@ int varlink_reader_pop(struct varlink_reader *r, json_t **ret) {
 
 bool varlink_reader_pending(const struct varlink_reader *r) {
         return r->buf.len > 0;
+}
+
+bool varlink_reader_complete(const struct varlink_reader *r) {
+        return r->buf.len > 0 && memchr(r->buf.data, 0, r->buf.len);
 }
 
 void varlink_reader_done(struct varlink_reader *r) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "account.h"
 #include "log.h"
 #include "login.h"
 #include "userdb.h"
@@ -13,6 +14,7 @@
 #include "neostra/varlink.h"
 #include "online.h"
 #include "verifier.h"
+#include "writeback.h"
 
 enum check_mode {
         CHECK_CACHED,     /* cached_auth_timeout: no API call unless it fails */
@@ -22,7 +24,7 @@ enum check_mode {
 
 struct login {
         Manager *m;
-        Connection *conn;               /* NULL once answered or the client left */
+        VarlinkConn *conn;              /* held; NULL once answered or the client left */
         char *user, *email, *service, *rhost, *tty;
         char *password;                 /* secret: wiped when the login is freed */
         uid_t peer_uid;
@@ -32,8 +34,6 @@ struct login {
         bool checking;                  /* a verifier check is on a worker */
         bool online_failed;             /* the API answered "unavailable" */
         bool answered;
-        bool hold;                      /* answer() leaves the connection in held */
-        Connection *held;               /* answered, not gone on yet (connection_go_on) */
         struct login *prev, *next;      /* Manager.logins_pending */
 };
 
@@ -100,9 +100,13 @@ static bool verifier_fresh(Manager *m, const struct user_record *u) {
                u->offline_failures < c->max_failures;
 }
 
-static void answer(struct login *l, enum login_result result, json_t *reply, const char *reason,
-                   long http_status, int64_t latency_ms) {
-        Connection *c = l->conn;
+/* The answer: error NULL for a reply with params, else an error with a
+ * "reason" (params unused).  The next call on the connection runs only
+ * after the caller of this has returned (varlink-server.h), so what it does
+ * after answering (the cache write of a sign-in) is done by then. */
+static void answer(struct login *l, enum login_result result, const char *error, json_t *params,
+                   const char *reason, long http_status, int64_t latency_ms) {
+        VarlinkConn *c = l->conn;
 
         manager_count(l->m, result);
         manager_log_decision(l->m, l->peer_uid, "Authenticate", l->user, l->service, l->rhost, l->tty,
@@ -111,23 +115,25 @@ static void answer(struct login *l, enum login_result result, json_t *reply, con
         l->conn = NULL;
         l->offline_timer = sd_event_source_disable_unref(l->offline_timer);
         if (!c)
-                json_decref(reply);
-        else if (l->hold)
-                l->held = connection_answer_hold(c, reply);
-        else
-                connection_answer(c, reply);
+                json_decref(params);
+        else if (error) {
+                json_decref(params);
+                (void) varlink_conn_error_reason(c, error, reason);
+        } else
+                (void) varlink_conn_reply(c, params);
+        varlink_conn_unref(c);
 }
 
 static void answer_error(struct login *l, enum login_result result, const char *error,
                          const char *reason, long http_status, int64_t latency_ms) {
-        answer(l, result, varlink_error_reason(error, reason), reason, http_status, latency_ms);
+        answer(l, result, error, NULL, reason, http_status, latency_ms);
 }
 
 static void answer_success(struct login *l, enum login_result result, const struct user_record *u,
                            const char *reason, long http_status, int64_t latency_ms) {
         bool offline = result == RESULT_OFFLINE_SUCCESS;
         char verdict[512];
-        bool allowed = manager_account_verdict(l->m, u, verdict, sizeof(verdict));
+        bool allowed = account_verdict(l->m->config, u, verdict, sizeof(verdict));
         json_t *params;
 
         /* The account step will refuse on this verdict without asking
@@ -139,14 +145,14 @@ static void answer_success(struct login *l, enum login_result result, const stru
         }
         params = json_pack("{s:s, s:s, s:o, s:o, s:b, s:b, s:s}",
                            "user", l->user, "email", u->email,
-                           "roles", manager_roles_array(user_roles(u), user_n_roles(u)),
-                           "groups", manager_groups_for_roles(l->m, user_roles(u), user_n_roles(u)),
+                           "roles", account_roles_json(user_roles(u), user_n_roles(u)),
+                           "groups", account_groups_json(l->m, user_roles(u), user_n_roles(u)),
                            "offline", offline, "allowed", allowed, "reason", verdict);
         if (params && offline)
                 json_object_set_new(params, "offlineUntil",
                                     json_integer(u->verifier_time +
                                                  (json_int_t) (l->m->config->offline_max_age_ms / 1000u)));
-        answer(l, result, varlink_reply_new(params), reason, http_status, latency_ms);
+        answer(l, result, NULL, params, reason, http_status, latency_ms);
 }
 
 /* ---- worker jobs ----------------------------------------------------------- */
@@ -197,7 +203,7 @@ static void on_check_done(void *data) {
         if (j->result > 0 && u && u->has_verifier && !(u->live && u->live->verifier_mac_set)) {
                 char *now = NULL;
 
-                if (manager_read_secret(m, u, SECRET_VERIFIER, &now) == 0 && now &&
+                if (writeback_read_secret(m->writeback, u, SECRET_VERIFIER, &now) == 0 && now &&
                     strcmp(now, j->hash) == 0 && user_record_live(u))
                         u->live->verifier_mac_set = verifier_mac(l->user, l->password,
                                                                  u->live->verifier_mac) == 0;
@@ -224,7 +230,7 @@ static void on_check_done(void *data) {
                 ask_api(l);
         else if (j->mode == CHECK_OFFLINE || l->online_failed) {
                 u->offline_failures++;
-                manager_save_user_now(m, u, NULL);
+                writeback_save_now(m->writeback, u, NULL);
                 answer_error(l, RESULT_FAILURE, NEOSTRA_ERROR_AUTHENTICATION_FAILED,
                              j->result < 0 ? "cached verifier unusable"
                                            : "wrong password (checked against cached credentials)",
@@ -247,7 +253,7 @@ static int start_check(struct login *l, const struct user_record *u, enum check_
                 return -ENOMEM;
         j->login = l;
         j->mode = mode;
-        r = manager_read_secret(l->m, u, SECRET_VERIFIER, &j->hash);
+        r = writeback_read_secret(l->m->writeback, u, SECRET_VERIFIER, &j->hash);
         if (r == 0 && !j->hash)
                 r = -ENOENT;
         if (r < 0) {
@@ -295,7 +301,7 @@ static void on_make_done(void *data) {
                 memcpy(u->live->verifier_mac, j->mac, sizeof(u->live->verifier_mac));
                 u->live->verifier_mac_set = j->mac_set;
                 j->m->verifiers_made++;
-                manager_save_user(j->m, u, &s);
+                writeback_save(j->m->writeback, u, &s);
         } else if (j->result < 0 && j->result != -ECANCELED)
                 log_msg(LOG_ERR, "cannot make a verifier for %s: %s", j->user, strerror(-j->result));
         make_job_free(j);
@@ -421,17 +427,12 @@ static void on_signin_done(struct api_signin_result *res, void *userdata) {
                  * transaction, a tenth of the daemon's time per login) nor
                  * for the verifier, made off the loop; the connection's
                  * next call, if any, waits for both. */
-                if (!l->answered) {
-                        l->hold = true;
+                if (!l->answered)
                         answer_success(l, RESULT_SUCCESS, u, res->reason, res->http_status, latency_ms);
-                }
-                manager_save_user(m, u, &secrets);
+                writeback_save(m->writeback, u, &secrets);
                 if (new_verifier)
                         start_make(l, u, have_mac ? mac : NULL);
                 explicit_bzero(mac, sizeof(mac));
-                connection_go_on(l->held);
-                l->held = NULL;
-                l->hold = false;
                 break;
         case API_DENY:
         case API_USER_UNKNOWN:
@@ -439,7 +440,7 @@ static void on_signin_done(struct api_signin_result *res, void *userdata) {
                 u = user_table_get(m->users, l->user);
                 if (u) {
                         user_table_record_refusal(m->users, l->user);
-                        manager_save_user(m, u, &(struct user_secrets) { .mask = SECRET_ALL });
+                        writeback_save(m->writeback, u, &(struct user_secrets) { .mask = SECRET_ALL });
                 }
                 if (l->answered)
                         log_msg(LOG_WARNING, "%s was let in from the cache, but the API has since refused "
@@ -488,8 +489,9 @@ static void start_online(struct login *l) {
 
 /* ---- entry points ------------------------------------------------------------- */
 
-int login_start(Manager *m, Connection *c, const struct login_params *p, char *email,
-                struct login **ret) {
+static void on_conn_gone(void *userdata);
+
+int login_start(Manager *m, VarlinkConn *c, const struct login_params *p, char *email, uint64_t deadline_usec) {
         const struct neostra_config *cfg = m->config;
         struct user_record *u = user_table_get(m->users, p->user);
         struct login *l;
@@ -500,7 +502,7 @@ int login_start(Manager *m, Connection *c, const struct login_params *p, char *e
                 return -ENOMEM;
         }
         *l = (struct login) {
-                .m = m, .conn = c, .email = email, .peer_uid = p->peer_uid,
+                .m = m, .email = email, .peer_uid = p->peer_uid,
                 .user = strdup(p->user), .password = strdup(p->password),
                 .service = p->service ? strdup(p->service) : NULL,
                 .rhost = p->rhost ? strdup(p->rhost) : NULL,
@@ -512,12 +514,13 @@ int login_start(Manager *m, Connection *c, const struct login_params *p, char *e
         m->logins_pending = l;
         if (!l->user || !l->password || (p->service && !l->service) || (p->rhost && !l->rhost) ||
             (p->tty && !l->tty)) {
-                l->conn = NULL;
                 l->answered = true;
                 login_maybe_free(l);
                 return -ENOMEM;
         }
-        *ret = l;
+        /* The login answers on the connection, now or later; if the client
+         * leaves first, on_conn_gone() drops the work. */
+        l->conn = varlink_conn_hold(c, deadline_usec, on_conn_gone, l);
 
         /* A recent online success with this very password: no API call. */
         if (cfg->cached_auth_timeout_ms > 0 && u && u->has_verifier && !u->invalidated &&
@@ -530,9 +533,10 @@ int login_start(Manager *m, Connection *c, const struct login_params *p, char *e
         return 0;
 }
 
-void login_detach(struct login *l) {
-        if (!l)
-                return;
+static void on_conn_gone(void *userdata) {
+        struct login *l = userdata;
+
+        varlink_conn_unref(l->conn);
         l->conn = NULL;
         if (!l->answered) {
                 /* Nobody to answer: drop the API call and the timer. */
@@ -547,7 +551,7 @@ void login_detach(struct login *l) {
 void login_cancel_all(Manager *m) {
         for (struct login *l = m->logins_pending, *next; l; l = next) {
                 next = l->next;
-                l->conn = NULL;
+                l->conn = varlink_conn_unref(l->conn);
                 l->answered = true;
                 api_request_cancel(l->request);
                 l->request = NULL;

@@ -20,6 +20,7 @@
 #pragma once
 
 #include "manager.h"
+#include "varlink-server.h"
 
 struct login_params {
         const char *user;
@@ -31,15 +32,12 @@ struct login_params {
 };
 
 /*
- * Start a login for connection c; the answer comes later through
- * connection_answer().  email is stolen.  Returns 0, or a negative errno
- * (nothing started; the caller answers).
+ * Start a login answered on connection c (held until then, at most
+ * deadline_usec; a client that leaves cancels it).  email is stolen.
+ * Returns 0 (the answer may already be out), or a negative errno (nothing
+ * started; the caller answers).
  */
-int login_start(Manager *m, Connection *c, const struct login_params *p, char *email,
-                struct login **ret);
-
-/* The connection is going away: nobody to answer any more. */
-void login_detach(struct login *l);
+int login_start(Manager *m, VarlinkConn *c, const struct login_params *p, char *email, uint64_t deadline_usec);
 
 /* Shut down: cancel every login's API call and timer (manager_free). */
 void login_cancel_all(Manager *m);

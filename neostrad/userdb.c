@@ -14,6 +14,7 @@
  * PID 1 queries the socket directly and needs it.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include "cache.h"
 #include "ids.h"
 #include "log.h"
+#include "nss-park.h"
 #include "neostra/protocol.h"
 #include "neostra/varlink.h"
 #include "userdb.h"
@@ -458,14 +460,27 @@ static json_t *group_json(const char *name, gid_t gid, json_t *members) {
 
 /* ---- queries --------------------------------------------------------------- */
 
+/*
+ * One lookup, and for an enumeration where it has got to.  Records are
+ * built as the client reads them: results holds those of the current step
+ * (a by-name or by-id lookup has one step), then each user of the uid
+ * snapshot taken when the enumeration began adds its own, so a 100,000-user
+ * enumeration never holds more than one user's records in memory.
+ */
 struct query {
         Manager *m;
         bool has_id;
         uid_t id;
-        const char *name;       /* userName / groupName */
+        const char *name;       /* userName / groupName (the call's: valid until its answer) */
         const char *other;      /* GetMemberships: groupName */
-        json_t *results;        /* array of reply parameters */
+        json_t *results;        /* array of reply parameters, from next */
+        size_t next;
         bool conflict;
+        /* enumeration */
+        void (*per_user)(struct user_record *u, void *userdata);
+        uid_t *uids;            /* the users to visit */
+        size_t n_uids, at;
+        json_t *ahead;          /* the record after the one being sent */
 };
 
 static void add_result(struct query *q, json_t *params) {
@@ -575,209 +590,244 @@ static void collect_memberships(struct user_record *u, void *userdata) {
         free(names.v);
 }
 
-/* Visit the records a user or private-group query can match: by name
+/* Visit the records a user or private-group query can match by name
  * and/or by id through the indexes (both when both are given, so a pair
- * naming two records is still seen as a conflict), everyone for an
- * enumeration. */
+ * naming two records is still seen as a conflict). */
 static void users_matching(struct query *q, void (*cb)(struct user_record *u, void *userdata)) {
-        struct user_record *by_name, *by_id;
+        struct user_record *by_name = q->name ? user_table_get(q->m->users, q->name) : NULL;
+        struct user_record *by_id = q->has_id ? user_table_get_by_uid(q->m->users, q->id) : NULL;
 
-        if (!q->name && !q->has_id) {
-                user_table_foreach(q->m->users, cb, q);
-                return;
-        }
-        by_name = q->name ? user_table_get(q->m->users, q->name) : NULL;
-        by_id = q->has_id ? user_table_get_by_uid(q->m->users, q->id) : NULL;
         if (by_name)
                 cb(by_name, q);
         if (by_id && by_id != by_name)
                 cb(by_id, q);
 }
 
-/* Send the results: one reply, or with "more" one per result, each but
- * the last with "continues": true. */
-static int send_results(Connection *c, json_t *results, bool more, bool conflict) {
-        size_t n = json_array_size(results);
+struct uids_ctx {
+        uid_t *v;
+        size_t n, max;
+};
 
-        if (n == 0)
-                return connection_send(c, varlink_error_new(conflict ? USERDB_ERROR_CONFLICT
-                                                                     : USERDB_ERROR_NO_RECORD, NULL));
-        if (!more)
-                return connection_send(c, varlink_reply_new(json_incref(json_array_get(results, 0))));
-        for (size_t i = 0; i < n; i++) {
-                json_t *reply = varlink_reply_new(json_incref(json_array_get(results, i)));
+static void snapshot_uid(struct user_record *u, void *userdata) {
+        struct uids_ctx *ctx = userdata;
 
-                if (reply && i + 1 < n)
-                        json_object_set_new(reply, "continues", json_true());
-                if (connection_send(c, reply) < 0)
-                        return -1;
+        if (published_user(u) && ctx->n < ctx->max)
+                ctx->v[ctx->n++] = u->uid;
+}
+
+/* An enumeration visits the users published now, by uid: one added later
+ * is not seen, one forgotten meanwhile is skipped. */
+static int query_enumerate(struct query *q, void (*per_user)(struct user_record *u, void *userdata)) {
+        struct uids_ctx ctx = { .max = user_table_size(q->m->users) };
+
+        ctx.v = calloc(ctx.max ? ctx.max : 1, sizeof(*ctx.v));
+        if (!ctx.v)
+                return -ENOMEM;
+        user_table_foreach(q->m->users, snapshot_uid, &ctx);
+        q->uids = ctx.v;
+        q->n_uids = ctx.n;
+        q->per_user = per_user;
+        return 0;
+}
+
+/* The next record's parameters (a new reference), NULL when there are no
+ * more. */
+static json_t *query_next(struct query *q) {
+        for (;;) {
+                if (q->next < json_array_size(q->results))
+                        return json_incref(json_array_get(q->results, q->next++));
+                if (!q->per_user || q->at >= q->n_uids)
+                        return NULL;
+                json_array_clear(q->results);
+                q->next = 0;
+                while (q->at < q->n_uids && json_array_size(q->results) == 0) {
+                        struct user_record *u = user_table_get_by_uid(q->m->users, q->uids[q->at++]);
+
+                        if (u)
+                                q->per_user(u, q);
+                }
         }
-        return 0;
 }
 
-/* uid/gid: absent or null means "any"; a number must be a valid id. */
-static int param_id(json_t *params, const char *key, bool *ret_has, uid_t *ret) {
-        json_t *v = json_object_get(params, key);
+static void query_free(void *state) {
+        struct query *q = state;
 
-        *ret_has = false;
-        if (!v || json_is_null(v))
-                return 0;
-        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= (json_int_t) UINT32_MAX)
-                return -EINVAL;
-        *ret_has = true;
-        *ret = (uid_t) json_integer_value(v);
-        return 0;
+        json_decref(q->results);
+        json_decref(q->ahead);
+        free(q->uids);
+        free(q);
 }
 
-static int param_name(json_t *params, const char *key, const char **ret) {
-        json_t *v = json_object_get(params, key);
-        int r;
-
-        *ret = NULL;
-        if (!v || json_is_null(v))
-                return 0;
-        r = varlink_param_string(params, key, NEOSTRA_USER_MAX, ret);
-        return r < 0 ? r : 0;
+static void answer_none(VarlinkConn *c, bool conflict) {
+        (void) varlink_conn_error(c, conflict ? USERDB_ERROR_CONFLICT : USERDB_ERROR_NO_RECORD, NULL);
 }
 
-static int reply_invalid(Connection *c, const char *name) {
-        return connection_send(c, varlink_error_new(VARLINK_ERROR_INVALID_PARAMETER,
-                                                    json_pack("{s:s}", "parameter", name)));
+/* One record per turn, each but the last with "continues": the next is
+ * built only once the client has read this one (varlink-server.h). */
+static void stream_next(VarlinkConn *c, void *state) {
+        struct query *q = state;
+        json_t *record = q->ahead ? q->ahead : query_next(q);
+
+        q->ahead = NULL;
+        if (!record) {
+                answer_none(c, q->conflict);
+                return;
+        }
+        q->ahead = query_next(q);
+        if (q->ahead)
+                (void) varlink_conn_notify(c, record);
+        else
+                (void) varlink_conn_reply(c, record);
 }
+
+struct lookup_params {
+        struct varlink_id id;   /* uid / gid */
+        const char *name;       /* userName / groupName */
+        const char *other;      /* GetMemberships: groupName */
+        const char *service;
+};
 
 enum lookup { LOOKUP_USER, LOOKUP_GROUP, LOOKUP_MEMBERSHIPS };
 
-static int method_lookup(Connection *c, json_t *params, bool more, enum lookup what) {
-        struct query q = { .m = connection_manager(c) };
-        const char *service = NULL;
+static int method_lookup(VarlinkConn *c, struct lookup_params *p, Manager *m, enum lookup what) {
+        bool more = varlink_conn_more(c);
+        struct query *q;
         bool enumeration;
         int r;
 
-        if (varlink_param_string(params, "service", NEOSTRA_USER_MAX, &service) < 0 ||
-            strcmp(service, USERDB_SERVICE) != 0)
-                return connection_send(c, varlink_error_new(USERDB_ERROR_BAD_SERVICE, NULL));
-
-        switch (what) {
-        case LOOKUP_USER:
-                if (param_id(params, "uid", &q.has_id, &q.id) < 0)
-                        return reply_invalid(c, "uid");
-                if (param_name(params, "userName", &q.name) < 0)
-                        return reply_invalid(c, "userName");
-                enumeration = !q.has_id && !q.name;
-                break;
-        case LOOKUP_GROUP:
-                if (param_id(params, "gid", &q.has_id, &q.id) < 0)
-                        return reply_invalid(c, "gid");
-                if (param_name(params, "groupName", &q.name) < 0)
-                        return reply_invalid(c, "groupName");
-                enumeration = !q.has_id && !q.name;
-                break;
-        default:
-                if (param_name(params, "userName", &q.name) < 0)
-                        return reply_invalid(c, "userName");
-                if (param_name(params, "groupName", &q.other) < 0)
-                        return reply_invalid(c, "groupName");
-                enumeration = !q.name || !q.other;
-                break;
-        }
+        if (!p->service || strcmp(p->service, USERDB_SERVICE) != 0)
+                return varlink_conn_error(c, USERDB_ERROR_BAD_SERVICE, NULL), 0;
+        enumeration = what == LOOKUP_MEMBERSHIPS ? !p->name || !p->other : !p->id.set && !p->name;
         if (enumeration && !more)
-                return connection_send(c, varlink_error_new(VARLINK_ERROR_EXPECTED_MORE, NULL));
+                return varlink_conn_error(c, VARLINK_ERROR_EXPECTED_MORE, NULL), 0;
         /* userdb = no (a socket from systemd, or a reload): publish nothing,
          * but answer at once. */
-        if (!q.m->config->userdb)
-                return connection_send(c, varlink_error_new(USERDB_ERROR_NO_RECORD, NULL));
+        if (!m->config->userdb)
+                return varlink_conn_error(c, USERDB_ERROR_NO_RECORD, NULL), 0;
         /* A name not seen yet (first_login): its local-name checks run off
          * the loop while this query alone waits. */
-        if (!enumeration && q.name && what != LOOKUP_MEMBERSHIPS && provisional_check_due(q.m, q.name)) {
+        if (!enumeration && p->name && what != LOOKUP_MEMBERSHIPS && provisional_check_due(m, p->name)) {
                 struct localnames_key keys[USERDB_IDENTITY_KEYS_MAX];
                 struct localnames_stats st;
 
                 /* Anyone may ask for any name: such lookups get at most
                  * half of what may be out, logins keep the rest. */
-                localnames_stats(q.m->localnames, &st);
+                localnames_stats(m->localnames, &st);
                 r = st.pending < LOCALNAMES_PENDING_MAX / 2
-                            ? connection_need_names(c, NAMES_CALL, keys, userdb_identity_keys(q.m, q.name, keys))
+                            ? names_park_need(m->park, c, NAMES_CALL, keys, userdb_identity_keys(m, p->name, keys))
                             : -EBUSY;
                 if (r == 0)
                         return 0;
                 if (r < 0)
-                        return connection_send(c, varlink_error_new(USERDB_ERROR_SERVICE_NOT_AVAILABLE, NULL));
+                        return varlink_conn_error(c, USERDB_ERROR_SERVICE_NOT_AVAILABLE, NULL), 0;
         }
 
-        q.results = json_array();
-        if (!q.results)
-                return connection_send(c, NULL);
+        q = calloc(1, sizeof(*q));
+        if (!q)
+                return -ENOMEM;
+        *q = (struct query) { .m = m, .has_id = p->id.set, .id = p->id.id, .name = p->name, .other = p->other,
+                              .results = json_array() };
+        if (!q->results) {
+                query_free(q);
+                return -ENOMEM;
+        }
+        r = 0;
         switch (what) {
         case LOOKUP_USER:
-                users_matching(&q, collect_user);
-                if (!enumeration)
-                        collect_provisional(&q, true);
+                if (enumeration)
+                        r = query_enumerate(q, collect_user);
+                else {
+                        users_matching(q, collect_user);
+                        collect_provisional(q, true);
+                }
                 break;
         case LOOKUP_GROUP:
-                collect_role_groups(&q);
-                users_matching(&q, collect_private_group);
-                if (!enumeration)
-                        collect_provisional(&q, false);
+                collect_role_groups(q);
+                if (enumeration)
+                        r = query_enumerate(q, collect_private_group);
+                else {
+                        users_matching(q, collect_private_group);
+                        collect_provisional(q, false);
+                }
                 break;
         default:
                 /* By user: that user's record only; by group alone: everyone. */
-                if (q.name) {
-                        struct user_record *u = user_table_get(q.m->users, q.name);
+                if (q->name) {
+                        struct user_record *u = user_table_get(m->users, q->name);
 
                         if (u)
-                                collect_memberships(u, &q);
+                                collect_memberships(u, q);
                 } else
-                        user_table_foreach(q.m->users, collect_memberships, &q);
+                        r = query_enumerate(q, collect_memberships);
                 break;
         }
-        r = send_results(c, q.results, more, q.conflict);
-        json_decref(q.results);
-        return r;
+        if (r < 0) {
+                query_free(q);
+                return r;
+        }
+        if (!more) {
+                json_t *record = query_next(q);
+
+                if (record)
+                        (void) varlink_conn_reply(c, record);
+                else
+                        answer_none(c, q->conflict);
+                query_free(q);
+                return 0;
+        }
+        return varlink_conn_stream(c, stream_next, q, query_free);
 }
 
-static int method_get_user_record(Connection *c, json_t *params, bool more) {
-        return method_lookup(c, params, more, LOOKUP_USER);
+static int method_get_user_record(VarlinkConn *c, void *params, void *userdata) {
+        return method_lookup(c, params, userdata, LOOKUP_USER);
 }
 
-static int method_get_group_record(Connection *c, json_t *params, bool more) {
-        return method_lookup(c, params, more, LOOKUP_GROUP);
+static int method_get_group_record(VarlinkConn *c, void *params, void *userdata) {
+        return method_lookup(c, params, userdata, LOOKUP_GROUP);
 }
 
-static int method_get_memberships(Connection *c, json_t *params, bool more) {
-        return method_lookup(c, params, more, LOOKUP_MEMBERSHIPS);
+static int method_get_memberships(VarlinkConn *c, void *params, void *userdata) {
+        return method_lookup(c, params, userdata, LOOKUP_MEMBERSHIPS);
 }
 
-static int method_get_info(Connection *c, json_t *params, bool more) {
-        return connection_send(c, varlink_reply_new(json_pack(
-                "{s:s, s:s, s:s, s:s, s:[s]}",
-                "vendor", "Neostra", "product", "neostrad", "version", NEOSTRA_VERSION,
-                "url", "https://neostra.example/pam_neostra", "interfaces", USERDB_INTERFACE)));
-}
+#define SERVICE_PARAM \
+        { "service", VARLINK_STRING, 0, NEOSTRA_USER_MAX, offsetof(struct lookup_params, service) }
+
+static const struct varlink_param user_params[] = {
+        { "uid", VARLINK_ID, 0, 0, offsetof(struct lookup_params, id) },
+        { "userName", VARLINK_STRING, 0, NEOSTRA_USER_MAX, offsetof(struct lookup_params, name) },
+        SERVICE_PARAM,
+        { NULL }
+};
+
+static const struct varlink_param group_params[] = {
+        { "gid", VARLINK_ID, 0, 0, offsetof(struct lookup_params, id) },
+        { "groupName", VARLINK_STRING, 0, NEOSTRA_USER_MAX, offsetof(struct lookup_params, name) },
+        SERVICE_PARAM,
+        { NULL }
+};
+
+static const struct varlink_param membership_params[] = {
+        { "userName", VARLINK_STRING, 0, NEOSTRA_USER_MAX, offsetof(struct lookup_params, name) },
+        { "groupName", VARLINK_STRING, 0, NEOSTRA_USER_MAX, offsetof(struct lookup_params, other) },
+        SERVICE_PARAM,
+        { NULL }
+};
 
 /* Everyone may ask: nss-systemd runs in every process, as every user, and
  * the records say no more than getent would. */
-static const struct userdb_method {
-        const char *name;
-        int (*handler)(Connection *c, json_t *params, bool more);
-} userdb_methods[] = {
-        { USERDB_INTERFACE ".GetUserRecord",  method_get_user_record },
-        { USERDB_INTERFACE ".GetGroupRecord", method_get_group_record },
-        { USERDB_INTERFACE ".GetMemberships", method_get_memberships },
-        { "org.varlink.service.GetInfo",      method_get_info },
+static const struct varlink_method userdb_methods[] = {
+        { "GetUserRecord", method_get_user_record, VARLINK_METHOD_MORE, user_params, sizeof(struct lookup_params) },
+        { "GetGroupRecord", method_get_group_record, VARLINK_METHOD_MORE, group_params,
+          sizeof(struct lookup_params) },
+        { "GetMemberships", method_get_memberships, VARLINK_METHOD_MORE, membership_params,
+          sizeof(struct lookup_params) },
+        { NULL }
 };
 
-int userdb_dispatch(Connection *c, json_t *msg) {
-        const char *name;
-        bool oneway, more;
-        json_t *params;
-
-        if (varlink_call_parse(msg, &name, &params, &oneway, &more) < 0) {
-                connection_close_after_write(c);
-                return connection_send(c, varlink_error_reason(VARLINK_ERROR_PROTOCOL, "malformed call"));
-        }
-        for (size_t i = 0; i < sizeof(userdb_methods) / sizeof(userdb_methods[0]); i++)
-                if (strcmp(userdb_methods[i].name, name) == 0)
-                        return userdb_methods[i].handler(c, params, more);
-        return connection_send(c, varlink_error_new(VARLINK_ERROR_METHOD_NOT_FOUND,
-                                                    json_pack("{s:s}", "method", name)));
-}
+const struct varlink_interface userdb_interface = {
+        .name = USERDB_INTERFACE,
+        .methods = userdb_methods,
+        .error_permission = USERDB_ERROR_SERVICE_NOT_AVAILABLE,
+        .error_unavailable = USERDB_ERROR_SERVICE_NOT_AVAILABLE,
+};

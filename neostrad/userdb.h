@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "manager.h"
+#include "varlink-server.h"
 
 #define USERDB_SERVICE              "io.neostra"
 #define USERDB_INTERFACE            "io.systemd.UserDatabase"
@@ -63,8 +64,12 @@ struct provisional {
         uint64_t seq;           /* creation order, for eviction */
 };
 
-/* The dispatch function of connections accepted on the userdb socket. */
-int userdb_dispatch(Connection *c, json_t *msg);
+/* The largest userdb reply: a group record lists its members in one
+ * message, about 10 to 20 bytes each. */
+#define USERDB_REPLY_MAX            (4u * 1024u * 1024u)
+
+/* io.systemd.UserDatabase, registered with the Manager as userdata. */
+extern const struct varlink_interface userdb_interface;
 
 /* Remember a stored group assignment (cache_load_groups callback). */
 int userdb_load_group(const char *name, gid_t gid, void *userdata);

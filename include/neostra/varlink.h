@@ -38,6 +38,9 @@ int varlink_decode(const char *data, size_t len, json_t **ret);
  * Returns 0, -EMSGSIZE (message over NEOSTRA_MESSAGE_MAX) or -ENOMEM.
  */
 int varlink_encode(const json_t *msg, struct vbuf *out);
+/* The same with another bound on the message (a userdb record may be
+ * larger than any call). */
+int varlink_encode_max(const json_t *msg, struct vbuf *out, size_t max);
 
 /*
  * Framing reader: bytes go in with varlink_reader_feed(); complete messages
@@ -52,6 +55,8 @@ int varlink_reader_feed(struct varlink_reader *r, const void *p, size_t n);
 int varlink_reader_pop(struct varlink_reader *r, json_t **ret);
 /* true while a partial message is buffered. */
 bool varlink_reader_pending(const struct varlink_reader *r);
+/* true while at least one whole message is buffered. */
+bool varlink_reader_complete(const struct varlink_reader *r);
 void varlink_reader_done(struct varlink_reader *r);
 
 /* Message builders; they steal the reference to params (which may be NULL). */

@@ -45,8 +45,8 @@ export NEOSTRA_DAEMON_LOG="$NT_LOGS/proto.log"
 export NEOSTRA_CONFIG="$NT_TMP/proto.conf"
 # The limits this file tests, read from the sources so a change there is
 # followed here (and seen in the output).
-NEOSTRA_CONNECTIONS_MAX=$(sed -n 's/^#define CONNECTIONS_MAX *\([0-9]*\)u*.*/\1/p' "$NT_TOP/neostrad/manager.c")
-NEOSTRA_IDLE_TIMEOUT=$(sed -n 's/^#define IDLE_TIMEOUT_USEC *(\([0-9]*\)u* *\* *1000000ull).*/\1/p' "$NT_TOP/neostrad/manager.c")
+NEOSTRA_CONNECTIONS_MAX=$(sed -n 's/^#define VARLINK_SERVER_CONNECTIONS_MAX *\([0-9]*\)u*.*/\1/p' "$NT_TOP/neostrad/varlink-server.h")
+NEOSTRA_IDLE_TIMEOUT=$(sed -n 's/^#define VARLINK_SERVER_IDLE_USEC *(\([0-9]*\)u* *\* *1000000ull).*/\1/p' "$NT_TOP/neostrad/varlink-server.h")
 export NEOSTRA_CONNECTIONS_MAX="${NEOSTRA_CONNECTIONS_MAX:-256}" NEOSTRA_IDLE_TIMEOUT="${NEOSTRA_IDLE_TIMEOUT:-10}"
 echo "# CONNECTIONS_MAX=$NEOSTRA_CONNECTIONS_MAX IDLE_TIMEOUT=${NEOSTRA_IDLE_TIMEOUT}s"
 # 266 client sockets and the daemon's 256 need more than a tight limit.

@@ -34,7 +34,7 @@ export NEOSTRA_NEOSTRAD="$NT_BUILD/neostrad"
 export NEOSTRA_SLOWNSS="$NT_BUILD/tests/slownss.so"
 export NEOSTRA_PIDS="$NT_TMP/case-pids"
 # The wait neostrad gives NSS, read from the source so a change there shows here.
-_w=$(sed -n 's/^#define NAMES_WAIT_USEC *(\([0-9]*\)u* *\* *1000000ull).*/\1/p' "$NT_TOP/neostrad/manager.c")
+_w=$(sed -n 's/^#define NAMES_PARK_WAIT_USEC *(\([0-9]*\)u* *\* *1000000ull).*/\1/p' "$NT_TOP/neostrad/nss-park.h")
 export NEOSTRA_NAMES_WAIT="${_w:-5}"
 echo "# NAMES_WAIT_USEC = $NEOSTRA_NAMES_WAIT s"
 

@@ -28,7 +28,7 @@ UDB = "io.systemd.UserDatabase."
 UNAVAILABLE = itest.AUTH + "ServiceUnavailable"
 UDB_UNAVAILABLE = UDB + "ServiceNotAvailable"
 SLOW_MS = 3000          # a slow lookup: long against everything else here
-NAMES_WAIT = float(os.environ.get("NEOSTRA_NAMES_WAIT", "5"))   # neostrad/manager.c NAMES_WAIT_USEC
+NAMES_WAIT = float(os.environ.get("NEOSTRA_NAMES_WAIT", "5"))   # neostrad/nss-park.h NAMES_PARK_WAIT_USEC
 UID_MIN, UID_MAX = 310000, 319999
 
 

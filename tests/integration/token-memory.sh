@@ -64,7 +64,7 @@ for n in (1, 2):
     itest.poll(lambda: itest.call("GetUser", {"user": "tina"})["parameters"]["hasVerifier"], 20,
                what="the verifier of login %d" % n)
 itest.wait_idle()
-# Secrets written stay in SQLite's memory about a second (manager.c SCRUB_DELAY_USEC).
+# Secrets written stay in SQLite's memory about a second (writeback.c SCRUB_DELAY_USEC).
 time.sleep(2)
 EOF
         then

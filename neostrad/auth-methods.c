@@ -1,0 +1,494 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The io.neostra.Auth methods (protocol.h), on the auth socket.  Every
+ * method is listed once in the table at the bottom with who may call it and
+ * its parameters; the server layer (varlink-server.h) has checked both
+ * before a handler here runs.  Methods that take a "user" admit root for
+ * anyone and any other uid for its own account only (screen lockers).
+ */
+#include <errno.h>
+#include <malloc.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "account.h"
+#include "auth-methods.h"
+#include "log.h"
+#include "login.h"
+#include "nss-park.h"
+#include "online.h"
+#include "neostra/protocol.h"
+#include "neostra/secure.h"
+#include "ratelimit.h"
+#include "userdb.h"
+#include "writeback.h"
+
+#define API_GRACE_USEC (2u * 1000000ull)       /* on top of [api] timeout */
+#define TOKEN_REFRESH_MARGIN_SEC 60
+
+static int reply_error(VarlinkConn *c, const char *error, const char *reason) {
+        (void) varlink_conn_error_reason(c, error, reason);
+        return 0;
+}
+
+static uint64_t api_deadline_usec(const Manager *m) {
+        return m->config->timeout_ms * 1000u + API_GRACE_USEC;
+}
+
+/* ---- who asks, about whom ---------------------------------------------------- */
+
+/*
+ * 1 when the name is never ours (excluded, or a local system account), 0
+ * when it is, <0 when local accounts cannot be looked up.  NSS here sees
+ * local sources only: main() set SYSTEMD_BYPASS_USERDB=io.neostra, so a
+ * lookup never reaches our own userdb socket (README, "Never ask
+ * ourselves").
+ */
+static int not_ours(Manager *m, const char *user) {
+        uid_t uid;
+        int r;
+
+        if (neostra_user_excluded(m->config, user))
+                return 1;
+        /* neostra_local_system_account(), answered off the loop (need_names()
+         * prefetched it). */
+        r = localnames_user(m->localnames, user, &uid);
+        if (r <= 0)
+                return r;
+        return neostra_system_uid(uid, m->config->minimum_uid);
+}
+
+static int reply_no_names(VarlinkConn *c, Manager *m, const char *method, int r) {
+        log_msg(LOG_ERR, "cannot look up local accounts for a %s call: %s", method, strerror(-r));
+        if (strcmp(method, "Authenticate") == 0)
+                manager_count(m, RESULT_UNAVAILABLE);
+        return reply_error(c, NEOSTRA_ERROR_SERVICE_UNAVAILABLE, "cannot look up local accounts now");
+}
+
+/*
+ * Root may ask about anyone, another uid about its own account only: its
+ * name is looked up first, so nothing else is looked up for a name it may
+ * not ask about.  1: go on; 0: answered or parked (the handler returns 0).
+ */
+static int peer_may_ask(VarlinkConn *c, Manager *m, const char *method, const char *user) {
+        uid_t uid = varlink_conn_uid(c);
+        const char *name;
+        int r;
+
+        if (uid == 0)
+                return 1;
+        r = names_park_need(m->park, c, NAMES_PEER, &(struct localnames_key) {
+                .kind = LOCALNAMES_UID_NAME, .id = uid }, 1);
+        if (r <= 0)
+                return r == 0 ? 0 : reply_no_names(c, m, method, r);
+        if (localnames_uid_name(m->localnames, uid, &name) > 0 && strcmp(name, user) == 0)
+                return 1;
+        return reply_error(c, NEOSTRA_ERROR_PERMISSION_DENIED, "only root may ask about another user");
+}
+
+/*
+ * The NSS answers a login or account call will read (localnames.h), so that
+ * none of them is looked up on the loop: the name's local user and group,
+ * the uid it would get and the gids of [groups].  Not for a caller over
+ * its Authenticate budget: it is refused before any lookup.
+ * 1: go on; 0: answered or parked.
+ */
+static int need_names(VarlinkConn *c, Manager *m, const char *method, const char *user, bool auth) {
+        const struct neostra_config *cfg = m->config;
+        uid_t uid = varlink_conn_uid(c);
+        struct localnames_key *keys;
+        size_t n = 0, max = USERDB_IDENTITY_KEYS_MAX;
+        int r;
+
+        if (neostra_user_excluded(cfg, user) || (auth && uid != 0 && !ratelimit_check(m->ratelimit, uid, false)))
+                return 1;
+        for (size_t i = 0; i < cfg->n_groups; i++)
+                max += cfg->groups[i].groups.n;
+        keys = calloc(max, sizeof(*keys));
+        if (!keys)
+                return reply_no_names(c, m, method, -ENOMEM);
+        if (auth)
+                n = userdb_identity_keys(m, user, keys);
+        else
+                keys[n++] = (struct localnames_key) { .kind = LOCALNAMES_USER, .name = user };
+        for (size_t i = 0; i < cfg->n_groups; i++)
+                for (size_t j = 0; j < cfg->groups[i].groups.n; j++) {
+                        const char *group = cfg->groups[i].groups.v[j];
+                        gid_t gid;
+
+                        if (!(cfg->userdb && userdb_published_gid(m, group, &gid)))
+                                keys[n++] = (struct localnames_key) { .kind = LOCALNAMES_GROUP, .name = group };
+                }
+        r = names_park_need(m->park, c, NAMES_CALL, keys, n);
+        free(keys);
+        return r < 0 ? reply_no_names(c, m, method, r) : r;
+}
+
+/* No [api] url: the daemon decides nothing about Neostra users, not even
+ * from what an earlier configuration cached.  "Unavailable" lets the PAM
+ * stack go on (pam-auth-update's profile ignores it). */
+static int reply_unconfigured(VarlinkConn *c, Manager *m, const char *method, const char *user,
+                              const char *service, const char *rhost, const char *tty) {
+        static const char reason[] = "not configured: [api] url is not set";
+
+        manager_count(m, RESULT_UNAVAILABLE);
+        manager_log_decision(m, varlink_conn_uid(c), method, user, service, rhost, tty, RESULT_UNAVAILABLE,
+                             reason, 0, -1);
+        return reply_error(c, NEOSTRA_ERROR_SERVICE_UNAVAILABLE, reason);
+}
+
+/* ---- Authenticate -------------------------------------------------------------- */
+
+struct authenticate_params {
+        const char *user, *password, *service, *rhost, *tty;
+};
+
+static int method_authenticate(VarlinkConn *c, void *params, void *userdata) {
+        struct authenticate_params *p = params;
+        Manager *m = userdata;
+        uid_t uid = varlink_conn_uid(c);
+        char *email = NULL;
+        int r;
+
+        r = peer_may_ask(c, m, "Authenticate", p->user);
+        if (r <= 0)
+                return 0;
+        r = need_names(c, m, "Authenticate", p->user, true);
+        if (r <= 0)
+                return 0;
+
+        if (uid != 0 && !ratelimit_check(m->ratelimit, uid, true)) {
+                manager_count(m, RESULT_RATE_LIMITED);
+                manager_log_decision(m, uid, "Authenticate", p->user, p->service, p->rhost, p->tty,
+                                     RESULT_RATE_LIMITED, "too many attempts from this uid", 0, -1);
+                return reply_error(c, NEOSTRA_ERROR_RATE_LIMITED, "too many attempts; try again later");
+        }
+        r = not_ours(m, p->user);
+        if (r < 0) {
+                log_msg(LOG_ERR, "cannot look up local accounts: %s", strerror(-r));
+                manager_count(m, RESULT_UNAVAILABLE);
+                return reply_error(c, NEOSTRA_ERROR_SERVICE_UNAVAILABLE, "cannot look up local accounts");
+        }
+        if (r > 0) {
+                manager_count(m, RESULT_NOT_OURS);
+                manager_log_decision(m, uid, "Authenticate", p->user, p->service, p->rhost, p->tty,
+                                     RESULT_NOT_OURS, "local system account or excluded name", 0, -1);
+                return reply_error(c, NEOSTRA_ERROR_NOT_OUR_USER,
+                                   "local system account or excluded name; not sent to the API");
+        }
+        if (!m->config->api_url)
+                return reply_unconfigured(c, m, "Authenticate", p->user, p->service, p->rhost, p->tty);
+        if (p->password[0] == 0) {
+                manager_count(m, RESULT_FAILURE);
+                manager_log_decision(m, uid, "Authenticate", p->user, p->service, p->rhost, p->tty,
+                                     RESULT_FAILURE, "empty password", 0, -1);
+                return reply_error(c, NEOSTRA_ERROR_AUTHENTICATION_FAILED, "empty password");
+        }
+        r = neostra_email_for_user(m->config, p->user, &email);
+        if (r < 0) {
+                manager_count(m, RESULT_UNKNOWN);
+                manager_log_decision(m, uid, "Authenticate", p->user, p->service, p->rhost, p->tty,
+                                     RESULT_UNKNOWN, "name does not map to a valid email", 0, -1);
+                return reply_error(c, NEOSTRA_ERROR_USER_UNKNOWN, "name does not map to a valid email");
+        }
+        /* The login holds the connection and answers on it, perhaps before
+         * login_start() returns. */
+        r = login_start(m, c, &(struct login_params) {
+                                .user = p->user, .password = p->password, .service = p->service,
+                                .rhost = p->rhost, .tty = p->tty, .peer_uid = uid,
+                        }, email, api_deadline_usec(m));
+        if (r < 0) {
+                log_msg(LOG_ERR, "cannot start a login: %s", strerror(-r));
+                manager_count(m, RESULT_UNAVAILABLE);
+                return reply_error(c, NEOSTRA_ERROR_SERVICE_UNAVAILABLE, "cannot start the login");
+        }
+        return 0;
+}
+
+/* ---- CheckAccount ---------------------------------------------------------------- */
+
+struct check_account_params {
+        const char *user, *service;
+};
+
+static int method_check_account(VarlinkConn *c, void *params, void *userdata) {
+        struct check_account_params *p = params;
+        Manager *m = userdata;
+        uid_t uid = varlink_conn_uid(c);
+        struct user_record *u;
+        char reason[512];
+        bool allowed;
+
+        if (peer_may_ask(c, m, "CheckAccount", p->user) <= 0 || need_names(c, m, "CheckAccount", p->user, false) <= 0)
+                return 0;
+        if (not_ours(m, p->user) != 0)
+                return reply_error(c, NEOSTRA_ERROR_NOT_OUR_USER, "local system account or excluded name");
+        if (!m->config->api_url)
+                return reply_unconfigured(c, m, "CheckAccount", p->user, p->service, NULL, NULL);
+
+        u = user_table_get(m->users, p->user);
+        if (!u) {
+                manager_log_decision(m, uid, "CheckAccount", p->user, p->service, NULL, NULL, RESULT_UNKNOWN,
+                                     "no sign-in seen for this user", 0, -1);
+                return reply_error(c, NEOSTRA_ERROR_USER_UNKNOWN,
+                                   "no Neostra sign-in seen for this user on this host; "
+                                   "log in with the password once");
+        }
+        allowed = account_verdict(m->config, u, reason, sizeof(reason));
+        if (!allowed)
+                manager_count(m, RESULT_DENIED_ROLE);
+        manager_log_decision(m, uid, "CheckAccount", p->user, p->service, NULL, NULL,
+                             allowed ? RESULT_SUCCESS : RESULT_DENIED_ROLE, reason, 0, -1);
+        (void) varlink_conn_reply(c, json_pack("{s:b, s:s, s:o, s:o}", "allowed", allowed, "reason", reason,
+                                               "roles", account_roles_json(user_roles(u), user_n_roles(u)),
+                                               "groups", account_groups_json(m, user_roles(u), user_n_roles(u))));
+        return 0;
+}
+
+/* ---- what the cache shows ------------------------------------------------------ */
+
+static int method_get_status(VarlinkConn *c, void *params, void *userdata) {
+        Manager *m = userdata;
+
+        /* What the other calls show or change is on disk first. */
+        writeback_flush(m->writeback);
+        (void) varlink_conn_reply(c, manager_status_json(m));
+        return 0;
+}
+
+struct user_params {
+        const char *user;
+};
+
+static int method_get_user(VarlinkConn *c, void *params, void *userdata) {
+        struct user_params *p = params;
+        Manager *m = userdata;
+        struct user_record *u;
+
+        if (peer_may_ask(c, m, "GetUser", p->user) <= 0)
+                return 0;
+        writeback_flush(m->writeback);
+        u = user_table_get(m->users, p->user);
+        if (!u)
+                return reply_error(c, NEOSTRA_ERROR_USER_UNKNOWN, "no sign-in seen for this user");
+        /* Never the token or the verifier: only whether they are held. */
+        (void) varlink_conn_reply(c, json_pack(
+                "{s:s, s:s, s:o, s:o, s:I, s:b, s:I, s:b, s:I, s:i, s:b}",
+                "user", u->name, "email", u->email,
+                "roles", account_roles_json(user_roles(u), user_n_roles(u)),
+                "groups", account_groups_json(m, user_roles(u), user_n_roles(u)),
+                "lastOnlineSuccess", (json_int_t) u->last_online_success,
+                "hasToken", u->has_token,
+                "tokenExpires", (json_int_t) u->token_expires,
+                "hasVerifier", u->has_verifier,
+                "verifierTime", (json_int_t) u->verifier_time,
+                "offlineFailures", (int) u->offline_failures,
+                "invalidated", u->invalidated));
+        return 0;
+}
+
+/* ---- admin --------------------------------------------------------------------- */
+
+struct invalidate_ctx {
+        Manager *m;
+        const char *name;
+};
+
+static void invalidate_one(struct user_record *u, void *userdata) {
+        struct invalidate_ctx *ctx = userdata;
+
+        if (ctx->name && strcmp(ctx->name, u->name) != 0)
+                return;
+        u->invalidated = true;
+        writeback_save(ctx->m->writeback, u, NULL);
+}
+
+/* Force the next login online; the offline data stays. */
+static int method_invalidate(VarlinkConn *c, void *params, void *userdata) {
+        struct user_params *p = params;
+        Manager *m = userdata;
+        struct invalidate_ctx ctx = { .m = m, .name = p->user };
+
+        writeback_flush(m->writeback);
+        if (p->user && !user_table_get(m->users, p->user))
+                return reply_error(c, NEOSTRA_ERROR_USER_UNKNOWN, "no sign-in seen for this user");
+        user_table_foreach(m->users, invalidate_one, &ctx);
+        /* On disk before the answer: a restart must not undo it. */
+        writeback_flush(m->writeback);
+        localnames_flush(m->localnames);
+        log_msg(LOG_NOTICE, "cache invalidated for %s by uid %u", p->user ? p->user : "all users",
+                (unsigned) varlink_conn_uid(c));
+        (void) varlink_conn_reply(c, NULL);
+        return 0;
+}
+
+/* Drop cached data: memory and disk. */
+static int method_clear(VarlinkConn *c, void *params, void *userdata) {
+        struct user_params *p = params;
+        Manager *m = userdata;
+        int r;
+
+        writeback_flush(m->writeback);
+        user_table_forget(m->users, p->user);
+        localnames_flush(m->localnames);
+        if (!p->user)
+                malloc_trim(0);     /* every record gone: give their pages back */
+        if (m->cache && (r = cache_delete(m->cache, p->user)) < 0) {
+                log_msg(LOG_ERR, "cannot clear the cache: %s", strerror(-r));
+                return reply_error(c, NEOSTRA_ERROR_SERVICE_UNAVAILABLE, "cannot clear the cache on disk");
+        }
+        log_msg(LOG_NOTICE, "cache cleared for %s by uid %u", p->user ? p->user : "all users",
+                (unsigned) varlink_conn_uid(c));
+        (void) varlink_conn_reply(c, NULL);
+        return 0;
+}
+
+/* ---- GetToken -------------------------------------------------------------------- */
+
+static int reply_token(VarlinkConn *c, Manager *m, const char *user) {
+        struct user_record *u = user_table_get(m->users, user);
+        __attribute__((cleanup(secure_free_stringp))) char *token = NULL;
+
+        if (!u || !u->has_token || (u->token_expires > 0 && u->token_expires <= now_wall()))
+                return reply_error(c, NEOSTRA_ERROR_USER_UNKNOWN,
+                                   "no valid API token held for this user; log in again");
+        if (writeback_read_secret(m->writeback, u, SECRET_TOKEN, &token) < 0)
+                return reply_error(c, NEOSTRA_ERROR_SERVICE_UNAVAILABLE, "cannot read the API token from the cache");
+        log_msg(LOG_INFO, "API token of %s handed to uid %u", user, (unsigned) varlink_conn_uid(c));
+        /* The layer wipes the reply's strings with it. */
+        (void) varlink_conn_reply(c, json_pack("{s:s, s:I}", "token", token,
+                                               "expires", (json_int_t) u->token_expires));
+        return 0;
+}
+
+/* A GetToken waiting for its token refresh. */
+struct refresh {
+        Manager *m;
+        VarlinkConn *conn;      /* held */
+        ApiRequest *request;
+        char *user;
+};
+
+static void refresh_free(struct refresh *f) {
+        api_request_cancel(f->request);
+        varlink_conn_unref(f->conn);
+        free(f->user);
+        free(f);
+}
+
+/* The client left first. */
+static void on_refresh_cancel(void *userdata) {
+        refresh_free(userdata);
+}
+
+static void on_refresh_done(struct api_signin_result *res, void *userdata) {
+        struct refresh *f = userdata;
+        Manager *m = f->m;
+        struct user_record *u = user_table_get(m->users, f->user);
+
+        f->request = NULL;
+        online_note(m, res);
+        if (u && res->outcome == API_ALLOW) {
+                struct user_secrets s = { .mask = SECRET_TOKEN, .token = res->token };
+
+                res->token = NULL;
+                if (res->refresh_token) {
+                        s.mask |= SECRET_REFRESH_TOKEN;
+                        s.refresh_token = res->refresh_token;
+                        res->refresh_token = NULL;
+                }
+                u->token_expires = res->expires_in >= 0 ? now_wall() + res->expires_in : 0;
+                writeback_save(m->writeback, u, &s);
+        } else if (u && res->outcome == API_DENY)
+                /* The API will not refresh with it again. */
+                writeback_save(m->writeback, u, &(struct user_secrets) { .mask = SECRET_REFRESH_TOKEN });
+        log_msg(res->outcome == API_ALLOW ? LOG_INFO : LOG_WARNING, "token refresh for %s: %s",
+                f->user, res->reason);
+        (void) reply_token(f->conn, m, f->user);
+        refresh_free(f);
+}
+
+/* The caller's own token (root: anyone's), refreshed first when
+ * [api] refresh_path is set and it is about to expire. */
+static int method_get_token(VarlinkConn *c, void *params, void *userdata) {
+        struct user_params *p = params;
+        Manager *m = userdata;
+        struct user_record *u;
+        struct refresh *f;
+        int r;
+
+        if (peer_may_ask(c, m, "GetToken", p->user) <= 0)
+                return 0;
+        writeback_flush(m->writeback);
+        u = user_table_get(m->users, p->user);
+        /* Never make the caller wait on an API known to be away. */
+        if (u && m->config->refresh_path && u->has_refresh_token && online_usable(m) &&
+            (!u->has_token ||
+             (u->token_expires > 0 && u->token_expires - now_wall() < TOKEN_REFRESH_MARGIN_SEC))) {
+                __attribute__((cleanup(secure_free_stringp))) char *refresh_token = NULL;
+
+                f = calloc(1, sizeof(*f));
+                r = !f ? -ENOMEM : !(f->user = strdup(p->user)) ? -ENOMEM :
+                    writeback_read_secret(m->writeback, u, SECRET_REFRESH_TOKEN, &refresh_token);
+                /* api_refresh() copies it into the request body, which is
+                 * wiped when libcurl is done. */
+                if (r == 0) {
+                        f->m = m;
+                        r = api_refresh(m->api, m->config, refresh_token, on_refresh_done, f, &f->request);
+                }
+                if (r == 0) {
+                        f->conn = varlink_conn_hold(c, api_deadline_usec(m), on_refresh_cancel, f);
+                        return 0;
+                }
+                if (f)
+                        refresh_free(f);
+                log_msg(LOG_ERR, "cannot start a token refresh: %s", strerror(-r));
+        }
+        return reply_token(c, m, p->user);
+}
+
+/* ---- the table ----------------------------------------------------------------- */
+
+#define USER_PARAM(flags) \
+        { "user", VARLINK_NAME, flags, NEOSTRA_USER_MAX, offsetof(struct user_params, user) }
+
+static const struct varlink_param authenticate_params[] = {
+        { "user", VARLINK_NAME, VARLINK_PARAM_REQUIRED, NEOSTRA_USER_MAX,
+          offsetof(struct authenticate_params, user) },
+        { "password", VARLINK_SECRET, VARLINK_PARAM_REQUIRED, NEOSTRA_PASSWORD_MAX,
+          offsetof(struct authenticate_params, password) },
+        { "service", VARLINK_STRING, 0, NEOSTRA_FIELD_MAX, offsetof(struct authenticate_params, service) },
+        { "rhost", VARLINK_STRING, 0, NEOSTRA_FIELD_MAX, offsetof(struct authenticate_params, rhost) },
+        { "tty", VARLINK_STRING, 0, NEOSTRA_FIELD_MAX, offsetof(struct authenticate_params, tty) },
+        { NULL }
+};
+
+static const struct varlink_param check_account_params[] = {
+        { "user", VARLINK_NAME, VARLINK_PARAM_REQUIRED, NEOSTRA_USER_MAX,
+          offsetof(struct check_account_params, user) },
+        { "service", VARLINK_STRING, 0, NEOSTRA_FIELD_MAX, offsetof(struct check_account_params, service) },
+        { NULL }
+};
+
+static const struct varlink_param user_required[] = { USER_PARAM(VARLINK_PARAM_REQUIRED), { NULL } };
+static const struct varlink_param user_optional[] = { USER_PARAM(0), { NULL } };
+
+static const struct varlink_method auth_methods[] = {
+        { "Authenticate", method_authenticate, VARLINK_METHOD_SECRET, authenticate_params,
+          sizeof(struct authenticate_params) },
+        { "CheckAccount", method_check_account, 0, check_account_params, sizeof(struct check_account_params) },
+        { "GetStatus", method_get_status, 0, NULL, 0 },
+        { "GetUser", method_get_user, 0, user_required, sizeof(struct user_params) },
+        { "InvalidateCache", method_invalidate, VARLINK_METHOD_ROOT, user_optional, sizeof(struct user_params) },
+        { "ClearCache", method_clear, VARLINK_METHOD_ROOT, user_optional, sizeof(struct user_params) },
+        { "GetToken", method_get_token, VARLINK_METHOD_SECRET, user_required, sizeof(struct user_params) },
+        { NULL }
+};
+
+const struct varlink_interface auth_interface = {
+        .name = NEOSTRA_AUTH_INTERFACE,
+        .methods = auth_methods,
+        .error_permission = NEOSTRA_ERROR_PERMISSION_DENIED,
+        .error_unavailable = NEOSTRA_ERROR_SERVICE_UNAVAILABLE,
+};
