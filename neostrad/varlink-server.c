@@ -598,7 +598,7 @@ static int on_io(sd_event_source *source, int fd, uint32_t revents, void *userda
                 } else if (errno != EAGAIN && errno != EINTR)
                         conn_disconnect(c);
                 conn_update_events(c);
-        } else if ((revents & (EPOLLHUP | EPOLLERR)) && c->out.len == 0)
+        } else if (revents & (EPOLLHUP | EPOLLERR))
                 /* Hang-up or error while we were not reading (e.g. the
                  * client gave up during a slow sign-in): drop it,
                  * cancelling the call. */

@@ -88,6 +88,22 @@ for d in http https; do
         done
 done
 
+# What may still hold a password after the answer is the verifier job's
+# copy (login.c: made after the answer, wiped when the job has run or is
+# dropped).  Look only once no job is left (GetStatus verifiers.queued
+# counts a job until its copy is wiped), or a loaded machine finds the
+# copy a queued job rightly still holds.
+verifiers_idle() { # daemon
+        "$NT_PYTHON" "$top/tests/integration/varlink.py" call "$(nt_socket_path "$1")" \
+                io.neostra.Auth.GetStatus 2>/dev/null |
+                "$NT_PYTHON" -c 'import json, sys; sys.exit(json.load(sys.stdin)["parameters"]["verifiers"]["queued"] != 0)'
+}
+for d in http https; do
+        n=0
+        until verifiers_idle $d || [ $n -ge 300 ]; do sleep 0.1; n=$((n + 1)); done
+        check "$d: no verifier job left holding a password (within 30 s)" verifiers_idle $d
+done
+
 for d in http https; do
         eval "pid=\$pid_$d"
         core=$NT_TMP/core-$d
