@@ -15,9 +15,12 @@
  * certificate pin may contain '#'-free base64 but URLs and templates are
  * easier to reason about when nothing is ever stripped from the middle of a
  * line) and no escapes except %u and %% in templates.
+ *
+ * Which characters a value may hold is common/text.c's to say.
  */
 #include "neostra/conf.h"
 #include "neostra/protocol.h"
+#include "neostra/text.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -66,74 +69,6 @@ static char *trim(char *s)
         while (n > 0 && is_blank(s[n - 1]))
                 s[--n] = '\0';
         return s;
-}
-
-/*
- * Decode one UTF-8 sequence of at most n bytes.  Returns its length, or 0
- * for anything that is not the shortest encoding of a scalar value
- * (overlong forms, surrogates and values above U+10FFFF are refused, as
- * jansson would refuse them later anyway).
- */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *ret)
-{
-        uint32_t cp, min;
-        size_t len, i;
-
-        if (n == 0)
-                return 0;
-        if (s[0] < 0x80) {
-                *ret = s[0];
-                return 1;
-        } else if ((s[0] & 0xe0) == 0xc0) {
-                len = 2, cp = s[0] & 0x1f, min = 0x80;
-        } else if ((s[0] & 0xf0) == 0xe0) {
-                len = 3, cp = s[0] & 0x0f, min = 0x800;
-        } else if ((s[0] & 0xf8) == 0xf0) {
-                len = 4, cp = s[0] & 0x07, min = 0x10000;
-        } else
-                return 0;
-
-        if (n < len)
-                return 0;
-        for (i = 1; i < len; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                cp = (cp << 6) | (s[i] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-                return 0;
-        *ret = cp;
-        return len;
-}
-
-static bool is_control(uint32_t cp)
-{
-        return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0);
-}
-
-/* Valid UTF-8 with no control character at all (tab included). */
-static bool clean_text(const char *s, size_t n)
-{
-        const unsigned char *u = (const unsigned char *) s;
-        size_t i = 0;
-
-        while (i < n) {
-                uint32_t cp;
-                size_t l = utf8_decode(u + i, n - i, &cp);
-
-                if (l == 0 || is_control(cp))
-                        return false;
-                i += l;
-        }
-        return true;
-}
-
-static bool has_blank_or_control(const char *s)
-{
-        for (; *s; s++)
-                if ((unsigned char) *s <= ' ' || *s == 0x7f)
-                        return true;
-        return false;
 }
 
 static void strv_clear(struct neostra_strv *s)
@@ -272,8 +207,7 @@ static int parse_ull(const char *s, unsigned long long min, unsigned long long m
 
 bool neostra_valid_login_name(const char *name)
 {
-        const unsigned char *u = (const unsigned char *) name;
-        size_t n, i = 0;
+        size_t n;
 
         if (!name)
                 return false;
@@ -285,18 +219,11 @@ bool neostra_valid_login_name(const char *name)
         /* "." and ".." would make home = /home/%u point somewhere else. */
         if (streq(name, ".") || streq(name, ".."))
                 return false;
-
-        while (i < n) {
-                uint32_t cp;
-                size_t l = utf8_decode(u + i, n - i, &cp);
-
-                if (l == 0 || is_control(cp))
-                        return false;
-                if (cp == ' ' || cp == '/' || cp == ':')
-                        return false;
-                i += l;
-        }
-        return true;
+        /* '/' would reach into another directory through home = /home/%u
+         * and ':' would split a passwd(5) line. */
+        if (!neostra_text_valid(name, n, NEOSTRA_TEXT_NO_C1 | NEOSTRA_TEXT_NO_SPACE))
+                return false;
+        return !strpbrk(name, "/:");
 }
 
 bool neostra_valid_role(const char *role)
@@ -308,7 +235,9 @@ bool neostra_valid_role(const char *role)
         n = strnlen(role, NEOSTRA_ROLE_MAX + 1);
         if (n == 0 || n > NEOSTRA_ROLE_MAX)
                 return false;
-        return clean_text(role, n);
+        /* Roles may hold spaces ("Site Reliability"); they end up in log
+         * lines and group tables, so no control character of any kind. */
+        return neostra_text_valid(role, n, NEOSTRA_TEXT_NO_C1);
 }
 
 bool neostra_valid_unix_name(const char *name)
@@ -410,7 +339,7 @@ static bool looks_like_email(const char *s)
         n = strnlen(s, NEOSTRA_USER_MAX + 1);
         if (n == 0 || n > NEOSTRA_USER_MAX)
                 return false;
-        if (!clean_text(s, n) || has_blank_or_control(s))
+        if (!neostra_text_valid(s, n, NEOSTRA_TEXT_NO_C1 | NEOSTRA_TEXT_NO_SPACE))
                 return false;
         at = strchr(s, '@');
         if (!at || at == s || at[1] == '\0' || strchr(at + 1, '@'))
@@ -616,11 +545,17 @@ struct key_def {
         unsigned long long min, max;    /* numbers and durations */
 };
 
+/*
+ * The line was checked as UTF-8 already (check_line_bytes()); to the
+ * kernel a path is bytes, so here only the bytes that would break it as a
+ * value are refused: blanks and control characters.
+ */
 static bool is_absolute_path(const char *s)
 {
         size_t n = strnlen(s, PATH_MAX);
 
-        return s[0] == '/' && n < PATH_MAX && !has_blank_or_control(s);
+        return s[0] == '/' && n < PATH_MAX &&
+               neostra_text_valid(s, n, NEOSTRA_TEXT_BYTES | NEOSTRA_TEXT_NO_SPACE);
 }
 
 static int parse_duration_field(const struct key_def *k, const char *value, void *field,
@@ -763,8 +698,8 @@ static int parse_home(const struct key_def *k, const char *value, void *field,
 static int parse_signin_path(const struct key_def *k, const char *value, void *field,
                              char *msg, size_t msglen)
 {
-        if (value[0] != '/' || strlen(value) > URL_MAX || has_blank_or_control(value) ||
-            strchr(value, '#') || !clean_text(value, strlen(value))) {
+        if (value[0] != '/' || strlen(value) > URL_MAX || strchr(value, '#') ||
+            !neostra_text_valid(value, strlen(value), NEOSTRA_TEXT_NO_C1 | NEOSTRA_TEXT_NO_SPACE)) {
                 snprintf(msg, msglen,
                          "'%s' must be a URL path starting with '/', without spaces or '#'", value);
                 return -EINVAL;
@@ -955,7 +890,7 @@ static int parse_url(const struct key_def *k, const char *value, void *field,
                      char *msg, size_t msglen)
 {
         char host[URL_MAX + 1];
-        const char *authority, *end, *port = NULL, *ch;
+        const char *authority, *end, *port = NULL;
         size_t n = strlen(value);
         bool https, bracketed = false;
         char *copy;
@@ -970,12 +905,11 @@ static int parse_url(const struct key_def *k, const char *value, void *field,
         }
         /* Plain printable ASCII only: an IDN must be given in punycode,
          * and '\\' is refused because some URL parsers treat it as '/'. */
-        for (ch = value; *ch; ch++)
-                if ((unsigned char) *ch <= ' ' || (unsigned char) *ch >= 0x7f || *ch == '\\') {
-                        snprintf(msg, msglen, "'%s' contains a space, control or non-ASCII character",
-                                 value);
-                        return -EINVAL;
-                }
+        if (!neostra_text_valid(value, n, NEOSTRA_TEXT_ASCII | NEOSTRA_TEXT_NO_SPACE) ||
+            strchr(value, '\\')) {
+                snprintf(msg, msglen, "'%s' contains a space, control or non-ASCII character", value);
+                return -EINVAL;
+        }
         /* The sign-in path is appended to the URL, so a query or fragment
          * here would swallow it. */
         if (strchr(value, '#') || strchr(value, '?')) {
@@ -1389,30 +1323,23 @@ static int parse_line(struct parser *p, unsigned file, unsigned line, char *text
         return 0;
 }
 
-/* Why a line is unacceptable before we look at its meaning, or NULL. */
+/*
+ * Why a line is unacceptable before we look at its meaning, or NULL: the
+ * first thing wrong in it decides.  A tab is a blank here (it indents,
+ * separates key from value and list entries); no other control character
+ * has a place in a config file, C1 included.
+ */
 static const char *check_line_bytes(const char *s, size_t n)
 {
-        const unsigned char *u = (const unsigned char *) s;
-        size_t i = 0;
+        size_t i = neostra_text_span(s, n, NEOSTRA_TEXT_TAB | NEOSTRA_TEXT_NO_C1);
 
-        while (i < n) {
-                uint32_t cp;
-                size_t l;
-
-                if (u[i] == '\0')
-                        return "NUL byte";
-                if (u[i] == '\t') {
-                        i++;
-                        continue;
-                }
-                l = utf8_decode(u + i, n - i, &cp);
-                if (l == 0)
-                        return "invalid UTF-8";
-                if (is_control(cp))
-                        return "control character";
-                i += l;
-        }
-        return NULL;
+        if (i == n)
+                return NULL;
+        if (s[i] == '\0')
+                return "NUL byte";
+        if (neostra_utf8_decode(s + i, n - i, NULL) == 0)
+                return "invalid UTF-8";
+        return "control character";
 }
 
 static int parse_buffer(struct parser *p, unsigned file, const char *buf, size_t len)
