@@ -16,7 +16,8 @@
  * easier to reason about when nothing is ever stripped from the middle of a
  * line) and no escapes except %u and %% in templates.
  *
- * Which characters a value may hold is common/text.c's to say.
+ * What a login name, an email address or a role may be is common/names.c's
+ * to say, and which characters any value may hold is common/text.c's.
  */
 #include "neostra/conf.h"
 #include "neostra/protocol.h"
@@ -46,8 +47,6 @@
 
 /* Longest URL we accept: far beyond any real API base URL. */
 #define URL_MAX 2048u
-/* Unix user and group names, as useradd and groupadd accept them. */
-#define UNIX_NAME_MAX 32u
 /* Uids systemd and the kernel treat specially: nobody and (uid_t) 65535. */
 #define UID_NOBODY 65534u
 #define UID_INVALID16 65535u
@@ -201,184 +200,6 @@ static int parse_ull(const char *s, unsigned long long min, unsigned long long m
                 return -ERANGE;
         *ret = v;
         return 0;
-}
-
-/* ---- names -------------------------------------------------------------- */
-
-bool neostra_valid_login_name(const char *name)
-{
-        size_t n;
-
-        if (!name)
-                return false;
-        n = strnlen(name, NEOSTRA_USER_MAX + 1);
-        if (n == 0 || n > NEOSTRA_USER_MAX)
-                return false;
-        if (name[0] == '-')
-                return false;
-        /* "." and ".." would make home = /home/%u point somewhere else. */
-        if (streq(name, ".") || streq(name, ".."))
-                return false;
-        /* '/' would reach into another directory through home = /home/%u
-         * and ':' would split a passwd(5) line. */
-        if (!neostra_text_valid(name, n, NEOSTRA_TEXT_NO_C1 | NEOSTRA_TEXT_NO_SPACE))
-                return false;
-        return !strpbrk(name, "/:");
-}
-
-bool neostra_valid_role(const char *role)
-{
-        size_t n;
-
-        if (!role)
-                return false;
-        n = strnlen(role, NEOSTRA_ROLE_MAX + 1);
-        if (n == 0 || n > NEOSTRA_ROLE_MAX)
-                return false;
-        /* Roles may hold spaces ("Site Reliability"); they end up in log
-         * lines and group tables, so no control character of any kind. */
-        return neostra_text_valid(role, n, NEOSTRA_TEXT_NO_C1);
-}
-
-bool neostra_valid_unix_name(const char *name)
-{
-        size_t n, i;
-        bool all_digits = true;
-
-        if (!name)
-                return false;
-        n = strnlen(name, UNIX_NAME_MAX + 1);
-        if (n == 0 || n > UNIX_NAME_MAX)
-                return false;
-        /* A name made of digits reads as a gid to chgrp, sudoers and
-         * friends; "." and ".." are path components, not names. */
-        if (streq(name, ".") || streq(name, ".."))
-                return false;
-        for (i = 0; i < n; i++) {
-                char ch = name[i];
-
-                if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' || ch == '.')
-                        all_digits = false;
-                else if (ch == '-' && i > 0)
-                        all_digits = false;
-                else if (!(ch >= '0' && ch <= '9'))
-                        return false;
-        }
-        return !all_digits;
-}
-
-/* ---- templates ---------------------------------------------------------- */
-
-/*
- * Check a template: only "%u" and "%%" escapes.  Returns the number of %u
- * in *ret_count, or -EINVAL for any other '%' sequence.
- */
-static int template_check(const char *tmpl, unsigned *ret_count)
-{
-        unsigned count = 0;
-        const char *p;
-
-        for (p = tmpl; *p; p++) {
-                if (*p != '%')
-                        continue;
-                p++;
-                if (*p == 'u')
-                        count++;
-                else if (*p != '%')
-                        return -EINVAL;
-        }
-        *ret_count = count;
-        return 0;
-}
-
-static int template_expand(const char *tmpl, const char *name, size_t max, char **ret)
-{
-        size_t len = 0, name_len = strlen(name);
-        const char *p;
-        char *out, *o;
-
-        for (p = tmpl; *p; p++) {
-                if (*p == '%') {
-                        p++;
-                        if (*p == 'u')
-                                len += name_len;
-                        else if (*p == '%')
-                                len++;
-                        else
-                                return -EINVAL;
-                } else
-                        len++;
-                if (len > max)
-                        return -EINVAL;
-        }
-
-        out = malloc(len + 1);
-        if (!out)
-                return -ENOMEM;
-        for (p = tmpl, o = out; *p; p++) {
-                if (*p == '%') {
-                        p++;
-                        if (*p == 'u') {
-                                memcpy(o, name, name_len);
-                                o += name_len;
-                        } else
-                                *o++ = '%';
-                } else
-                        *o++ = *p;
-        }
-        *o = '\0';
-        *ret = out;
-        return 0;
-}
-
-static bool looks_like_email(const char *s)
-{
-        const char *at;
-        size_t n;
-
-        n = strnlen(s, NEOSTRA_USER_MAX + 1);
-        if (n == 0 || n > NEOSTRA_USER_MAX)
-                return false;
-        if (!neostra_text_valid(s, n, NEOSTRA_TEXT_NO_C1 | NEOSTRA_TEXT_NO_SPACE))
-                return false;
-        at = strchr(s, '@');
-        if (!at || at == s || at[1] == '\0' || strchr(at + 1, '@'))
-                return false;
-        return true;
-}
-
-int neostra_email_for_user(const struct neostra_config *c, const char *name, char **ret)
-{
-        char *email = NULL;
-        int r;
-
-        if (!c || !ret || !neostra_valid_login_name(name))
-                return -EINVAL;
-
-        if (strchr(name, '@')) {
-                email = strdup(name);
-                if (!email)
-                        return -ENOMEM;
-        } else {
-                r = template_expand(c->email_template ? c->email_template : "%u", name,
-                                    NEOSTRA_USER_MAX, &email);
-                if (r < 0)
-                        return r;
-        }
-
-        if (!looks_like_email(email)) {
-                free(email);
-                return -EINVAL;
-        }
-        *ret = email;
-        return 0;
-}
-
-int neostra_home_for_user(const struct neostra_config *c, const char *name, char **ret)
-{
-        if (!c || !c->home || !ret || !neostra_valid_login_name(name))
-                return -EINVAL;
-        return template_expand(c->home, name, PATH_MAX - 1, ret);
 }
 
 /* ---- users, roles, groups ----------------------------------------------- */
@@ -688,7 +509,7 @@ static int parse_home(const struct key_def *k, const char *value, void *field,
                 snprintf(msg, msglen, "'%s' is not an absolute path", value);
                 return -EINVAL;
         }
-        if (template_check(value, &count) < 0) {
+        if (neostra_template_check(value, &count) < 0) {
                 snprintf(msg, msglen, "'%s' may only use %%u (login name) and %%%% escapes", value);
                 return -EINVAL;
         }
@@ -728,7 +549,7 @@ static int parse_email_template(const struct key_def *k, const char *value, void
         unsigned count;
         int r;
 
-        if (template_check(value, &count) < 0) {
+        if (neostra_template_check(value, &count) < 0) {
                 snprintf(msg, msglen, "'%s' may only use %%u (login name) and %%%% escapes", value);
                 return -EINVAL;
         }
@@ -740,10 +561,10 @@ static int parse_email_template(const struct key_def *k, const char *value, void
          * else must turn a plain name into an address, or no name without
          * '@' could ever sign in and the setting would be silently useless. */
         if (!streq(value, "%u")) {
-                r = template_expand(value, "u", NEOSTRA_USER_MAX, &sample);
+                r = neostra_template_expand(value, "u", NEOSTRA_USER_MAX, &sample);
                 if (r == -ENOMEM)
                         return r;
-                if (r < 0 || !looks_like_email(sample)) {
+                if (r < 0 || !neostra_valid_email(sample)) {
                         free(sample);
                         snprintf(msg, msglen,
                                  "'%s' does not produce an email address (e.g. %%u@example.com)",
