@@ -34,10 +34,6 @@ void log_setup(bool debug) {
         use_journal = stderr_is_journal();
 }
 
-bool log_debug_enabled(void) {
-        return debug_enabled;
-}
-
 static const char *prio_name(int p) {
         static const char *const names[] = {
                 "emerg", "alert", "crit", "error", "warning", "notice", "info", "debug"
