@@ -15,9 +15,13 @@
  * certificate pin may contain '#'-free base64 but URLs and templates are
  * easier to reason about when nothing is ever stripped from the middle of a
  * line) and no escapes except %u and %% in templates.
+ *
+ * What a login name, an email address or a role may be is common/names.c's
+ * to say, and which characters any value may hold is common/text.c's.
  */
 #include "neostra/conf.h"
 #include "neostra/protocol.h"
+#include "neostra/text.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -43,8 +47,6 @@
 
 /* Longest URL we accept: far beyond any real API base URL. */
 #define URL_MAX 2048u
-/* Unix user and group names, as useradd and groupadd accept them. */
-#define UNIX_NAME_MAX 32u
 /* Uids systemd and the kernel treat specially: nobody and (uid_t) 65535. */
 #define UID_NOBODY 65534u
 #define UID_INVALID16 65535u
@@ -66,74 +68,6 @@ static char *trim(char *s)
         while (n > 0 && is_blank(s[n - 1]))
                 s[--n] = '\0';
         return s;
-}
-
-/*
- * Decode one UTF-8 sequence of at most n bytes.  Returns its length, or 0
- * for anything that is not the shortest encoding of a scalar value
- * (overlong forms, surrogates and values above U+10FFFF are refused, as
- * jansson would refuse them later anyway).
- */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *ret)
-{
-        uint32_t cp, min;
-        size_t len, i;
-
-        if (n == 0)
-                return 0;
-        if (s[0] < 0x80) {
-                *ret = s[0];
-                return 1;
-        } else if ((s[0] & 0xe0) == 0xc0) {
-                len = 2, cp = s[0] & 0x1f, min = 0x80;
-        } else if ((s[0] & 0xf0) == 0xe0) {
-                len = 3, cp = s[0] & 0x0f, min = 0x800;
-        } else if ((s[0] & 0xf8) == 0xf0) {
-                len = 4, cp = s[0] & 0x07, min = 0x10000;
-        } else
-                return 0;
-
-        if (n < len)
-                return 0;
-        for (i = 1; i < len; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                cp = (cp << 6) | (s[i] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-                return 0;
-        *ret = cp;
-        return len;
-}
-
-static bool is_control(uint32_t cp)
-{
-        return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0);
-}
-
-/* Valid UTF-8 with no control character at all (tab included). */
-static bool clean_text(const char *s, size_t n)
-{
-        const unsigned char *u = (const unsigned char *) s;
-        size_t i = 0;
-
-        while (i < n) {
-                uint32_t cp;
-                size_t l = utf8_decode(u + i, n - i, &cp);
-
-                if (l == 0 || is_control(cp))
-                        return false;
-                i += l;
-        }
-        return true;
-}
-
-static bool has_blank_or_control(const char *s)
-{
-        for (; *s; s++)
-                if ((unsigned char) *s <= ' ' || *s == 0x7f)
-                        return true;
-        return false;
 }
 
 static void strv_clear(struct neostra_strv *s)
@@ -266,190 +200,6 @@ static int parse_ull(const char *s, unsigned long long min, unsigned long long m
                 return -ERANGE;
         *ret = v;
         return 0;
-}
-
-/* ---- names -------------------------------------------------------------- */
-
-bool neostra_valid_login_name(const char *name)
-{
-        const unsigned char *u = (const unsigned char *) name;
-        size_t n, i = 0;
-
-        if (!name)
-                return false;
-        n = strnlen(name, NEOSTRA_USER_MAX + 1);
-        if (n == 0 || n > NEOSTRA_USER_MAX)
-                return false;
-        if (name[0] == '-')
-                return false;
-        /* "." and ".." would make home = /home/%u point somewhere else. */
-        if (streq(name, ".") || streq(name, ".."))
-                return false;
-
-        while (i < n) {
-                uint32_t cp;
-                size_t l = utf8_decode(u + i, n - i, &cp);
-
-                if (l == 0 || is_control(cp))
-                        return false;
-                if (cp == ' ' || cp == '/' || cp == ':')
-                        return false;
-                i += l;
-        }
-        return true;
-}
-
-bool neostra_valid_role(const char *role)
-{
-        size_t n;
-
-        if (!role)
-                return false;
-        n = strnlen(role, NEOSTRA_ROLE_MAX + 1);
-        if (n == 0 || n > NEOSTRA_ROLE_MAX)
-                return false;
-        return clean_text(role, n);
-}
-
-bool neostra_valid_unix_name(const char *name)
-{
-        size_t n, i;
-        bool all_digits = true;
-
-        if (!name)
-                return false;
-        n = strnlen(name, UNIX_NAME_MAX + 1);
-        if (n == 0 || n > UNIX_NAME_MAX)
-                return false;
-        /* A name made of digits reads as a gid to chgrp, sudoers and
-         * friends; "." and ".." are path components, not names. */
-        if (streq(name, ".") || streq(name, ".."))
-                return false;
-        for (i = 0; i < n; i++) {
-                char ch = name[i];
-
-                if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' || ch == '.')
-                        all_digits = false;
-                else if (ch == '-' && i > 0)
-                        all_digits = false;
-                else if (!(ch >= '0' && ch <= '9'))
-                        return false;
-        }
-        return !all_digits;
-}
-
-/* ---- templates ---------------------------------------------------------- */
-
-/*
- * Check a template: only "%u" and "%%" escapes.  Returns the number of %u
- * in *ret_count, or -EINVAL for any other '%' sequence.
- */
-static int template_check(const char *tmpl, unsigned *ret_count)
-{
-        unsigned count = 0;
-        const char *p;
-
-        for (p = tmpl; *p; p++) {
-                if (*p != '%')
-                        continue;
-                p++;
-                if (*p == 'u')
-                        count++;
-                else if (*p != '%')
-                        return -EINVAL;
-        }
-        *ret_count = count;
-        return 0;
-}
-
-static int template_expand(const char *tmpl, const char *name, size_t max, char **ret)
-{
-        size_t len = 0, name_len = strlen(name);
-        const char *p;
-        char *out, *o;
-
-        for (p = tmpl; *p; p++) {
-                if (*p == '%') {
-                        p++;
-                        if (*p == 'u')
-                                len += name_len;
-                        else if (*p == '%')
-                                len++;
-                        else
-                                return -EINVAL;
-                } else
-                        len++;
-                if (len > max)
-                        return -EINVAL;
-        }
-
-        out = malloc(len + 1);
-        if (!out)
-                return -ENOMEM;
-        for (p = tmpl, o = out; *p; p++) {
-                if (*p == '%') {
-                        p++;
-                        if (*p == 'u') {
-                                memcpy(o, name, name_len);
-                                o += name_len;
-                        } else
-                                *o++ = '%';
-                } else
-                        *o++ = *p;
-        }
-        *o = '\0';
-        *ret = out;
-        return 0;
-}
-
-static bool looks_like_email(const char *s)
-{
-        const char *at;
-        size_t n;
-
-        n = strnlen(s, NEOSTRA_USER_MAX + 1);
-        if (n == 0 || n > NEOSTRA_USER_MAX)
-                return false;
-        if (!clean_text(s, n) || has_blank_or_control(s))
-                return false;
-        at = strchr(s, '@');
-        if (!at || at == s || at[1] == '\0' || strchr(at + 1, '@'))
-                return false;
-        return true;
-}
-
-int neostra_email_for_user(const struct neostra_config *c, const char *name, char **ret)
-{
-        char *email = NULL;
-        int r;
-
-        if (!c || !ret || !neostra_valid_login_name(name))
-                return -EINVAL;
-
-        if (strchr(name, '@')) {
-                email = strdup(name);
-                if (!email)
-                        return -ENOMEM;
-        } else {
-                r = template_expand(c->email_template ? c->email_template : "%u", name,
-                                    NEOSTRA_USER_MAX, &email);
-                if (r < 0)
-                        return r;
-        }
-
-        if (!looks_like_email(email)) {
-                free(email);
-                return -EINVAL;
-        }
-        *ret = email;
-        return 0;
-}
-
-int neostra_home_for_user(const struct neostra_config *c, const char *name, char **ret)
-{
-        if (!c || !c->home || !ret || !neostra_valid_login_name(name))
-                return -EINVAL;
-        return template_expand(c->home, name, PATH_MAX - 1, ret);
 }
 
 /* ---- users, roles, groups ----------------------------------------------- */
@@ -616,11 +366,17 @@ struct key_def {
         unsigned long long min, max;    /* numbers and durations */
 };
 
+/*
+ * The line was checked as UTF-8 already (check_line_bytes()); to the
+ * kernel a path is bytes, so here only the bytes that would break it as a
+ * value are refused: blanks and control characters.
+ */
 static bool is_absolute_path(const char *s)
 {
         size_t n = strnlen(s, PATH_MAX);
 
-        return s[0] == '/' && n < PATH_MAX && !has_blank_or_control(s);
+        return s[0] == '/' && n < PATH_MAX &&
+               neostra_text_valid(s, n, NEOSTRA_TEXT_BYTES | NEOSTRA_TEXT_NO_SPACE);
 }
 
 static int parse_duration_field(const struct key_def *k, const char *value, void *field,
@@ -753,7 +509,7 @@ static int parse_home(const struct key_def *k, const char *value, void *field,
                 snprintf(msg, msglen, "'%s' is not an absolute path", value);
                 return -EINVAL;
         }
-        if (template_check(value, &count) < 0) {
+        if (neostra_template_check(value, &count) < 0) {
                 snprintf(msg, msglen, "'%s' may only use %%u (login name) and %%%% escapes", value);
                 return -EINVAL;
         }
@@ -763,8 +519,8 @@ static int parse_home(const struct key_def *k, const char *value, void *field,
 static int parse_signin_path(const struct key_def *k, const char *value, void *field,
                              char *msg, size_t msglen)
 {
-        if (value[0] != '/' || strlen(value) > URL_MAX || has_blank_or_control(value) ||
-            strchr(value, '#') || !clean_text(value, strlen(value))) {
+        if (value[0] != '/' || strlen(value) > URL_MAX || strchr(value, '#') ||
+            !neostra_text_valid(value, strlen(value), NEOSTRA_TEXT_NO_C1 | NEOSTRA_TEXT_NO_SPACE)) {
                 snprintf(msg, msglen,
                          "'%s' must be a URL path starting with '/', without spaces or '#'", value);
                 return -EINVAL;
@@ -793,7 +549,7 @@ static int parse_email_template(const struct key_def *k, const char *value, void
         unsigned count;
         int r;
 
-        if (template_check(value, &count) < 0) {
+        if (neostra_template_check(value, &count) < 0) {
                 snprintf(msg, msglen, "'%s' may only use %%u (login name) and %%%% escapes", value);
                 return -EINVAL;
         }
@@ -805,10 +561,10 @@ static int parse_email_template(const struct key_def *k, const char *value, void
          * else must turn a plain name into an address, or no name without
          * '@' could ever sign in and the setting would be silently useless. */
         if (!streq(value, "%u")) {
-                r = template_expand(value, "u", NEOSTRA_USER_MAX, &sample);
+                r = neostra_template_expand(value, "u", NEOSTRA_USER_MAX, &sample);
                 if (r == -ENOMEM)
                         return r;
-                if (r < 0 || !looks_like_email(sample)) {
+                if (r < 0 || !neostra_valid_email(sample)) {
                         free(sample);
                         snprintf(msg, msglen,
                                  "'%s' does not produce an email address (e.g. %%u@example.com)",
@@ -955,7 +711,7 @@ static int parse_url(const struct key_def *k, const char *value, void *field,
                      char *msg, size_t msglen)
 {
         char host[URL_MAX + 1];
-        const char *authority, *end, *port = NULL, *ch;
+        const char *authority, *end, *port = NULL;
         size_t n = strlen(value);
         bool https, bracketed = false;
         char *copy;
@@ -970,12 +726,11 @@ static int parse_url(const struct key_def *k, const char *value, void *field,
         }
         /* Plain printable ASCII only: an IDN must be given in punycode,
          * and '\\' is refused because some URL parsers treat it as '/'. */
-        for (ch = value; *ch; ch++)
-                if ((unsigned char) *ch <= ' ' || (unsigned char) *ch >= 0x7f || *ch == '\\') {
-                        snprintf(msg, msglen, "'%s' contains a space, control or non-ASCII character",
-                                 value);
-                        return -EINVAL;
-                }
+        if (!neostra_text_valid(value, n, NEOSTRA_TEXT_ASCII | NEOSTRA_TEXT_NO_SPACE) ||
+            strchr(value, '\\')) {
+                snprintf(msg, msglen, "'%s' contains a space, control or non-ASCII character", value);
+                return -EINVAL;
+        }
         /* The sign-in path is appended to the URL, so a query or fragment
          * here would swallow it. */
         if (strchr(value, '#') || strchr(value, '?')) {
@@ -1389,30 +1144,23 @@ static int parse_line(struct parser *p, unsigned file, unsigned line, char *text
         return 0;
 }
 
-/* Why a line is unacceptable before we look at its meaning, or NULL. */
+/*
+ * Why a line is unacceptable before we look at its meaning, or NULL: the
+ * first thing wrong in it decides.  A tab is a blank here (it indents,
+ * separates key from value and list entries); no other control character
+ * has a place in a config file, C1 included.
+ */
 static const char *check_line_bytes(const char *s, size_t n)
 {
-        const unsigned char *u = (const unsigned char *) s;
-        size_t i = 0;
+        size_t i = neostra_text_span(s, n, NEOSTRA_TEXT_TAB | NEOSTRA_TEXT_NO_C1);
 
-        while (i < n) {
-                uint32_t cp;
-                size_t l;
-
-                if (u[i] == '\0')
-                        return "NUL byte";
-                if (u[i] == '\t') {
-                        i++;
-                        continue;
-                }
-                l = utf8_decode(u + i, n - i, &cp);
-                if (l == 0)
-                        return "invalid UTF-8";
-                if (is_control(cp))
-                        return "control character";
-                i += l;
-        }
-        return NULL;
+        if (i == n)
+                return NULL;
+        if (s[i] == '\0')
+                return "NUL byte";
+        if (neostra_utf8_decode(s + i, n - i, NULL) == 0)
+                return "invalid UTF-8";
+        return "control character";
 }
 
 static int parse_buffer(struct parser *p, unsigned file, const char *buf, size_t len)

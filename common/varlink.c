@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "neostra/protocol.h"
+#include "neostra/text.h"
 #include "neostra/varlink.h"
 
 /* Grow geometrically, but never leave the old block behind unwiped: a
@@ -326,7 +327,7 @@ int varlink_reply_parse(json_t *msg, const char **ret_error, json_t **ret_params
 int varlink_param_string(json_t *params, const char *key, size_t max, const char **ret) {
         json_t *v = json_object_get(params, key);
         const char *s;
-        size_t len, i;
+        size_t len;
 
         if (!v || json_is_null(v))
                 return -ENOENT;
@@ -334,11 +335,9 @@ int varlink_param_string(json_t *params, const char *key, size_t max, const char
                 return -EINVAL;
         s = json_string_value(v);
         len = json_string_length(v);
-        if (len > max || strlen(s) != len) /* embedded NUL (\u0000) */
+        /* The whole length, not strlen(): an embedded NUL (\u0000) fails. */
+        if (len > max || !neostra_text_valid(s, len, 0))
                 return -EINVAL;
-        for (i = 0; i < len; i++)
-                if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f)
-                        return -EINVAL;
         *ret = s;
         return 0;
 }

@@ -12,57 +12,16 @@
 #include <string.h>
 
 #include "neostra/protocol.h"
+#include "neostra/text.h"
 #include "neostra/wire.h"
 
 /* ---- UTF-8 -------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s (n bytes available), or 0.
- * Overlong forms, surrogates and code points past U+10FFFF are invalid,
- * as they are to jansson. */
-static size_t utf8_sequence(const unsigned char *s, size_t n) {
-        size_t len, i;
-        uint32_t cp;
-
-        if (s[0] < 0x80)
-                return 1;
-        if (s[0] < 0xc2)
-                return 0;       /* a continuation byte, or an overlong lead */
-        if (s[0] < 0xe0) {
-                len = 2;
-                cp = s[0] & 0x1fu;
-        } else if (s[0] < 0xf0) {
-                len = 3;
-                cp = s[0] & 0x0fu;
-        } else if (s[0] < 0xf5) {
-                len = 4;
-                cp = s[0] & 0x07u;
-        } else
-                return 0;
-        if (n < len)
-                return 0;
-        for (i = 1; i < len; i++) {
-                if ((s[i] & 0xc0u) != 0x80u)
-                        return 0;
-                cp = (cp << 6) | (s[i] & 0x3fu);
-        }
-        if ((len == 3 && cp < 0x800u) || (len == 4 && cp < 0x10000u) ||
-            (cp >= 0xd800u && cp <= 0xdfffu) || cp > 0x10ffffu)
-                return 0;
-        return len;
-}
-
+/* Only the encoding: the writer escapes every control character, and
+ * which characters a parameter may hold is wire_param_string()'s business.
+ * The callers here measure with strlen(), so no NUL reaches the writer. */
 bool wire_utf8_valid(const char *s, size_t len) {
-        const unsigned char *p = (const unsigned char *) s;
-        size_t i = 0;
-
-        while (i < len) {
-                size_t k = utf8_sequence(p + i, len - i);
-
-                if (k == 0)
-                        return false;
-                i += k;
-        }
-        return true;
+        return neostra_text_valid(s, len, NEOSTRA_TEXT_CONTROLS);
 }
 
 /* ---- writing ------------------------------------------------------------ */
@@ -317,10 +276,12 @@ static int decode_string(const unsigned char *p, const unsigned char *end, char 
         uint32_t cp;
 
         while (p < end) {
+                /* JSON's grammar, not a text rule: inside a string a control
+                 * character must be escaped, and may be once it is. */
                 if (*p < 0x20)
                         return -EBADMSG;
                 if (*p >= 0x80) {
-                        k = utf8_sequence(p, (size_t) (end - p));
+                        k = neostra_utf8_decode((const char *) p, (size_t) (end - p), NULL);
                         if (k == 0)
                                 return -EBADMSG;
                         memcpy(out + n, p, k);
@@ -678,15 +639,12 @@ void wire_reply_done(struct wire_reply *reply) {
 int wire_param_string(const struct wire_value *params, const char *key, size_t max,
                       const char **ret) {
         const struct wire_value *v = wire_get(params, key);
-        size_t i;
 
         if (!v || v->type == WIRE_NULL)
                 return -ENOENT;
-        if (v->type != WIRE_STRING || v->length > max)
+        /* The rule of varlink_param_string(), which the fuzzer holds this to. */
+        if (v->type != WIRE_STRING || v->length > max || !neostra_text_valid(v->string, v->length, 0))
                 return -EINVAL;
-        for (i = 0; i < v->length; i++)
-                if ((unsigned char) v->string[i] < 0x20 || v->string[i] == 0x7f)
-                        return -EINVAL;
         *ret = v->string;
         return 0;
 }

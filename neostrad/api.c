@@ -19,6 +19,7 @@
 #include "log.h"
 #include "neostra/protocol.h"
 #include "neostra/secure.h"
+#include "neostra/text.h"
 #include "neostra/varlink.h"
 
 #define USER_AGENT "neostrad/" NEOSTRA_VERSION
@@ -89,12 +90,8 @@ static bool clean_string(const json_t *v, size_t max) {
                 return false;
         s = json_string_value(v);
         len = json_string_length(v);
-        if (len == 0 || len > max || strlen(s) != len)
-                return false;
-        for (size_t i = 0; i < len; i++)
-                if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f)
-                        return false;
-        return true;
+        /* The whole length, not strlen(): an embedded NUL (\u0000) fails. */
+        return len > 0 && len <= max && neostra_text_valid(s, len, 0);
 }
 
 static void set_outcome(struct api_signin_result *ret, enum api_outcome o, const char *reason) {

@@ -40,6 +40,7 @@
 #include "log.h"
 #include "neostra/conf.h"
 #include "neostra/protocol.h"
+#include "neostra/text.h"
 
 /* The daemon is the only writer, so a lock held longer than this is
  * someone poking at the file by hand; failing fast beats stalling the
@@ -279,14 +280,11 @@ static bool sqlite_says_untrusted(int rc) {
 /* ---- validation shared by cache_put and cache_load ---------------------- */
 
 /* The rule api.c applies to every string it accepts: no control bytes
- * (which also rules out an embedded NUL), bounded length. */
+ * (which also rules out an embedded NUL), bounded length.  Only that:
+ * api.c's strings are UTF-8 because jansson saw to it, and text in the
+ * cache file that is not UTF-8 is read as it always was, byte by byte. */
 static bool clean_bytes(const char *s, size_t len, size_t min, size_t max) {
-        if (len < min || len > max)
-                return false;
-        for (size_t i = 0; i < len; i++)
-                if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f)
-                        return false;
-        return true;
+        return len >= min && len <= max && neostra_text_valid(s, len, NEOSTRA_TEXT_BYTES);
 }
 
 static bool clean_string(const char *s, size_t min, size_t max) {
@@ -571,7 +569,7 @@ static int untrusted(Cache *c, const char *fmt, ...) {
         va_end(ap);
         /* SQLite's messages (quick_check's above all) span lines. */
         for (char *p = c->why; *p; p++)
-                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                if (!neostra_text_char_ok((unsigned char) *p, 0))
                         *p = ' ';
         return UNTRUSTED;
 }

@@ -10,6 +10,7 @@
 #include <systemd/sd-journal.h>
 
 #include "log.h"
+#include "neostra/text.h"
 
 static bool use_journal;
 static bool debug_enabled;
@@ -31,10 +32,6 @@ static bool stderr_is_journal(void) {
 void log_setup(bool debug) {
         debug_enabled = debug;
         use_journal = stderr_is_journal();
-}
-
-bool log_debug_enabled(void) {
-        return debug_enabled;
 }
 
 static const char *prio_name(int p) {
@@ -63,14 +60,16 @@ void log_msg(int priority, const char *fmt, ...) {
         errno = saved;
 }
 
-/* Values come from peers; keep the line greppable and one line long. */
+/* Values come from peers; keep the line greppable (no spaces inside a
+ * value) and one line long.  Byte by byte: what is not UTF-8 cannot break
+ * a line and is passed on as it is. */
 static const char *printable(const char *s, char *buf, size_t size) {
         size_t i;
 
         if (!s)
                 return "-";
         for (i = 0; s[i] && i + 1 < size; i++)
-                buf[i] = ((unsigned char) s[i] < 0x21 || s[i] == 0x7f) ? '?' : s[i];
+                buf[i] = neostra_text_char_ok((unsigned char) s[i], NEOSTRA_TEXT_NO_SPACE) ? s[i] : '?';
         buf[i] = 0;
         return buf;
 }

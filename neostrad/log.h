@@ -15,7 +15,6 @@
 #endif
 
 void log_setup(bool debug);
-bool log_debug_enabled(void);
 
 void log_msg(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

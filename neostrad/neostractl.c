@@ -35,6 +35,7 @@
 #include "neostra/conf.h"
 #include "neostra/protocol.h"
 #include "neostra/secure.h"
+#include "neostra/text.h"
 #include "neostra/varlink.h"
 
 enum {
@@ -95,7 +96,7 @@ static void print_safe(FILE *f, const char *s) {
         for (; *s; s++) {
                 unsigned char ch = (unsigned char) *s;
 
-                fputc(ch < 0x20 || ch == 0x7f ? '?' : ch, f);
+                fputc(neostra_text_char_ok(ch, 0) ? ch : '?', f);
         }
 }
 

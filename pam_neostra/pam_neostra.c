@@ -44,6 +44,7 @@
 
 #include "neostra/conf.h"
 #include "neostra/protocol.h"
+#include "neostra/text.h"
 #include "neostra/transport.h"
 #include "neostra/wire.h"
 
@@ -410,16 +411,12 @@ static int begin(struct ctx *c, pam_handle_t *pamh, int flags, int argc, const c
 
 /* ---- talking to the daemon ---------------------------------------------- */
 
-/* Non-empty, at most NEOSTRA_FIELD_MAX bytes, no control characters. */
-static bool printable(const char *s) {
-        size_t i, n = strnlen(s, NEOSTRA_FIELD_MAX + 1);
+/* Non-empty, at most NEOSTRA_FIELD_MAX bytes, no control characters;
+ * valid UTF-8 too unless flags has NEOSTRA_TEXT_BYTES. */
+static bool printable(const char *s, unsigned flags) {
+        size_t n = strnlen(s, NEOSTRA_FIELD_MAX + 1);
 
-        if (n == 0 || n > NEOSTRA_FIELD_MAX)
-                return false;
-        for (i = 0; i < n; i++)
-                if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f)
-                        return false;
-        return true;
+        return n > 0 && n <= NEOSTRA_FIELD_MAX && neostra_text_valid(s, n, flags);
 }
 
 /* The parameters of one call.  The strings are borrowed (from PAM's items
@@ -446,7 +443,7 @@ static void set_optional_item(struct ctx *c, struct request *req, const char *ke
 
         if (pam_get_item(c->pamh, item, &v) != PAM_SUCCESS || !v)
                 return;
-        if (!printable(v) || !wire_utf8_valid(v, strlen(v))) {
+        if (!printable(v, 0)) {
                 if (c->args.debug)
                         pam_syslog(c->pamh, LOG_DEBUG, "not sending %s: unusable value; user=%s", key, c->user);
                 return;
@@ -744,8 +741,10 @@ PAM_NEOSTRA_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int ar
         if (ret != PAM_SUCCESS)
                 return ret;
 
-        /* For the log only, and only when it cannot forge a log line. */
-        if (pam_get_item(pamh, PAM_RHOST, &item) == PAM_SUCCESS && item && printable(item))
+        /* For the log only, and only when it cannot forge a log line;
+         * bytes that are not UTF-8 cannot, so they are not checked. */
+        if (pam_get_item(pamh, PAM_RHOST, &item) == PAM_SUCCESS && item &&
+            printable(item, NEOSTRA_TEXT_BYTES))
                 rhost = item;
 
         r = pam_get_authtok(pamh, PAM_AUTHTOK, &password, NULL);
@@ -767,7 +766,8 @@ PAM_NEOSTRA_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int ar
                 return PAM_AUTH_ERR;
         }
 
-        if (!wire_utf8_valid(password, len)) {
+        /* Only the encoding: a password may hold any character. */
+        if (!neostra_text_valid(password, len, NEOSTRA_TEXT_CONTROLS)) {
                 /* JSON carries UTF-8 only; the API could never accept it. */
                 pam_syslog(pamh, LOG_NOTICE, "authentication failure: password is not valid UTF-8; user=%s rhost=%s",
                            c.user, rhost);
@@ -879,7 +879,7 @@ static int check_roles(struct ctx *c, const struct wire_value *reply, struct acc
         }
         /* Printable roles only in the log. */
         for (i = 0; a->roles[i]; i++)
-                if ((unsigned char) a->roles[i] < 0x20 || a->roles[i] == 0x7f)
+                if (!neostra_text_char_ok((unsigned char) a->roles[i], 0))
                         a->roles[i] = '?';
         return !c->args.allow_roles || match ? 1 : 0;
 }

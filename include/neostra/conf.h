@@ -15,6 +15,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* Whoever reads the config also checks names against it (exclude,
+ * email_template, home), so the name rules come with this header. */
+#include "neostra/names.h"
+
 #define NEOSTRA_CONF_LINE_MAX   4096u   /* bytes in one line */
 #define NEOSTRA_CONF_FILE_MAX   (1024u * 1024u)
 #define NEOSTRA_CONF_DROPINS_MAX 128u
@@ -96,32 +100,6 @@ void neostra_config_free(struct neostra_config *c);
 int neostra_parse_duration_ms(const char *s, uint64_t *ret);
 /* Parse yes/no/true/false/on/off/1/0. */
 int neostra_parse_bool(const char *s, bool *ret);
-
-/* A login name we are willing to handle: 1..NEOSTRA_USER_MAX bytes, no
- * control characters, whitespace, '/', ':' or leading '-'.  Names with '@'
- * are allowed (they pass through email_template unchanged). */
-bool neostra_valid_login_name(const char *name);
-
-/*
- * Build the email for a login name from email_template: "%u" is the name,
- * "%%" a percent sign; a name that contains '@' is used as it is.  The
- * result must look like an email (one '@', non-empty local part and
- * domain, no spaces or control characters, <= NEOSTRA_USER_MAX).
- * Returns 0 and a malloc'd string, or -EINVAL (-ENOMEM when out of memory).
- */
-int neostra_email_for_user(const struct neostra_config *c, const char *name, char **ret);
-
-/* A role as [groups] and [access] name it: 1..NEOSTRA_ROLE_MAX bytes of
- * UTF-8 without control characters. */
-bool neostra_valid_role(const char *role);
-
-/* A Unix user or group name: [A-Za-z0-9_.][A-Za-z0-9_.-]*, at most 32
- * bytes, not all digits (it would read as a numeric id), not "." or "..". */
-bool neostra_valid_unix_name(const char *name);
-
-/* [identities] home with %u replaced by name (a valid login name).
- * Returns 0 and a malloc'd string, or -EINVAL / -ENOMEM. */
-int neostra_home_for_user(const struct neostra_config *c, const char *name, char **ret);
 
 /* true when name is in [users] exclude, or is "root". */
 bool neostra_user_excluded(const struct neostra_config *c, const char *name);

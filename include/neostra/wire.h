@@ -69,7 +69,8 @@ int wire_request_new(const char *method, const struct wire_param *params, size_t
 /* Wipe and free; accepts an empty buffer and leaves one behind. */
 void wire_buf_done(struct wire_buf *b);
 
-/* Whether s[0..len) is valid UTF-8 as JSON strings need it. */
+/* Whether s[0..len) is valid UTF-8 as JSON strings need it (common/text.c
+ * decides); any character passes, control characters and NUL included. */
 bool wire_utf8_valid(const char *s, size_t len);
 
 /* ---- reading ------------------------------------------------------------ */
