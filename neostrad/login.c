@@ -182,7 +182,7 @@ static void online_unavailable(struct login *l, const char *reason, long http_st
 /* Ask the API, unless it is known to be away: then do not make the user
  * wait on it. */
 static void ask_api(struct login *l) {
-        if (online_usable(l->m))
+        if (online_usable(l->m->online))
                 start_online(l);
         else
                 online_unavailable(l, "API offline; waiting for it to come back", 0, -1);
@@ -387,7 +387,7 @@ static void on_signin_done(struct api_signin_result *res, void *userdata) {
 
         l->request = NULL;
         m->last_api_latency_ms = latency_ms;
-        online_note(m, res);
+        online_note(m->online, res);
 
         switch (res->outcome) {
         case API_ALLOW:
