@@ -128,6 +128,15 @@ static uint64_t jitter(Online *o, uint64_t usec) {
         return usec - usec / 5 + (uint64_t) ((double) (usec / 5 * 2) * ((double) r / UINT32_MAX));
 }
 
+static void schedule_probe(Online *o, uint64_t retry_after_sec);
+
+static void probe_failed(Online *o, uint64_t retry_after_sec) {
+        o->backoff_usec *= 2;
+        if (o->backoff_usec > ONLINE_BACKOFF_MAX_USEC)
+                o->backoff_usec = ONLINE_BACKOFF_MAX_USEC;
+        schedule_probe(o, retry_after_sec);
+}
+
 static void on_probe_done(struct api_signin_result *res, void *userdata);
 
 static int on_probe_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -137,8 +146,12 @@ static int on_probe_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         if (o->probe)
                 return 0;
         r = o->env.probe(o->api, o->config, on_probe_done, o, &o->probe);
-        if (r < 0)
+        if (r < 0) {
                 log_msg(LOG_ERR, "cannot start an API probe: %s", strerror(-r));
+                /* Offline, only a probe brings the API back (logins no
+                 * longer ask it): try again later, as after a failed one. */
+                probe_failed(o, 0);
+        }
         return 0;
 }
 
@@ -179,11 +192,8 @@ static void on_probe_done(struct api_signin_result *res, void *userdata) {
                 back_online(o);
                 return;
         }
-        o->backoff_usec *= 2;
-        if (o->backoff_usec > ONLINE_BACKOFF_MAX_USEC)
-                o->backoff_usec = ONLINE_BACKOFF_MAX_USEC;
         log_msg(LOG_INFO, "API probe: %s", res->reason);
-        schedule_probe(o, res->retry_after_sec);
+        probe_failed(o, res->retry_after_sec);
 }
 
 void online_note(Online *o, const struct api_signin_result *res) {
@@ -206,6 +216,9 @@ void online_note(Online *o, const struct api_signin_result *res) {
 void online_configure(Online *o, const struct neostra_config *c) {
         o->config = c;
         if (!c->api_url) {
+                /* Whatever failed before was another url's failure: a url
+                 * given again starts from a clean count. */
+                o->transport_failures = 0;
                 stop_probing(o);
                 set_state(o, API_STATE_UNCONFIGURED);
                 log_msg(LOG_WARNING, "[api] url is not set in %s: every login is answered "

@@ -13,7 +13,8 @@
  * each failed probe doubles the backoff up to the cap, with a jitter
  * within ±20%; a successful probe brings it back; without a url nothing is
  * probed and nothing changes the state "unconfigured", and a reload with a
- * url makes it "unknown".
+ * url makes it "unknown" with the failures before forgotten; a probe that
+ * cannot start is tried again later.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -440,6 +441,39 @@ static void test_unconfigured(void **state) {
         assert_int_equal(online_state(f->o), API_STATE_ONLINE);
 }
 
+static void test_failures_before_unconfigured_forgotten(void **state) {
+        struct fixture *f = *state;
+        char *url = f->config->api_url;
+
+        for (unsigned i = 0; i + 1 < ONLINE_FAILURES_MAX; i++)
+                note(f, 0, 0);
+        f->config->api_url = NULL;
+        online_configure(f->o, f->config);
+        f->config->api_url = url;
+        online_configure(f->o, f->config);
+        note(f, 0, 0);
+        assert_int_equal(online_state(f->o), API_STATE_UNKNOWN);
+        assert_true(online_usable(f->o));
+}
+
+static void test_probe_that_cannot_start_is_retried(void **state) {
+        struct fixture *f = *state;
+
+        fake.random = 0;
+        go_offline(f);
+        fake.probe_fails = -ENOMEM;
+        assert_int_equal(online_test_probe_now(f->o), 0);
+        assert_true(sd_event_run(f->event, 0) > 0);
+        assert_int_equal(fake.probes, 0);
+        /* Not left offline for good: another probe, backed off. */
+        assert_int_equal(online_state(f->o), API_STATE_OFFLINE);
+        assert_int_equal(probe_delay(f), 2 * SEC * 8 / 10);
+        fake.probe_fails = 0;
+        fire(f);
+        answer_probe(API_ALLOW, 200, 0);
+        assert_int_equal(online_state(f->o), API_STATE_ONLINE);
+}
+
 static void test_unconfigured_while_probing(void **state) {
         struct fixture *f = *state;
         char *url = f->config->api_url;
@@ -468,6 +502,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_probe_success, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unconfigured, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unconfigured_while_probing, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_failures_before_unconfigured_forgotten, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_probe_that_cannot_start_is_retried, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
