@@ -446,6 +446,7 @@ int manager_new(const char *config_path, struct neostra_config *config, Manager 
         r = online_new(m->event, m->api, NULL, &m->online);
         if (r < 0)
                 goto fail;
+        online_configure(m->online, m->config);
         r = user_table_new(&m->users);
         if (r < 0)
                 goto fail;
@@ -615,7 +616,6 @@ int manager_run(Manager *m) {
 
         (void) sd_notify(false, "READY=1");
         update_status(m);
-        online_configure(m->online, m->config);
         log_msg(LOG_INFO, "neostrad %s ready; API %s", NEOSTRA_VERSION,
                 m->config->api_url ? m->config->api_url : "not configured");
 
