@@ -388,7 +388,7 @@ static void on_refresh_done(struct api_signin_result *res, void *userdata) {
         struct user_record *u = user_table_get(m->users, f->user);
 
         f->request = NULL;
-        online_note(m, res);
+        online_note(m->online, res);
         if (u && res->outcome == API_ALLOW) {
                 struct user_secrets s = { .mask = SECRET_TOKEN, .token = res->token };
 
@@ -423,7 +423,7 @@ static int method_get_token(VarlinkConn *c, void *params, void *userdata) {
         writeback_flush(m->writeback);
         u = user_table_get(m->users, p->user);
         /* Never make the caller wait on an API known to be away. */
-        if (u && m->config->refresh_path && u->has_refresh_token && online_usable(m) &&
+        if (u && m->config->refresh_path && u->has_refresh_token && online_usable(m->online) &&
             (!u->has_token ||
              (u->token_expires > 0 && u->token_expires - now_wall() < TOKEN_REFRESH_MARGIN_SEC))) {
                 __attribute__((cleanup(secure_free_stringp))) char *refresh_token = NULL;

@@ -71,6 +71,19 @@ struct make_job {
 /* Guards make_job.password and .started between the loop and a worker. */
 static pthread_mutex_t make_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Read and set on the loop's thread only; a test sets it before any login starts. */
+static struct login_env env = {
+        .signin = api_signin, .cancel = api_request_cancel, .now = now_wall,
+};
+
+void login_test_env(const struct login_env *e) {
+        env = (struct login_env) {
+                .signin = e && e->signin ? e->signin : api_signin,
+                .cancel = e && e->cancel ? e->cancel : api_request_cancel,
+                .now = e && e->now ? e->now : now_wall,
+        };
+}
+
 static void login_maybe_free(struct login *l) {
         Manager *m = l->m;
 
@@ -96,7 +109,7 @@ static bool verifier_fresh(Manager *m, const struct user_record *u) {
         const struct neostra_config *c = m->config;
 
         return c->offline && u && u->has_verifier &&
-               now_wall() - u->verifier_time < (int64_t) (c->offline_max_age_ms / 1000u) &&
+               env.now() - u->verifier_time < (int64_t) (c->offline_max_age_ms / 1000u) &&
                u->offline_failures < c->max_failures;
 }
 
@@ -182,7 +195,7 @@ static void online_unavailable(struct login *l, const char *reason, long http_st
 /* Ask the API, unless it is known to be away: then do not make the user
  * wait on it. */
 static void ask_api(struct login *l) {
-        if (online_usable(l->m))
+        if (online_usable(l->m->online))
                 start_online(l);
         else
                 online_unavailable(l, "API offline; waiting for it to come back", 0, -1);
@@ -387,11 +400,11 @@ static void on_signin_done(struct api_signin_result *res, void *userdata) {
 
         l->request = NULL;
         m->last_api_latency_ms = latency_ms;
-        online_note(m, res);
+        online_note(m->online, res);
 
         switch (res->outcome) {
         case API_ALLOW:
-                if (user_table_record_success(m->users, l->user, res, now_wall(), &u) < 0) {
+                if (user_table_record_success(m->users, l->user, res, env.now(), &u) < 0) {
                         if (!l->answered)
                                 answer_error(l, RESULT_UNAVAILABLE, NEOSTRA_ERROR_SERVICE_UNAVAILABLE,
                                              "out of memory", res->http_status, latency_ms);
@@ -474,7 +487,7 @@ static void start_online(struct login *l) {
         struct user_record *u = user_table_get(m->users, l->user);
         int r;
 
-        r = api_signin(m->api, m->config, l->email, l->password, on_signin_done, l, &l->request);
+        r = env.signin(m->api, m->config, l->email, l->password, on_signin_done, l, &l->request);
         if (r < 0) {
                 log_msg(LOG_ERR, "cannot start a sign-in request: %s", strerror(-r));
                 online_unavailable(l, "cannot start the API request", 0, -1);
@@ -525,7 +538,7 @@ int login_start(Manager *m, VarlinkConn *c, const struct login_params *p, char *
         /* A recent online success with this very password: no API call. */
         if (cfg->cached_auth_timeout_ms > 0 && u && u->has_verifier && !u->invalidated &&
             u->offline_failures == 0 &&
-            now_wall() - u->last_online_success < (int64_t) (cfg->cached_auth_timeout_ms / 1000u) &&
+            env.now() - u->last_online_success < (int64_t) (cfg->cached_auth_timeout_ms / 1000u) &&
             start_check(l, u, CHECK_CACHED) == 0)
                 return 0;
 
@@ -541,7 +554,7 @@ static void on_conn_gone(void *userdata) {
         if (!l->answered) {
                 /* Nobody to answer: drop the API call and the timer. */
                 l->answered = true;
-                api_request_cancel(l->request);
+                env.cancel(l->request);
                 l->request = NULL;
                 l->offline_timer = sd_event_source_disable_unref(l->offline_timer);
         }
@@ -553,7 +566,7 @@ void login_cancel_all(Manager *m) {
                 next = l->next;
                 l->conn = varlink_conn_unref(l->conn);
                 l->answered = true;
-                api_request_cancel(l->request);
+                env.cancel(l->request);
                 l->request = NULL;
                 login_maybe_free(l);
         }

@@ -41,3 +41,17 @@ int login_start(Manager *m, VarlinkConn *c, const struct login_params *p, char *
 
 /* Shut down: cancel every login's API call and timer (manager_free). */
 void login_cancel_all(Manager *m);
+
+/*
+ * What login.c uses of the world: the sign-in call and the wall clock
+ * (verifier freshness, cached_auth_timeout, the time of a success).
+ * Tests: replace them, for every login from now on; NULL, or a NULL
+ * member, is the real one.
+ */
+struct login_env {
+        int (*signin)(Api *api, const struct neostra_config *config, const char *email,
+                      const char *password, api_signin_callback_t cb, void *userdata, ApiRequest **ret);
+        void (*cancel)(ApiRequest *req);
+        int64_t (*now)(void);           /* unix seconds */
+};
+void login_test_env(const struct login_env *env);

@@ -72,7 +72,7 @@ int64_t now_wall(void) {
 static void update_status(Manager *m) {
         (void) sd_notifyf(false,
                           "STATUS=%s; API %s; logins: %llu ok, %llu refused, %llu unavailable",
-                          m->stopping ? "Stopping" : "Serving", online_state_name(m->api_state),
+                          m->stopping ? "Stopping" : "Serving", online_state_name(online_state(m->online)),
                           (unsigned long long) (m->logins[RESULT_SUCCESS] + m->logins[RESULT_OFFLINE_SUCCESS] +
                                                 m->logins[RESULT_CACHED_SUCCESS]),
                           (unsigned long long) (m->logins[RESULT_FAILURE] + m->logins[RESULT_UNKNOWN] +
@@ -118,9 +118,10 @@ json_t *manager_status_json(Manager *m) {
                 "s:{s:I, s:I}, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
                 "version", NEOSTRA_VERSION,
                 "protocol", NEOSTRA_PROTOCOL_VERSION,
-                "state", online_state_name(m->api_state),
-                "since", (json_int_t) m->api_state_since,
-                "nextProbe", (json_int_t) m->next_probe,
+                "state", online_state_name(online_state(m->online)),
+                "since", (json_int_t) (online_since(m->online) / 1000000u),
+                /* Rounded up: the probe is never earlier than it says. */
+                "nextProbe", (json_int_t) ((online_next_probe(m->online) + 999999u) / 1000000u),
                 "started", (json_int_t) m->started,
                 "users", (json_int_t) user_table_size(m->users),
                 "connections", (json_int_t) (auth.connections + userdb.connections),
@@ -410,7 +411,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                 neostra_config_free(m->config);
                 m->config = config;
                 localnames_flush(m->localnames);
-                online_configure(m);
+                online_configure(m->online, m->config);
                 (void) userdb_refresh_groups(m);
                 log_msg(LOG_NOTICE, "configuration reloaded from %s", m->config_path);
         }
@@ -429,8 +430,7 @@ int manager_new(const char *config_path, struct neostra_config *config, Manager 
         m->auth_fd = -1;
         m->userdb_fd = -1;
         m->config = config;
-        m->api_state = API_STATE_UNKNOWN;
-        m->started = m->api_state_since = now_wall();
+        m->started = now_wall();
         m->last_api_latency_ms = -1;
         m->config_path = strdup(config_path);
         if (!m->config_path) {
@@ -443,6 +443,10 @@ int manager_new(const char *config_path, struct neostra_config *config, Manager 
         r = api_new(m->event, &m->api);
         if (r < 0)
                 goto fail;
+        r = online_new(m->event, m->api, NULL, &m->online);
+        if (r < 0)
+                goto fail;
+        online_configure(m->online, m->config);
         r = user_table_new(&m->users);
         if (r < 0)
                 goto fail;
@@ -510,7 +514,7 @@ Manager *manager_free(Manager *m) {
         m->auth_server = varlink_server_free(m->auth_server);
         m->userdb_server = varlink_server_free(m->userdb_server);
         login_cancel_all(m);
-        online_stop(m);
+        m->online = online_free(m->online);
         /* Runs the done callbacks of queued jobs: users and cache still here. */
         workers_free(m->workers);
         api_free(m->api);
@@ -612,7 +616,6 @@ int manager_run(Manager *m) {
 
         (void) sd_notify(false, "READY=1");
         update_status(m);
-        online_configure(m);
         log_msg(LOG_INFO, "neostrad %s ready; API %s", NEOSTRA_VERSION,
                 m->config->api_url ? m->config->api_url : "not configured");
 

@@ -27,6 +27,7 @@ struct mapped_group;
 struct group_id;
 struct provisional;
 struct NamesPark;
+struct Online;
 struct RateLimit;
 struct WriteBack;
 struct VarlinkServer;
@@ -42,13 +43,6 @@ enum login_result {
         RESULT_RATE_LIMITED,
         RESULT_DENIED_ROLE,
         _RESULT_MAX,
-};
-
-enum api_state {
-        API_STATE_UNKNOWN,
-        API_STATE_ONLINE,
-        API_STATE_OFFLINE,       /* repeated transport failures: logins do not wait on it */
-        API_STATE_UNCONFIGURED,  /* no [api] url: every login is answered "unavailable" */
 };
 
 struct Manager {
@@ -88,14 +82,7 @@ struct Manager {
         uint64_t verifiers_kept;        /* online successes whose password the verifier already had */
         int64_t started;
 
-        /* online.c */
-        enum api_state api_state;
-        int64_t api_state_since;
-        unsigned transport_failures;    /* in a row */
-        uint64_t backoff_usec;
-        int64_t next_probe;             /* unix seconds, 0 none */
-        sd_event_source *probe_timer;
-        ApiRequest *probe;
+        struct Online *online;          /* is the API there (online.h) */
 
         bool stopping;
         unsigned servers_draining;      /* servers still finishing their connections */

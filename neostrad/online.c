@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -6,6 +7,76 @@
 
 #include "log.h"
 #include "online.h"
+
+struct Online {
+        sd_event *event;                /* borrowed */
+        Api *api;                       /* borrowed */
+        const struct neostra_config *config;    /* borrowed, see online_configure() */
+        struct online_env env;
+
+        enum api_state state;
+        uint64_t since;
+        unsigned transport_failures;    /* in a row */
+        uint64_t backoff_usec;
+        uint64_t next_probe;            /* 0: none scheduled */
+        sd_event_source *probe_timer;
+        ApiRequest *probe;
+};
+
+static uint64_t realtime_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+static uint32_t random_u32(void) {
+        uint32_t r = 0;
+
+        /* A jitter that falls back to the low bound is still a valid delay. */
+        (void) !getrandom(&r, sizeof(r), GRND_NONBLOCK);
+        return r;
+}
+
+int online_new(sd_event *event, Api *api, const struct online_env *env, Online **ret) {
+        Online *o = calloc(1, sizeof(*o));
+
+        if (!o)
+                return -ENOMEM;
+        o->event = event;
+        o->api = api;
+        if (env)
+                o->env = *env;
+        if (!o->env.probe)
+                o->env.probe = api_probe;
+        if (!o->env.cancel)
+                o->env.cancel = api_request_cancel;
+        if (!o->env.now)
+                o->env.now = realtime_usec;
+        if (!o->env.random)
+                o->env.random = random_u32;
+        o->state = API_STATE_UNKNOWN;
+        o->since = o->env.now();
+        *ret = o;
+        return 0;
+}
+
+static void stop_probing(Online *o) {
+        o->env.cancel(o->probe);
+        o->probe = NULL;
+        o->next_probe = 0;
+        if (o->probe_timer)
+                (void) sd_event_source_set_enabled(o->probe_timer, SD_EVENT_OFF);
+}
+
+Online *online_free(Online *o) {
+        if (!o)
+                return NULL;
+        stop_probing(o);
+        sd_event_source_disable_unref(o->probe_timer);
+        free(o);
+        return NULL;
+}
 
 const char *online_state_name(enum api_state s) {
         switch (s) {
@@ -17,15 +88,27 @@ const char *online_state_name(enum api_state s) {
         return "invalid";
 }
 
-bool online_usable(const Manager *m) {
-        return m->api_state != API_STATE_OFFLINE && m->api_state != API_STATE_UNCONFIGURED;
+enum api_state online_state(const Online *o) {
+        return o->state;
 }
 
-static void set_state(Manager *m, enum api_state s) {
-        if (m->api_state == s)
+uint64_t online_since(const Online *o) {
+        return o->since;
+}
+
+uint64_t online_next_probe(const Online *o) {
+        return o->next_probe;
+}
+
+bool online_usable(const Online *o) {
+        return o->state != API_STATE_OFFLINE && o->state != API_STATE_UNCONFIGURED;
+}
+
+static void set_state(Online *o, enum api_state s) {
+        if (o->state == s)
                 return;
-        m->api_state = s;
-        m->api_state_since = now_wall();
+        o->state = s;
+        o->since = o->env.now();
         log_msg(s == API_STATE_OFFLINE ? LOG_WARNING : LOG_NOTICE, "API is %s", online_state_name(s));
 }
 
@@ -39,29 +122,41 @@ static bool transport_failure(const struct api_signin_result *res) {
 }
 
 /* ±20% so a fleet of hosts does not probe in step. */
-static uint64_t jitter(uint64_t usec) {
-        uint32_t r = 0;
+static uint64_t jitter(Online *o, uint64_t usec) {
+        uint32_t r = o->env.random();
 
-        (void) !getrandom(&r, sizeof(r), GRND_NONBLOCK);
         return usec - usec / 5 + (uint64_t) ((double) (usec / 5 * 2) * ((double) r / UINT32_MAX));
+}
+
+static void schedule_probe(Online *o, uint64_t retry_after_sec);
+
+static void probe_failed(Online *o, uint64_t retry_after_sec) {
+        o->backoff_usec *= 2;
+        if (o->backoff_usec > ONLINE_BACKOFF_MAX_USEC)
+                o->backoff_usec = ONLINE_BACKOFF_MAX_USEC;
+        schedule_probe(o, retry_after_sec);
 }
 
 static void on_probe_done(struct api_signin_result *res, void *userdata);
 
 static int on_probe_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        Manager *m = userdata;
+        Online *o = userdata;
         int r;
 
-        if (m->probe)
+        if (o->probe)
                 return 0;
-        r = api_probe(m->api, m->config, on_probe_done, m, &m->probe);
-        if (r < 0)
+        r = o->env.probe(o->api, o->config, on_probe_done, o, &o->probe);
+        if (r < 0) {
                 log_msg(LOG_ERR, "cannot start an API probe: %s", strerror(-r));
+                /* Offline, only a probe brings the API back (logins no
+                 * longer ask it): try again later, as after a failed one. */
+                probe_failed(o, 0);
+        }
         return 0;
 }
 
-static void schedule_probe(Manager *m, uint64_t retry_after_sec) {
-        uint64_t delay = jitter(m->backoff_usec);
+static void schedule_probe(Online *o, uint64_t retry_after_sec) {
+        uint64_t delay = jitter(o, o->backoff_usec);
         int r;
 
         /* Honour Retry-After, but never sit offline longer than the
@@ -70,81 +165,94 @@ static void schedule_probe(Manager *m, uint64_t retry_after_sec) {
                 retry_after_sec = ONLINE_BACKOFF_MAX_USEC / 1000000u;
         if (delay < retry_after_sec * 1000000u)
                 delay = retry_after_sec * 1000000u;
-        {
-                /* Rounded up: the probe is never earlier than it says. */
-                struct timespec ts;
-                uint64_t at;
-
-                clock_gettime(CLOCK_REALTIME, &ts);
-                at = (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u + delay;
-                m->next_probe = (int64_t) ((at + 999999u) / 1000000u);
-        }
-        if (m->probe_timer)
-                r = sd_event_source_set_time_relative(m->probe_timer, delay) < 0 ? -1 :
-                    sd_event_source_set_enabled(m->probe_timer, SD_EVENT_ONESHOT);
+        o->next_probe = o->env.now() + delay;
+        if (o->probe_timer)
+                r = sd_event_source_set_time_relative(o->probe_timer, delay) < 0 ? -1 :
+                    sd_event_source_set_enabled(o->probe_timer, SD_EVENT_ONESHOT);
         else
-                r = sd_event_add_time_relative(m->event, &m->probe_timer, CLOCK_MONOTONIC, delay,
-                                               10000, on_probe_timer, m);
+                r = sd_event_add_time_relative(o->event, &o->probe_timer, CLOCK_MONOTONIC, delay,
+                                               10000, on_probe_timer, o);
         if (r < 0)
                 log_msg(LOG_ERR, "cannot schedule an API probe");
         log_msg(LOG_INFO, "next API probe in %llu ms", (unsigned long long) (delay / 1000u));
 }
 
 /* Back online, whoever noticed: no more probing. */
-static void back_online(Manager *m) {
-        m->transport_failures = 0;
-        m->next_probe = 0;
-        api_request_cancel(m->probe);
-        m->probe = NULL;
-        if (m->probe_timer)
-                (void) sd_event_source_set_enabled(m->probe_timer, SD_EVENT_OFF);
-        set_state(m, API_STATE_ONLINE);
+static void back_online(Online *o) {
+        o->transport_failures = 0;
+        stop_probing(o);
+        set_state(o, API_STATE_ONLINE);
 }
 
 static void on_probe_done(struct api_signin_result *res, void *userdata) {
-        Manager *m = userdata;
+        Online *o = userdata;
 
-        m->probe = NULL;
+        o->probe = NULL;
         if (res->outcome == API_ALLOW) {
-                back_online(m);
+                back_online(o);
                 return;
         }
-        m->backoff_usec *= 2;
-        if (m->backoff_usec > ONLINE_BACKOFF_MAX_USEC)
-                m->backoff_usec = ONLINE_BACKOFF_MAX_USEC;
         log_msg(LOG_INFO, "API probe: %s", res->reason);
-        schedule_probe(m, res->retry_after_sec);
+        probe_failed(o, res->retry_after_sec);
 }
 
-void online_note(Manager *m, const struct api_signin_result *res) {
-        if (m->api_state == API_STATE_UNCONFIGURED)
+void online_note(Online *o, const struct api_signin_result *res) {
+        if (o->state == API_STATE_UNCONFIGURED)
                 return;         /* a sign-in from before a reload took the url away */
         if (!transport_failure(res)) {
-                back_online(m);
+                back_online(o);
                 return;
         }
-        m->transport_failures++;
+        o->transport_failures++;
         /* A Retry-After is the API itself asking for a pause. */
-        if (m->api_state == API_STATE_OFFLINE ||
-            (m->transport_failures < ONLINE_FAILURES_MAX && res->retry_after_sec == 0))
+        if (o->state == API_STATE_OFFLINE ||
+            (o->transport_failures < ONLINE_FAILURES_MAX && res->retry_after_sec == 0))
                 return;
-        set_state(m, API_STATE_OFFLINE);
-        m->backoff_usec = ONLINE_BACKOFF_MIN_USEC;
-        schedule_probe(m, res->retry_after_sec);
+        set_state(o, API_STATE_OFFLINE);
+        o->backoff_usec = ONLINE_BACKOFF_MIN_USEC;
+        schedule_probe(o, res->retry_after_sec);
 }
 
-void online_stop(Manager *m) {
-        api_request_cancel(m->probe);
-        m->probe = NULL;
-        m->probe_timer = sd_event_source_disable_unref(m->probe_timer);
-}
-
-void online_configure(Manager *m) {
-        if (!m->config->api_url) {
-                online_stop(m);
-                set_state(m, API_STATE_UNCONFIGURED);
+void online_configure(Online *o, const struct neostra_config *c) {
+        o->config = c;
+        if (!c->api_url) {
+                /* Whatever failed before was another url's failure: a url
+                 * given again starts from a clean count. */
+                o->transport_failures = 0;
+                stop_probing(o);
+                set_state(o, API_STATE_UNCONFIGURED);
                 log_msg(LOG_WARNING, "[api] url is not set in %s: every login is answered "
-                        "\"unavailable\" and goes on to the next PAM module", m->config_path);
-        } else if (m->api_state == API_STATE_UNCONFIGURED)
-                set_state(m, API_STATE_UNKNOWN);
+                        "\"unavailable\" and goes on to the next PAM module", c->path);
+        } else if (o->state == API_STATE_UNCONFIGURED)
+                set_state(o, API_STATE_UNKNOWN);
+}
+
+int online_test_probe_in(const Online *o, uint64_t *ret_usec) {
+        uint64_t due, now;
+        int enabled, r;
+
+        if (!o->probe_timer || sd_event_source_get_enabled(o->probe_timer, &enabled) < 0 ||
+            enabled == SD_EVENT_OFF)
+                return -ENOENT;
+        r = sd_event_source_get_time(o->probe_timer, &due);
+        if (r < 0)
+                return r;
+        r = sd_event_now(o->event, CLOCK_MONOTONIC, &now);
+        if (r < 0)
+                return r;
+        *ret_usec = due > now ? due - now : 0;
+        return 0;
+}
+
+int online_test_probe_now(Online *o) {
+        uint64_t now;
+        int enabled, r;
+
+        if (!o->probe_timer || sd_event_source_get_enabled(o->probe_timer, &enabled) < 0 ||
+            enabled == SD_EVENT_OFF)
+                return -ENOENT;
+        r = sd_event_now(o->event, CLOCK_MONOTONIC, &now);
+        if (r < 0)
+                return r;
+        return sd_event_source_set_time(o->probe_timer, now);
 }

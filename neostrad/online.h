@@ -7,27 +7,89 @@
  * of the sign-in path: it never carries a password) retries with
  * exponential backoff plus jitter, capped, and never sooner than a
  * Retry-After the API gave.  Any HTTP answer below 500 brings it back.
+ *
+ * Online owns that state; the manager makes one, configures it at start
+ * and after each reload, feeds it every sign-in's outcome and asks it
+ * whether a login may wait on the API.  Times are CLOCK_REALTIME
+ * microseconds, 0 for "none".
  */
 #pragma once
 
-#include "manager.h"
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "api.h"
+#include "neostra/conf.h"
 
 #define ONLINE_FAILURES_MAX   3u
 #define ONLINE_BACKOFF_MIN_USEC  (1u * 1000000ull)
 #define ONLINE_BACKOFF_MAX_USEC  (300u * 1000000ull)
 
-/* Feed the outcome of every sign-in. */
-void online_note(Manager *m, const struct api_signin_result *res);
+enum api_state {
+        API_STATE_UNKNOWN,
+        API_STATE_ONLINE,
+        API_STATE_OFFLINE,       /* repeated transport failures: logins do not wait on it */
+        API_STATE_UNCONFIGURED,  /* no [api] url: every login is answered "unavailable" */
+};
 
-/* false while the API is offline: do not make a login wait on it. */
-bool online_usable(const Manager *m);
+typedef struct Online Online;
 
+/*
+ * What Online uses of the world.  The daemon passes NULL and gets the real
+ * ones; a test passes its own, and any member left NULL is the real one.
+ * The probe timer is always an sd-event timer on the loop given to
+ * online_new(): a test drives that loop itself.
+ */
+struct online_env {
+        /* api_probe() and api_request_cancel(). */
+        int (*probe)(Api *api, const struct neostra_config *config, api_signin_callback_t cb,
+                     void *userdata, ApiRequest **ret);
+        void (*cancel)(ApiRequest *req);
+        /* CLOCK_REALTIME in microseconds: what online_since() and
+         * online_next_probe() report. */
+        uint64_t (*now)(void);
+        /* Uniform 32 random bits for the jitter. */
+        uint32_t (*random)(void);
+};
+
+/*
+ * A new Online in state "unknown", probing nothing until online_configure().
+ * event and api are borrowed and must outlive it; env is copied.  Returns 0,
+ * or -ENOMEM.
+ */
+int online_new(sd_event *event, Api *api, const struct online_env *env, Online **ret);
+
+/* Cancels a probe in flight and the probe timer.  Accepts NULL. */
+Online *online_free(Online *o);
+
+/*
+ * At start and after each reload.  c is borrowed until the next call or
+ * online_free() (probes are made with it).  No [api] url makes the state
+ * "unconfigured" (logins answered unavailable, nothing probed); a url
+ * brings an unconfigured state back to "unknown".
+ */
+void online_configure(Online *o, const struct neostra_config *c);
+
+/* Feed the outcome of every sign-in and token refresh. */
+void online_note(Online *o, const struct api_signin_result *res);
+
+/* false while the API is offline or unconfigured: do not make a login wait on it. */
+bool online_usable(const Online *o);
+
+enum api_state online_state(const Online *o);
 const char *online_state_name(enum api_state s);
 
-/* At start and after a reload: no [api] url makes the daemon
- * "unconfigured" (logins answered unavailable, nothing probed); a url
- * brings it back to "unknown". */
-void online_configure(Manager *m);
+/* When the state last changed. */
+uint64_t online_since(const Online *o);
 
-/* Stop probing (manager_free). */
-void online_stop(Manager *m);
+/* When the next probe is due; 0 while none is scheduled. */
+uint64_t online_next_probe(const Online *o);
+
+/*
+ * Tests: how long until the probe timer fires (-ENOENT: not armed), and
+ * make it due now, so that the next sd_event_run() on the loop dispatches
+ * it (-ENOENT: not armed, nothing changed).
+ */
+int online_test_probe_in(const Online *o, uint64_t *ret_usec);
+int online_test_probe_now(Online *o);

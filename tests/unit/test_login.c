@@ -1,0 +1,575 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Authenticate decisions of neostrad/login.c, in-process: a whole
+ * Manager (manager_new, its socket and cache in a private directory), a
+ * client on its socket, and login.c's sign-in call and wall clock replaced
+ * (login_test_env): the test answers each sign-in, at once or later, and
+ * sets the time.  The loop runs here, with sd_event_run().
+ *
+ * An API yes is a success and leaves a verifier; an API refusal is a
+ * failure and drops the verifier (from the cache too) and the token; API
+ * unavailable with a fresh verifier and the right password is an offline
+ * success (offlineUntil from the fake clock), with the wrong one a failure
+ * that counts an offline failure; at max_failures the verifier is no
+ * longer consulted; a verifier older than offline_max_age is not either;
+ * an API offline (online.c) is not asked at all; a slow API past
+ * offline_after lets the right password in before it answers, never the
+ * wrong one.
+ *
+ * Each case is a whole Authenticate through the daemon's socket, so the
+ * Varlink layer and the cache are in every one of them; login.c has no
+ * interface of its own below the Manager yet.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "login.h"
+#include "manager.h"
+#include "neostra/protocol.h"
+#include "neostra/varlink.h"
+
+#define USER     "nt-login-alice"
+#define EMAIL    USER "@example.com"
+#define PASSWORD "correct horse"
+#define WRONG    "wrong horse"
+#define T0       1700000000
+#define MAX_AGE  (7 * 86400)
+
+/* ---- the fake API and clock ------------------------------------------------ */
+
+static struct {
+        int64_t now;
+        unsigned signins, cancels;
+        bool pending;                   /* a sign-in waits for the test's answer */
+        api_signin_callback_t cb;
+        void *userdata;
+        char email[128], password[128];
+} fake;
+
+/* Only its address is used: the handle of the sign-in in flight. */
+static char fake_request;
+
+static int fake_signin(Api *api, const struct neostra_config *config, const char *email,
+                       const char *password, api_signin_callback_t cb, void *userdata, ApiRequest **ret) {
+        assert_false(fake.pending);
+        fake.signins++;
+        fake.pending = true;
+        fake.cb = cb;
+        fake.userdata = userdata;
+        snprintf(fake.email, sizeof(fake.email), "%s", email);
+        snprintf(fake.password, sizeof(fake.password), "%s", password);
+        *ret = (ApiRequest *) &fake_request;
+        return 0;
+}
+
+static void fake_cancel(ApiRequest *req) {
+        if (!req)
+                return;
+        assert_ptr_equal(req, &fake_request);
+        fake.pending = false;
+        fake.cancels++;
+}
+
+static int64_t fake_now(void) {
+        return fake.now;
+}
+
+/* Answer the sign-in in flight as api.c would, then free the answer as
+ * api.c does after the callback. */
+static void api_answer(enum api_outcome outcome, long http_status) {
+        struct api_signin_result res = {
+                .outcome = outcome, .http_status = http_status, .reason = "fake API",
+                .expires_in = -1, .latency_usec = 1000,
+        };
+
+        assert_true(fake.pending);
+        fake.pending = false;
+        if (outcome == API_ALLOW) {
+                res.token = strdup("token");
+                res.user_id = strdup("id-1");
+                res.name = strdup("Alice");
+                res.email = strdup(fake.email);
+                res.roles = calloc(1, sizeof(char *));
+                assert_non_null(res.roles);
+                res.roles[0] = strdup("staff");
+                res.n_roles = 1;
+                res.expires_in = 3600;
+                assert_true(res.token && res.user_id && res.name && res.email && res.roles[0]);
+        }
+        fake.cb(&res, fake.userdata);
+        api_signin_result_clear(&res);
+}
+
+/* ---- the daemon and a client ------------------------------------------------- */
+
+struct fixture {
+        char tmp[64];
+        char sock[128];
+        Manager *m;
+        sd_event *event;
+};
+
+struct client {
+        int fd;
+        struct varlink_reader r;
+};
+
+static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+        return remove(path);
+}
+
+static void set_string(char **p, const char *v) {
+        free(*p);
+        *p = strdup(v);
+        assert_non_null(*p);
+}
+
+struct options {
+        uint64_t offline_after_ms;      /* 0: never */
+        unsigned max_failures;          /* 0: the default */
+};
+
+static void start(struct fixture *f, const struct options *o) {
+        struct neostra_config *c = NULL;
+        char path[192];
+
+        assert_int_equal(neostra_config_new_default(&c), 0);
+        set_string(&c->api_url, "http://127.0.0.1:9");
+        set_string(&c->email_template, "%u@example.com");
+        set_string(&c->socket_path, f->sock);
+        snprintf(path, sizeof(path), "%s/userdb.sock", f->tmp);
+        set_string(&c->userdb_socket_path, path);
+        snprintf(path, sizeof(path), "%s/cache", f->tmp);
+        set_string(&c->cache_directory, path);
+        c->userdb = false;
+        c->offline_max_age_ms = MAX_AGE * 1000ull;
+        c->offline_after_ms = o->offline_after_ms;
+        if (o->max_failures)
+                c->max_failures = o->max_failures;
+
+        assert_int_equal(manager_new("test_login.conf", c, &f->m), 0);
+        assert_int_equal(manager_listen(f->m), 0);
+        assert_int_equal(manager_open_cache(f->m), 0);
+        /* The manager's loop is the thread's default one. */
+        assert_int_equal(sd_event_default(&f->event), 0);
+}
+
+/* Stop the daemon and start it again on the same cache. */
+static void restart(struct fixture *f, const struct options *o) {
+        f->m = manager_free(f->m);
+        f->event = sd_event_unref(f->event);
+        start(f, o);
+}
+
+static int setup(void **state) {
+        struct fixture *f = calloc(1, sizeof(*f));
+
+        assert_non_null(f);
+        memset(&fake, 0, sizeof(fake));
+        fake.now = T0;
+        login_test_env(&(struct login_env) { .signin = fake_signin, .cancel = fake_cancel, .now = fake_now });
+        /* As neostrad.c: our NSS lookups never reach a userdb socket. */
+        assert_int_equal(setenv("SYSTEMD_BYPASS_USERDB", "io.neostra", 1), 0);
+        strcpy(f->tmp, "/tmp/test_login.XXXXXX");
+        assert_non_null(mkdtemp(f->tmp));
+        snprintf(f->sock, sizeof(f->sock), "%s/auth.sock", f->tmp);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        struct fixture *f = *state;
+
+        manager_free(f->m);
+        sd_event_unref(f->event);
+        /* Nothing left in flight with the fake API. */
+        assert_false(fake.pending);
+        login_test_env(NULL);
+        nftw(f->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        free(f);
+        return 0;
+}
+
+static uint64_t monotonic_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+static void client_send(struct fixture *f, struct client *c, const char *method, json_t *params) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct vbuf out = {};
+        json_t *call = varlink_call_new(method, params);
+
+        assert_non_null(call);
+        *c = (struct client) { .fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0) };
+        assert_true(c->fd >= 0);
+        assert_true(strlen(f->sock) < sizeof(sa.sun_path));
+        memcpy(sa.sun_path, f->sock, strlen(f->sock) + 1);
+        assert_int_equal(connect(c->fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        assert_int_equal(varlink_encode(call, &out), 0);
+        json_decref(call);
+        /* A few hundred bytes: the socket buffer takes them at once. */
+        assert_int_equal(write(c->fd, out.data, out.len), (ssize_t) out.len);
+        vbuf_done(&out);
+}
+
+/* The answer, if it is in; never blocks. */
+static json_t *client_poll(struct client *c) {
+        char buf[4096];
+        json_t *msg = NULL;
+        ssize_t n;
+
+        while ((n = read(c->fd, buf, sizeof(buf))) > 0)
+                assert_int_equal(varlink_reader_feed(&c->r, buf, (size_t) n), 0);
+        assert_true(n < 0 && errno == EAGAIN);
+        assert_true(varlink_reader_pop(&c->r, &msg) >= 0);
+        return msg;
+}
+
+static void client_close(struct client *c) {
+        varlink_reader_done(&c->r);
+        close(c->fd);
+}
+
+/* Turn the loop until cond() holds, at most 10 s. */
+static void run_until(struct fixture *f, bool (*cond)(void *), void *userdata) {
+        uint64_t end = monotonic_usec() + 10000000u;
+
+        while (!cond(userdata)) {
+                assert_true(monotonic_usec() < end);
+                assert_true(sd_event_run(f->event, 10000) >= 0);
+        }
+}
+
+/* Turn the loop for usec. */
+static void run_for(struct fixture *f, uint64_t usec) {
+        uint64_t end = monotonic_usec() + usec;
+
+        while (monotonic_usec() < end)
+                assert_true(sd_event_run(f->event, 10000) >= 0);
+}
+
+struct answer {
+        struct client *c;
+        json_t *msg;
+};
+
+static bool answered(void *userdata) {
+        struct answer *a = userdata;
+
+        if (!a->msg)
+                a->msg = client_poll(a->c);
+        return a->msg != NULL;
+}
+
+static bool signin_pending(void *userdata) {
+        return fake.pending;
+}
+
+/* The final answer on c: error NULL for a reply.  The caller decrefs *ret_msg. */
+static json_t *wait_answer(struct fixture *f, struct client *c, const char **ret_error) {
+        struct answer a = { .c = c };
+        json_t *params = NULL;
+        bool continues = false;
+
+        run_until(f, answered, &a);
+        assert_int_equal(varlink_reply_parse(a.msg, ret_error, &params, &continues), 0);
+        assert_false(continues);
+        return a.msg;
+}
+
+static void authenticate_start(struct fixture *f, struct client *c, const char *password) {
+        client_send(f, c, NEOSTRA_METHOD_AUTHENTICATE,
+                    json_pack("{s:s, s:s, s:s}", "user", USER, "password", password, "service", "test"));
+}
+
+/* GetUser's field key, as a number (booleans 0 or 1). */
+static json_int_t user_field(struct fixture *f, const char *key) {
+        const char *error = NULL;
+        struct client c;
+        json_t *msg, *v;
+        json_int_t n;
+
+        client_send(f, &c, NEOSTRA_METHOD_GET_USER, json_pack("{s:s}", "user", USER));
+        msg = wait_answer(f, &c, &error);
+        client_close(&c);
+        assert_null(error);
+        v = json_object_get(json_object_get(msg, "parameters"), key);
+        assert_non_null(v);
+        n = json_is_boolean(v) ? json_is_true(v) : json_integer_value(v);
+        json_decref(msg);
+        return n;
+}
+
+static json_int_t logins(struct fixture *f, const char *result) {
+        json_t *st = manager_status_json(f->m);
+        json_int_t n;
+
+        assert_non_null(st);
+        n = json_integer_value(json_object_get(json_object_get(st, "logins"), result));
+        json_decref(st);
+        return n;
+}
+
+static json_int_t verifiers_made(struct fixture *f) {
+        json_t *st = manager_status_json(f->m);
+        json_int_t n;
+
+        assert_non_null(st);
+        n = json_integer_value(json_object_get(json_object_get(st, "verifiers"), "made"));
+        json_decref(st);
+        return n;
+}
+
+struct made {
+        struct fixture *f;
+        json_int_t want;
+};
+
+static bool made_enough(void *userdata) {
+        struct made *m = userdata;
+
+        return verifiers_made(m->f) >= m->want;
+}
+
+/* One Authenticate the API answers: the answer's error (NULL: success) and
+ * its "offline" parameter. */
+struct outcome {
+        char error[160];
+        char reason[256];
+        bool offline;
+        json_int_t offline_until;
+};
+
+static struct outcome finish(struct fixture *f, struct client *c) {
+        struct outcome o = {};
+        const char *error = NULL;
+        json_t *msg = wait_answer(f, c, &error);
+        json_t *p = json_object_get(msg, "parameters");
+
+        snprintf(o.error, sizeof(o.error), "%s", error ? error : "");
+        snprintf(o.reason, sizeof(o.reason), "%s", json_string_value(json_object_get(p, "reason")) ?: "");
+        o.offline = json_is_true(json_object_get(p, "offline"));
+        o.offline_until = json_integer_value(json_object_get(p, "offlineUntil"));
+        json_decref(msg);
+        client_close(c);
+        return o;
+}
+
+static struct outcome login_answered(struct fixture *f, const char *password, enum api_outcome api,
+                                     long http_status) {
+        struct client c;
+        unsigned before = fake.signins;
+
+        authenticate_start(f, &c, password);
+        run_until(f, signin_pending, NULL);
+        assert_int_equal(fake.signins, before + 1);
+        assert_string_equal(fake.email, EMAIL);
+        assert_string_equal(fake.password, password);
+        api_answer(api, http_status);
+        return finish(f, &c);
+}
+
+/* An online success, and the verifier it leaves behind. */
+static void sign_in_online(struct fixture *f) {
+        struct made want = { .f = f, .want = verifiers_made(f) + 1 };
+        struct outcome o = login_answered(f, PASSWORD, API_ALLOW, 200);
+
+        assert_string_equal(o.error, "");
+        assert_false(o.offline);
+        run_until(f, made_enough, &want);
+        assert_true(user_field(f, "hasVerifier"));
+        assert_int_equal(user_field(f, "verifierTime"), fake.now);
+}
+
+/* ---- the decisions ------------------------------------------------------------- */
+
+static void test_online_success(void **state) {
+        struct fixture *f = *state;
+
+        start(f, &(struct options) {});
+        sign_in_online(f);
+        assert_int_equal(logins(f, "success"), 1);
+        assert_int_equal(user_field(f, "lastOnlineSuccess"), T0);
+        assert_int_equal(user_field(f, "offlineFailures"), 0);
+}
+
+static void test_api_refusal(void **state) {
+        struct fixture *f = *state;
+        struct outcome o;
+
+        start(f, &(struct options) {});
+        sign_in_online(f);
+        assert_true(user_field(f, "hasToken"));
+        assert_int_equal(user_field(f, "tokenExpires"), T0 + 3600);
+        o = login_answered(f, PASSWORD, API_DENY, 401);
+        assert_string_equal(o.error, NEOSTRA_ERROR_AUTHENTICATION_FAILED);
+        assert_int_equal(logins(f, "failure"), 1);
+        /* The refused password's verifier is gone: nothing to fall back on;
+         * so is the token. */
+        assert_false(user_field(f, "hasVerifier"));
+        assert_false(user_field(f, "hasToken"));
+        assert_int_equal(user_field(f, "tokenExpires"), 0);
+        o = login_answered(f, PASSWORD, API_UNAVAILABLE, 0);
+        assert_string_equal(o.error, NEOSTRA_ERROR_SERVICE_UNAVAILABLE);
+        assert_int_equal(logins(f, "offlineSuccess"), 0);
+        /* Nor in the cache: a restart does not bring it back. */
+        restart(f, &(struct options) {});
+        assert_false(user_field(f, "hasVerifier"));
+        o = login_answered(f, PASSWORD, API_UNAVAILABLE, 0);
+        assert_string_equal(o.error, NEOSTRA_ERROR_SERVICE_UNAVAILABLE);
+}
+
+static void test_unavailable_fresh_verifier(void **state) {
+        struct fixture *f = *state;
+        struct outcome o;
+
+        start(f, &(struct options) {});
+        sign_in_online(f);
+        fake.now += 3600;
+        o = login_answered(f, PASSWORD, API_UNAVAILABLE, 0);
+        assert_string_equal(o.error, "");
+        assert_true(o.offline);
+        /* The verifier dates from the online success, by the fake clock. */
+        assert_int_equal(o.offline_until, T0 + MAX_AGE);
+        assert_int_equal(logins(f, "offlineSuccess"), 1);
+        assert_int_equal(user_field(f, "offlineFailures"), 0);
+}
+
+static void test_unavailable_wrong_password(void **state) {
+        struct fixture *f = *state;
+        struct outcome o;
+
+        start(f, &(struct options) {});
+        sign_in_online(f);
+        o = login_answered(f, WRONG, API_UNAVAILABLE, 502);
+        assert_string_equal(o.error, NEOSTRA_ERROR_AUTHENTICATION_FAILED);
+        assert_string_equal(o.reason, "wrong password (checked against cached credentials)");
+        assert_int_equal(user_field(f, "offlineFailures"), 1);
+        assert_int_equal(logins(f, "failure"), 1);
+        assert_int_equal(logins(f, "offlineSuccess"), 0);
+        /* Not a refusal: the verifier stays for the right password. */
+        assert_true(user_field(f, "hasVerifier"));
+        o = login_answered(f, PASSWORD, API_UNAVAILABLE, 502);
+        assert_string_equal(o.error, "");
+        assert_true(o.offline);
+}
+
+static void test_lockout(void **state) {
+        struct fixture *f = *state;
+        struct outcome o;
+
+        start(f, &(struct options) { .max_failures = 2 });
+        /* Quick 503s: unavailable, but the API stays online (online.c). */
+        sign_in_online(f);
+        for (unsigned i = 0; i < 2; i++) {
+                o = login_answered(f, WRONG, API_UNAVAILABLE, 503);
+                assert_string_equal(o.error, NEOSTRA_ERROR_AUTHENTICATION_FAILED);
+        }
+        assert_int_equal(user_field(f, "offlineFailures"), 2);
+        /* At max_failures even the right password is not checked. */
+        o = login_answered(f, PASSWORD, API_UNAVAILABLE, 503);
+        assert_string_equal(o.error, NEOSTRA_ERROR_SERVICE_UNAVAILABLE);
+        assert_string_equal(o.reason, "API unavailable; offline logins locked after too many wrong passwords");
+        assert_int_equal(user_field(f, "offlineFailures"), 2);
+        assert_int_equal(logins(f, "offlineSuccess"), 0);
+        /* An online success unlocks. */
+        o = login_answered(f, PASSWORD, API_ALLOW, 200);
+        assert_string_equal(o.error, "");
+        assert_int_equal(user_field(f, "offlineFailures"), 0);
+}
+
+static void test_stale_verifier(void **state) {
+        struct fixture *f = *state;
+        struct outcome o;
+
+        start(f, &(struct options) {});
+        sign_in_online(f);
+        fake.now = T0 + MAX_AGE - 1;
+        o = login_answered(f, PASSWORD, API_UNAVAILABLE, 0);
+        assert_true(o.offline);
+        fake.now = T0 + MAX_AGE;
+        o = login_answered(f, PASSWORD, API_UNAVAILABLE, 0);
+        assert_string_equal(o.error, NEOSTRA_ERROR_SERVICE_UNAVAILABLE);
+        assert_int_equal(logins(f, "offlineSuccess"), 1);
+}
+
+static void test_api_offline_not_asked(void **state) {
+        struct fixture *f = *state;
+        struct client c;
+        struct outcome o;
+        unsigned signins;
+
+        start(f, &(struct options) {});
+        sign_in_online(f);
+        /* Three transport failures (online.c): the API is offline. */
+        for (unsigned i = 0; i < 3; i++)
+                (void) login_answered(f, WRONG, API_UNAVAILABLE, 0);
+        assert_int_equal(user_field(f, "offlineFailures"), 3);
+        signins = fake.signins;
+        authenticate_start(f, &c, PASSWORD);
+        o = finish(f, &c);
+        assert_string_equal(o.error, "");
+        assert_true(o.offline);
+        assert_int_equal(fake.signins, signins);
+}
+
+static void test_slow_api(void **state) {
+        struct fixture *f = *state;
+        struct client c;
+        struct outcome o;
+
+        start(f, &(struct options) { .offline_after_ms = 50 });
+        sign_in_online(f);
+
+        /* The right password: in from the verifier while the API thinks. */
+        authenticate_start(f, &c, PASSWORD);
+        run_until(f, signin_pending, NULL);
+        o = finish(f, &c);
+        assert_string_equal(o.error, "");
+        assert_true(o.offline);
+        assert_true(fake.pending);
+        assert_int_equal(logins(f, "offlineSuccess"), 1);
+        /* Its late yes answers nobody again and counts no second login. */
+        api_answer(API_ALLOW, 200);
+        assert_int_equal(logins(f, "success"), 1);
+
+        /* The wrong one: no answer until the API gives one. */
+        authenticate_start(f, &c, WRONG);
+        run_until(f, signin_pending, NULL);
+        run_for(f, 300000);
+        assert_null(client_poll(&c));
+        api_answer(API_DENY, 401);
+        o = finish(f, &c);
+        assert_string_equal(o.error, NEOSTRA_ERROR_AUTHENTICATION_FAILED);
+        assert_int_equal(logins(f, "offlineSuccess"), 1);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_online_success, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_api_refusal, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_unavailable_fresh_verifier, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_unavailable_wrong_password, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_lockout, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stale_verifier, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_api_offline_not_asked, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_slow_api, setup, teardown),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
