@@ -30,6 +30,8 @@ struct Api {
         sd_event_source *timer;
         sd_event_source *kick;          /* "act now" (timeout 0) without a timerfd */
         unsigned pending;
+        api_stub_fn stub;               /* api_set_stub(), tests only */
+        void *stub_userdata;
 };
 
 struct ApiRequest {
@@ -42,7 +44,10 @@ struct ApiRequest {
         uint64_t started_usec;
         uint64_t retry_after_sec;
         bool body_too_large;
-        enum request_kind { REQUEST_SIGNIN, REQUEST_PROBE, REQUEST_REFRESH } kind;
+        enum api_request_kind kind;
+        sd_event_source *stub_answer;   /* api_set_stub(): delivers the answer */
+        bool stubbed;                   /* counted in pending without an easy handle */
+        long stub_status;
         api_signin_callback_t cb;
         void *userdata;
 };
@@ -411,6 +416,9 @@ static void request_free(ApiRequest *req) {
                 curl_easy_cleanup(req->easy);
                 req->api->pending--;
         }
+        if (req->stubbed)
+                req->api->pending--;
+        sd_event_source_disable_unref(req->stub_answer);
         curl_slist_free_all(req->headers);
         vbuf_done(&req->body);
         vbuf_done(&req->answer);
@@ -418,26 +426,21 @@ static void request_free(ApiRequest *req) {
         free(req);
 }
 
-static void finish(ApiRequest *req, CURLcode code) {
+/* status: the HTTP status, also of an answer cut short (too large, say). */
+static void finish(ApiRequest *req, CURLcode code, long status) {
         struct api_signin_result res;
-        long status = 0;
 
-        if (code == CURLE_OK && req->kind == REQUEST_REFRESH) {
-                curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (code == CURLE_OK && req->kind == API_REQUEST_REFRESH) {
                 api_parse_refresh_response(status, req->answer.data, req->answer.len, &res);
-        } else if (code == CURLE_OK && req->kind == REQUEST_PROBE) {
-                curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
+        } else if (code == CURLE_OK && req->kind == API_REQUEST_PROBE) {
                 res = (struct api_signin_result) { .expires_in = -1, .http_status = status };
                 if (status > 0 && status < 500 && status != 408 && status != 429)
                         set_outcome(&res, API_ALLOW, "API answers");
                 else
                         set_outcome(&res, API_UNAVAILABLE, "API answers with an error");
         } else if (code == CURLE_OK) {
-                curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
                 api_parse_signin_response(status, req->answer.data, req->answer.len, req->email, &res);
         } else {
-                /* An answer cut short (too large, say) still had a status. */
-                curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
                 res = (struct api_signin_result) { .expires_in = -1, .http_status = status };
                 set_outcome(&res, API_UNAVAILABLE,
                             code == CURLE_OPERATION_TIMEDOUT ? "API timed out" :
@@ -467,12 +470,14 @@ static void api_process(Api *api) {
 
         while ((msg = curl_multi_info_read(api->multi, &left))) {
                 ApiRequest *req = NULL;
+                long status = 0;
 
                 if (msg->msg != CURLMSG_DONE)
                         continue;
                 curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &req);
+                curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
                 if (req)
-                        finish(req, msg->data.result);
+                        finish(req, msg->data.result, status);
         }
 }
 
@@ -579,14 +584,55 @@ static size_t on_header(char *buffer, size_t size, size_t nitems, void *userdata
         return n;
 }
 
+static int on_stub_answer(sd_event_source *s, void *userdata) {
+        ApiRequest *req = userdata;
+
+        finish(req, req->stub_status == 0 ? CURLE_COULDNT_CONNECT :
+                    req->body_too_large ? CURLE_WRITE_ERROR : CURLE_OK, req->stub_status);
+        return 0;
+}
+
+/* api_set_stub(): the answer comes from memory, from the loop. */
+static int stub_start(ApiRequest *req, const char *secret, ApiRequest **ret) {
+        Api *api = req->api;
+        struct api_stub_answer a = {};
+        int r;
+
+        r = api->stub(req->kind, req->email, secret, &a, api->stub_userdata);
+        if (r >= 0 && a.body && vbuf_append(&req->answer, a.body, strlen(a.body), NEOSTRA_API_BODY_MAX) < 0)
+                req->body_too_large = true;
+        /* It may hold a token. */
+        secure_free_string(a.body);
+        if (r >= 0 && !a.never)
+                r = sd_event_add_defer(api->event, &req->stub_answer, on_stub_answer, req);
+        if (r < 0) {
+                request_free(req);
+                return r;
+        }
+        req->stub_status = a.http_status;
+        req->retry_after_sec = a.retry_after_sec;
+        req->started_usec = now_usec();
+        req->stubbed = true;
+        api->pending++;
+        if (ret)
+                *ret = req;
+        return 0;
+}
+
+void api_set_stub(Api *api, api_stub_fn stub, void *userdata) {
+        api->stub = stub;
+        api->stub_userdata = userdata;
+}
+
 /* A sign-in (POST email and password to signin_path), a probe (a GET of
  * signin_path that only asks whether the API answers) or a token refresh
  * (POST the refresh token to refresh_path).  body is encoded and wiped;
- * email is what a sign-in answer must be about. */
-static int request_start(Api *api, const struct neostra_config *config, enum request_kind kind,
-                         json_t *body, const char *email, api_signin_callback_t cb, void *userdata,
-                         ApiRequest **ret) {
-        const char *path = kind == REQUEST_REFRESH ? config->refresh_path : config->signin_path;
+ * email is what a sign-in answer must be about; secret (the password or
+ * the refresh token) is for api_set_stub()'s stub only. */
+static int request_start(Api *api, const struct neostra_config *config, enum api_request_kind kind,
+                         json_t *body, const char *email, const char *secret, api_signin_callback_t cb,
+                         void *userdata, ApiRequest **ret) {
+        const char *path = kind == API_REQUEST_REFRESH ? config->refresh_path : config->signin_path;
         char url[2048];
         ApiRequest *req;
         bool https;
@@ -609,6 +655,8 @@ static int request_start(Api *api, const struct neostra_config *config, enum req
                 r = -ENOMEM;
                 goto fail;
         }
+        if (api->stub)
+                return stub_start(req, secret, ret);
         if (body) {
                 /* The Varlink encoder writes compact JSON into a wiped
                  * buffer; its trailing NUL is not sent. */
@@ -639,7 +687,7 @@ static int request_start(Api *api, const struct neostra_config *config, enum req
         SET(CURLOPT_URL, url);
         SET(CURLOPT_PRIVATE, req);
         SET(CURLOPT_NOSIGNAL, 1L);
-        if (req->kind != REQUEST_PROBE) {
+        if (req->kind != API_REQUEST_PROBE) {
                 SET(CURLOPT_POST, 1L);
                 /* libcurl sends from our buffer; COPYPOSTFIELDS would leave
                  * an unwiped copy of the password inside libcurl. */
@@ -707,14 +755,14 @@ int api_signin(Api *api, const struct neostra_config *config, const char *email,
         body = json_pack("{s:s, s:s}", "email", email, "password", password);
         if (!body)
                 return -ENOMEM;
-        r = request_start(api, config, REQUEST_SIGNIN, body, email, cb, userdata, ret);
+        r = request_start(api, config, API_REQUEST_SIGNIN, body, email, password, cb, userdata, ret);
         json_decref_wipe(body);
         return r;
 }
 
 int api_probe(Api *api, const struct neostra_config *config, api_signin_callback_t cb,
               void *userdata, ApiRequest **ret) {
-        return request_start(api, config, REQUEST_PROBE, NULL, NULL, cb, userdata, ret);
+        return request_start(api, config, API_REQUEST_PROBE, NULL, NULL, NULL, cb, userdata, ret);
 }
 
 int api_refresh(Api *api, const struct neostra_config *config, const char *refresh_token,
@@ -725,7 +773,7 @@ int api_refresh(Api *api, const struct neostra_config *config, const char *refre
         body = json_pack("{s:s}", "refreshToken", refresh_token);
         if (!body)
                 return -ENOMEM;
-        r = request_start(api, config, REQUEST_REFRESH, body, NULL, cb, userdata, ret);
+        r = request_start(api, config, API_REQUEST_REFRESH, body, NULL, refresh_token, cb, userdata, ret);
         json_decref_wipe(body);
         return r;
 }

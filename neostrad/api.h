@@ -96,3 +96,35 @@ int api_refresh(Api *api, const struct neostra_config *config, const char *refre
 
 /* Abort a request; its callback will not run.  Accepts NULL. */
 void api_request_cancel(ApiRequest *req);
+
+/* ---- tests: an API in memory ------------------------------------------------- */
+
+enum api_request_kind {
+        API_REQUEST_SIGNIN,
+        API_REQUEST_PROBE,
+        API_REQUEST_REFRESH,
+};
+
+/* What the API in memory answers to one request. */
+struct api_stub_answer {
+        long http_status;               /* 0: no HTTP answer (as if the API could not be reached) */
+        char *body;                     /* malloc'd or NULL; taken (wiped and freed) */
+        uint64_t retry_after_sec;       /* a Retry-After header, 0 none */
+        bool never;                     /* no answer at all: the request waits until cancelled */
+};
+
+/*
+ * Tests: answer every request from memory instead of over HTTP, so a test
+ * can drive the whole login flow without a network.  When a request
+ * starts, stub(kind, email (sign-ins), secret (the password, or the
+ * refresh token; NULL for a probe), ret, userdata) fills *ret (zeroed
+ * before) and returns 0, or returns a negative errno and the request does
+ * not start (the caller gets that errno, as when libcurl refuses).  The
+ * answer then comes from a deferred event on the loop and is judged
+ * exactly as one over HTTP (api_parse_signin_response() and the rest); the
+ * callback never runs inside api_signin() and friends.  NULL goes back to
+ * HTTP for the requests started afterwards.  The daemon never calls it.
+ */
+typedef int (*api_stub_fn)(enum api_request_kind kind, const char *email, const char *secret,
+                           struct api_stub_answer *ret, void *userdata);
+void api_set_stub(Api *api, api_stub_fn stub, void *userdata);

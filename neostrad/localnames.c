@@ -56,7 +56,10 @@ struct job {
 };
 
 struct LocalNames {
+        sd_event *event;
         Workers *workers;
+        localnames_lookup_fn lookup;    /* localnames_set_lookup(), tests only */
+        void *lookup_userdata;
         struct entry *buckets[BUCKETS];
         struct entry *oldest, *newest;
         size_t n_entries;
@@ -177,13 +180,21 @@ static struct entry *entry_new(LocalNames *l, const struct localnames_key *k, ui
 
 /* ---- the lookups (any thread) ------------------------------------------------ */
 
-static void look_up(enum localnames_kind kind, const char *name, uint32_t id, int *ret_result,
-                    uint32_t *ret_value, char **ret_name) {
+static void look_up(const LocalNames *l, enum localnames_kind kind, const char *name, uint32_t id,
+                    int *ret_result, uint32_t *ret_value, char **ret_name) {
         uid_t uid = 0;
         gid_t gid = 0;
 
         *ret_value = 0;
         *ret_name = NULL;
+        if (l->lookup) {
+                *ret_result = l->lookup(kind, name, id, ret_value, ret_name, l->lookup_userdata);
+                if (*ret_result <= 0) {
+                        free(*ret_name);
+                        *ret_name = NULL;
+                }
+                return;
+        }
         switch (kind) {
         case LOCALNAMES_USER:
                 *ret_result = neostra_local_lookup(name, &uid);
@@ -217,7 +228,7 @@ static void store(LocalNames *l, struct entry *e, uint64_t fetched, int result, 
 static void job_run(void *data) {
         struct job *j = data;
 
-        look_up(j->kind, j->name, j->id, &j->result, &j->value, &j->value_name);
+        look_up(j->l, j->kind, j->name, j->id, &j->result, &j->value, &j->value_name);
         j->ran = true;
 }
 
@@ -384,7 +395,7 @@ static const struct entry *answer(LocalNames *l, const struct localnames_key *k)
         e = find(l, k, hash);
         if (e && e->answered && now - e->fetched_usec < LOCALNAMES_HOLD_USEC)
                 return e;       /* a failure too: a call that waited for it gets it */
-        look_up(k->kind, k->name, k->id, &result, &value, &value_name);
+        look_up(l, k->kind, k->name, k->id, &result, &value, &value_name);
         l->on_loop++;
         if (by_name(k->kind))
                 log_msg(LOG_DEBUG, "NSS: looked up %s %s on the event loop",
@@ -446,6 +457,7 @@ int localnames_new(sd_event *event, LocalNames **ret) {
 
         if (!l)
                 return -ENOMEM;
+        l->event = event;
         r = workers_new(event, LOCALNAMES_THREADS, &l->workers);
         if (r < 0) {
                 free(l);
@@ -516,4 +528,21 @@ void localnames_stats(const LocalNames *l, struct localnames_stats *ret) {
 
 void localnames_test_advance(LocalNames *l, uint64_t usec) {
         l->clock_offset += usec;
+}
+
+int localnames_set_lookup(LocalNames *l, localnames_lookup_fn fn, void *userdata) {
+        Workers *on_loop;
+        int r;
+
+        if (l->n_pending > 0)
+                return -EBUSY;
+        /* No thread then: a pool of 0 runs each lookup on the loop. */
+        r = workers_new(l->event, 0, &on_loop);
+        if (r < 0)
+                return r;
+        workers_free(l->workers);
+        l->workers = on_loop;
+        l->lookup = fn;
+        l->lookup_userdata = userdata;
+        return 0;
 }

@@ -120,3 +120,17 @@ void localnames_stats(const LocalNames *l, struct localnames_stats *ret);
 
 /* Tests: move this table's clock forward. */
 void localnames_test_advance(LocalNames *l, uint64_t usec);
+
+/*
+ * Tests: answer every lookup with fn instead of NSS.  fn answers as the
+ * accessors above do: 1 found (a USER or GROUP key's uid or gid in
+ * *ret_value; a UID_NAME key's name, malloc'd, in *ret_name), 0 not found
+ * (an ID_TAKEN key: the id is free), a negative errno when it cannot tell.
+ * The lookups then run on the loop, each from a deferred event as an NSS
+ * thread's answer would come, so a test that drives the daemon sees the
+ * same order of events on every run.  Only while no lookup is out:
+ * -EBUSY; -ENOMEM.  The daemon never calls it.
+ */
+typedef int (*localnames_lookup_fn)(enum localnames_kind kind, const char *name, uint32_t id,
+                                    uint32_t *ret_value, char **ret_name, void *userdata);
+int localnames_set_lookup(LocalNames *l, localnames_lookup_fn fn, void *userdata);

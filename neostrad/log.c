@@ -14,6 +14,7 @@
 
 static bool use_journal;
 static bool debug_enabled;
+static int max_priority = LOG_DEBUG;    /* log_set_max_priority() */
 
 /* systemd puts "dev:ino" of the journal stream in JOURNAL_STREAM; if our
  * stderr is that stream, structured entries are worth sending directly. */
@@ -34,6 +35,10 @@ void log_setup(bool debug) {
         use_journal = stderr_is_journal();
 }
 
+void log_set_max_priority(int priority) {
+        max_priority = priority;
+}
+
 static const char *prio_name(int p) {
         static const char *const names[] = {
                 "emerg", "alert", "crit", "error", "warning", "notice", "info", "debug"
@@ -46,7 +51,7 @@ void log_msg(int priority, const char *fmt, ...) {
         va_list ap;
         int saved = errno;
 
-        if (priority == LOG_DEBUG && !debug_enabled)
+        if ((priority == LOG_DEBUG && !debug_enabled) || priority > max_priority)
                 return;
         va_start(ap, fmt);
         vsnprintf(buf, sizeof(buf), fmt, ap);
@@ -77,11 +82,14 @@ static const char *printable(const char *s, char *buf, size_t size) {
 void log_auth_event(int priority, const struct auth_event *ev) {
         char user[257], service[65], rhost[257], tty[65];
         char latency[32] = "-";
+        const char *u, *s, *h, *t;
 
-        const char *u = printable(ev->user, user, sizeof(user));
-        const char *s = printable(ev->service, service, sizeof(service));
-        const char *h = printable(ev->rhost, rhost, sizeof(rhost));
-        const char *t = printable(ev->tty, tty, sizeof(tty));
+        if (priority > max_priority)
+                return;
+        u = printable(ev->user, user, sizeof(user));
+        s = printable(ev->service, service, sizeof(service));
+        h = printable(ev->rhost, rhost, sizeof(rhost));
+        t = printable(ev->tty, tty, sizeof(tty));
         if (ev->latency_ms >= 0)
                 snprintf(latency, sizeof(latency), "%lld", (long long) ev->latency_ms);
 

@@ -16,6 +16,12 @@
 
 void log_setup(bool debug);
 
+/* Drop every message less important than priority (LOG_ERR keeps errors
+ * and worse).  For a test that drives the daemon thousands of times a
+ * second and would otherwise spend its time writing lines nobody reads;
+ * the daemon never calls it. */
+void log_set_max_priority(int priority);
+
 void log_msg(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* One login decision, as a structured entry (NEOSTRA_* journal fields). */

@@ -543,6 +543,10 @@ int login_start(Manager *m, VarlinkConn *c, const struct login_params *p, char *
                 return 0;
 
         ask_api(l);
+        /* Answered already (the API offline, or its request not even
+         * started): nothing else will free it, since the answer took the
+         * connection's cancel callback with it. */
+        login_maybe_free(l);
         return 0;
 }
 

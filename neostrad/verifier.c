@@ -13,14 +13,21 @@
 /* libcrypt's default cost for yescrypt (as in /etc/login.defs). */
 #define YESCRYPT_PREFIX "$y$"
 
+/* 0: libcrypt's default; only tests change it (verifier_set_cost()). */
+static unsigned long yescrypt_cost;
+
+void verifier_set_cost(unsigned long cost) {
+        yescrypt_cost = cost;
+}
+
 int verifier_make(const char *password, char **ret) {
         struct crypt_data *cd;
         char salt[CRYPT_GENSALT_OUTPUT_SIZE];
         char *hash, *copy = NULL;
 
-        /* 0: libcrypt's default cost; NULL random bytes: it reads the
-         * kernel's random source itself. */
-        if (!crypt_gensalt_rn(YESCRYPT_PREFIX, 0, NULL, 0, salt, sizeof(salt)))
+        /* NULL random bytes: libcrypt reads the kernel's random source
+         * itself. */
+        if (!crypt_gensalt_rn(YESCRYPT_PREFIX, yescrypt_cost, NULL, 0, salt, sizeof(salt)))
                 return -errno ? -errno : -EINVAL;
         cd = calloc(1, sizeof(*cd));
         if (!cd)

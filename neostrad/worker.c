@@ -26,6 +26,7 @@ struct job {
 
 struct Workers {
         sd_event_source *source;
+        sd_event_source *on_loop;         /* 0 threads: runs the queue (worker.h) */
         int efd;
         pthread_t threads[THREADS_MAX];
         unsigned n_threads;
@@ -98,11 +99,25 @@ static int on_event(sd_event_source *s, int fd, uint32_t revents, void *userdata
         return 0;
 }
 
+/* A pool of 0 threads: the jobs queued so far run here, in order, then
+ * their callbacks, in the same order.  No thread exists, so nothing needs
+ * the lock; a job a callback queues waits for the next turn. */
+static int on_loop_turn(sd_event_source *s, void *userdata) {
+        Workers *w = userdata;
+
+        w->done = w->queue;
+        w->queue = w->queue_tail = NULL;
+        for (struct job *j = w->done; j; j = j->next)
+                j->work(j->data);
+        run_done(w);
+        return 0;
+}
+
 int workers_new(sd_event *event, unsigned n_threads, Workers **ret) {
         Workers *w;
         int r;
 
-        if (n_threads == 0 || n_threads > THREADS_MAX)
+        if (n_threads > THREADS_MAX)
                 return -EINVAL;
         w = calloc(1, sizeof(*w));
         if (!w)
@@ -118,6 +133,13 @@ int workers_new(sd_event *event, unsigned n_threads, Workers **ret) {
         if (r < 0)
                 goto fail;
         (void) sd_event_source_set_description(w->source, "workers");
+        if (n_threads == 0) {
+                r = sd_event_add_defer(event, &w->on_loop, on_loop_turn, w);
+                if (r < 0)
+                        goto fail;
+                (void) sd_event_source_set_description(w->on_loop, "workers-on-loop");
+                (void) sd_event_source_set_enabled(w->on_loop, SD_EVENT_OFF);
+        }
         for (; w->n_threads < n_threads; w->n_threads++) {
                 r = -pthread_create(&w->threads[w->n_threads], NULL, thread_main, w);
                 if (r < 0)
@@ -150,6 +172,7 @@ Workers *workers_free(Workers *w) {
         for (unsigned i = 0; i < w->n_threads; i++)
                 pthread_join(w->threads[i], NULL);
         run_done(w);
+        sd_event_source_disable_unref(w->on_loop);
         sd_event_source_disable_unref(w->source);
         if (w->efd >= 0)
                 close(w->efd);
@@ -174,6 +197,8 @@ int workers_submit(Workers *w, work_fn_t work, done_fn_t done, void *data) {
         w->queued++;
         pthread_cond_signal(&w->cond);
         pthread_mutex_unlock(&w->lock);
+        if (w->on_loop)
+                (void) sd_event_source_set_enabled(w->on_loop, SD_EVENT_ONESHOT);
         return 0;
 }
 

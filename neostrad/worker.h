@@ -3,6 +3,12 @@
  * A small pool of threads for CPU-heavy work (yescrypt), so the event loop
  * never hashes.  Jobs go in from the loop; their completion callbacks run on
  * the loop, woken through an eventfd.
+ *
+ * A pool of 0 threads runs each job on the loop itself, from a deferred
+ * event, and then its completion callback: the order of events is then
+ * the same on every run, which a test that drives the daemon needs
+ * (localnames_set_lookup() answers NSS lookups so, for
+ * tests/fuzz/fuzz_server.c).  The daemon never makes one.
  */
 #pragma once
 
@@ -15,6 +21,7 @@ typedef void (*work_fn_t)(void *data);
 /* Runs on the event loop once the work is done. */
 typedef void (*done_fn_t)(void *data);
 
+/* n_threads: 1 to 8, or 0 (on the loop, see above). */
 int workers_new(sd_event *event, unsigned n_threads, Workers **ret);
 /* Waits for running jobs, drops queued ones (their done callbacks run with
  * the work skipped), joins the threads. */
