@@ -37,13 +37,14 @@ json_t *account_roles_json(char *const *roles, size_t n) {
         return array;
 }
 
-json_t *account_groups_json(Manager *m, char *const *roles, size_t n_roles) {
+json_t *account_groups_json(const struct neostra_config *config, UserDb *db, LocalNames *localnames,
+                            char *const *roles, size_t n_roles) {
         struct neostra_strv names = {};
         json_t *array = json_array();
 
         if (!array)
                 return NULL;
-        if (neostra_groups_for_roles(m->config, (const char *const *) roles, n_roles, &names) < 0) {
+        if (neostra_groups_for_roles(config, (const char *const *) roles, n_roles, &names) < 0) {
                 json_decref(array);
                 return NULL;
         }
@@ -52,12 +53,12 @@ json_t *account_groups_json(Manager *m, char *const *roles, size_t n_roles) {
 
                 /* A group neostrad publishes itself (userdb.c) has its
                  * stable gid; only with userdb on does it exist at all. */
-                if (m->config->userdb && userdb_published_gid(m, names.v[i], &published)) {
+                if (config->userdb && userdb_published_gid(db, names.v[i], &published)) {
                         json_array_append_new(array, json_pack("{s:s, s:I}", "name", names.v[i],
                                                                "gid", (json_int_t) published));
                         continue;
                 }
-                if (localnames_group(m->localnames, names.v[i], &gid) <= 0) {
+                if (localnames_group(localnames, names.v[i], &gid) <= 0) {
                         log_msg(LOG_WARNING, "[groups] names group '%s', which does not exist on this host",
                                 names.v[i]);
                         continue;

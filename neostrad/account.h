@@ -11,7 +11,9 @@
 #include <stddef.h>
 #include <jansson.h>
 
-#include "manager.h"
+#include "localnames.h"
+#include "neostra/conf.h"
+#include "userdb.h"
 #include "users.h"
 
 /* Whether u may log in, with why in reason (n bytes). */
@@ -24,4 +26,5 @@ json_t *account_roles_json(char *const *roles, size_t n);
  * groups neostrad publishes with their stable gids, local ones as NSS
  * knows them.  Groups that do not exist are skipped with a warning; the
  * root group is never handed out. */
-json_t *account_groups_json(Manager *m, char *const *roles, size_t n_roles);
+json_t *account_groups_json(const struct neostra_config *config, UserDb *db, LocalNames *localnames,
+                            char *const *roles, size_t n_roles);

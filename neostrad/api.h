@@ -2,7 +2,7 @@
 /*
  * The sign-in client: POST {url}{signin_path} through libcurl's multi-socket
  * API driven by the daemon's sd-event loop, and strict validation of the
- * answer (DESIGN.md, "The API we talk to").
+ * answer (README, "What the API answer must be").
  */
 #pragma once
 

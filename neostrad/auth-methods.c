@@ -14,6 +14,7 @@
 
 #include "account.h"
 #include "auth-methods.h"
+#include "decisions.h"
 #include "log.h"
 #include "login.h"
 #include "nss-park.h"
@@ -24,6 +25,29 @@
 #include "userdb.h"
 #include "writeback.h"
 
+struct AuthMethods {
+        struct auth_deps d;
+};
+
+int auth_methods_new(const struct auth_deps *deps, AuthMethods **ret) {
+        AuthMethods *m = calloc(1, sizeof(*m));
+
+        if (!m)
+                return -ENOMEM;
+        m->d = *deps;
+        *ret = m;
+        return 0;
+}
+
+AuthMethods *auth_methods_free(AuthMethods *m) {
+        free(m);
+        return NULL;
+}
+
+static const struct neostra_config *config_of(const AuthMethods *m) {
+        return *m->d.config;
+}
+
 #define API_GRACE_USEC (2u * 1000000ull)       /* on top of [api] timeout */
 #define TOKEN_REFRESH_MARGIN_SEC 60
 
@@ -32,8 +56,8 @@ static int reply_error(VarlinkConn *c, const char *error, const char *reason) {
         return 0;
 }
 
-static uint64_t api_deadline_usec(const Manager *m) {
-        return m->config->timeout_ms * 1000u + API_GRACE_USEC;
+static uint64_t api_deadline_usec(const AuthMethods *m) {
+        return config_of(m)->timeout_ms * 1000u + API_GRACE_USEC;
 }
 
 /* ---- who asks, about whom ---------------------------------------------------- */
@@ -45,24 +69,24 @@ static uint64_t api_deadline_usec(const Manager *m) {
  * lookup never reaches our own userdb socket (README, "Never ask
  * ourselves").
  */
-static int not_ours(Manager *m, const char *user) {
+static int not_ours(AuthMethods *m, const char *user) {
         uid_t uid;
         int r;
 
-        if (neostra_user_excluded(m->config, user))
+        if (neostra_user_excluded(config_of(m), user))
                 return 1;
         /* neostra_local_system_account(), answered off the loop (need_names()
          * prefetched it). */
-        r = localnames_user(m->localnames, user, &uid);
+        r = localnames_user(m->d.localnames, user, &uid);
         if (r <= 0)
                 return r;
-        return neostra_system_uid(uid, m->config->minimum_uid);
+        return neostra_system_uid(uid, config_of(m)->minimum_uid);
 }
 
-static int reply_no_names(VarlinkConn *c, Manager *m, const char *method, int r) {
+static int reply_no_names(VarlinkConn *c, AuthMethods *m, const char *method, int r) {
         log_msg(LOG_ERR, "cannot look up local accounts for a %s call: %s", method, strerror(-r));
         if (strcmp(method, "Authenticate") == 0)
-                manager_count(m, RESULT_UNAVAILABLE);
+                decisions_count(m->d.decisions, RESULT_UNAVAILABLE);
         return reply_error(c, NEOSTRA_ERROR_SERVICE_UNAVAILABLE, "cannot look up local accounts now");
 }
 
@@ -71,18 +95,18 @@ static int reply_no_names(VarlinkConn *c, Manager *m, const char *method, int r)
  * name is looked up first, so nothing else is looked up for a name it may
  * not ask about.  1: go on; 0: answered or parked (the handler returns 0).
  */
-static int peer_may_ask(VarlinkConn *c, Manager *m, const char *method, const char *user) {
+static int peer_may_ask(VarlinkConn *c, AuthMethods *m, const char *method, const char *user) {
         uid_t uid = varlink_conn_uid(c);
         const char *name;
         int r;
 
         if (uid == 0)
                 return 1;
-        r = names_park_need(m->park, c, NAMES_PEER, &(struct localnames_key) {
+        r = names_park_need(m->d.park, c, NAMES_PEER, &(struct localnames_key) {
                 .kind = LOCALNAMES_UID_NAME, .id = uid }, 1);
         if (r <= 0)
                 return r == 0 ? 0 : reply_no_names(c, m, method, r);
-        if (localnames_uid_name(m->localnames, uid, &name) > 0 && strcmp(name, user) == 0)
+        if (localnames_uid_name(m->d.localnames, uid, &name) > 0 && strcmp(name, user) == 0)
                 return 1;
         return reply_error(c, NEOSTRA_ERROR_PERMISSION_DENIED, "only root may ask about another user");
 }
@@ -94,14 +118,14 @@ static int peer_may_ask(VarlinkConn *c, Manager *m, const char *method, const ch
  * its Authenticate budget: it is refused before any lookup.
  * 1: go on; 0: answered or parked.
  */
-static int need_names(VarlinkConn *c, Manager *m, const char *method, const char *user, bool auth) {
-        const struct neostra_config *cfg = m->config;
+static int need_names(VarlinkConn *c, AuthMethods *m, const char *method, const char *user, bool auth) {
+        const struct neostra_config *cfg = config_of(m);
         uid_t uid = varlink_conn_uid(c);
         struct localnames_key *keys;
         size_t n = 0, max = USERDB_IDENTITY_KEYS_MAX;
         int r;
 
-        if (neostra_user_excluded(cfg, user) || (auth && uid != 0 && !ratelimit_check(m->ratelimit, uid, false)))
+        if (neostra_user_excluded(cfg, user) || (auth && uid != 0 && !ratelimit_check(m->d.ratelimit, uid, false)))
                 return 1;
         for (size_t i = 0; i < cfg->n_groups; i++)
                 max += cfg->groups[i].groups.n;
@@ -109,7 +133,7 @@ static int need_names(VarlinkConn *c, Manager *m, const char *method, const char
         if (!keys)
                 return reply_no_names(c, m, method, -ENOMEM);
         if (auth)
-                n = userdb_identity_keys(m, user, keys);
+                n = userdb_identity_keys(m->d.userdb, user, keys);
         else
                 keys[n++] = (struct localnames_key) { .kind = LOCALNAMES_USER, .name = user };
         for (size_t i = 0; i < cfg->n_groups; i++)
@@ -117,10 +141,10 @@ static int need_names(VarlinkConn *c, Manager *m, const char *method, const char
                         const char *group = cfg->groups[i].groups.v[j];
                         gid_t gid;
 
-                        if (!(cfg->userdb && userdb_published_gid(m, group, &gid)))
+                        if (!(cfg->userdb && userdb_published_gid(m->d.userdb, group, &gid)))
                                 keys[n++] = (struct localnames_key) { .kind = LOCALNAMES_GROUP, .name = group };
                 }
-        r = names_park_need(m->park, c, NAMES_CALL, keys, n);
+        r = names_park_need(m->d.park, c, NAMES_CALL, keys, n);
         free(keys);
         return r < 0 ? reply_no_names(c, m, method, r) : r;
 }
@@ -128,12 +152,12 @@ static int need_names(VarlinkConn *c, Manager *m, const char *method, const char
 /* No [api] url: the daemon decides nothing about Neostra users, not even
  * from what an earlier configuration cached.  "Unavailable" lets the PAM
  * stack go on (pam-auth-update's profile ignores it). */
-static int reply_unconfigured(VarlinkConn *c, Manager *m, const char *method, const char *user,
+static int reply_unconfigured(VarlinkConn *c, AuthMethods *m, const char *method, const char *user,
                               const char *service, const char *rhost, const char *tty) {
         static const char reason[] = "not configured: [api] url is not set";
 
-        manager_count(m, RESULT_UNAVAILABLE);
-        manager_log_decision(m, varlink_conn_uid(c), method, user, service, rhost, tty, RESULT_UNAVAILABLE,
+        decisions_count(m->d.decisions, RESULT_UNAVAILABLE);
+        decisions_log(m->d.decisions, varlink_conn_uid(c), method, user, service, rhost, tty, RESULT_UNAVAILABLE,
                              reason, 0, -1);
         return reply_error(c, NEOSTRA_ERROR_SERVICE_UNAVAILABLE, reason);
 }
@@ -146,7 +170,7 @@ struct authenticate_params {
 
 static int method_authenticate(VarlinkConn *c, void *params, void *userdata) {
         struct authenticate_params *p = params;
-        Manager *m = userdata;
+        AuthMethods *m = userdata;
         uid_t uid = varlink_conn_uid(c);
         char *email = NULL;
         int r;
@@ -158,49 +182,49 @@ static int method_authenticate(VarlinkConn *c, void *params, void *userdata) {
         if (r <= 0)
                 return 0;
 
-        if (uid != 0 && !ratelimit_check(m->ratelimit, uid, true)) {
-                manager_count(m, RESULT_RATE_LIMITED);
-                manager_log_decision(m, uid, "Authenticate", p->user, p->service, p->rhost, p->tty,
+        if (uid != 0 && !ratelimit_check(m->d.ratelimit, uid, true)) {
+                decisions_count(m->d.decisions, RESULT_RATE_LIMITED);
+                decisions_log(m->d.decisions, uid, "Authenticate", p->user, p->service, p->rhost, p->tty,
                                      RESULT_RATE_LIMITED, "too many attempts from this uid", 0, -1);
                 return reply_error(c, NEOSTRA_ERROR_RATE_LIMITED, "too many attempts; try again later");
         }
         r = not_ours(m, p->user);
         if (r < 0) {
                 log_msg(LOG_ERR, "cannot look up local accounts: %s", strerror(-r));
-                manager_count(m, RESULT_UNAVAILABLE);
+                decisions_count(m->d.decisions, RESULT_UNAVAILABLE);
                 return reply_error(c, NEOSTRA_ERROR_SERVICE_UNAVAILABLE, "cannot look up local accounts");
         }
         if (r > 0) {
-                manager_count(m, RESULT_NOT_OURS);
-                manager_log_decision(m, uid, "Authenticate", p->user, p->service, p->rhost, p->tty,
+                decisions_count(m->d.decisions, RESULT_NOT_OURS);
+                decisions_log(m->d.decisions, uid, "Authenticate", p->user, p->service, p->rhost, p->tty,
                                      RESULT_NOT_OURS, "local system account or excluded name", 0, -1);
                 return reply_error(c, NEOSTRA_ERROR_NOT_OUR_USER,
                                    "local system account or excluded name; not sent to the API");
         }
-        if (!m->config->api_url)
+        if (!config_of(m)->api_url)
                 return reply_unconfigured(c, m, "Authenticate", p->user, p->service, p->rhost, p->tty);
         if (p->password[0] == 0) {
-                manager_count(m, RESULT_FAILURE);
-                manager_log_decision(m, uid, "Authenticate", p->user, p->service, p->rhost, p->tty,
+                decisions_count(m->d.decisions, RESULT_FAILURE);
+                decisions_log(m->d.decisions, uid, "Authenticate", p->user, p->service, p->rhost, p->tty,
                                      RESULT_FAILURE, "empty password", 0, -1);
                 return reply_error(c, NEOSTRA_ERROR_AUTHENTICATION_FAILED, "empty password");
         }
-        r = neostra_email_for_user(m->config, p->user, &email);
+        r = neostra_email_for_user(config_of(m), p->user, &email);
         if (r < 0) {
-                manager_count(m, RESULT_UNKNOWN);
-                manager_log_decision(m, uid, "Authenticate", p->user, p->service, p->rhost, p->tty,
+                decisions_count(m->d.decisions, RESULT_UNKNOWN);
+                decisions_log(m->d.decisions, uid, "Authenticate", p->user, p->service, p->rhost, p->tty,
                                      RESULT_UNKNOWN, "name does not map to a valid email", 0, -1);
                 return reply_error(c, NEOSTRA_ERROR_USER_UNKNOWN, "name does not map to a valid email");
         }
         /* The login holds the connection and answers on it, perhaps before
          * login_start() returns. */
-        r = login_start(m, c, &(struct login_params) {
+        r = login_start(m->d.logins, c, &(struct login_params) {
                                 .user = p->user, .password = p->password, .service = p->service,
                                 .rhost = p->rhost, .tty = p->tty, .peer_uid = uid,
                         }, email, api_deadline_usec(m));
         if (r < 0) {
                 log_msg(LOG_ERR, "cannot start a login: %s", strerror(-r));
-                manager_count(m, RESULT_UNAVAILABLE);
+                decisions_count(m->d.decisions, RESULT_UNAVAILABLE);
                 return reply_error(c, NEOSTRA_ERROR_SERVICE_UNAVAILABLE, "cannot start the login");
         }
         return 0;
@@ -214,7 +238,7 @@ struct check_account_params {
 
 static int method_check_account(VarlinkConn *c, void *params, void *userdata) {
         struct check_account_params *p = params;
-        Manager *m = userdata;
+        AuthMethods *m = userdata;
         uid_t uid = varlink_conn_uid(c);
         struct user_record *u;
         char reason[512];
@@ -224,36 +248,36 @@ static int method_check_account(VarlinkConn *c, void *params, void *userdata) {
                 return 0;
         if (not_ours(m, p->user) != 0)
                 return reply_error(c, NEOSTRA_ERROR_NOT_OUR_USER, "local system account or excluded name");
-        if (!m->config->api_url)
+        if (!config_of(m)->api_url)
                 return reply_unconfigured(c, m, "CheckAccount", p->user, p->service, NULL, NULL);
 
-        u = user_table_get(m->users, p->user);
+        u = user_table_get(m->d.users, p->user);
         if (!u) {
-                manager_log_decision(m, uid, "CheckAccount", p->user, p->service, NULL, NULL, RESULT_UNKNOWN,
+                decisions_log(m->d.decisions, uid, "CheckAccount", p->user, p->service, NULL, NULL, RESULT_UNKNOWN,
                                      "no sign-in seen for this user", 0, -1);
                 return reply_error(c, NEOSTRA_ERROR_USER_UNKNOWN,
                                    "no Neostra sign-in seen for this user on this host; "
                                    "log in with the password once");
         }
-        allowed = account_verdict(m->config, u, reason, sizeof(reason));
+        allowed = account_verdict(config_of(m), u, reason, sizeof(reason));
         if (!allowed)
-                manager_count(m, RESULT_DENIED_ROLE);
-        manager_log_decision(m, uid, "CheckAccount", p->user, p->service, NULL, NULL,
+                decisions_count(m->d.decisions, RESULT_DENIED_ROLE);
+        decisions_log(m->d.decisions, uid, "CheckAccount", p->user, p->service, NULL, NULL,
                              allowed ? RESULT_SUCCESS : RESULT_DENIED_ROLE, reason, 0, -1);
         (void) varlink_conn_reply(c, json_pack("{s:b, s:s, s:o, s:o}", "allowed", allowed, "reason", reason,
                                                "roles", account_roles_json(user_roles(u), user_n_roles(u)),
-                                               "groups", account_groups_json(m, user_roles(u), user_n_roles(u))));
+                                               "groups", account_groups_json(config_of(m), m->d.userdb, m->d.localnames, user_roles(u), user_n_roles(u))));
         return 0;
 }
 
 /* ---- what the cache shows ------------------------------------------------------ */
 
 static int method_get_status(VarlinkConn *c, void *params, void *userdata) {
-        Manager *m = userdata;
+        AuthMethods *m = userdata;
 
         /* What the other calls show or change is on disk first. */
-        writeback_flush(m->writeback);
-        (void) varlink_conn_reply(c, manager_status_json(m));
+        writeback_flush(m->d.writeback);
+        (void) varlink_conn_reply(c, m->d.status(m->d.status_userdata));
         return 0;
 }
 
@@ -263,13 +287,13 @@ struct user_params {
 
 static int method_get_user(VarlinkConn *c, void *params, void *userdata) {
         struct user_params *p = params;
-        Manager *m = userdata;
+        AuthMethods *m = userdata;
         struct user_record *u;
 
         if (peer_may_ask(c, m, "GetUser", p->user) <= 0)
                 return 0;
-        writeback_flush(m->writeback);
-        u = user_table_get(m->users, p->user);
+        writeback_flush(m->d.writeback);
+        u = user_table_get(m->d.users, p->user);
         if (!u)
                 return reply_error(c, NEOSTRA_ERROR_USER_UNKNOWN, "no sign-in seen for this user");
         /* Never the token or the verifier: only whether they are held. */
@@ -277,7 +301,7 @@ static int method_get_user(VarlinkConn *c, void *params, void *userdata) {
                 "{s:s, s:s, s:o, s:o, s:I, s:b, s:I, s:b, s:I, s:i, s:b}",
                 "user", u->name, "email", u->email,
                 "roles", account_roles_json(user_roles(u), user_n_roles(u)),
-                "groups", account_groups_json(m, user_roles(u), user_n_roles(u)),
+                "groups", account_groups_json(config_of(m), m->d.userdb, m->d.localnames, user_roles(u), user_n_roles(u)),
                 "lastOnlineSuccess", (json_int_t) u->last_online_success,
                 "hasToken", u->has_token,
                 "tokenExpires", (json_int_t) u->token_expires,
@@ -291,7 +315,7 @@ static int method_get_user(VarlinkConn *c, void *params, void *userdata) {
 /* ---- admin --------------------------------------------------------------------- */
 
 struct invalidate_ctx {
-        Manager *m;
+        AuthMethods *m;
         const char *name;
 };
 
@@ -301,22 +325,22 @@ static void invalidate_one(struct user_record *u, void *userdata) {
         if (ctx->name && strcmp(ctx->name, u->name) != 0)
                 return;
         u->invalidated = true;
-        writeback_save(ctx->m->writeback, u, NULL);
+        writeback_save(ctx->m->d.writeback, u, NULL);
 }
 
 /* Force the next login online; the offline data stays. */
 static int method_invalidate(VarlinkConn *c, void *params, void *userdata) {
         struct user_params *p = params;
-        Manager *m = userdata;
+        AuthMethods *m = userdata;
         struct invalidate_ctx ctx = { .m = m, .name = p->user };
 
-        writeback_flush(m->writeback);
-        if (p->user && !user_table_get(m->users, p->user))
+        writeback_flush(m->d.writeback);
+        if (p->user && !user_table_get(m->d.users, p->user))
                 return reply_error(c, NEOSTRA_ERROR_USER_UNKNOWN, "no sign-in seen for this user");
-        user_table_foreach(m->users, invalidate_one, &ctx);
+        user_table_foreach(m->d.users, invalidate_one, &ctx);
         /* On disk before the answer: a restart must not undo it. */
-        writeback_flush(m->writeback);
-        localnames_flush(m->localnames);
+        writeback_flush(m->d.writeback);
+        localnames_flush(m->d.localnames);
         log_msg(LOG_NOTICE, "cache invalidated for %s by uid %u", p->user ? p->user : "all users",
                 (unsigned) varlink_conn_uid(c));
         (void) varlink_conn_reply(c, NULL);
@@ -326,15 +350,15 @@ static int method_invalidate(VarlinkConn *c, void *params, void *userdata) {
 /* Drop cached data: memory and disk. */
 static int method_clear(VarlinkConn *c, void *params, void *userdata) {
         struct user_params *p = params;
-        Manager *m = userdata;
+        AuthMethods *m = userdata;
         int r;
 
-        writeback_flush(m->writeback);
-        user_table_forget(m->users, p->user);
-        localnames_flush(m->localnames);
+        writeback_flush(m->d.writeback);
+        user_table_forget(m->d.users, p->user);
+        localnames_flush(m->d.localnames);
         if (!p->user)
                 malloc_trim(0);     /* every record gone: give their pages back */
-        if (m->cache && (r = cache_delete(m->cache, p->user)) < 0) {
+        if (*m->d.cache && (r = cache_delete(*m->d.cache, p->user)) < 0) {
                 log_msg(LOG_ERR, "cannot clear the cache: %s", strerror(-r));
                 return reply_error(c, NEOSTRA_ERROR_SERVICE_UNAVAILABLE, "cannot clear the cache on disk");
         }
@@ -346,14 +370,14 @@ static int method_clear(VarlinkConn *c, void *params, void *userdata) {
 
 /* ---- GetToken -------------------------------------------------------------------- */
 
-static int reply_token(VarlinkConn *c, Manager *m, const char *user) {
-        struct user_record *u = user_table_get(m->users, user);
+static int reply_token(VarlinkConn *c, AuthMethods *m, const char *user) {
+        struct user_record *u = user_table_get(m->d.users, user);
         __attribute__((cleanup(secure_free_stringp))) char *token = NULL;
 
         if (!u || !u->has_token || (u->token_expires > 0 && u->token_expires <= now_wall()))
                 return reply_error(c, NEOSTRA_ERROR_USER_UNKNOWN,
                                    "no valid API token held for this user; log in again");
-        if (writeback_read_secret(m->writeback, u, SECRET_TOKEN, &token) < 0)
+        if (writeback_read_secret(m->d.writeback, u, SECRET_TOKEN, &token) < 0)
                 return reply_error(c, NEOSTRA_ERROR_SERVICE_UNAVAILABLE, "cannot read the API token from the cache");
         log_msg(LOG_INFO, "API token of %s handed to uid %u", user, (unsigned) varlink_conn_uid(c));
         /* The layer wipes the reply's strings with it. */
@@ -364,7 +388,7 @@ static int reply_token(VarlinkConn *c, Manager *m, const char *user) {
 
 /* A GetToken waiting for its token refresh. */
 struct refresh {
-        Manager *m;
+        AuthMethods *m;
         VarlinkConn *conn;      /* held */
         ApiRequest *request;
         char *user;
@@ -384,11 +408,11 @@ static void on_refresh_cancel(void *userdata) {
 
 static void on_refresh_done(struct api_signin_result *res, void *userdata) {
         struct refresh *f = userdata;
-        Manager *m = f->m;
-        struct user_record *u = user_table_get(m->users, f->user);
+        AuthMethods *m = f->m;
+        struct user_record *u = user_table_get(m->d.users, f->user);
 
         f->request = NULL;
-        online_note(m->online, res);
+        online_note(m->d.online, res);
         if (u && res->outcome == API_ALLOW) {
                 struct user_secrets s = { .mask = SECRET_TOKEN, .token = res->token };
 
@@ -399,10 +423,10 @@ static void on_refresh_done(struct api_signin_result *res, void *userdata) {
                         res->refresh_token = NULL;
                 }
                 u->token_expires = res->expires_in >= 0 ? now_wall() + res->expires_in : 0;
-                writeback_save(m->writeback, u, &s);
+                writeback_save(m->d.writeback, u, &s);
         } else if (u && res->outcome == API_DENY)
                 /* The API will not refresh with it again. */
-                writeback_save(m->writeback, u, &(struct user_secrets) { .mask = SECRET_REFRESH_TOKEN });
+                writeback_save(m->d.writeback, u, &(struct user_secrets) { .mask = SECRET_REFRESH_TOKEN });
         log_msg(res->outcome == API_ALLOW ? LOG_INFO : LOG_WARNING, "token refresh for %s: %s",
                 f->user, res->reason);
         (void) reply_token(f->conn, m, f->user);
@@ -413,29 +437,29 @@ static void on_refresh_done(struct api_signin_result *res, void *userdata) {
  * [api] refresh_path is set and it is about to expire. */
 static int method_get_token(VarlinkConn *c, void *params, void *userdata) {
         struct user_params *p = params;
-        Manager *m = userdata;
+        AuthMethods *m = userdata;
         struct user_record *u;
         struct refresh *f;
         int r;
 
         if (peer_may_ask(c, m, "GetToken", p->user) <= 0)
                 return 0;
-        writeback_flush(m->writeback);
-        u = user_table_get(m->users, p->user);
+        writeback_flush(m->d.writeback);
+        u = user_table_get(m->d.users, p->user);
         /* Never make the caller wait on an API known to be away. */
-        if (u && m->config->refresh_path && u->has_refresh_token && online_usable(m->online) &&
+        if (u && config_of(m)->refresh_path && u->has_refresh_token && online_usable(m->d.online) &&
             (!u->has_token ||
              (u->token_expires > 0 && u->token_expires - now_wall() < TOKEN_REFRESH_MARGIN_SEC))) {
                 __attribute__((cleanup(secure_free_stringp))) char *refresh_token = NULL;
 
                 f = calloc(1, sizeof(*f));
                 r = !f ? -ENOMEM : !(f->user = strdup(p->user)) ? -ENOMEM :
-                    writeback_read_secret(m->writeback, u, SECRET_REFRESH_TOKEN, &refresh_token);
+                    writeback_read_secret(m->d.writeback, u, SECRET_REFRESH_TOKEN, &refresh_token);
                 /* api_refresh() copies it into the request body, which is
                  * wiped when libcurl is done. */
                 if (r == 0) {
                         f->m = m;
-                        r = api_refresh(m->api, m->config, refresh_token, on_refresh_done, f, &f->request);
+                        r = api_refresh(m->d.api, config_of(m), refresh_token, on_refresh_done, f, &f->request);
                 }
                 if (r == 0) {
                         f->conn = varlink_conn_hold(c, api_deadline_usec(m), on_refresh_cancel, f);

@@ -2,7 +2,45 @@
 /* The io.neostra.Auth methods on the auth socket (auth-methods.c). */
 #pragma once
 
-#include "varlink-server.h"
+#include <jansson.h>
 
-/* Registered with the Manager as userdata. */
+#include "api.h"
+#include "cache.h"
+#include "decisions.h"
+#include "localnames.h"
+#include "login.h"
+#include "neostra/conf.h"
+#include "nss-park.h"
+#include "online.h"
+#include "ratelimit.h"
+#include "userdb.h"
+#include "users.h"
+#include "varlink-server.h"
+#include "writeback.h"
+
+typedef struct AuthMethods AuthMethods;
+
+/* What the methods answer from and act on (borrowed; they outlive it). */
+struct auth_deps {
+        struct neostra_config *const *config;   /* the manager's: a reload replaces it */
+        struct user_table *users;
+        Cache *const *cache;                    /* NULL inside: running without one */
+        WriteBack *writeback;
+        Api *api;                               /* token refreshes */
+        Online *online;
+        Logins *logins;
+        UserDb *userdb;
+        LocalNames *localnames;
+        NamesPark *park;
+        RateLimit *ratelimit;
+        Decisions *decisions;
+        /* GetStatus's reply parameters: the daemon's figures. */
+        json_t *(*status)(void *userdata);
+        void *status_userdata;
+};
+
+int auth_methods_new(const struct auth_deps *deps, AuthMethods **ret);
+AuthMethods *auth_methods_free(AuthMethods *m);
+
+/* Registered with an AuthMethods as userdata. */
 extern const struct varlink_interface auth_interface;

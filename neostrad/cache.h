@@ -79,7 +79,7 @@ int cache_get_secret(Cache *c, const char *name, unsigned which, char **ret);
  * and the scratch buffer it builds rows in): cache_put_secrets() leaves
  * the secrets there, and doing this after every write would make each
  * login pay for it.  The daemon calls it shortly after writes with
- * secrets (manager.c).  Failures are ignored: the next call tries again.
+ * secrets (writeback.c).  Failures are ignored: the next call tries again.
  */
 void cache_scrub(Cache *c);
 

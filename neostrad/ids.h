@@ -32,7 +32,7 @@ uid_t ids_candidate(const char *key, uid_t min, uid_t max);
 int ids_assign(const char *key, uid_t min, uid_t max, ids_taken_fn taken, void *userdata, uid_t *ret);
 
 /* true when a local user has uid id or a local group has gid id (NSS;
- * the daemon's NSS never reaches its own userdb socket, DESIGN.md
- * decision 9).  A failed lookup counts as taken: never hand out an id we
+ * the daemon's NSS never reaches its own userdb socket: neostrad.c sets
+ * SYSTEMD_BYPASS_USERDB).  A failed lookup counts as taken: never hand out an id we
  * could not check. */
 bool ids_local_id_taken(uid_t id);

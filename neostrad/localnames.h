@@ -8,11 +8,11 @@
  * (~50 syscalls); with LDAP or SSSD in nsswitch.conf one may take seconds.
  *
  * So the lookups a call needs run on a small pool of NSS threads, never on
- * the event loop (DESIGN.md decision 1): before a call starts, its
+ * the event loop (README, "How neostrad is built"): before a call starts, its
  * dispatcher asks localnames_prefetch() for every key the call will read.
  * When each answer is younger than LOCALNAMES_TTL_USEC the call goes on at
  * once; otherwise the lookups start and the call is parked until they are
- * in (manager.c: connection_need_names()).  A slow lookup delays only the
+ * in (nss-park.h: names_park_need()).  A slow lookup delays only the
  * calls that need its answer, never a userdb answer for a cached user or a
  * login whose answers are kept.
  *
@@ -27,10 +27,10 @@
  * of users it answered for minutes ago, as the API being down does not: a
  * lookup that fails leaves the previous answer in place (if younger than
  * LOCALNAMES_HOLD_USEC), and a call whose lookups take longer than
- * LOCALNAMES_STALE_AFTER_USEC goes on with such answers (manager.c;
+ * LOCALNAMES_STALE_AFTER_USEC goes on with such answers (nss-park.c;
  * localnames_usable()).  Without one, a failure is handed to the calls
  * that waited for it, never to a later call, and a hung lookup fails its
- * call after manager.c's NAMES_WAIT_USEC.
+ * call after nss-park.h's NAMES_PARK_WAIT_USEC.
  *
  * Answers are kept for at most LOCALNAMES_MAX keys, oldest out first.  A
  * local account made meanwhile is seen within LOCALNAMES_TTL_USEC while

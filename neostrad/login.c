@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "account.h"
+#include "decisions.h"
 #include "log.h"
 #include "login.h"
 #include "userdb.h"
@@ -16,6 +17,38 @@
 #include "verifier.h"
 #include "writeback.h"
 
+struct Logins {
+        struct login_deps d;
+        struct login *pending;          /* every login not yet freed */
+        struct login_stats stats;
+};
+
+static const struct neostra_config *config_of(const Logins *ls) {
+        return *ls->d.config;
+}
+
+int logins_new(const struct login_deps *deps, Logins **ret) {
+        Logins *ls = calloc(1, sizeof(*ls));
+
+        if (!ls)
+                return -ENOMEM;
+        ls->d = *deps;
+        ls->stats.last_api_latency_ms = -1;
+        *ret = ls;
+        return 0;
+}
+
+Logins *logins_free(Logins *ls) {
+        if (ls)
+                logins_cancel_all(ls);
+        free(ls);
+        return NULL;
+}
+
+void logins_stats(const Logins *ls, struct login_stats *ret) {
+        *ret = ls->stats;
+}
+
 enum check_mode {
         CHECK_CACHED,     /* cached_auth_timeout: no API call unless it fails */
         CHECK_OFFLINE,    /* the API cannot be asked: the verifier decides */
@@ -23,7 +56,7 @@ enum check_mode {
 };
 
 struct login {
-        Manager *m;
+        Logins *ls;
         VarlinkConn *conn;              /* held; NULL once answered or the client left */
         char *user, *email, *service, *rhost, *tty;
         char *password;                 /* secret: wiped when the login is freed */
@@ -57,7 +90,7 @@ struct job {
 #define VERIFIER_QUEUE_MAX 65536u
 
 struct make_job {
-        Manager *m;
+        Logins *ls;
         char *user;
         char *password;                 /* secret; replaced while !started */
         uint64_t generation;            /* the user's successes it is for */
@@ -85,14 +118,14 @@ void login_test_env(const struct login_env *e) {
 }
 
 static void login_maybe_free(struct login *l) {
-        Manager *m = l->m;
+        Logins *ls = l->ls;
 
         if (!l->answered || l->conn || l->request || l->jobs > 0)
                 return;
         if (l->prev)
                 l->prev->next = l->next;
         else
-                m->logins_pending = l->next;
+                ls->pending = l->next;
         if (l->next)
                 l->next->prev = l->prev;
         sd_event_source_disable_unref(l->offline_timer);
@@ -105,8 +138,8 @@ static void login_maybe_free(struct login *l) {
         free(l);
 }
 
-static bool verifier_fresh(Manager *m, const struct user_record *u) {
-        const struct neostra_config *c = m->config;
+static bool verifier_fresh(Logins *ls, const struct user_record *u) {
+        const struct neostra_config *c = config_of(ls);
 
         return c->offline && u && u->has_verifier &&
                env.now() - u->verifier_time < (int64_t) (c->offline_max_age_ms / 1000u) &&
@@ -121,8 +154,8 @@ static void answer(struct login *l, enum login_result result, const char *error,
                    const char *reason, long http_status, int64_t latency_ms) {
         VarlinkConn *c = l->conn;
 
-        manager_count(l->m, result);
-        manager_log_decision(l->m, l->peer_uid, "Authenticate", l->user, l->service, l->rhost, l->tty,
+        decisions_count(l->ls->d.decisions, result);
+        decisions_log(l->ls->d.decisions, l->peer_uid, "Authenticate", l->user, l->service, l->rhost, l->tty,
                              result, reason, http_status, latency_ms);
         l->answered = true;
         l->conn = NULL;
@@ -146,25 +179,25 @@ static void answer_success(struct login *l, enum login_result result, const stru
                            const char *reason, long http_status, int64_t latency_ms) {
         bool offline = result == RESULT_OFFLINE_SUCCESS;
         char verdict[512];
-        bool allowed = account_verdict(l->m->config, u, verdict, sizeof(verdict));
+        bool allowed = account_verdict(config_of(l->ls), u, verdict, sizeof(verdict));
         json_t *params;
 
         /* The account step will refuse on this verdict without asking
          * again: count and log the refusal here, as CheckAccount would. */
         if (!allowed) {
-                manager_count(l->m, RESULT_DENIED_ROLE);
-                manager_log_decision(l->m, l->peer_uid, "CheckAccount", l->user, l->service, NULL, NULL,
+                decisions_count(l->ls->d.decisions, RESULT_DENIED_ROLE);
+                decisions_log(l->ls->d.decisions, l->peer_uid, "CheckAccount", l->user, l->service, NULL, NULL,
                                      RESULT_DENIED_ROLE, verdict, 0, -1);
         }
         params = json_pack("{s:s, s:s, s:o, s:o, s:b, s:b, s:s}",
                            "user", l->user, "email", u->email,
                            "roles", account_roles_json(user_roles(u), user_n_roles(u)),
-                           "groups", account_groups_json(l->m, user_roles(u), user_n_roles(u)),
+                           "groups", account_groups_json(config_of(l->ls), l->ls->d.userdb, l->ls->d.localnames, user_roles(u), user_n_roles(u)),
                            "offline", offline, "allowed", allowed, "reason", verdict);
         if (params && offline)
                 json_object_set_new(params, "offlineUntil",
                                     json_integer(u->verifier_time +
-                                                 (json_int_t) (l->m->config->offline_max_age_ms / 1000u)));
+                                                 (json_int_t) (config_of(l->ls)->offline_max_age_ms / 1000u)));
         answer(l, result, NULL, params, reason, http_status, latency_ms);
 }
 
@@ -195,7 +228,7 @@ static void online_unavailable(struct login *l, const char *reason, long http_st
 /* Ask the API, unless it is known to be away: then do not make the user
  * wait on it. */
 static void ask_api(struct login *l) {
-        if (online_usable(l->m->online))
+        if (online_usable(l->ls->d.online))
                 start_online(l);
         else
                 online_unavailable(l, "API offline; waiting for it to come back", 0, -1);
@@ -204,19 +237,19 @@ static void ask_api(struct login *l) {
 static void on_check_done(void *data) {
         struct job *j = data;
         struct login *l = j->login;
-        Manager *m = l->m;
+        Logins *ls = l->ls;
         struct user_record *u;
 
         l->jobs--;
         l->checking = false;
-        u = user_table_get(m->users, l->user);
+        u = user_table_get(ls->d.users, l->user);
         /* The password matches the verifier: remember its MAC, so the next
          * online success need not make a new one.  Only while it is still
          * the same verifier (read again: rare, once per user and process). */
         if (j->result > 0 && u && u->has_verifier && !(u->live && u->live->verifier_mac_set)) {
                 char *now = NULL;
 
-                if (writeback_read_secret(m->writeback, u, SECRET_VERIFIER, &now) == 0 && now &&
+                if (writeback_read_secret(ls->d.writeback, u, SECRET_VERIFIER, &now) == 0 && now &&
                     strcmp(now, j->hash) == 0 && user_record_live(u))
                         u->live->verifier_mac_set = verifier_mac(l->user, l->password,
                                                                  u->live->verifier_mac) == 0;
@@ -243,7 +276,7 @@ static void on_check_done(void *data) {
                 ask_api(l);
         else if (j->mode == CHECK_OFFLINE || l->online_failed) {
                 u->offline_failures++;
-                writeback_save_now(m->writeback, u, NULL);
+                writeback_save_now(ls->d.writeback, u, NULL);
                 answer_error(l, RESULT_FAILURE, NEOSTRA_ERROR_AUTHENTICATION_FAILED,
                              j->result < 0 ? "cached verifier unusable"
                                            : "wrong password (checked against cached credentials)",
@@ -266,14 +299,14 @@ static int start_check(struct login *l, const struct user_record *u, enum check_
                 return -ENOMEM;
         j->login = l;
         j->mode = mode;
-        r = writeback_read_secret(l->m->writeback, u, SECRET_VERIFIER, &j->hash);
+        r = writeback_read_secret(l->ls->d.writeback, u, SECRET_VERIFIER, &j->hash);
         if (r == 0 && !j->hash)
                 r = -ENOENT;
         if (r < 0) {
                 free(j);
                 return r;
         }
-        r = workers_submit(l->m->workers, job_check, on_check_done, j);
+        r = workers_submit(l->ls->d.workers, job_check, on_check_done, j);
         if (r < 0) {
                 secure_free_string(j->hash);
                 free(j);
@@ -294,7 +327,7 @@ static void make_job_free(struct make_job *j) {
 
 static void on_make_done(void *data) {
         struct make_job *j = data;
-        struct user_record *u = user_table_get(j->m->users, j->user);
+        struct user_record *u = user_table_get(j->ls->d.users, j->user);
 
         if (u && u->live && u->live->pending_make == j)
                 u->live->pending_make = NULL;
@@ -313,8 +346,8 @@ static void on_make_done(void *data) {
                 u->verifier_time = u->last_online_success;
                 memcpy(u->live->verifier_mac, j->mac, sizeof(u->live->verifier_mac));
                 u->live->verifier_mac_set = j->mac_set;
-                j->m->verifiers_made++;
-                writeback_save(j->m->writeback, u, &s);
+                j->ls->stats.verifiers_made++;
+                writeback_save(j->ls->d.writeback, u, &s);
         } else if (j->result < 0 && j->result != -ECANCELED)
                 log_msg(LOG_ERR, "cannot make a verifier for %s: %s", j->user, strerror(-j->result));
         make_job_free(j);
@@ -349,7 +382,7 @@ static void start_make(struct login *l, struct user_record *u, const unsigned ch
         pthread_mutex_unlock(&make_lock);
         if (handed)
                 return;
-        if (workers_queued(l->m->workers) >= VERIFIER_QUEUE_MAX) {
+        if (workers_queued(l->ls->d.workers) >= VERIFIER_QUEUE_MAX) {
                 log_msg(LOG_WARNING, "verifier queue full: no offline verifier for %s from this sign-in", l->user);
                 return;
         }
@@ -357,12 +390,12 @@ static void start_make(struct login *l, struct user_record *u, const unsigned ch
         if (j) {
                 /* Filled in before a worker can see it; a job the workers
                  * drop at shutdown is never run and installs nothing. */
-                *j = (struct make_job) { .m = l->m, .user = strdup(l->user), .password = strdup(l->password),
+                *j = (struct make_job) { .ls = l->ls, .user = strdup(l->user), .password = strdup(l->password),
                                          .generation = u->live->successes, .result = -ECANCELED,
                                          .mac_set = mac != NULL };
                 if (mac)
                         memcpy(j->mac, mac, sizeof(j->mac));
-                if (j->user && j->password && workers_submit(l->m->workers, job_make, on_make_done, j) == 0) {
+                if (j->user && j->password && workers_submit(l->ls->d.workers, job_make, on_make_done, j) == 0) {
                         u->live->pending_make = j;
                         return;
                 }
@@ -375,15 +408,15 @@ static void start_make(struct login *l, struct user_record *u, const unsigned ch
 
 static void online_unavailable(struct login *l, const char *reason, long http_status,
                                int64_t latency_ms) {
-        struct user_record *u = user_table_get(l->m->users, l->user);
+        struct user_record *u = user_table_get(l->ls->d.users, l->user);
 
         l->online_failed = true;
         if (l->answered || l->checking)
                 return;          /* a running check decides */
-        if (verifier_fresh(l->m, u) && start_check(l, u, CHECK_OFFLINE) == 0)
+        if (verifier_fresh(l->ls, u) && start_check(l, u, CHECK_OFFLINE) == 0)
                 return;
         answer_error(l, RESULT_UNAVAILABLE, NEOSTRA_ERROR_SERVICE_UNAVAILABLE,
-                     u && u->has_verifier && u->offline_failures >= l->m->config->max_failures
+                     u && u->has_verifier && u->offline_failures >= config_of(l->ls)->max_failures
                              ? "API unavailable; offline logins locked after too many wrong passwords"
                              : reason,
                      http_status, latency_ms);
@@ -391,7 +424,7 @@ static void online_unavailable(struct login *l, const char *reason, long http_st
 
 static void on_signin_done(struct api_signin_result *res, void *userdata) {
         struct login *l = userdata;
-        Manager *m = l->m;
+        Logins *ls = l->ls;
         int64_t latency_ms = (int64_t) (res->latency_usec / 1000u);
         unsigned char mac[VERIFIER_MAC_SIZE];
         bool have_mac, new_verifier = true;
@@ -399,12 +432,12 @@ static void on_signin_done(struct api_signin_result *res, void *userdata) {
         struct user_record *u;
 
         l->request = NULL;
-        m->last_api_latency_ms = latency_ms;
-        online_note(m->online, res);
+        ls->stats.last_api_latency_ms = latency_ms;
+        online_note(ls->d.online, res);
 
         switch (res->outcome) {
         case API_ALLOW:
-                if (user_table_record_success(m->users, l->user, res, env.now(), &u) < 0) {
+                if (user_table_record_success(ls->d.users, l->user, res, env.now(), &u) < 0) {
                         if (!l->answered)
                                 answer_error(l, RESULT_UNAVAILABLE, NEOSTRA_ERROR_SERVICE_UNAVAILABLE,
                                              "out of memory", res->http_status, latency_ms);
@@ -422,7 +455,7 @@ static void on_signin_done(struct api_signin_result *res, void *userdata) {
                         /* The password the verifier was made of: it stays,
                          * as fresh as this success, and no yescrypt runs. */
                         u->verifier_time = u->last_online_success;
-                        m->verifiers_kept++;
+                        ls->stats.verifiers_kept++;
                         new_verifier = false;
                 } else {
                         /* The previous password's verifier must not outlive
@@ -435,14 +468,14 @@ static void on_signin_done(struct api_signin_result *res, void *userdata) {
                 u->live->success_mac_set = have_mac;
                 /* The stable uid, once (userdb.c); a failure only keeps
                  * the user out of userdb, the login goes on. */
-                (void) userdb_prepare_user(m, u);
+                (void) userdb_prepare_user(ls->d.userdb, u);
                 /* The answer does not wait for the cache write (an SQLite
                  * transaction, a tenth of the daemon's time per login) nor
                  * for the verifier, made off the loop; the connection's
                  * next call, if any, waits for both. */
                 if (!l->answered)
                         answer_success(l, RESULT_SUCCESS, u, res->reason, res->http_status, latency_ms);
-                writeback_save(m->writeback, u, &secrets);
+                writeback_save(ls->d.writeback, u, &secrets);
                 if (new_verifier)
                         start_make(l, u, have_mac ? mac : NULL);
                 explicit_bzero(mac, sizeof(mac));
@@ -450,10 +483,10 @@ static void on_signin_done(struct api_signin_result *res, void *userdata) {
         case API_DENY:
         case API_USER_UNKNOWN:
                 /* Whatever the cache says, this password no longer works. */
-                u = user_table_get(m->users, l->user);
+                u = user_table_get(ls->d.users, l->user);
                 if (u) {
-                        user_table_record_refusal(m->users, l->user);
-                        writeback_save(m->writeback, u, &(struct user_secrets) { .mask = SECRET_ALL });
+                        user_table_record_refusal(ls->d.users, l->user);
+                        writeback_save(ls->d.writeback, u, &(struct user_secrets) { .mask = SECRET_ALL });
                 }
                 if (l->answered)
                         log_msg(LOG_WARNING, "%s was let in from the cache, but the API has since refused "
@@ -475,27 +508,27 @@ static void on_signin_done(struct api_signin_result *res, void *userdata) {
 
 static int on_offline_after(sd_event_source *s, uint64_t usec, void *userdata) {
         struct login *l = userdata;
-        struct user_record *u = user_table_get(l->m->users, l->user);
+        struct user_record *u = user_table_get(l->ls->d.users, l->user);
 
-        if (!l->answered && !l->checking && verifier_fresh(l->m, u))
+        if (!l->answered && !l->checking && verifier_fresh(l->ls, u))
                 (void) start_check(l, u, CHECK_SLOW);
         return 0;
 }
 
 static void start_online(struct login *l) {
-        Manager *m = l->m;
-        struct user_record *u = user_table_get(m->users, l->user);
+        Logins *ls = l->ls;
+        struct user_record *u = user_table_get(ls->d.users, l->user);
         int r;
 
-        r = env.signin(m->api, m->config, l->email, l->password, on_signin_done, l, &l->request);
+        r = env.signin(ls->d.api, config_of(ls), l->email, l->password, on_signin_done, l, &l->request);
         if (r < 0) {
                 log_msg(LOG_ERR, "cannot start a sign-in request: %s", strerror(-r));
                 online_unavailable(l, "cannot start the API request", 0, -1);
                 return;
         }
-        if (verifier_fresh(m, u) && m->config->offline_after_ms > 0 &&
-            sd_event_add_time_relative(m->event, &l->offline_timer, CLOCK_MONOTONIC,
-                                       m->config->offline_after_ms * 1000u, 1000,
+        if (verifier_fresh(ls, u) && config_of(ls)->offline_after_ms > 0 &&
+            sd_event_add_time_relative(ls->d.event, &l->offline_timer, CLOCK_MONOTONIC,
+                                       config_of(ls)->offline_after_ms * 1000u, 1000,
                                        on_offline_after, l) < 0)
                 log_msg(LOG_WARNING, "cannot arm offline_after for %s", l->user);
 }
@@ -504,9 +537,9 @@ static void start_online(struct login *l) {
 
 static void on_conn_gone(void *userdata);
 
-int login_start(Manager *m, VarlinkConn *c, const struct login_params *p, char *email, uint64_t deadline_usec) {
-        const struct neostra_config *cfg = m->config;
-        struct user_record *u = user_table_get(m->users, p->user);
+int login_start(Logins *ls, VarlinkConn *c, const struct login_params *p, char *email, uint64_t deadline_usec) {
+        const struct neostra_config *conf = config_of(ls);
+        struct user_record *u = user_table_get(ls->d.users, p->user);
         struct login *l;
 
         l = calloc(1, sizeof(*l));
@@ -515,16 +548,16 @@ int login_start(Manager *m, VarlinkConn *c, const struct login_params *p, char *
                 return -ENOMEM;
         }
         *l = (struct login) {
-                .m = m, .email = email, .peer_uid = p->peer_uid,
+                .ls = ls, .email = email, .peer_uid = p->peer_uid,
                 .user = strdup(p->user), .password = strdup(p->password),
                 .service = p->service ? strdup(p->service) : NULL,
                 .rhost = p->rhost ? strdup(p->rhost) : NULL,
                 .tty = p->tty ? strdup(p->tty) : NULL,
         };
-        l->next = m->logins_pending;
+        l->next = ls->pending;
         if (l->next)
                 l->next->prev = l;
-        m->logins_pending = l;
+        ls->pending = l;
         if (!l->user || !l->password || (p->service && !l->service) || (p->rhost && !l->rhost) ||
             (p->tty && !l->tty)) {
                 l->answered = true;
@@ -536,9 +569,9 @@ int login_start(Manager *m, VarlinkConn *c, const struct login_params *p, char *
         l->conn = varlink_conn_hold(c, deadline_usec, on_conn_gone, l);
 
         /* A recent online success with this very password: no API call. */
-        if (cfg->cached_auth_timeout_ms > 0 && u && u->has_verifier && !u->invalidated &&
+        if (conf->cached_auth_timeout_ms > 0 && u && u->has_verifier && !u->invalidated &&
             u->offline_failures == 0 &&
-            env.now() - u->last_online_success < (int64_t) (cfg->cached_auth_timeout_ms / 1000u) &&
+            env.now() - u->last_online_success < (int64_t) (conf->cached_auth_timeout_ms / 1000u) &&
             start_check(l, u, CHECK_CACHED) == 0)
                 return 0;
 
@@ -565,8 +598,8 @@ static void on_conn_gone(void *userdata) {
         login_maybe_free(l);
 }
 
-void login_cancel_all(Manager *m) {
-        for (struct login *l = m->logins_pending, *next; l; l = next) {
+void logins_cancel_all(Logins *ls) {
+        for (struct login *l = ls->pending, *next; l; l = next) {
                 next = l->next;
                 l->conn = varlink_conn_unref(l->conn);
                 l->answered = true;

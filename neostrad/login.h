@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * One Authenticate call, from the request to the answer, deciding between
- * the API, the cached verifier and both (DESIGN.md decision 6):
+ * the API, the cached verifier and both (README, "When the API is down or slow"):
  *
  *  - cached_auth_timeout: a password that matches the verifier within that
  *    many seconds of an online success is answered without the API;
@@ -19,8 +19,43 @@
  */
 #pragma once
 
-#include "manager.h"
+#include "api.h"
+#include "decisions.h"
+#include "localnames.h"
+#include "neostra/conf.h"
+#include "online.h"
+#include "userdb.h"
+#include "users.h"
 #include "varlink-server.h"
+#include "worker.h"
+#include "writeback.h"
+
+typedef struct Logins Logins;
+
+/* What logins work with (borrowed; they outlive the Logins). */
+struct login_deps {
+        sd_event *event;
+        struct neostra_config *const *config;   /* the manager's: a reload replaces it */
+        struct user_table *users;
+        WriteBack *writeback;
+        Workers *workers;                       /* yescrypt, off the loop */
+        Api *api;
+        Online *online;
+        UserDb *userdb;                         /* a first success gets its uid */
+        LocalNames *localnames;                 /* the groups of the answer */
+        Decisions *decisions;
+};
+
+struct login_stats {
+        int64_t last_api_latency_ms;    /* -1: none yet */
+        uint64_t verifiers_made;        /* yescrypt verifiers installed */
+        uint64_t verifiers_kept;        /* online successes whose password the verifier already had */
+};
+
+int logins_new(const struct login_deps *deps, Logins **ret);
+/* Cancels what is under way first (logins_cancel_all()). */
+Logins *logins_free(Logins *ls);
+void logins_stats(const Logins *ls, struct login_stats *ret);
 
 struct login_params {
         const char *user;
@@ -37,10 +72,11 @@ struct login_params {
  * Returns 0 (the answer may already be out), or a negative errno (nothing
  * started; the caller answers).
  */
-int login_start(Manager *m, VarlinkConn *c, const struct login_params *p, char *email, uint64_t deadline_usec);
+int login_start(Logins *ls, VarlinkConn *c, const struct login_params *p, char *email, uint64_t deadline_usec);
 
-/* Shut down: cancel every login's API call and timer (manager_free). */
-void login_cancel_all(Manager *m);
+/* Shut down: cancel every login's API call and timer; a verifier job
+ * still queued finishes (or is dropped) with the workers. */
+void logins_cancel_all(Logins *ls);
 
 /*
  * What login.c uses of the world: the sign-in call and the wall clock

@@ -26,6 +26,7 @@
 
 #include "api.h"
 #include "auth-methods.h"
+#include "decisions.h"
 #include "log.h"
 #include "login.h"
 #include "manager.h"
@@ -42,16 +43,37 @@
 #define API_GRACE_USEC (2u * 1000000ull)       /* on top of [api] timeout */
 #define NEOSTRA_URL    "https://neostra.example/pam_neostra"
 
-static const char *const result_names[_RESULT_MAX] = {
-        [RESULT_SUCCESS] = "success",
-        [RESULT_OFFLINE_SUCCESS] = "offlineSuccess",
-        [RESULT_CACHED_SUCCESS] = "cachedSuccess",
-        [RESULT_FAILURE] = "failure",
-        [RESULT_UNKNOWN] = "unknown",
-        [RESULT_UNAVAILABLE] = "unavailable",
-        [RESULT_NOT_OURS] = "notOurs",
-        [RESULT_RATE_LIMITED] = "rateLimited",
-        [RESULT_DENIED_ROLE] = "deniedRole",
+
+struct Manager {
+        sd_event *event;
+        char *config_path;
+        struct neostra_config *config;  /* the modules read it through &config: a reload replaces it */
+        Api *api;
+        Workers *workers;
+        LocalNames *localnames;         /* NSS answers about local names, kept briefly */
+        NamesPark *park;                /* calls waiting for them */
+        RateLimit *ratelimit;           /* Authenticate budget of non-root callers */
+        Cache *cache;                   /* NULL: running without persistence */
+        WriteBack *writeback;           /* the users' rows on their way to the cache */
+        struct user_table *users;
+        Online *online;                 /* is the API there */
+        Decisions *decisions;
+        UserDb *userdb;
+        Logins *logins;
+        AuthMethods *auth;
+
+        /* The two sockets, each with its own server and budget. */
+        int auth_fd;
+        char *auth_path_bound;          /* set when we bound (and so unlink) it */
+        VarlinkServer *auth_server;
+        int userdb_fd;
+        char *userdb_path_bound;
+        VarlinkServer *userdb_server;
+
+        int64_t started;
+        bool stopping;
+        unsigned servers_draining;      /* servers still finishing their connections */
+        sd_event_source *drain_timer;
 };
 
 static void *mfree(void *p) {
@@ -65,53 +87,43 @@ static int safe_close(int fd) {
         return -1;
 }
 
-int64_t now_wall(void) {
-        return (int64_t) time(NULL);
-}
-
 static void update_status(Manager *m) {
+        uint64_t n[_RESULT_MAX];
+
+        for (int i = 0; i < _RESULT_MAX; i++)
+                n[i] = decisions_get(m->decisions, i);
         (void) sd_notifyf(false,
                           "STATUS=%s; API %s; logins: %llu ok, %llu refused, %llu unavailable",
                           m->stopping ? "Stopping" : "Serving", online_state_name(online_state(m->online)),
-                          (unsigned long long) (m->logins[RESULT_SUCCESS] + m->logins[RESULT_OFFLINE_SUCCESS] +
-                                                m->logins[RESULT_CACHED_SUCCESS]),
-                          (unsigned long long) (m->logins[RESULT_FAILURE] + m->logins[RESULT_UNKNOWN] +
-                                                m->logins[RESULT_DENIED_ROLE]),
-                          (unsigned long long) m->logins[RESULT_UNAVAILABLE]);
+                          (unsigned long long) (n[RESULT_SUCCESS] + n[RESULT_OFFLINE_SUCCESS] +
+                                                n[RESULT_CACHED_SUCCESS]),
+                          (unsigned long long) (n[RESULT_FAILURE] + n[RESULT_UNKNOWN] +
+                                                n[RESULT_DENIED_ROLE]),
+                          (unsigned long long) n[RESULT_UNAVAILABLE]);
 }
 
-void manager_count(Manager *m, enum login_result r) {
-        m->logins[r]++;
-        update_status(m);
+static json_t *status_json(void *userdata) {
+        return manager_status_json(userdata);
 }
 
-void manager_log_decision(Manager *m, uid_t peer_uid, const char *method, const char *user,
-                          const char *service, const char *rhost, const char *tty,
-                          enum login_result result, const char *reason, long http_status,
-                          int64_t latency_ms) {
-        struct auth_event ev = {
-                .method = method, .user = user, .service = service, .rhost = rhost, .tty = tty,
-                .peer_uid = peer_uid, .result = result_names[result], .reason = reason,
-                .http_status = http_status, .latency_ms = latency_ms,
-        };
-
-        log_auth_event(result == RESULT_SUCCESS || result == RESULT_OFFLINE_SUCCESS ||
-                       result == RESULT_CACHED_SUCCESS ? LOG_INFO :
-                       result == RESULT_UNAVAILABLE ? LOG_WARNING : LOG_NOTICE, &ev);
+static void on_decision(void *userdata) {
+        update_status(userdata);
 }
 
 json_t *manager_status_json(Manager *m) {
+        struct login_stats ls;
         json_t *logins = json_object();
         struct localnames_stats names;
         struct writeback_stats writes;
         struct varlink_server_stats auth, userdb;
 
         localnames_stats(m->localnames, &names);
+        logins_stats(m->logins, &ls);
         writeback_stats(m->writeback, &writes);
         varlink_server_stats(m->auth_server, &auth);
         varlink_server_stats(m->userdb_server, &userdb);
         for (int i = 0; logins && i < _RESULT_MAX; i++)
-                json_object_set_new(logins, result_names[i], json_integer((json_int_t) m->logins[i]));
+                json_object_set_new(logins, decisions_result_name(i), json_integer((json_int_t) decisions_get(m->decisions, i)));
 
         return json_pack(
                 "{s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:s, s:b, s:I, "
@@ -128,7 +140,7 @@ json_t *manager_status_json(Manager *m) {
                 "connectionsAccepted", (json_int_t) (auth.accepted + userdb.accepted),
                 "connectionsRefused", (json_int_t) (auth.refused + userdb.refused),
                 "pendingApiRequests", (json_int_t) api_pending(m->api),
-                "lastApiLatencyMs", (json_int_t) m->last_api_latency_ms,
+                "lastApiLatencyMs", (json_int_t) ls.last_api_latency_ms,
                 "logins", logins,
                 "configFile", m->config_path,
                 "cache", m->cache != NULL,
@@ -137,8 +149,8 @@ json_t *manager_status_json(Manager *m) {
                 "auth", (json_int_t) auth.connections,
                 "userdb", (json_int_t) userdb.connections,
                 "verifiers",
-                "made", (json_int_t) m->verifiers_made,
-                "kept", (json_int_t) m->verifiers_kept,
+                "made", (json_int_t) ls.verifiers_made,
+                "kept", (json_int_t) ls.verifiers_kept,
                 "queued", (json_int_t) workers_queued(m->workers),
                 "cacheWrites",
                 "rows", (json_int_t) writes.rows,
@@ -412,7 +424,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                 m->config = config;
                 localnames_flush(m->localnames);
                 online_configure(m->online, m->config);
-                (void) userdb_refresh_groups(m);
+                (void) userdb_refresh_groups(m->userdb);
                 log_msg(LOG_NOTICE, "configuration reloaded from %s", m->config_path);
         }
         (void) sd_notify(false, "READY=1");
@@ -431,7 +443,6 @@ int manager_new(const char *config_path, struct neostra_config *config, Manager 
         m->userdb_fd = -1;
         m->config = config;
         m->started = now_wall();
-        m->last_api_latency_ms = -1;
         m->config_path = strdup(config_path);
         if (!m->config_path) {
                 r = -ENOMEM;
@@ -480,6 +491,32 @@ int manager_new(const char *config_path, struct neostra_config *config, Manager 
         r = writeback_new(m->event, m->users, &m->writeback);
         if (r < 0)
                 goto fail;
+        r = decisions_new(on_decision, m, &m->decisions);
+        if (r < 0)
+                goto fail;
+        r = userdb_new(&(struct userdb_deps) {
+                        .config = &m->config, .users = m->users, .localnames = m->localnames,
+                        .park = m->park, .cache = &m->cache,
+                }, &m->userdb);
+        if (r < 0)
+                goto fail;
+        r = logins_new(&(struct login_deps) {
+                        .event = m->event, .config = &m->config, .users = m->users,
+                        .writeback = m->writeback, .workers = m->workers, .api = m->api,
+                        .online = m->online, .userdb = m->userdb, .localnames = m->localnames,
+                        .decisions = m->decisions,
+                }, &m->logins);
+        if (r < 0)
+                goto fail;
+        r = auth_methods_new(&(struct auth_deps) {
+                        .config = &m->config, .users = m->users, .cache = &m->cache,
+                        .writeback = m->writeback, .api = m->api, .online = m->online,
+                        .logins = m->logins, .userdb = m->userdb, .localnames = m->localnames,
+                        .park = m->park, .ratelimit = m->ratelimit, .decisions = m->decisions,
+                        .status = status_json, .status_userdata = m,
+                }, &m->auth);
+        if (r < 0)
+                goto fail;
         /* Each socket its own server, so each has its own budget. */
         r = varlink_server_new(m->event, &(struct varlink_server_config) {
                         .description = "auth", .message_max = NEOSTRA_MESSAGE_MAX,
@@ -488,7 +525,7 @@ int manager_new(const char *config_path, struct neostra_config *config, Manager 
                         .url = NEOSTRA_URL,
                 }, &m->auth_server);
         if (r >= 0)
-                r = varlink_server_add_interface(m->auth_server, &auth_interface, m);
+                r = varlink_server_add_interface(m->auth_server, &auth_interface, m->auth);
         if (r >= 0)
                 r = varlink_server_new(m->event, &(struct varlink_server_config) {
                                 .description = "userdb", .message_max = USERDB_REPLY_MAX,
@@ -496,7 +533,7 @@ int manager_new(const char *config_path, struct neostra_config *config, Manager 
                                 .url = NEOSTRA_URL,
                         }, &m->userdb_server);
         if (r >= 0)
-                r = varlink_server_add_interface(m->userdb_server, &userdb_interface, m);
+                r = varlink_server_add_interface(m->userdb_server, &userdb_interface, m->userdb);
         if (r < 0)
                 goto fail;
         *ret = m;
@@ -513,14 +550,19 @@ Manager *manager_free(Manager *m) {
         /* Connections first: they cancel their API requests. */
         m->auth_server = varlink_server_free(m->auth_server);
         m->userdb_server = varlink_server_free(m->userdb_server);
-        login_cancel_all(m);
-        m->online = online_free(m->online);
-        /* Runs the done callbacks of queued jobs: users and cache still here. */
+        logins_cancel_all(m->logins);
+        /* Runs the done callbacks of queued jobs: logins, users and cache
+         * still here. */
         workers_free(m->workers);
+        online_free(m->online);
         api_free(m->api);
+        auth_methods_free(m->auth);
+        logins_free(m->logins);
         writeback_free(m->writeback);
         cache_close(m->cache);
+        userdb_free(m->userdb);
         user_table_free(m->users);
+        decisions_free(m->decisions);
         verifier_mac_done();
         names_park_free(m->park);
         localnames_free(m->localnames);
@@ -538,7 +580,6 @@ Manager *manager_free(Manager *m) {
                 (void) unlink(m->userdb_path_bound);
                 free(m->userdb_path_bound);
         }
-        userdb_free_groups(m);
         neostra_config_free(m->config);
         free(m->config_path);
         sd_event_unref(m->event);
@@ -567,7 +608,7 @@ int manager_open_cache(Manager *m) {
         r = cache_load(m->cache, load_user, m);
         if (r < 0)
                 log_msg(LOG_ERR, "cannot read the cache: %s", strerror(-r));
-        r = cache_load_groups(m->cache, userdb_load_group, m);
+        r = cache_load_groups(m->cache, userdb_load_group, m->userdb);
         if (r < 0)
                 log_msg(LOG_ERR, "cannot read the group ids from the cache: %s", strerror(-r));
         log_msg(LOG_INFO, "cache %s/%s: %zu user(s)", m->config->cache_directory, CACHE_FILE_NAME,
@@ -584,7 +625,7 @@ static void prepare_loaded_user(struct user_record *u, void *userdata) {
          * whole table is loaded, so no stored uid is handed out twice. */
         if (u->uid == 0 && u->last_online_success == 0)
                 return;
-        if (userdb_prepare_user(m, u) == 0 && u->uid != before)
+        if (userdb_prepare_user(m->userdb, u) == 0 && u->uid != before)
                 writeback_save(m->writeback, u, NULL);
 }
 
@@ -592,7 +633,7 @@ int manager_prepare_identities(Manager *m) {
         int r;
 
         user_table_foreach(m->users, prepare_loaded_user, m);
-        r = userdb_refresh_groups(m);
+        r = userdb_refresh_groups(m->userdb);
         /* Loading a big cache leaves the heap with free blocks between
          * the records (SQLite's rows, the roles' JSON, NSS answers): hand
          * the free pages back (~2 MB with 100,000 users). */

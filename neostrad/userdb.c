@@ -29,18 +29,47 @@
 #include "neostra/varlink.h"
 #include "userdb.h"
 
+struct UserDb {
+        struct neostra_config *const *config;   /* the manager's: a reload replaces it */
+        struct user_table *users;
+        LocalNames *localnames;
+        NamesPark *park;
+        Cache *const *cache;                    /* NULL inside: running without one */
+        struct group_id *group_ids;     /* published groups' gids, as stored */
+        size_t n_group_ids;
+        struct mapped_group *mapped;    /* [groups] names as they resolve here */
+        size_t n_mapped;
+        struct provisional *provisional; /* first_login reservations, USERDB_PROVISIONAL_MAX slots */
+        uint64_t provisional_seq;
+};
+
+static const struct neostra_config *cfg(const UserDb *db) {
+        return *db->config;
+}
+
+int userdb_new(const struct userdb_deps *deps, UserDb **ret) {
+        UserDb *db = calloc(1, sizeof(*db));
+
+        if (!db)
+                return -ENOMEM;
+        *db = (UserDb) { .config = deps->config, .users = deps->users, .localnames = deps->localnames,
+                         .park = deps->park, .cache = deps->cache };
+        *ret = db;
+        return 0;
+}
+
 /* ---- identities: ids and local names (NSS; never while answering) ------- */
 
-static bool name_is_local(Manager *m, const char *name) {
+static bool name_is_local(UserDb *db, const char *name) {
         uid_t uid;
         gid_t gid;
 
-        return localnames_user(m->localnames, name, &uid) > 0 ||
-               localnames_group(m->localnames, name, &gid) > 0;
+        return localnames_user(db->localnames, name, &uid) > 0 ||
+               localnames_group(db->localnames, name, &gid) > 0;
 }
 
 struct taken_ctx {
-        Manager *m;
+        UserDb *db;
         const struct user_record *self;
         const char *self_name;          /* its own reservation does not count */
 };
@@ -49,19 +78,19 @@ struct taken_ctx {
 static bool id_taken(uid_t id, void *userdata) {
         struct taken_ctx *ctx = userdata;
 
-        for (size_t i = 0; i < ctx->m->n_group_ids; i++)
-                if (ctx->m->group_ids[i].gid == id)
+        for (size_t i = 0; i < ctx->db->n_group_ids; i++)
+                if (ctx->db->group_ids[i].gid == id)
                         return true;
-        for (size_t i = 0; ctx->m->provisional && i < USERDB_PROVISIONAL_MAX; i++) {
-                const struct provisional *p = &ctx->m->provisional[i];
+        for (size_t i = 0; ctx->db->provisional && i < USERDB_PROVISIONAL_MAX; i++) {
+                const struct provisional *p = &ctx->db->provisional[i];
 
                 if (p->name && p->uid == id && !(ctx->self_name && strcmp(p->name, ctx->self_name) == 0))
                         return true;
         }
-        return user_table_uid_used(ctx->m->users, id, ctx->self) || localnames_id_taken(ctx->m->localnames, id);
+        return user_table_uid_used(ctx->db->users, id, ctx->self) || localnames_id_taken(ctx->db->localnames, id);
 }
 
-static const struct mapped_group *find_mapped(Manager *m, const char *name);
+static const struct mapped_group *find_mapped(UserDb *db, const char *name);
 
 /* ---- first_login: provisional records ------------------------------------- */
 
@@ -72,10 +101,10 @@ static uint64_t now_mono_usec(void) {
         return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
 }
 
-static struct provisional *provisional_find(Manager *m, const char *name) {
-        for (size_t i = 0; m->provisional && i < USERDB_PROVISIONAL_MAX; i++)
-                if (m->provisional[i].name && strcmp(m->provisional[i].name, name) == 0)
-                        return &m->provisional[i];
+static struct provisional *provisional_find(UserDb *db, const char *name) {
+        for (size_t i = 0; db->provisional && i < USERDB_PROVISIONAL_MAX; i++)
+                if (db->provisional[i].name && strcmp(db->provisional[i].name, name) == 0)
+                        return &db->provisional[i];
         return NULL;
 }
 
@@ -84,22 +113,22 @@ static void provisional_drop(struct provisional *p) {
         *p = (struct provisional) {};
 }
 
-static void provisional_clear(Manager *m) {
-        for (size_t i = 0; m->provisional && i < USERDB_PROVISIONAL_MAX; i++)
-                provisional_drop(&m->provisional[i]);
+static void provisional_clear(UserDb *db) {
+        for (size_t i = 0; db->provisional && i < USERDB_PROVISIONAL_MAX; i++)
+                provisional_drop(&db->provisional[i]);
 }
 
 /* A free slot, or the oldest entry's (dropped). */
-static struct provisional *provisional_slot(Manager *m) {
+static struct provisional *provisional_slot(UserDb *db) {
         struct provisional *oldest = NULL;
 
-        if (!m->provisional) {
-                m->provisional = calloc(USERDB_PROVISIONAL_MAX, sizeof(*m->provisional));
-                if (!m->provisional)
+        if (!db->provisional) {
+                db->provisional = calloc(USERDB_PROVISIONAL_MAX, sizeof(*db->provisional));
+                if (!db->provisional)
                         return NULL;
         }
         for (size_t i = 0; i < USERDB_PROVISIONAL_MAX; i++) {
-                struct provisional *p = &m->provisional[i];
+                struct provisional *p = &db->provisional[i];
 
                 if (!p->name)
                         return p;
@@ -111,11 +140,11 @@ static struct provisional *provisional_slot(Manager *m) {
 }
 
 /* The reserved uid for a provisional name (a reservation not yet used). */
-static const struct provisional *provisional_by_uid(Manager *m, uid_t uid) {
-        if (!m->config->first_login || uid == 0)
+static const struct provisional *provisional_by_uid(UserDb *db, uid_t uid) {
+        if (!cfg(db)->first_login || uid == 0)
                 return NULL;
-        for (size_t i = 0; m->provisional && i < USERDB_PROVISIONAL_MAX; i++) {
-                const struct provisional *p = &m->provisional[i];
+        for (size_t i = 0; db->provisional && i < USERDB_PROVISIONAL_MAX; i++) {
+                const struct provisional *p = &db->provisional[i];
 
                 if (p->name && !p->local && p->uid == uid)
                         return p;
@@ -123,18 +152,18 @@ static const struct provisional *provisional_by_uid(Manager *m, uid_t uid) {
         return NULL;
 }
 
-static bool provisional_eligible(Manager *m, const char *name) {
-        return m->config->first_login && !user_table_get(m->users, name) && neostra_valid_login_name(name) &&
-               !neostra_user_excluded(m->config, name) && !find_mapped(m, name);
+static bool provisional_eligible(UserDb *db, const char *name) {
+        return cfg(db)->first_login && !user_table_get(db->users, name) && neostra_valid_login_name(name) &&
+               !neostra_user_excluded(cfg(db), name) && !find_mapped(db, name);
 }
 
 /* provisional_lookup() of name would look at local names now. */
-static bool provisional_check_due(Manager *m, const char *name) {
+static bool provisional_check_due(UserDb *db, const char *name) {
         const struct provisional *p;
 
-        if (!provisional_eligible(m, name))
+        if (!provisional_eligible(db, name))
                 return false;
-        p = provisional_find(m, name);
+        p = provisional_find(db, name);
         return !(p && now_mono_usec() - p->checked_usec < USERDB_LOCAL_CHECK_USEC);
 }
 
@@ -143,13 +172,13 @@ static bool provisional_check_due(Manager *m, const char *name) {
  * there is none: first_login off, a known user (its own record answers),
  * not a name we would send to the API (invalid, excluded, no email), a
  * [groups] name, or a local user or group name.  Everything but the local
- * check is memory only; that check (NSS, local sources only: DESIGN.md
- * decision 9; looked up off the loop before the query gets here, see
+ * check is memory only; that check (NSS, local sources only: the daemon
+ * never asks its own socket; looked up off the loop before the query gets here, see
  * method_lookup()) and the uid probing run once per name and are
  * remembered for USERDB_LOCAL_CHECK_USEC; the uid, once reserved, never
  * changes while the entry lives.
  */
-static const struct provisional *provisional_lookup(Manager *m, const char *name) {
+static const struct provisional *provisional_lookup(UserDb *db, const char *name) {
         struct provisional *p;
         uint64_t now = now_mono_usec();
         char *email = NULL, *copy = NULL;
@@ -157,22 +186,22 @@ static const struct provisional *provisional_lookup(Manager *m, const char *name
         bool local;
         int r;
 
-        if (!provisional_eligible(m, name))
+        if (!provisional_eligible(db, name))
                 return NULL;
-        p = provisional_find(m, name);
+        p = provisional_find(db, name);
         if (p && now - p->checked_usec < USERDB_LOCAL_CHECK_USEC)
                 return p->local ? NULL : p;
-        if (neostra_email_for_user(m->config, name, &email) < 0)
+        if (neostra_email_for_user(cfg(db), name, &email) < 0)
                 return NULL;
 
-        local = name_is_local(m, name);
+        local = name_is_local(db, name);
         if (!local && !(p && p->uid != 0)) {
-                struct taken_ctx ctx = { m, NULL, name };
+                struct taken_ctx ctx = { db, NULL, name };
 
-                r = ids_assign(email, m->config->uid_min, m->config->uid_max, id_taken, &ctx, &uid);
+                r = ids_assign(email, cfg(db)->uid_min, cfg(db)->uid_max, id_taken, &ctx, &uid);
                 if (r < 0) {
                         log_msg(LOG_ERR, "no free uid in [%u, %u] for a first login of %s: %s",
-                                (unsigned) m->config->uid_min, (unsigned) m->config->uid_max, name,
+                                (unsigned) cfg(db)->uid_min, (unsigned) cfg(db)->uid_max, name,
                                 strerror(-r));
                         free(email);
                         return NULL;
@@ -181,12 +210,12 @@ static const struct provisional *provisional_lookup(Manager *m, const char *name
         free(email);
         if (!p) {
                 copy = strdup(name);
-                p = copy ? provisional_slot(m) : NULL;
+                p = copy ? provisional_slot(db) : NULL;
                 if (!p) {
                         free(copy);
                         return NULL;
                 }
-                *p = (struct provisional) { .name = copy, .seq = ++m->provisional_seq };
+                *p = (struct provisional) { .name = copy, .seq = ++db->provisional_seq };
         }
         if (uid != 0)
                 p->uid = uid;
@@ -195,10 +224,10 @@ static const struct provisional *provisional_lookup(Manager *m, const char *name
         return p->local ? NULL : p;
 }
 
-size_t userdb_identity_keys(Manager *m, const char *name, struct localnames_key *keys) {
-        const struct user_record *u = user_table_get(m->users, name);
-        const struct provisional *p = provisional_find(m, name);
-        uid_t min = m->config->uid_min, max = m->config->uid_max;
+size_t userdb_identity_keys(UserDb *db, const char *name, struct localnames_key *keys) {
+        const struct user_record *u = user_table_get(db->users, name);
+        const struct provisional *p = provisional_find(db, name);
+        uid_t min = cfg(db)->uid_min, max = cfg(db)->uid_max;
         char *email = NULL;
         size_t n = 0;
 
@@ -213,7 +242,7 @@ size_t userdb_identity_keys(Manager *m, const char *name, struct localnames_key 
         else if (u && u->email && *u->email)
                 keys[n++] = (struct localnames_key) { .kind = LOCALNAMES_ID_TAKEN,
                                                       .id = ids_candidate(u->email, min, max) };
-        else if (neostra_email_for_user(m->config, name, &email) >= 0) {
+        else if (neostra_email_for_user(cfg(db), name, &email) >= 0) {
                 keys[n++] = (struct localnames_key) { .kind = LOCALNAMES_ID_TAKEN,
                                                       .id = ids_candidate(email, min, max) };
                 free(email);
@@ -221,9 +250,9 @@ size_t userdb_identity_keys(Manager *m, const char *name, struct localnames_key 
         return n;
 }
 
-int userdb_prepare_user(Manager *m, struct user_record *u) {
-        struct taken_ctx ctx = { m, u, u->name };
-        struct provisional *p = provisional_find(m, u->name);
+int userdb_prepare_user(UserDb *db, struct user_record *u) {
+        struct taken_ctx ctx = { db, u, u->name };
+        struct provisional *p = provisional_find(db, u->name);
         uid_t reserved = p && !p->local ? p->uid : 0;
         bool local;
         uid_t uid;
@@ -234,7 +263,7 @@ int userdb_prepare_user(Manager *m, struct user_record *u) {
         if (p)
                 provisional_drop(p);
 
-        local = name_is_local(m, u->name);
+        local = name_is_local(db, u->name);
         if (local && !u->local_conflict)
                 log_msg(LOG_WARNING, "Neostra user %s has the name of a local user or group; "
                         "the local one wins and %s is not published through userdb", u->name, u->name);
@@ -245,87 +274,89 @@ int userdb_prepare_user(Manager *m, struct user_record *u) {
         /* The uid a first-login lookup promised, unless meanwhile someone
          * else has it (a local account made since). */
         if (reserved != 0 && !id_taken(reserved, &ctx)) {
-                user_table_set_uid(m->users, u, reserved);
+                user_table_set_uid(db->users, u, reserved);
                 log_msg(LOG_INFO, "assigned uid %u to %s (as reserved at its first lookup)",
                         (unsigned) reserved, u->name);
                 return 0;
         }
-        r = ids_assign(u->email, m->config->uid_min, m->config->uid_max, id_taken, &ctx, &uid);
+        r = ids_assign(u->email, cfg(db)->uid_min, cfg(db)->uid_max, id_taken, &ctx, &uid);
         if (r < 0) {
-                log_msg(LOG_ERR, "no free uid in [%u, %u] for %s: %s", (unsigned) m->config->uid_min,
-                        (unsigned) m->config->uid_max, u->name, strerror(-r));
+                log_msg(LOG_ERR, "no free uid in [%u, %u] for %s: %s", (unsigned) cfg(db)->uid_min,
+                        (unsigned) cfg(db)->uid_max, u->name, strerror(-r));
                 return r;
         }
-        user_table_set_uid(m->users, u, uid);
+        user_table_set_uid(db->users, u, uid);
         log_msg(LOG_INFO, "assigned uid %u to %s", (unsigned) uid, u->name);
         return 0;
 }
 
-static struct group_id *find_group_id(Manager *m, const char *name) {
-        for (size_t i = 0; i < m->n_group_ids; i++)
-                if (strcmp(m->group_ids[i].name, name) == 0)
-                        return &m->group_ids[i];
+static struct group_id *find_group_id(UserDb *db, const char *name) {
+        for (size_t i = 0; i < db->n_group_ids; i++)
+                if (strcmp(db->group_ids[i].name, name) == 0)
+                        return &db->group_ids[i];
         return NULL;
 }
 
 int userdb_load_group(const char *name, gid_t gid, void *userdata) {
-        Manager *m = userdata;
+        UserDb *db = userdata;
         struct group_id *a;
         char *copy;
 
-        if (find_group_id(m, name))
+        if (find_group_id(db, name))
                 return 0;
         copy = strdup(name);
-        a = copy ? realloc(m->group_ids, (m->n_group_ids + 1) * sizeof(*a)) : NULL;
+        a = copy ? realloc(db->group_ids, (db->n_group_ids + 1) * sizeof(*a)) : NULL;
         if (!a) {
                 free(copy);
                 return -ENOMEM;
         }
-        m->group_ids = a;
-        m->group_ids[m->n_group_ids++] = (struct group_id) { .name = copy, .gid = gid };
+        db->group_ids = a;
+        db->group_ids[db->n_group_ids++] = (struct group_id) { .name = copy, .gid = gid };
         return 0;
 }
 
-static void free_mapped(Manager *m) {
-        for (size_t i = 0; i < m->n_mapped; i++)
-                free(m->mapped[i].name);
-        free(m->mapped);
-        m->mapped = NULL;
-        m->n_mapped = 0;
+static void free_mapped(UserDb *db) {
+        for (size_t i = 0; i < db->n_mapped; i++)
+                free(db->mapped[i].name);
+        free(db->mapped);
+        db->mapped = NULL;
+        db->n_mapped = 0;
 }
 
-void userdb_free_groups(Manager *m) {
-        provisional_clear(m);
-        free(m->provisional);
-        m->provisional = NULL;
-        free_mapped(m);
-        for (size_t i = 0; i < m->n_group_ids; i++)
-                free(m->group_ids[i].name);
-        free(m->group_ids);
-        m->group_ids = NULL;
-        m->n_group_ids = 0;
+UserDb *userdb_free(UserDb *db) {
+        if (!db)
+                return NULL;
+        provisional_clear(db);
+        free(db->provisional);
+        db->provisional = NULL;
+        free_mapped(db);
+        for (size_t i = 0; i < db->n_group_ids; i++)
+                free(db->group_ids[i].name);
+        free(db->group_ids);
+        free(db);
+        return NULL;
 }
 
-static int add_mapped(Manager *m, const char *name, gid_t gid, bool published) {
+static int add_mapped(UserDb *db, const char *name, gid_t gid, bool published) {
         struct mapped_group *a;
         char *copy;
 
-        for (size_t i = 0; i < m->n_mapped; i++)
-                if (strcmp(m->mapped[i].name, name) == 0)
+        for (size_t i = 0; i < db->n_mapped; i++)
+                if (strcmp(db->mapped[i].name, name) == 0)
                         return 0;
         copy = strdup(name);
-        a = copy ? realloc(m->mapped, (m->n_mapped + 1) * sizeof(*a)) : NULL;
+        a = copy ? realloc(db->mapped, (db->n_mapped + 1) * sizeof(*a)) : NULL;
         if (!a) {
                 free(copy);
                 return -ENOMEM;
         }
-        m->mapped = a;
-        m->mapped[m->n_mapped++] = (struct mapped_group) { .name = copy, .gid = gid, .published = published };
+        db->mapped = a;
+        db->mapped[db->n_mapped++] = (struct mapped_group) { .name = copy, .gid = gid, .published = published };
         return 0;
 }
 
-static int resolve_group(Manager *m, const char *name) {
-        struct taken_ctx ctx = { m, NULL, NULL };
+static int resolve_group(UserDb *db, const char *name) {
+        struct taken_ctx ctx = { db, NULL, NULL };
         struct group gr, *grr = NULL;
         struct group_id *a;
         char buf[16384];
@@ -336,41 +367,41 @@ static int resolve_group(Manager *m, const char *name) {
                 /* Local wins; the root group is never handed out. */
                 if (grr->gr_gid == 0)
                         return 0;
-                return add_mapped(m, name, grr->gr_gid, false);
+                return add_mapped(db, name, grr->gr_gid, false);
         }
         if (!neostra_valid_unix_name(name)) {
                 log_msg(LOG_WARNING, "[groups] names '%s', which is not a valid group name; not published", name);
                 return 0;
         }
-        a = find_group_id(m, name);
+        a = find_group_id(db, name);
         if (a)
-                return add_mapped(m, name, a->gid, true);
+                return add_mapped(db, name, a->gid, true);
 
-        r = ids_assign(name, m->config->uid_min, m->config->uid_max, id_taken, &ctx, &gid);
+        r = ids_assign(name, cfg(db)->uid_min, cfg(db)->uid_max, id_taken, &ctx, &gid);
         if (r < 0) {
-                log_msg(LOG_ERR, "no free gid in [%u, %u] for group %s: %s", (unsigned) m->config->uid_min,
-                        (unsigned) m->config->uid_max, name, strerror(-r));
+                log_msg(LOG_ERR, "no free gid in [%u, %u] for group %s: %s", (unsigned) cfg(db)->uid_min,
+                        (unsigned) cfg(db)->uid_max, name, strerror(-r));
                 return 0;
         }
-        r = userdb_load_group(name, gid, m);
+        r = userdb_load_group(name, gid, db);
         if (r < 0)
                 return r;
-        if (m->cache && (r = cache_put_group(m->cache, name, gid)) < 0)
+        if ((*db->cache) && (r = cache_put_group((*db->cache), name, gid)) < 0)
                 log_msg(LOG_ERR, "cannot store the gid of group %s: %s", name, strerror(-r));
         log_msg(LOG_INFO, "assigned gid %u to group %s", (unsigned) gid, name);
-        return add_mapped(m, name, gid, true);
+        return add_mapped(db, name, gid, true);
 }
 
-int userdb_refresh_groups(Manager *m) {
+int userdb_refresh_groups(UserDb *db) {
         int r = 0;
 
         /* A reload may change the uid range, [groups] or the policy: a
          * reservation is only ever a promise made under the current one. */
-        provisional_clear(m);
-        free_mapped(m);
-        for (size_t i = 0; r >= 0 && i < m->config->n_groups; i++)
-                for (size_t j = 0; r >= 0 && j < m->config->groups[i].groups.n; j++)
-                        r = resolve_group(m, m->config->groups[i].groups.v[j]);
+        provisional_clear(db);
+        free_mapped(db);
+        for (size_t i = 0; r >= 0 && i < cfg(db)->n_groups; i++)
+                for (size_t j = 0; r >= 0 && j < cfg(db)->groups[i].groups.n; j++)
+                        r = resolve_group(db, cfg(db)->groups[i].groups.v[j]);
         return r;
 }
 
@@ -380,15 +411,15 @@ static bool published_user(const struct user_record *u) {
         return u->uid != 0 && !u->local_conflict;
 }
 
-static const struct mapped_group *find_mapped(Manager *m, const char *name) {
-        for (size_t i = 0; i < m->n_mapped; i++)
-                if (strcmp(m->mapped[i].name, name) == 0)
-                        return &m->mapped[i];
+static const struct mapped_group *find_mapped(UserDb *db, const char *name) {
+        for (size_t i = 0; i < db->n_mapped; i++)
+                if (strcmp(db->mapped[i].name, name) == 0)
+                        return &db->mapped[i];
         return NULL;
 }
 
-bool userdb_published_gid(Manager *m, const char *name, gid_t *ret) {
-        const struct mapped_group *g = find_mapped(m, name);
+bool userdb_published_gid(UserDb *db, const char *name, gid_t *ret) {
+        const struct mapped_group *g = find_mapped(db, name);
 
         if (!g || !g->published)
                 return false;
@@ -397,27 +428,27 @@ bool userdb_published_gid(Manager *m, const char *name, gid_t *ret) {
 }
 
 /* The names of the groups u's roles map to that resolve on this host. */
-static json_t *member_of(Manager *m, const struct user_record *u) {
+static json_t *member_of(UserDb *db, const struct user_record *u) {
         struct neostra_strv names = {};
         json_t *a = json_array();
 
-        if (!a || neostra_groups_for_roles(m->config, (const char *const *) user_roles(u), user_n_roles(u),
+        if (!a || neostra_groups_for_roles(cfg(db), (const char *const *) user_roles(u), user_n_roles(u),
                                            &names) < 0) {
                 json_decref(a);
                 return NULL;
         }
         for (size_t i = 0; i < names.n; i++)
-                if (find_mapped(m, names.v[i]))
+                if (find_mapped(db, names.v[i]))
                         json_array_append_new(a, json_string(names.v[i]));
         free(names.v);
         return a;
 }
 
-static bool is_member(Manager *m, const struct user_record *u, const char *group) {
+static bool is_member(UserDb *db, const struct user_record *u, const char *group) {
         struct neostra_strv names = {};
         bool found = false;
 
-        if (neostra_groups_for_roles(m->config, (const char *const *) user_roles(u), user_n_roles(u),
+        if (neostra_groups_for_roles(cfg(db), (const char *const *) user_roles(u), user_n_roles(u),
                                      &names) < 0)
                 return false;
         for (size_t i = 0; i < names.n && !found; i++)
@@ -426,11 +457,11 @@ static bool is_member(Manager *m, const struct user_record *u, const char *group
         return found;
 }
 
-static json_t *user_json(Manager *m, const struct user_record *u) {
+static json_t *user_json(UserDb *db, const struct user_record *u) {
         char *home = NULL;
         json_t *rec;
 
-        if (neostra_home_for_user(m->config, u->name, &home) < 0)
+        if (neostra_home_for_user(cfg(db), u->name, &home) < 0)
                 return NULL;
         /* No password fields at all: the password is checked by PAM. */
         rec = json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:o}",
@@ -439,10 +470,10 @@ static json_t *user_json(Manager *m, const struct user_record *u) {
                         "gid", (json_int_t) u->uid,
                         "realName", u->name,
                         "homeDirectory", home,
-                        "shell", m->config->shell,
+                        "shell", cfg(db)->shell,
                         "disposition", "regular",
                         "service", USERDB_SERVICE,
-                        "memberOf", member_of(m, u));
+                        "memberOf", member_of(db, u));
         free(home);
         return rec;
 }
@@ -468,7 +499,7 @@ static json_t *group_json(const char *name, gid_t gid, json_t *members) {
  * enumeration never holds more than one user's records in memory.
  */
 struct query {
-        Manager *m;
+        UserDb *db;
         bool has_id;
         uid_t id;
         const char *name;       /* userName / groupName (the call's: valid until its answer) */
@@ -507,14 +538,14 @@ static void collect_user(struct user_record *u, void *userdata) {
 
         if (!published_user(u) || !query_matches(q, u->uid, u->name))
                 return;
-        add_result(q, json_pack("{s:o, s:b}", "record", user_json(q->m, u), "incomplete", false));
+        add_result(q, json_pack("{s:o, s:b}", "record", user_json(q->db, u), "incomplete", false));
 }
 
 static void collect_private_group(struct user_record *u, void *userdata) {
         struct query *q = userdata;
 
         /* A [groups] name we publish wins over a user's private group. */
-        if (!published_user(u) || find_mapped(q->m, u->name) || !query_matches(q, u->uid, u->name))
+        if (!published_user(u) || find_mapped(q->db, u->name) || !query_matches(q, u->uid, u->name))
                 return;
         add_result(q, json_pack("{s:o, s:b}", "record", group_json(u->name, u->uid, NULL),
                                 "incomplete", false));
@@ -529,13 +560,13 @@ static void collect_provisional(struct query *q, bool user) {
 
         if (json_array_size(q->results) > 0 || q->conflict)
                 return;
-        p = q->name ? provisional_lookup(q->m, q->name) : provisional_by_uid(q->m, q->id);
+        p = q->name ? provisional_lookup(q->db, q->name) : provisional_by_uid(q->db, q->id);
         if (!p || !query_matches(q, p->uid, p->name))
                 return;
         if (user) {
                 struct user_record tmp = { .name = p->name, .uid = p->uid };
 
-                rec = user_json(q->m, &tmp);
+                rec = user_json(q->db, &tmp);
                 if (rec)
                         json_object_del(rec, "memberOf");
         } else
@@ -545,7 +576,7 @@ static void collect_provisional(struct query *q, bool user) {
 }
 
 struct members_ctx {
-        Manager *m;
+        UserDb *db;
         const char *group;
         json_t *members;
 };
@@ -553,21 +584,21 @@ struct members_ctx {
 static void collect_member(struct user_record *u, void *userdata) {
         struct members_ctx *ctx = userdata;
 
-        if (published_user(u) && is_member(ctx->m, u, ctx->group))
+        if (published_user(u) && is_member(ctx->db, u, ctx->group))
                 json_array_append_new(ctx->members, json_string(u->name));
 }
 
 static void collect_role_groups(struct query *q) {
-        for (size_t i = 0; i < q->m->n_mapped; i++) {
-                const struct mapped_group *g = &q->m->mapped[i];
-                struct members_ctx ctx = { q->m, g->name, NULL };
+        for (size_t i = 0; i < q->db->n_mapped; i++) {
+                const struct mapped_group *g = &q->db->mapped[i];
+                struct members_ctx ctx = { q->db, g->name, NULL };
 
                 if (!g->published || !query_matches(q, g->gid, g->name))
                         continue;
                 ctx.members = json_array();
                 if (!ctx.members)
                         continue;
-                user_table_foreach(q->m->users, collect_member, &ctx);
+                user_table_foreach(q->db->users, collect_member, &ctx);
                 add_result(q, json_pack("{s:o, s:b}", "record", group_json(g->name, g->gid, ctx.members),
                                         "incomplete", false));
         }
@@ -579,11 +610,11 @@ static void collect_memberships(struct user_record *u, void *userdata) {
 
         if (!published_user(u) || (q->name && strcmp(u->name, q->name) != 0))
                 return;
-        if (neostra_groups_for_roles(q->m->config, (const char *const *) user_roles(u), user_n_roles(u),
+        if (neostra_groups_for_roles(cfg(q->db), (const char *const *) user_roles(u), user_n_roles(u),
                                      &names) < 0)
                 return;
         for (size_t i = 0; i < names.n; i++) {
-                if (!find_mapped(q->m, names.v[i]) || (q->other && strcmp(names.v[i], q->other) != 0))
+                if (!find_mapped(q->db, names.v[i]) || (q->other && strcmp(names.v[i], q->other) != 0))
                         continue;
                 add_result(q, json_pack("{s:s, s:s}", "userName", u->name, "groupName", names.v[i]));
         }
@@ -594,8 +625,8 @@ static void collect_memberships(struct user_record *u, void *userdata) {
  * and/or by id through the indexes (both when both are given, so a pair
  * naming two records is still seen as a conflict). */
 static void users_matching(struct query *q, void (*cb)(struct user_record *u, void *userdata)) {
-        struct user_record *by_name = q->name ? user_table_get(q->m->users, q->name) : NULL;
-        struct user_record *by_id = q->has_id ? user_table_get_by_uid(q->m->users, q->id) : NULL;
+        struct user_record *by_name = q->name ? user_table_get(q->db->users, q->name) : NULL;
+        struct user_record *by_id = q->has_id ? user_table_get_by_uid(q->db->users, q->id) : NULL;
 
         if (by_name)
                 cb(by_name, q);
@@ -618,12 +649,12 @@ static void snapshot_uid(struct user_record *u, void *userdata) {
 /* An enumeration visits the users published now, by uid: one added later
  * is not seen, one forgotten meanwhile is skipped. */
 static int query_enumerate(struct query *q, void (*per_user)(struct user_record *u, void *userdata)) {
-        struct uids_ctx ctx = { .max = user_table_size(q->m->users) };
+        struct uids_ctx ctx = { .max = user_table_size(q->db->users) };
 
         ctx.v = calloc(ctx.max ? ctx.max : 1, sizeof(*ctx.v));
         if (!ctx.v)
                 return -ENOMEM;
-        user_table_foreach(q->m->users, snapshot_uid, &ctx);
+        user_table_foreach(q->db->users, snapshot_uid, &ctx);
         q->uids = ctx.v;
         q->n_uids = ctx.n;
         q->per_user = per_user;
@@ -641,7 +672,7 @@ static json_t *query_next(struct query *q) {
                 json_array_clear(q->results);
                 q->next = 0;
                 while (q->at < q->n_uids && json_array_size(q->results) == 0) {
-                        struct user_record *u = user_table_get_by_uid(q->m->users, q->uids[q->at++]);
+                        struct user_record *u = user_table_get_by_uid(q->db->users, q->uids[q->at++]);
 
                         if (u)
                                 q->per_user(u, q);
@@ -689,7 +720,7 @@ struct lookup_params {
 
 enum lookup { LOOKUP_USER, LOOKUP_GROUP, LOOKUP_MEMBERSHIPS };
 
-static int method_lookup(VarlinkConn *c, struct lookup_params *p, Manager *m, enum lookup what) {
+static int method_lookup(VarlinkConn *c, struct lookup_params *p, UserDb *db, enum lookup what) {
         bool more = varlink_conn_more(c);
         struct query *q;
         bool enumeration;
@@ -702,19 +733,19 @@ static int method_lookup(VarlinkConn *c, struct lookup_params *p, Manager *m, en
                 return varlink_conn_error(c, VARLINK_ERROR_EXPECTED_MORE, NULL), 0;
         /* userdb = no (a socket from systemd, or a reload): publish nothing,
          * but answer at once. */
-        if (!m->config->userdb)
+        if (!cfg(db)->userdb)
                 return varlink_conn_error(c, USERDB_ERROR_NO_RECORD, NULL), 0;
         /* A name not seen yet (first_login): its local-name checks run off
          * the loop while this query alone waits. */
-        if (!enumeration && p->name && what != LOOKUP_MEMBERSHIPS && provisional_check_due(m, p->name)) {
+        if (!enumeration && p->name && what != LOOKUP_MEMBERSHIPS && provisional_check_due(db, p->name)) {
                 struct localnames_key keys[USERDB_IDENTITY_KEYS_MAX];
                 struct localnames_stats st;
 
                 /* Anyone may ask for any name: such lookups get at most
                  * half of what may be out, logins keep the rest. */
-                localnames_stats(m->localnames, &st);
+                localnames_stats(db->localnames, &st);
                 r = st.pending < LOCALNAMES_PENDING_MAX / 2
-                            ? names_park_need(m->park, c, NAMES_CALL, keys, userdb_identity_keys(m, p->name, keys))
+                            ? names_park_need(db->park, c, NAMES_CALL, keys, userdb_identity_keys(db, p->name, keys))
                             : -EBUSY;
                 if (r == 0)
                         return 0;
@@ -725,7 +756,7 @@ static int method_lookup(VarlinkConn *c, struct lookup_params *p, Manager *m, en
         q = calloc(1, sizeof(*q));
         if (!q)
                 return -ENOMEM;
-        *q = (struct query) { .m = m, .has_id = p->id.set, .id = p->id.id, .name = p->name, .other = p->other,
+        *q = (struct query) { .db = db, .has_id = p->id.set, .id = p->id.id, .name = p->name, .other = p->other,
                               .results = json_array() };
         if (!q->results) {
                 query_free(q);
@@ -753,7 +784,7 @@ static int method_lookup(VarlinkConn *c, struct lookup_params *p, Manager *m, en
         default:
                 /* By user: that user's record only; by group alone: everyone. */
                 if (q->name) {
-                        struct user_record *u = user_table_get(m->users, q->name);
+                        struct user_record *u = user_table_get(db->users, q->name);
 
                         if (u)
                                 collect_memberships(u, q);

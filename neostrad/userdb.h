@@ -5,7 +5,7 @@
  * assigned), their user-private groups, the role groups [groups] names
  * that do not exist locally, and the memberships the roles map to (local
  * groups such as sudo included).  Every answer comes from memory: a slow
- * userdb service stalls every lookup on the host (DESIGN.md decision 2).
+ * userdb service stalls every lookup on the host (README, "Identities through userdb").
  * The NSS lookups needed to keep local names winning and to pick free ids
  * happen when a user is loaded or signs in and when the config is
  * (re)loaded, never while answering a query for a known name.  The one
@@ -19,7 +19,10 @@
 
 #include <jansson.h>
 
-#include "manager.h"
+#include "cache.h"
+#include "localnames.h"
+#include "nss-park.h"
+#include "users.h"
 #include "varlink-server.h"
 
 #define USERDB_SERVICE              "io.neostra"
@@ -64,11 +67,26 @@ struct provisional {
         uint64_t seq;           /* creation order, for eviction */
 };
 
+typedef struct UserDb UserDb;
+
+/* What the published identities are made of (borrowed; they outlive it). */
+struct userdb_deps {
+        struct neostra_config *const *config;   /* the manager's: a reload replaces it */
+        struct user_table *users;
+        LocalNames *localnames;
+        NamesPark *park;
+        Cache *const *cache;                    /* opened after the UserDb is made */
+};
+
+int userdb_new(const struct userdb_deps *deps, UserDb **ret);
+/* Also forgets the provisional reservations. */
+UserDb *userdb_free(UserDb *db);
+
 /* The largest userdb reply: a group record lists its members in one
  * message, about 10 to 20 bytes each. */
 #define USERDB_REPLY_MAX            (4u * 1024u * 1024u)
 
-/* io.systemd.UserDatabase, registered with the Manager as userdata. */
+/* io.systemd.UserDatabase, registered with the UserDb as userdata. */
 extern const struct varlink_interface userdb_interface;
 
 /* Remember a stored group assignment (cache_load_groups callback). */
@@ -77,21 +95,19 @@ int userdb_load_group(const char *name, gid_t gid, void *userdata);
 /* Resolve every [groups] name: local, or published with a stable gid
  * (assigned and stored when new).  After the cache is loaded and on
  * every reload. */
-int userdb_refresh_groups(Manager *m);
+int userdb_refresh_groups(UserDb *db);
 
 /* Give u its stable uid if it has none yet (storing nothing: the caller
  * saves the user), and note whether a local name shadows it.  Returns 0
  * or a negative errno (no free id: the user is then not published). */
-int userdb_prepare_user(Manager *m, struct user_record *u);
+int userdb_prepare_user(UserDb *db, struct user_record *u);
 
 /* The NSS answers userdb_prepare_user() will read for name (at most
  * USERDB_IDENTITY_KEYS_MAX, written to keys): its local user and group,
  * and the id it would be given.  Returns how many. */
 #define USERDB_IDENTITY_KEYS_MAX 3u
-size_t userdb_identity_keys(Manager *m, const char *name, struct localnames_key *keys);
+size_t userdb_identity_keys(UserDb *db, const char *name, struct localnames_key *keys);
 
 /* true and the gid when name is a [groups] group neostrad publishes. */
-bool userdb_published_gid(Manager *m, const char *name, gid_t *ret);
+bool userdb_published_gid(UserDb *db, const char *name, gid_t *ret);
 
-/* Also forgets the provisional reservations. */
-void userdb_free_groups(Manager *m);

@@ -18,11 +18,17 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "api.h"
 #include "verifier.h"
 
 struct make_job;
+
+/* Unix seconds: the times records keep. */
+static inline int64_t now_wall(void) {
+        return (int64_t) time(NULL);
+}
 
 /*
  * The roles of one or more users, interned: the many users with the same
@@ -77,7 +83,7 @@ struct user_live {
         struct user_secrets unsaved;
         unsigned char verifier_mac[VERIFIER_MAC_SIZE]; /* verifier_mac() of the verifier's password */
         unsigned char success_mac[VERIFIER_MAC_SIZE];  /* that of the last online success */
-        bool save_queued;               /* manager.c: in the write queue */
+        bool save_queued;               /* writeback.c: in the write queue */
         bool verifier_mac_set;          /* false: unknown (e.g. the verifier came from the cache) */
         bool success_mac_set;
 };

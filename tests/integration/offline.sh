@@ -1,6 +1,6 @@
 #!/bin/sh
-# offline.sh BUILDDIR: logins through an API outage (issue 3, DESIGN.md
-# decisions 5 and 6), through the real daemon over its socket and, for what
+# offline.sh BUILDDIR: logins through an API outage (README, "When the API
+# is down or slow"), through the real daemon over its socket and, for what
 # the user sees, through pam_neostra.so with tests/pamcheck:
 #   - offline within and past offline_max_age (the module's info message
 #     says the login was checked offline, and until when);

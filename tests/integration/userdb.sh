@@ -139,7 +139,7 @@ sys.exit(0 if r.get("userName") == "alice" and r.get("uid") == int(sys.argv[1]) 
                 esac ;;
         *) nt_fail "id alice: '$out'" ;;
         esac
-        # No self-wait (DESIGN.md decision 9): with our socket now where
+        # No self-wait (README, "Identities through userdb"): with our socket now where
         # nss-systemd looks, a first sign-in makes the daemon look up local
         # names and ids; its NSS must not ask itself (that would hang).
         start=$(date +%s%N)
