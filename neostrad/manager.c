@@ -529,6 +529,10 @@ int manager_new(const char *config_path, struct neostra_config *config, Manager 
         if (r >= 0)
                 r = varlink_server_new(m->event, &(struct varlink_server_config) {
                                 .description = "userdb", .message_max = USERDB_REPLY_MAX,
+                                /* sshd and su look names up as root before
+                                 * PAM runs: ordinary users together cannot
+                                 * take every slot either. */
+                                .root_reserved = VARLINK_SERVER_ROOT_RESERVED,
                                 .vendor = "Neostra", .product = "neostrad", .version = NEOSTRA_VERSION,
                                 .url = NEOSTRA_URL,
                         }, &m->userdb_server);

@@ -582,32 +582,45 @@ def case_flood():
 
 
 def case_root_reserve():
-    """Enough ordinary uids to fill every slot of the auth socket, each up
-    to PEER_MAX: together they get no more than CONNECTIONS_MAX -
-    ROOT_RESERVED, and root still logs in."""
-    sock = itest.sock()
+    """Enough ordinary uids to fill every slot of each socket, each up to
+    PEER_MAX: together they get no more than CONNECTIONS_MAX -
+    ROOT_RESERVED on either, root still logs in, and root's userdb lookups
+    (sshd's, before PAM runs) are still answered."""
+    sock, usock = itest.sock(), itest.env("NEOSTRA_USERDB_SOCK")
     n_uids = (CONNECTIONS_MAX + PEER_MAX - 1) // PEER_MAX + 1
     holders = []
+    kept = {}
     try:
         for i in range(n_uids):
             h = Holder(RESERVE_UID_BASE + i)
             holders.append(h)
             h.open(sock, PEER_MAX + 4)
+            h.open(usock, PEER_MAX + 4)
         sync_accepts(sock)
-        kept = [h.count().get(sock, {}).get("open", 0) for h in holders]
+        sync_accepts(usock)
+        counts = [h.count() for h in holders]
+        kept = {path: [c.get(path, {}).get("open", 0) for c in counts] for path in (sock, usock)}
         ok, took, out = pam_login()
         st = sync_accepts(sock)
+        try:
+            rec = varlink.call(usock, UDB + "GetUserRecord", {"userName": "nobody-here", "service": "io.neostra"},
+                               timeout=5.0)
+        except (OSError, varlink.Closed) as e:
+            rec = {"exception": repr(e)}
     finally:
         for h in holders:
             h.close()
-    total = sum(kept)
-    print("# %d uids × %d connections: kept %s (%d in all)" % (n_uids, PEER_MAX + 4, kept, total))
     problems = []
-    if max(kept) > PEER_MAX:
-        problems.append("a uid holds %d connections on the auth socket (at most %d)" % (max(kept), PEER_MAX))
-    if total > CONNECTIONS_MAX - ROOT_RESERVED:
-        problems.append("ordinary uids hold %d of the auth socket's %d slots (at most %d: %d are root's)"
-                        % (total, CONNECTIONS_MAX, CONNECTIONS_MAX - ROOT_RESERVED, ROOT_RESERVED))
+    for path, name in ((sock, "auth"), (usock, "userdb")):
+        total = sum(kept.get(path, [0]))
+        print("# %s socket: %d uids × %d connections: kept %s (%d in all)"
+              % (name, n_uids, PEER_MAX + 4, kept.get(path), total))
+        if max(kept.get(path, [0])) > PEER_MAX:
+            problems.append("a uid holds %d connections on the %s socket (at most %d)"
+                            % (max(kept[path]), name, PEER_MAX))
+        if total > CONNECTIONS_MAX - ROOT_RESERVED:
+            problems.append("ordinary uids hold %d of the %s socket's %d slots (at most %d: %d are root's)"
+                            % (total, name, CONNECTIONS_MAX, CONNECTIONS_MAX - ROOT_RESERVED, ROOT_RESERVED))
     if not ok:
         problems.append("root's PAM login failed with the ordinary slots full:\n  | %s"
                         % out.replace("\n", "\n  | "))
@@ -615,6 +628,9 @@ def case_root_reserve():
         problems.append("root's PAM login took %.2f s with the ordinary slots full" % took)
     if st is None or "error" in st:
         problems.append("root's GetStatus with the ordinary slots full: %r" % (st,))
+    # Answered: a record (first_login's provisional one) or NoRecordFound.
+    if "exception" in rec or rec.get("error", UDB + "NoRecordFound") != UDB + "NoRecordFound":
+        problems.append("root's userdb lookup with the ordinary slots full: %r" % (rec,))
     expect(not problems, "\n".join(problems))
     wait_drained()
 
