@@ -106,7 +106,20 @@ static int peer_may_ask(VarlinkConn *c, AuthMethods *m, const char *method, cons
                 .kind = LOCALNAMES_UID_NAME, .id = uid }, 1);
         if (r <= 0)
                 return r == 0 ? 0 : reply_no_names(c, m, method, r);
-        if (localnames_uid_name(m->d.localnames, uid, &name) > 0 && strcmp(name, user) == 0)
+        r = localnames_uid_name(m->d.localnames, uid, &name);
+        if (r < 0)
+                return reply_no_names(c, m, method, r);
+        if (r == 0 && uid >= config_of(m)->uid_min && uid <= config_of(m)->uid_max) {
+                /* No local account has the uid: in our range it is one of
+                 * the users we publish (a userdb-only user's screen locker
+                 * or neostractl token).  NSS here never sees our own
+                 * records (SYSTEMD_BYPASS_USERDB), so our table answers. */
+                const struct user_record *u = user_table_get_by_uid(m->d.users, uid);
+
+                name = u ? u->name : NULL;
+                r = name != NULL;
+        }
+        if (r > 0 && strcmp(name, user) == 0)
                 return 1;
         return reply_error(c, NEOSTRA_ERROR_PERMISSION_DENIED, "only root may ask about another user");
 }
@@ -243,10 +256,18 @@ static int method_check_account(VarlinkConn *c, void *params, void *userdata) {
         struct user_record *u;
         char reason[512];
         bool allowed;
+        int r;
 
         if (peer_may_ask(c, m, "CheckAccount", p->user) <= 0 || need_names(c, m, "CheckAccount", p->user, false) <= 0)
                 return 0;
-        if (not_ours(m, p->user) != 0)
+        r = not_ours(m, p->user);
+        if (r < 0) {
+                /* Never "not ours" on a failed lookup: the module would let
+                 * the account step pass. */
+                log_msg(LOG_ERR, "cannot look up local accounts: %s", strerror(-r));
+                return reply_error(c, NEOSTRA_ERROR_SERVICE_UNAVAILABLE, "cannot look up local accounts");
+        }
+        if (r > 0)
                 return reply_error(c, NEOSTRA_ERROR_NOT_OUR_USER, "local system account or excluded name");
         if (!config_of(m)->api_url)
                 return reply_unconfigured(c, m, "CheckAccount", p->user, p->service, NULL, NULL);
@@ -298,8 +319,8 @@ static int method_get_user(VarlinkConn *c, void *params, void *userdata) {
                 return reply_error(c, NEOSTRA_ERROR_USER_UNKNOWN, "no sign-in seen for this user");
         /* Never the token or the verifier: only whether they are held. */
         (void) varlink_conn_reply(c, json_pack(
-                "{s:s, s:s, s:o, s:o, s:I, s:b, s:I, s:b, s:I, s:i, s:b}",
-                "user", u->name, "email", u->email,
+                "{s:s, s:s, s:I, s:o, s:o, s:I, s:b, s:I, s:b, s:I, s:i, s:b}",
+                "user", u->name, "email", u->email, "uid", (json_int_t) u->uid,
                 "roles", account_roles_json(user_roles(u), user_n_roles(u)),
                 "groups", account_groups_json(config_of(m), m->d.userdb, m->d.localnames, user_roles(u), user_n_roles(u)),
                 "lastOnlineSuccess", (json_int_t) u->last_online_success,

@@ -25,7 +25,8 @@
  *                         ServiceUnavailable, PermissionDenied, RateLimited
  *   CheckAccount  user, service?
  *                 → allowed, reason, roles[], groups[{name,gid}]
- *                 errors: UserUnknown, NotOurUser, PermissionDenied, RateLimited
+ *                 errors: UserUnknown, NotOurUser, PermissionDenied, RateLimited,
+ *                         ServiceUnavailable (never NotOurUser when NSS fails)
  *   GetStatus     (none) → version, protocol, state ("unknown", "online",
  *                 "offline"), since, nextProbe, started, users, connections,
  *                 connectionsAccepted, pendingApiRequests, lastApiLatencyMs,
@@ -35,7 +36,7 @@
  *                 queued}, cacheWrites{rows, transactions, failed},
  *                 localLookups{offLoop, onLoop, failed, staleCalls,
  *                 pending, kept}
- *   GetUser       user → user, email, roles[], groups[], lastOnlineSuccess,
+ *   GetUser       user → user, email, uid (0: none yet), roles[], groups[], lastOnlineSuccess,
  *                 hasToken, tokenExpires, hasVerifier, verifierTime,
  *                 offlineFailures, invalidated (root, or the caller's own)
  *   InvalidateCache  user? → (empty)   root only: the next login of user (or

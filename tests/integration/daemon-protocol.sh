@@ -58,7 +58,7 @@ chmod 0711 "$NT_TMP"
 nt_run_cases unknown_method pipelined_calls malformed_json non_object malformed_call \
       duplicate_keys oversize_message message_at_limit embedded_nul invalid_parameter \
       get_status get_info client_gone_while_pending half_closed_client_gets_answer \
-      concurrent_logins peer_policy not_our_users connection_cap idle_timeout
+      concurrent_logins peer_policy own_account_userdb_only not_our_users connection_cap idle_timeout
 
 # The daemon is still there and answering after all of that.
 if "$NT_PYTHON" "$here/varlink.py" call "$NEOSTRA_SOCK" io.neostra.Auth.GetStatus >/dev/null; then

@@ -482,6 +482,36 @@ def case_peer_policy():
         expect("error" not in itest.authenticate(USER, PASSWORD), "root login failed")
 
 
+def case_own_account_userdb_only():
+    """A user who exists only through neostrad (no local account: its uid
+    is one neostrad assigned) may check its own password and read its own
+    token, as a screen locker and neostractl token do, and nobody else's."""
+    if os.geteuid() != 0:
+        raise itest.Skip("needs root to connect as another uid")
+    itest.fresh_mock()
+    expect("error" not in itest.authenticate(USER, PASSWORD), "root signs alice in")
+    uid = itest.call("GetUser", {"user": USER})["parameters"]["uid"]
+    expect(uid >= 60000, "alice's uid is one neostrad assigned: %d" % uid)
+    replies = calls_as(uid, [
+        [AUTH + "Authenticate", {"user": USER, "password": PASSWORD}],
+        [AUTH + "GetToken", {"user": USER}],
+        [AUTH + "Authenticate", {"user": USER, "password": "wrong"}],
+        [AUTH + "GetUser", {"user": USER}],
+        [AUTH + "GetToken", {"user": "neostra-peer"}],
+        [AUTH + "Authenticate", {"user": "neostra-peer", "password": "x"}],
+    ])
+    expect("error" not in replies[0], "alice's own password as alice's uid: %r" % replies[0])
+    expect("error" not in replies[1] and replies[1]["parameters"].get("token"),
+           "alice's own token as alice's uid: %r" % {k: v for k, v in replies[1].items() if k != "parameters"})
+    expect_error(replies[2], AUTH + "AuthenticationFailed", "alice's wrong password as alice's uid")
+    expect("error" not in replies[3], "alice's own record as alice's uid: %r" % replies[3])
+    for r, what in zip(replies[4:], ("another user's token", "another user's password")):
+        expect_error(r, AUTH + "PermissionDenied", what + " as alice's uid")
+    # A uid in the range that is nobody's: denied.
+    replies = calls_as(uid + 1, [[AUTH + "GetToken", {"user": USER}]])
+    expect_error(replies[0], AUTH + "PermissionDenied", "alice's token as an unassigned uid")
+
+
 def case_not_our_users():
     """Local system accounts and excluded names never reach the API."""
     itest.fresh_mock()

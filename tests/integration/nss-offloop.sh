@@ -39,6 +39,7 @@ export NEOSTRA_NAMES_WAIT="${_w:-5}"
 echo "# NAMES_WAIT_USEC = $NEOSTRA_NAMES_WAIT s"
 
 nt_run_cases slow_lookup_holds_only_its_login slow_first_login_query hung_lookup_fails_closed \
-        failed_lookup_not_reused kept_answers_during_nss_outage stop_while_a_lookup_hangs
+        failed_lookup_not_reused failed_lookup_checkaccount_unavailable kept_answers_during_nss_outage \
+        stop_while_a_lookup_hangs
 nt_end_checks
 nt_finish

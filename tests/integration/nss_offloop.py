@@ -214,6 +214,19 @@ def case_failed_lookup_not_reused():
         login_ok(sock, "nssfail1")
 
 
+def case_failed_lookup_checkaccount_unavailable():
+    """NSS failing for the name of a CheckAccount (an SSH key's account
+    step): "unavailable", never NotOurUser, which the module would turn
+    into PAM_IGNORE and so let the account step pass."""
+    with daemon("failacct", "name nssfail3 fail\n") as (d, rules, sock, usock):
+        r = itest.call(itest.AUTH + "CheckAccount", {"user": "nssfail3"}, path=sock)
+        expect_error(r, UNAVAILABLE, "CheckAccount whose NSS lookup fails")
+        with open(rules, "w") as f:
+            f.write("")
+        r = itest.call(itest.AUTH + "CheckAccount", {"user": "nssfail3"}, path=sock)
+        expect_error(r, itest.AUTH + "UserUnknown", "CheckAccount once NSS answers (never signed in)")
+
+
 def case_stop_while_a_lookup_hangs():
     """SIGTERM while an NSS lookup hangs (a directory that never answers):
     the daemon answers the waiting login (fails it closed) and exits at
