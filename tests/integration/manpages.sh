@@ -12,8 +12,8 @@
 #    - every key of common/conf-keys.c's key table is documented in its section
 #      of neostrad.conf.5 and shown in its section of packaging/neostrad.conf,
 #      and every key those two document is in the table;
-#    - every argument pam_neostra.c's parse_args() accepts is an entry under
-#      OPTIONS in pam_neostra.8, and every entry there is accepted;
+#    - every argument parse_args() in pam_neostra/args.c accepts is an entry
+#      under OPTIONS in pam_neostra.8, and every entry there is accepted;
 #    - every command of neostractl's usage() (and of its dispatch in main)
 #      is under COMMANDS in neostractl.1; every long option of neostractl
 #      and neostrad is in its page.
@@ -31,7 +31,7 @@ nt_trap
 
 top=$NT_TOP
 conf_c=$top/common/conf-keys.c
-pam_c=$top/pam_neostra/pam_neostra.c
+pam_c=$top/pam_neostra/args.c
 ctl_c=$top/neostrad/neostractl.c
 daemon_c=$top/neostrad/neostrad.c
 shipped=$top/packaging/neostrad.conf
@@ -185,14 +185,14 @@ done
 report "$stale" "packaging/neostrad.conf shows no key the parser lacks" "packaging/neostrad.conf shows keys common/conf-keys.c does not have:"
 
 # PAM arguments: strcmp(arg, "flag") and arg_value(arg, "name") in parse_args().
-parse_args=$(sed -n '/^static void parse_args(/,/^}/p' "$pam_c")
+parse_args=$(sed -n '/^void parse_args(/,/^}/p' "$pam_c")
 pam_flags=$(printf '%s\n' "$parse_args" | grep -o 'strcmp(arg, "[a-z_]*")' | sed 's/.*"\(.*\)")/\1/')
 pam_values=$(printf '%s\n' "$parse_args" | grep -o 'arg_value(arg, "[a-z_]*")' | sed 's/.*"\(.*\)")/\1/')
 nargs=$(printf '%s\n%s\n' "$pam_flags" "$pam_values" | grep -c .)
 if [ "$nargs" -ge 10 ]; then
         nt_pass "read $nargs PAM arguments from parse_args()"
 else
-        nt_fail "could not read parse_args() in pam_neostra.c ($nargs arguments)"
+        nt_fail "could not read parse_args() in pam_neostra/args.c ($nargs arguments)"
 fi
 pam_options=$(man_section "$page_pam" OPTIONS)
 missing=

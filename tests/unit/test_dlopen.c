@@ -59,6 +59,9 @@ static const char *const internal[] = {
         "json_wipe_strings",
         "secure_free_string",
         "parse_args",
+        "classify_user",
+        "call_daemon",
+        "check_account",
 };
 
 static char module_path[PATH_MAX];
