@@ -54,7 +54,8 @@ COMMON_OBJ := $(call obj,$(COMMON_SRC))
 DAEMON_OBJ := $(call obj,$(DAEMON_SRC))
 MODULE_OBJ := $(call obj,$(MODULE_SRC))
 # The shared code the module links: none of it uses jansson.
-MODULE_COMMON_OBJ := $(call obj,common/conf.c common/names.c common/policy.c common/text.c \
+MODULE_COMMON_OBJ := $(call obj,common/conf.c common/conf-keys.c common/conf-load.c \
+                                  common/names.c common/policy.c common/text.c \
                                   common/transport.c common/wire.c)
 CTL_OBJ    := $(call obj,$(CTL_SRC))
 # Everything is rebuilt when a header or the flags here change.

@@ -6,8 +6,9 @@
  * reduced into [uid_min, uid_max].  An id already in use (by a local
  * account or group, or by another identity of ours) is skipped by linear
  * probing, wrapping around at uid_max.  The caller persists the result
- * (cache.c), so a later change of the local accounts or of the probing
- * order never moves an id that was handed out: a uid owns files on disk.
+ * (cache-users.c, cache-groups.c), so a later change of the local accounts
+ * or of the probing order never moves an id that was handed out: a uid
+ * owns files on disk.
  */
 #pragma once
 

@@ -47,7 +47,7 @@ struct neostra_config {
         char *refresh_path;               /* NULL: tokens are not refreshed */
 
         /* [users] */
-        char *email_template;             /* "%u"; %u exactly once, "%%" a percent sign (see conf.c) */
+        char *email_template;             /* "%u"; %u exactly once, "%%" a percent sign (see conf-keys.c) */
         uid_t minimum_uid;                /* 1000 */
         struct neostra_strv exclude;      /* names never sent; root always implied */
 

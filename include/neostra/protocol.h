@@ -96,8 +96,8 @@
 
 /*
  * The module's deadline for one whole call.  The daemon refuses an
- * [api] timeout that does not leave room below it (see conf.c), so the
- * daemon always answers first and says why.
+ * [api] timeout that does not leave room below it (see common/conf-keys.c),
+ * so the daemon always answers first and says why.
  */
 #define NEOSTRA_CLIENT_TIMEOUT_MS  30000u
 #define NEOSTRA_API_TIMEOUT_MAX_MS 25000u

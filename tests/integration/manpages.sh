@@ -9,11 +9,11 @@
 # 2. The pages cannot fall behind the code: the lists are taken from the
 #    sources, so a new key, argument, command or option without
 #    documentation fails here.
-#    - every key of common/conf.c's key table is documented in its section
+#    - every key of common/conf-keys.c's key table is documented in its section
 #      of neostrad.conf.5 and shown in its section of packaging/neostrad.conf,
 #      and every key those two document is in the table;
-#    - every argument pam_neostra.c's parse_args() accepts is an entry under
-#      OPTIONS in pam_neostra.8, and every entry there is accepted;
+#    - every argument parse_args() in pam_neostra/args.c accepts is an entry
+#      under OPTIONS in pam_neostra.8, and every entry there is accepted;
 #    - every command of neostractl's usage() (and of its dispatch in main)
 #      is under COMMANDS in neostractl.1; every long option of neostractl
 #      and neostrad is in its page.
@@ -30,8 +30,8 @@ nt_tmpdir
 nt_trap
 
 top=$NT_TOP
-conf_c=$top/common/conf.c
-pam_c=$top/pam_neostra/pam_neostra.c
+conf_c=$top/common/conf-keys.c
+pam_c=$top/pam_neostra/args.c
 ctl_c=$top/neostrad/neostractl.c
 daemon_c=$top/neostrad/neostrad.c
 shipped=$top/packaging/neostrad.conf
@@ -116,15 +116,15 @@ man_section() { # PAGE TITLE
                 on' "$1"
 }
 
-# "section key" for every entry of common/conf.c's key table.
+# "section key" for every entry of common/conf-keys.c's key table.
 conf_keys() {
-        sed -n '/^static const struct key_def keys\[\] = {/,/^};/p' "$conf_c" |
+        sed -n '/^const struct key_def conf_keys\[\] = {/,/^};/p' "$conf_c" |
                 grep -o 'SECTION_[A-Z]*, *"[a-z_0-9]*"' |
                 sed 's/^SECTION_\([A-Z]*\), *"\(.*\)"$/\1 \2/' | tr '[:upper:]' '[:lower:]'
 }
-# Every section name of the table section_names[].
+# Every section name of the table conf_section_names[].
 conf_sections() {
-        sed -n '/^static const char \*const section_names\[/,/^};/p' "$conf_c" |
+        sed -n '/^const char \*const conf_section_names\[/,/^};/p' "$conf_c" |
                 sed -n 's/.*\] = "\([a-z]*\)",.*/\1/p'
 }
 
@@ -134,9 +134,9 @@ sections=$(conf_sections)
 nsections=$(printf '%s\n' "$sections" | grep -c .)
 # A table we failed to read must not pass as "nothing to check".
 if [ "$nkeys" -ge 20 ] && [ "$nsections" -ge 5 ]; then
-        nt_pass "read $nkeys keys in $nsections sections from common/conf.c"
+        nt_pass "read $nkeys keys in $nsections sections from common/conf-keys.c"
 else
-        nt_fail "could not read the key table of common/conf.c ($nkeys keys, $nsections sections)"
+        nt_fail "could not read the key table of common/conf-keys.c ($nkeys keys, $nsections sections)"
 fi
 
 upper() { printf '%s' "$1" | tr '[:lower:]' '[:upper:]'; }
@@ -174,7 +174,7 @@ for s in $sections; do
                 printf '%s\n' "$keys" | grep -qx "$s $k" || stale="$stale [$s]$k"
         done
 done
-report "$stale" "neostrad.conf.5 documents no key the parser lacks" "neostrad.conf.5 documents keys common/conf.c does not have:"
+report "$stale" "neostrad.conf.5 documents no key the parser lacks" "neostrad.conf.5 documents keys common/conf-keys.c does not have:"
 stale=
 for s in $sections; do
         [ "$s" = groups ] && continue   # its keys are role names
@@ -182,17 +182,17 @@ for s in $sections; do
                 printf '%s\n' "$keys" | grep -qx "$s $k" || stale="$stale [$s]$k"
         done
 done
-report "$stale" "packaging/neostrad.conf shows no key the parser lacks" "packaging/neostrad.conf shows keys common/conf.c does not have:"
+report "$stale" "packaging/neostrad.conf shows no key the parser lacks" "packaging/neostrad.conf shows keys common/conf-keys.c does not have:"
 
 # PAM arguments: strcmp(arg, "flag") and arg_value(arg, "name") in parse_args().
-parse_args=$(sed -n '/^static void parse_args(/,/^}/p' "$pam_c")
+parse_args=$(sed -n '/^void parse_args(/,/^}/p' "$pam_c")
 pam_flags=$(printf '%s\n' "$parse_args" | grep -o 'strcmp(arg, "[a-z_]*")' | sed 's/.*"\(.*\)")/\1/')
 pam_values=$(printf '%s\n' "$parse_args" | grep -o 'arg_value(arg, "[a-z_]*")' | sed 's/.*"\(.*\)")/\1/')
 nargs=$(printf '%s\n%s\n' "$pam_flags" "$pam_values" | grep -c .)
 if [ "$nargs" -ge 10 ]; then
         nt_pass "read $nargs PAM arguments from parse_args()"
 else
-        nt_fail "could not read parse_args() in pam_neostra.c ($nargs arguments)"
+        nt_fail "could not read parse_args() in pam_neostra/args.c ($nargs arguments)"
 fi
 pam_options=$(man_section "$page_pam" OPTIONS)
 missing=

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests for the config parser (common/conf.c).  Every test works in
- * its own mkdtemp() directory, removed again in teardown.  The ownership
- * tests need root to chown files; without it they report themselves
- * skipped.
+ * Unit tests for the config parser (common/conf.c, conf-keys.c and
+ * conf-load.c).  Every test works in its own mkdtemp() directory, removed
+ * again in teardown.  The ownership tests need root to chown files; without
+ * it they report themselves skipped.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -48,6 +48,8 @@ static const char *const internal[] = {
         "vbuf_done",
         "neostra_config_load",
         "neostra_user_excluded",
+        "conf_keys",
+        "conf_split_list",
         "neostra_client_call",
         "neostra_client_open",
         "neostra_client_receive",
@@ -57,6 +59,9 @@ static const char *const internal[] = {
         "json_wipe_strings",
         "secure_free_string",
         "parse_args",
+        "classify_user",
+        "call_daemon",
+        "check_account",
 };
 
 static char module_path[PATH_MAX];
