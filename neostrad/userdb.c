@@ -14,12 +14,14 @@
  * PID 1 queries the socket directly and needs it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cache.h"
 #include "ids.h"
@@ -512,6 +514,7 @@ struct query {
         uid_t *uids;            /* the users to visit */
         size_t n_uids, at;
         json_t *ahead;          /* the record after the one being sent */
+        bool first_login;       /* the caller is one a first login asks through */
 };
 
 static void add_result(struct query *q, json_t *params) {
@@ -558,7 +561,7 @@ static void collect_provisional(struct query *q, bool user) {
         const struct provisional *p;
         json_t *rec;
 
-        if (json_array_size(q->results) > 0 || q->conflict)
+        if (!q->first_login || json_array_size(q->results) > 0 || q->conflict)
                 return;
         p = q->name ? provisional_lookup(q->db, q->name) : provisional_by_uid(q->db, q->id);
         if (!p || !query_matches(q, p->uid, p->name))
@@ -720,10 +723,45 @@ struct lookup_params {
 
 enum lookup { LOOKUP_USER, LOOKUP_GROUP, LOOKUP_MEMBERSHIPS };
 
+/* The programs a first login looks its name up through, before PAM runs:
+ * sshd (its privileged monitor; sshd-session and sshd-auth since OpenSSH
+ * 9.8), login and su.  They run as root (su setuid), so an ordinary user
+ * cannot pass for one by naming a process of its own. */
+static const char *const first_login_programs[] = { "sshd", "sshd-session", "sshd-auth", "login", "su" };
+
+/*
+ * Whether the caller is one of those: a provisional record (a name not
+ * seen yet) goes to them only, so `getent passwd oracle` from a shell, a
+ * package script or an audit tool sees no user that exists nowhere.  The
+ * program is told by /proc/PID/comm of SO_PEERCRED's pid (readable by the
+ * daemon's unprivileged user; /proc/PID/exe of a root process is not).
+ */
+static bool first_login_caller(VarlinkConn *c) {
+        char path[64], comm[32] = "";
+        ssize_t n;
+        int fd;
+
+        if (varlink_conn_uid(c) != 0)
+                return false;
+        snprintf(path, sizeof(path), "/proc/%d/comm", (int) varlink_conn_pid(c));
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return false;
+        n = read(fd, comm, sizeof(comm) - 1);
+        close(fd);
+        if (n <= 0)
+                return false;
+        comm[strcspn(comm, "\n")] = 0;
+        for (size_t i = 0; i < sizeof(first_login_programs) / sizeof(first_login_programs[0]); i++)
+                if (strcmp(comm, first_login_programs[i]) == 0)
+                        return true;
+        return false;
+}
+
 static int method_lookup(VarlinkConn *c, struct lookup_params *p, UserDb *db, enum lookup what) {
         bool more = varlink_conn_more(c);
         struct query *q;
-        bool enumeration;
+        bool enumeration, first_login;
         int r;
 
         if (!p->service || strcmp(p->service, USERDB_SERVICE) != 0)
@@ -737,7 +775,9 @@ static int method_lookup(VarlinkConn *c, struct lookup_params *p, UserDb *db, en
                 return varlink_conn_error(c, USERDB_ERROR_NO_RECORD, NULL), 0;
         /* A name not seen yet (first_login): its local-name checks run off
          * the loop while this query alone waits. */
-        if (!enumeration && p->name && what != LOOKUP_MEMBERSHIPS && provisional_check_due(db, p->name)) {
+        first_login = !enumeration && what != LOOKUP_MEMBERSHIPS && cfg(db)->first_login &&
+                      first_login_caller(c);
+        if (first_login && p->name && provisional_check_due(db, p->name)) {
                 struct localnames_key keys[USERDB_IDENTITY_KEYS_MAX];
                 struct localnames_stats st;
 
@@ -757,6 +797,7 @@ static int method_lookup(VarlinkConn *c, struct lookup_params *p, UserDb *db, en
         if (!q)
                 return -ENOMEM;
         *q = (struct query) { .db = db, .has_id = p->id.set, .id = p->id.id, .name = p->name, .other = p->other,
+                              .first_login = first_login,
                               .results = json_array() };
         if (!q->results) {
                 query_free(q);

@@ -56,6 +56,7 @@ struct VarlinkConn {
         VarlinkServer *server;
         int fd;
         uid_t uid;
+        pid_t pid;                      /* SO_PEERCRED's, at connect() */
         uint64_t created_usec;
         sd_event_source *io;
         sd_event_source *timer;
@@ -142,6 +143,10 @@ bool varlink_conn_alive(const VarlinkConn *c) {
 
 uid_t varlink_conn_uid(const VarlinkConn *c) {
         return c->uid;
+}
+
+pid_t varlink_conn_pid(const VarlinkConn *c) {
+        return c->pid;
 }
 
 bool varlink_conn_more(const VarlinkConn *c) {
@@ -679,7 +684,7 @@ static int on_accept(sd_event_source *source, int fd, uint32_t revents, void *us
                 close(cfd);
                 return 0;
         }
-        *c = (VarlinkConn) { .refs = 1, .state = CONN_IDLE, .server = s, .fd = cfd, .uid = cred.uid,
+        *c = (VarlinkConn) { .refs = 1, .state = CONN_IDLE, .server = s, .fd = cfd, .uid = cred.uid, .pid = cred.pid,
                              .created_usec = now_usec(s) };
         c->next = s->conns;
         if (c->next)

@@ -163,6 +163,8 @@ static inline void varlink_conn_unrefp(VarlinkConn **c) { varlink_conn_unref(*c)
 /* false once the connection is gone (client left, deadline, shutdown). */
 bool varlink_conn_alive(const VarlinkConn *c);
 uid_t varlink_conn_uid(const VarlinkConn *c);
+/* The peer's pid when it connected (SO_PEERCRED). */
+pid_t varlink_conn_pid(const VarlinkConn *c);
 /* The call asked for "more" (several records). */
 bool varlink_conn_more(const VarlinkConn *c);
 

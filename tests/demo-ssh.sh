@@ -152,8 +152,8 @@ if ! nt_wait_until 10 "sshd to listen" listening || _nt_gone "$spid"; then
 fi
 echo "sshd (pid $spid) listens on 127.0.0.1:$port"
 
-show "getent passwd erin      # not in /etc/passwd: nss-systemd asks neostrad (provisional record)"
-getent passwd erin
+show "getent passwd erin      # nothing yet: a name never seen is published to sshd, login and su only"
+getent passwd erin || echo "-> exit $?"
 show "export SSHPASS=$pw"
 show "sshpass -e ssh -p $port erin@127.0.0.1 id"
 SSHPASS=$pw timeout 30 sshpass -e ssh -F /dev/null -o StrictHostKeyChecking=no \
@@ -161,6 +161,8 @@ SSHPASS=$pw timeout 30 sshpass -e ssh -F /dev/null -o StrictHostKeyChecking=no \
         -o PubkeyAuthentication=no -o LogLevel=ERROR -p "$port" erin@127.0.0.1 id </dev/null
 rc=$?
 echo "-> exit $rc"
+show "getent passwd erin      # signed in once: published by neostrad through userdb"
+getent passwd erin
 show "ls -ld /home/erin       # made by pam_mkhomedir"
 ls -ld /home/erin
 show "getent group neo-dev    # published by neostrad"

@@ -501,16 +501,24 @@ expect_refused alice "$pw_alice" "alice with no role left upstream" account
 # ---- erin: only in the API, published through userdb ----------------------
 
 echo "# erin: userdb only"
-erin_pw() { getent passwd erin | cut -d: -f3; }
+# Before her first login erin's provisional record goes only to the programs
+# a first login asks through (sshd, login, su, as root): getent and id
+# copied under those names ask as they would; plain getent and id see no
+# such user.
+mkdir -p "$NT_TMP/as-sshd" "$NT_TMP/as-login"
+cp "$(command -v getent)" "$NT_TMP/as-sshd/sshd"
+cp "$(command -v id)" "$NT_TMP/as-login/login"
+GETENT=getent ID=id
+erin_pw() { $GETENT passwd erin | cut -d: -f3; }
 # erin_ids WHEN: getent passwd erin, getent group erin and `id erin` (run
 # here, outside any SSH session) agree on uid = gid = her private group's
 # gid; sets ids to "UID NEO_DEV_GID" (getent group neo-dev; "-" while
 # neo-dev is not published) for the comparisons across time.
 erin_ids() {
-        _pw=$(getent passwd erin | cut -d: -f3,4)
-        _gr=$(getent group erin | cut -d: -f3)
-        _dev=$(getent group neo-dev | cut -d: -f3)
-        _id=$(id erin 2>&1)
+        _pw=$($GETENT passwd erin | cut -d: -f3,4)
+        _gr=$($GETENT group erin | cut -d: -f3)
+        _dev=$($GETENT group neo-dev | cut -d: -f3)
+        _id=$($ID erin 2>&1)
         _idu=$(printf '%s\n' "$_id" | sed -n 's/^uid=\([0-9]*\)(erin) gid=\([0-9]*\)(erin) .*/\1:\2/p')
         ids="${_gr:-none} ${_dev:--}"
         if [ -n "$_gr" ] && [ "$_pw" = "$_gr:$_gr" ] && [ "$_idu" = "$_gr:$_gr" ]; then
@@ -532,14 +540,21 @@ same_ids() {
 if grep -q '^erin:' /etc/passwd /etc/shadow /etc/group; then
         nt_fail "erin is in a local file"
 fi
+if [ -z "$(getent passwd erin)" ] && [ -z "$(getent group erin)" ] && ! id erin >/dev/null 2>&1; then
+        nt_pass "erin before any login: getent and id from a shell find no such user"
+else
+        nt_fail "erin before any login: getent passwd erin '$(getent passwd erin)', id erin '$(id erin 2>&1)'"
+fi
+GETENT=$NT_TMP/as-sshd/sshd ID=$NT_TMP/as-login/login
 erin_before=$(erin_pw)
 if [ -n "$erin_before" ] && [ ! -e /home/erin ]; then
-        nt_pass "erin before any login: getent passwd erin: $(getent passwd erin) (provisional, from userdb)"
+        nt_pass "erin before any login, asked as sshd: $($GETENT passwd erin) (provisional, from userdb)"
 else
-        nt_fail "erin before any login: getent passwd erin: '$(getent passwd erin)'"
+        nt_fail "erin before any login, asked as sshd: '$($GETENT passwd erin)'"
 fi
-erin_ids "before her first login"
+erin_ids "before her first login (asked as sshd and login)"
 ids_before=$ids
+GETENT=getent ID=id
 if expect_session erin "$pw_erin" "erin (admin, dev; userdb only), first login, right password"; then
         if has_group adm && has_group neo-dev && id_line | grep -q "gid=$erin_before(erin)"; then
                 nt_pass "erin: id shows adm, the published neo-dev and her private group: $(id_line)"

@@ -11,8 +11,10 @@ provisional case) admin; mallory is in [users] exclude.  [identities]
 first_login is at its default (yes).
 """
 
+import ctypes
 import json
 import os
+import subprocess
 import socket
 import sys
 import threading
@@ -26,6 +28,13 @@ UDB = "io.systemd.UserDatabase."
 SERVICE = "io.neostra"
 NO_RECORD = UDB + "NoRecordFound"
 FAST_MS = 50.0
+
+
+# A provisional record (first_login) goes only to the programs a first
+# login asks through: sshd, login, su, as root (neostrad reads
+# /proc/PID/comm of the caller).  This process asks as "sshd";
+# case_provisional_callers asks as others.
+ctypes.CDLL(None, use_errno=True).prctl(15, b"sshd", 0, 0, 0)  # PR_SET_NAME
 
 
 def usock():
@@ -119,6 +128,44 @@ def case_no_record():
     # slow has not signed in yet: only a provisional record, no roles.
     r = record(ucall("GetUserRecord", {"userName": "slow"}), "slow, never seen")
     expect("memberOf" not in r, "a provisional record with memberOf: %r" % r)
+
+
+# A GetUserRecord of a name never seen, from a process named argv[2]:
+# prints the reply.
+ASK_AS = r"""
+import ctypes, json, socket, sys
+ctypes.CDLL(None).prctl(15, sys.argv[2].encode(), 0, 0, 0)
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect(sys.argv[1])
+s.sendall(json.dumps({"method": "io.systemd.UserDatabase.GetUserRecord",
+                      "parameters": {"userName": sys.argv[3], "service": "io.neostra"}}).encode() + b"\0")
+buf = b""
+while not buf.endswith(b"\0"):
+    d = s.recv(65536)
+    if not d:
+        break
+    buf += d
+print(buf.rstrip(b"\0").decode())
+"""
+
+
+def ask_as(name, user, uid=0):
+    r = subprocess.run([sys.executable, "-c", ASK_AS, usock(), name, user], user=uid, group=uid,
+                       extra_groups=[], capture_output=True, text=True, timeout=30, cwd="/")
+    expect(r.returncode == 0, "client %s as uid %d failed: %s" % (name, uid, r.stderr.strip()[-300:]))
+    return json.loads(r.stdout)
+
+
+def case_provisional_callers():
+    """A name never seen (first_login) gets its provisional record only when
+    sshd, login or su asks as root: getent from a shell, a package script
+    (adduser) or an ordinary user calling itself sshd see no such user."""
+    for prog in ("sshd", "sshd-session", "login", "su"):
+        record(ask_as(prog, "newhire1"), "newhire1 asked by root's %s" % prog)
+    for prog in ("getent", "adduser", "python3", "sshd-x", "ssh"):
+        expect_error(ask_as(prog, "newhire2"), NO_RECORD, "newhire2 asked by root's %s" % prog)
+    expect_error(ask_as("sshd", "newhire3", uid=4343), NO_RECORD, "newhire3 asked by carol's 'sshd'")
 
 
 def case_bad_service():

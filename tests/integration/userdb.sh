@@ -40,6 +40,9 @@ nt_mock_start "$NT_TMP/users.json" || { nt_fail "mock API start"; nt_finish; }
 # carol is a Neostra user and, in this namespace, a local account too:
 # local wins, she is never published.
 nt_add_test_user carol 4343 || { nt_fail "adding the local account carol"; nt_finish; }
+# provisional_callers connects as carol: she must reach the socket (search
+# only; the logs stay 0700).
+chmod 0711 "$NT_TMP"
 
 uid_min=300000 uid_max=309999
 {
@@ -67,7 +70,7 @@ else
 fi
 
 nt_run_cases login user_by_name user_by_uid no_record bad_service unknown_parameters \
-        enumerate_users groups memberships provisional provisional_policy provisional_fast \
+        enumerate_users groups memberships provisional provisional_policy provisional_callers provisional_fast \
         fast_while_api_hangs local_wins socket_activation socket_activation_one_unit socket_activation_userdb_off first_login_off \
         provisional_reserved
 
