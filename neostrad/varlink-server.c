@@ -280,6 +280,12 @@ static int conn_queue(VarlinkConn *c, json_t *msg) {
                         c->server->config.description, (unsigned) c->uid, c->server->config.message_max);
                 msg = varlink_error_reason(c->iface ? c->iface->error_unavailable : VARLINK_ERROR_PROTOCOL,
                                            "reply too large");
+                /* An error ends the call: a stream stops here. */
+                if (c->state == CONN_STREAMING) {
+                        c->state = CONN_IDLE;
+                        call_done(c);
+                        conn_set_deadline(c, VARLINK_SERVER_IDLE_USEC);
+                }
                 r = msg ? varlink_encode_max(msg, &c->out, c->server->config.message_max) : -ENOMEM;
                 json_decref(msg);
         }
