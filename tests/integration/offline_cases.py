@@ -21,7 +21,7 @@ read from $NEOSTRA_CANARY_FILE: never on a command line, never in an
 environment; wrong passwords are plain words.
 
 Durations (the brief's "short" daemon): [api] timeout 2s, connect_timeout
-1s; [cache] offline_max_age 3s, offline_after 1s, max_failures 2.  The
+1s; [cache] offline_max_age 3s (10 s for its own case), offline_after 1s, max_failures 2.  The
 slow-API case uses [api] timeout 8s; the cached_auth_timeout case adds
 cached_auth_timeout 5s.  offline_max_age is compared in whole seconds
 (login.c verifier_fresh), so a verifier made at T is usable until
@@ -49,8 +49,12 @@ WRONG = "not-the-password-1"
 WRONG2 = "not-the-password-2"
 
 API_SHORT = "timeout = 2s\nconnect_timeout = 1s"
-CACHE_SHORT = "offline_max_age = 3s\noffline_after = 1s\nmax_failures = 2"
-MAX_AGE = 3
+CACHE_SHORT = "offline_max_age = %ds\noffline_after = 1s\nmax_failures = 2"
+SHORT_AGE = 3
+# offline_max_age's own case: long enough for its steps before the bound
+# on a loaded machine (two ASan pamcheck runs and three logins), short
+# enough to wait out.
+MAX_AGE = 10
 
 # Accounts of the mock, one (or two) per case so no case sees another's state.
 ACCOUNTS = {
@@ -147,13 +151,14 @@ def workdir(name):
     return d
 
 
-def start(name, url=None, api=API_SHORT, cache="", **sections):
+def start(name, url=None, api=API_SHORT, cache="", max_age=SHORT_AGE, **sections):
     """neostrad in workdir(name): [api] lines `api` (the short timeouts by
-    default), [cache] the short durations plus `cache`."""
+    default), [cache] the short durations (offline_max_age `max_age`
+    seconds) plus `cache`."""
     d = workdir(name)
     sock = os.path.join(d, "auth.sock")
     conf = itest.write_config(os.path.join(d, "neostrad.conf"), sock, url=url, api=api,
-                              cache=CACHE_SHORT + ("\n" + cache if cache else ""), **sections)
+                              cache=CACHE_SHORT % max_age + ("\n" + cache if cache else ""), **sections)
     return restart(d, conf, sock)
 
 
@@ -254,7 +259,7 @@ def case_offline_max_age():
     the module tells the user until when; past offline_max_age → no
     offline login (ServiceUnavailable; PAM_AUTHINFO_UNAVAIL)."""
     itest.fresh_mock_only()
-    daemon = start("max-age")
+    daemon = start("max-age", max_age=MAX_AGE)
     try:
         confdir = pam_service(daemon)
         reply, _ = expect_login(daemon, "basic", None, offline=False, what="online login")
