@@ -49,6 +49,10 @@ void logins_stats(const Logins *ls, struct login_stats *ret) {
         *ret = ls->stats;
 }
 
+bool logins_pending(const Logins *ls) {
+        return ls->pending != NULL;
+}
+
 enum check_mode {
         CHECK_CACHED,     /* cached_auth_timeout: no API call unless it fails */
         CHECK_OFFLINE,    /* the API cannot be asked: the verifier decides */

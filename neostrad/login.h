@@ -56,6 +56,8 @@ int logins_new(const struct login_deps *deps, Logins **ret);
 /* Cancels what is under way first (logins_cancel_all()). */
 Logins *logins_free(Logins *ls);
 void logins_stats(const Logins *ls, struct login_stats *ret);
+/* Whether a login is not freed yet (answered or not). */
+bool logins_pending(const Logins *ls);
 
 struct login_params {
         const char *user;

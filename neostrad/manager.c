@@ -668,3 +668,33 @@ int manager_run(Manager *m) {
         log_msg(LOG_INFO, "neostrad stopped");
         return r;
 }
+
+void manager_test_parts(Manager *m, struct manager_test_parts *ret) {
+        *ret = (struct manager_test_parts) {
+                .event = m->event, .api = m->api, .localnames = m->localnames, .workers = m->workers,
+                .auth_fd = m->auth_fd, .userdb_fd = m->userdb_fd,
+        };
+}
+
+unsigned manager_test_connections(Manager *m) {
+        struct varlink_server_stats auth, userdb;
+
+        varlink_server_stats(m->auth_server, &auth);
+        varlink_server_stats(m->userdb_server, &userdb);
+        return auth.connections + userdb.connections;
+}
+
+bool manager_test_logins_pending(Manager *m) {
+        return logins_pending(m->logins);
+}
+
+void manager_test_reset(Manager *m) {
+        localnames_flush(m->localnames);
+        ratelimit_reset(m->ratelimit);
+        online_test_reset(m->online);
+}
+
+void manager_test_stop(Manager *m, void (*on_drained)(void *userdata), void *userdata) {
+        varlink_server_stop(m->auth_server, on_drained, userdata);
+        varlink_server_stop(m->userdb_server, on_drained, userdata);
+}

@@ -9,6 +9,9 @@
 #include <jansson.h>
 
 #include "neostra/conf.h"
+#include "api.h"
+#include "localnames.h"
+#include "worker.h"
 
 typedef struct Manager Manager;
 
@@ -36,3 +39,23 @@ static inline void manager_freep(Manager **m) { manager_free(*m); }
 
 /* GetStatus's reply parameters: the daemon's figures. */
 json_t *manager_status_json(Manager *m);
+
+/* ---- tests that drive the daemon in-process (tests/fuzz/fuzz_server.c) ---- */
+
+struct manager_test_parts {
+        sd_event *event;
+        Api *api;                       /* api_set_stub() */
+        LocalNames *localnames;         /* localnames_set_lookup() */
+        Workers *workers;
+        int auth_fd, userdb_fd;         /* the listening sockets */
+};
+void manager_test_parts(Manager *m, struct manager_test_parts *ret);
+/* Connections open on both sockets. */
+unsigned manager_test_connections(Manager *m);
+bool manager_test_logins_pending(Manager *m);
+/* As after start: NSS answers forgotten, every uid's Authenticate budget
+ * full, the API's state unknown with nothing probed. */
+void manager_test_reset(Manager *m);
+/* Stop both servers as SIGTERM does: on_drained(userdata) runs once per
+ * server when its last connection is gone. */
+void manager_test_stop(Manager *m, void (*on_drained)(void *userdata), void *userdata);

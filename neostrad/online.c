@@ -256,3 +256,10 @@ int online_test_probe_now(Online *o) {
                 return r;
         return sd_event_source_set_time(o->probe_timer, now);
 }
+
+void online_test_reset(Online *o) {
+        stop_probing(o);
+        o->transport_failures = 0;
+        o->backoff_usec = 0;
+        o->state = o->config && o->config->api_url ? API_STATE_UNKNOWN : API_STATE_UNCONFIGURED;
+}

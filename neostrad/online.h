@@ -93,3 +93,5 @@ uint64_t online_next_probe(const Online *o);
  */
 int online_test_probe_in(const Online *o, uint64_t *ret_usec);
 int online_test_probe_now(Online *o);
+/* Tests: back to the state after start (nothing failed, nothing probed). */
+void online_test_reset(Online *o);

@@ -60,3 +60,7 @@ bool ratelimit_check(RateLimit *r, uid_t uid, bool take) {
                 b->tokens -= 1.0;
         return true;
 }
+
+void ratelimit_reset(RateLimit *r) {
+        *r = (RateLimit) {};
+}

@@ -22,3 +22,6 @@ RateLimit *ratelimit_free(RateLimit *r);
 
 /* Whether uid may make a call now; take: and spend a token on it. */
 bool ratelimit_check(RateLimit *r, uid_t uid, bool take);
+
+/* Every uid's budget full again (tests). */
+void ratelimit_reset(RateLimit *r);

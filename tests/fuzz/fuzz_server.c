@@ -301,6 +301,7 @@ static int stub_nss(enum localnames_kind kind, const char *name, uint32_t id, ui
 /* ---- the daemon ------------------------------------------------------------------ */
 
 static Manager *manager;
+static struct manager_test_parts parts;   /* of manager */
 static bool verbose;            /* NEOSTRA_FUZZ_LOG */
 static char dir[] = "/tmp/neostra-fuzz-server-XXXXXX";
 static char config_path[128], auth_path[128], userdb_path[128];
@@ -371,12 +372,14 @@ static void start(void) {
                 setup_failed(err);
         if (manager_new(config_path, config, &manager) < 0)
                 setup_failed("cannot make the manager");
-        api_set_stub(manager->api, stub_api, NULL);
-        if (localnames_set_lookup(manager->localnames, stub_nss, NULL) < 0 ||
+        manager_test_parts(manager, &parts);
+        api_set_stub(parts.api, stub_api, NULL);
+        if (localnames_set_lookup(parts.localnames, stub_nss, NULL) < 0 ||
             manager_listen(manager) < 0 || manager_open_cache(manager) < 0 ||
             manager_prepare_identities(manager) < 0)
                 setup_failed("cannot start the daemon");
-        online_configure(manager);
+        /* The listening sockets are known now. */
+        manager_test_parts(manager, &parts);
 }
 
 /* ---- the clients ------------------------------------------------------------- */
@@ -486,7 +489,7 @@ static void client_close(struct client *c) {
 
 static void run(unsigned times) {
         for (unsigned i = 0; i < times; i++)
-                if (sd_event_run(manager->event, 0) <= 0)
+                if (sd_event_run(parts.event, 0) <= 0)
                         break;
 }
 
@@ -504,11 +507,7 @@ static bool backlog_empty(int fd) {
 }
 
 static unsigned connections(void) {
-        struct varlink_server_stats auth, userdb;
-
-        varlink_server_stats(manager->auth_server, &auth);
-        varlink_server_stats(manager->userdb_server, &userdb);
-        return auth.connections + userdb.connections;
+        return manager_test_connections(manager);
 }
 
 /* Every client has hung up: the daemon must let go of every connection
@@ -520,17 +519,17 @@ static unsigned connections(void) {
 static void drain(bool stopped) {
         uint64_t until = now_usec() + DRAIN_USEC;
 
-        while (connections() > 0 || manager->logins_pending || workers_queued(manager->workers) > 0 ||
-               (!stopped && (!backlog_empty(manager->auth_fd) || !backlog_empty(manager->userdb_fd)))) {
+        while (connections() > 0 || manager_test_logins_pending(manager) || workers_queued(parts.workers) > 0 ||
+               (!stopped && (!backlog_empty(parts.auth_fd) || !backlog_empty(parts.userdb_fd)))) {
                 if (now_usec() > until) {
                         fprintf(stderr, "fuzz_server: %u connection(s), %s login(s) and %u verifier job(s) "
-                                "outlived their clients\n", connections(), manager->logins_pending ? "some" : "no",
-                                workers_queued(manager->workers));
+                                "outlived their clients\n", connections(), manager_test_logins_pending(manager) ? "some" : "no",
+                                workers_queued(parts.workers));
                         die("a leak");
                 }
                 /* Blocks only while nothing is ready: a verifier on a
                  * worker thread. */
-                (void) sd_event_run(manager->event, 1000);
+                (void) sd_event_run(parts.event, 1000);
         }
         /* What the calls left queued (lookups whose calls are gone). */
         run(1000);
@@ -539,15 +538,7 @@ static void drain(bool stopped) {
 /* Per input: NSS answers are looked up again, every uid has its full
  * Authenticate budget, and the API is as after start. */
 static void reset(void) {
-        localnames_flush(manager->localnames);
-        manager->ratelimit = ratelimit_free(manager->ratelimit);
-        if (ratelimit_new(&manager->ratelimit) < 0)
-                die("out of memory");
-        online_stop(manager);
-        manager->api_state = API_STATE_UNKNOWN;
-        manager->transport_failures = 0;
-        manager->backoff_usec = 0;
-        manager->next_probe = 0;
+        manager_test_reset(manager);
 }
 
 static void on_drained(void *userdata) {
@@ -638,8 +629,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                          * the calls under way are answered. */
                         exit_now = ARG() & 1;
                         if (!stopped) {
-                                varlink_server_stop(manager->auth_server, on_drained, &drained);
-                                varlink_server_stop(manager->userdb_server, on_drained, &drained);
+                                manager_test_stop(manager, on_drained, &drained);
                                 stopped = true;
                         }
                         break;
