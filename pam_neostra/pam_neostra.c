@@ -5,11 +5,13 @@
  *
  * The rules the module keeps, in order of importance:
  *  - never PAM_SUCCESS except on a well-formed success reply;
- *  - root, excluded names and the system accounts of /etc/passwd are
- *    decided here, without a round trip, so their passwords never leave the
- *    process; a system account only another NSS source knows (LDAP, SSSD)
- *    is refused by the daemon, which never sends it to the API, and gets
- *    PAM_IGNORE here all the same, also while the daemon cannot be reached;
+ *  - root, excluded names, names in a domain [users] domains does not
+ *    accept and the accounts of /etc/passwd (local_accounts opts some of
+ *    those in) are decided here, without a round trip, so their passwords
+ *    never leave the process; an account only another NSS source knows
+ *    (LDAP, SSSD) is refused by the daemon, which never sends it to the
+ *    API, and gets PAM_IGNORE here all the same, also while the daemon
+ *    cannot be reached (policy.c);
  *  - every wait is bounded by one deadline (timeout=), nothing here exits,
  *    aborts, raises SIGPIPE or installs a signal handler;
  *  - the password is only ever in PAM's own item and in the request, and
@@ -62,22 +64,44 @@ static int unavailable(const struct ctx *c, int code) {
 }
 
 /* The result when the daemon cannot be reached: unavailable(), or
- * PAM_IGNORE for a system account. */
+ * PAM_IGNORE for an account another NSS source has (not_ours_by_nss()). */
 static int unreachable(struct ctx *c, int code) {
-        if (system_account_by_nss(c))
+        if (not_ours_by_nss(c))
                 return PAM_IGNORE;
         return unavailable(c, code);
 }
 
+/* Which entry point begin() starts. */
+enum step {
+        STEP_AUTH,
+        STEP_ACCOUNT,
+        STEP_CRED,
+        STEP_SESSION,
+        STEP_PASSWORD,
+};
+
+/* The steps where a name we cannot handle is "unknown"; elsewhere it is
+ * simply not ours. */
+static bool strict(enum step step) {
+        return step == STEP_AUTH || step == STEP_ACCOUNT;
+}
+
+/* PAM_USER_UNKNOWN, or PAM_IGNORE with ignore_unknown_user. */
+static int user_unknown(const struct ctx *c) {
+        return c->args.ignore_unknown_user ? PAM_IGNORE : PAM_USER_UNKNOWN;
+}
+
 /*
  * Common start of every pam_sm_*: arguments, user name, policy.  Returns
- * PAM_SUCCESS when the caller should go on with c->user, or the result the
- * caller must return.  invalid_result is what a name we cannot handle gets;
- * how is where local accounts are looked up: LOOKUP_FILES where the daemon
- * is asked next (it looks through NSS itself), LOOKUP_NSS where it is not.
+ * PAM_SUCCESS when the caller should go on with c->user (ours, or for the
+ * daemon to decide), or the result the caller must return: PAM_IGNORE for
+ * a name that is not ours; for one we cannot handle (invalid, or with '@'
+ * in a domain [users] domains does not accept), PAM_USER_UNKNOWN in auth
+ * (and for an invalid name in account management) and PAM_IGNORE
+ * elsewhere; a lookup that failed is "unavailable" (PAM_IGNORE for
+ * chauthtok).
  */
-static int begin(struct ctx *c, pam_handle_t *pamh, int flags, int argc, const char **argv,
-                 int invalid_result, enum lookup how) {
+static int begin(struct ctx *c, pam_handle_t *pamh, int flags, int argc, const char **argv, enum step step) {
         const char *user = NULL;
         int r;
 
@@ -95,24 +119,35 @@ static int begin(struct ctx *c, pam_handle_t *pamh, int flags, int argc, const c
                 /* The name itself is not logged: it could hold anything.
                  * Where the answer is "not ours" anyway, say it only with
                  * debug, as such a name may be a legitimate local account. */
-                if (invalid_result != PAM_IGNORE)
+                if (strict(step)) {
                         pam_syslog(pamh, LOG_NOTICE, "invalid user name");
-                else if (c->args.debug)
+                        return user_unknown(c);
+                }
+                if (c->args.debug)
                         pam_syslog(pamh, LOG_DEBUG, "user name not handled by Neostra");
-                if (invalid_result == PAM_USER_UNKNOWN && c->args.ignore_unknown_user)
-                        return PAM_IGNORE;
-                return invalid_result;
+                return PAM_IGNORE;
         }
         c->user = user;
 
-        switch (classify_user(c, how)) {
+        switch (classify_user(c)) {
         case USER_OURS:
                 return PAM_SUCCESS;
         case USER_NOT_OURS:
                 return PAM_IGNORE;
+        case USER_FOREIGN_DOMAIN:
+                /* Never sent anywhere: anyone may own user@elsewhere at
+                 * the API. */
+                if (step == STEP_AUTH) {
+                        pam_syslog(pamh, LOG_NOTICE, "user name in a domain not in [users] domains, "
+                                   "not sent; user=%s", c->user);
+                        return user_unknown(c);
+                }
+                if (c->args.debug)
+                        pam_syslog(pamh, LOG_DEBUG, "domain not in [users] domains; user=%s", c->user);
+                return PAM_IGNORE;
         case USER_LOOKUP_FAILED:
         default:
-                return unavailable(c, PAM_AUTHINFO_UNAVAIL);
+                return step == STEP_PASSWORD ? PAM_IGNORE : unavailable(c, PAM_AUTHINFO_UNAVAIL);
         }
 }
 
@@ -225,7 +260,7 @@ PAM_NEOSTRA_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int ar
                 if (argv[i] && strcmp(argv[i], "setcred_only") == 0)
                         return PAM_IGNORE;
 
-        ret = begin(&c, pamh, flags, argc, argv, PAM_USER_UNKNOWN, LOOKUP_FILES);
+        ret = begin(&c, pamh, flags, argc, argv, STEP_AUTH);
         if (ret != PAM_SUCCESS)
                 return ret;
 
@@ -290,7 +325,7 @@ PAM_NEOSTRA_EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc,
         struct account a;
         int ret;
 
-        ret = begin(&c, pamh, flags, argc, argv, PAM_USER_UNKNOWN, LOOKUP_FILES);
+        ret = begin(&c, pamh, flags, argc, argv, STEP_ACCOUNT);
         if (ret != PAM_SUCCESS)
                 return ret;
 
@@ -411,7 +446,7 @@ PAM_NEOSTRA_EXPORT int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, c
         const void *p = NULL;
         int op = flags & ~PAM_SILENT, ret;
 
-        ret = begin(&c, pamh, flags, argc, argv, PAM_IGNORE, LOOKUP_FILES);
+        ret = begin(&c, pamh, flags, argc, argv, STEP_CRED);
         if (ret != PAM_SUCCESS)
                 return ret;
 
@@ -459,7 +494,7 @@ PAM_NEOSTRA_EXPORT int pam_sm_open_session(pam_handle_t *pamh, int flags, int ar
         struct ctx c;
         int ret;
 
-        ret = begin(&c, pamh, flags, argc, argv, PAM_IGNORE, LOOKUP_NSS);
+        ret = begin(&c, pamh, flags, argc, argv, STEP_SESSION);
         if (ret != PAM_SUCCESS)
                 return ret;
         pam_syslog(pamh, LOG_INFO, "session opened; user=%s", c.user);
@@ -470,7 +505,7 @@ PAM_NEOSTRA_EXPORT int pam_sm_close_session(pam_handle_t *pamh, int flags, int a
         struct ctx c;
         int ret;
 
-        ret = begin(&c, pamh, flags, argc, argv, PAM_IGNORE, LOOKUP_NSS);
+        ret = begin(&c, pamh, flags, argc, argv, STEP_SESSION);
         if (ret != PAM_SUCCESS)
                 return ret;
         pam_syslog(pamh, LOG_INFO, "session closed; user=%s", c.user);
@@ -489,9 +524,9 @@ PAM_NEOSTRA_EXPORT int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc,
         enum account_outcome o;
         int ret;
 
-        ret = begin(&c, pamh, flags, argc, argv, PAM_IGNORE, LOOKUP_FILES);
+        ret = begin(&c, pamh, flags, argc, argv, STEP_PASSWORD);
         if (ret != PAM_SUCCESS)
-                return ret == PAM_AUTHINFO_UNAVAIL ? PAM_IGNORE : ret;
+                return ret;
 
         o = check_account(&c, &a);
         account_done(&a);

@@ -25,9 +25,12 @@
 # sshd.
 #
 # Users: alice (roles admin, ops) and carol (role guest) exist at the mock
-# API and locally with a locked password "!" (local accounts that are
-# Neostra users too: local wins, they are never published); localuser has
-# a local password and is in [users] exclude.  erin (roles admin, dev)
+# API and locally with a locked password "!" (local accounts pre-created
+# for Neostra users, so listed in [users] local_accounts: local wins, they
+# are never published); localuser has a local password and is listed
+# nowhere (not ours: never sent); dave is a local account with a local
+# password whose name the mock API knows too, with another password (the
+# API's dave@example.com must not log in as the local dave).  erin (roles admin, dev)
 # exists only at the mock API, in none of the passwd, group or shadow copies:
 # sshd, id and getent see her through nss-systemd, which finds neostrad's
 # userdb socket at /run/systemd/userdb/io.neostra (the daemon binds it
@@ -128,7 +131,8 @@ fi
 
 umask 077
 if ! { pw_localuser=$(nt_canary_new) && pw_alice=$(nt_canary_new) && pw_carol=$(nt_canary_new) &&
-        pw_erin=$(nt_canary_new) && wrong=$(nt_canary_new); }; then
+        pw_erin=$(nt_canary_new) && pw_dave=$(nt_canary_new) && pw_dave_api=$(nt_canary_new) &&
+        wrong=$(nt_canary_new); }; then
         nt_fail "canaries"
         nt_finish
 fi
@@ -138,12 +142,13 @@ nt_add_test_user localuser 4300 || { nt_fail "adding localuser"; nt_finish; }
 # file onto itself): the bind mounts see the additions.
 echo "alice:x:4301:4301:pam_neostra test user:/nonexistent:/bin/sh" >>"$NT_TMP/passwd"
 echo "carol:x:4302:4302:pam_neostra test user:/nonexistent:/bin/sh" >>"$NT_TMP/passwd"
-printf 'alice:x:4301:\ncarol:x:4302:\nneo-ops:x:4390:\n' >>"$NT_TMP/group"
+echo "dave:x:4303:4303:pam_neostra test user:/nonexistent:/bin/sh" >>"$NT_TMP/passwd"
+printf 'alice:x:4301:\ncarol:x:4302:\ndave:x:4303:\nneo-ops:x:4390:\n' >>"$NT_TMP/group"
 # Homes under /home (a private directory below), a shell that runs `id`.
-sed "s#^\(localuser\|alice\|carol\):\(x:[0-9]*:[0-9]*:[^:]*\):[^:]*:[^:]*\$#\1:\2:/home/\1:/bin/sh#" \
+sed "s#^\(localuser\|alice\|carol\|dave\):\(x:[0-9]*:[0-9]*:[^:]*\):[^:]*:[^:]*\$#\1:\2:/home/\1:/bin/sh#" \
         "$NT_TMP/passwd" >"$NT_TMP/passwd.new" && cat "$NT_TMP/passwd.new" >"$NT_TMP/passwd"
 chmod 0644 "$NT_TMP/passwd" "$NT_TMP/group"
-for u in localuser alice carol; do
+for u in localuser alice carol dave; do
         e=$(getent passwd "$u" | cut -d: -f6-)
         [ "$e" = "/home/$u:/bin/sh" ] || { nt_fail "test user $u is not set up ('$e')"; nt_finish; }
 done
@@ -158,6 +163,7 @@ today=$(( $(date +%s) / 86400 ))
 {
         cat /etc/shadow
         printf 'localuser:%s:%s:0:99999:7:::\n' "$(hash "$pw_localuser")" "$today"
+        printf 'dave:%s:%s:0:99999:7:::\n' "$(hash "$pw_dave")" "$today"
         printf 'alice:!:%s:0:99999:7:::\n' "$today"
         printf 'carol:!:%s:0:99999:7:::\n' "$today"
 } >"$NT_TMP/shadow" || { nt_fail "writing the shadow copy"; nt_finish; }
@@ -200,6 +206,7 @@ users_json() { # ALICE_ROLES [ERIN_ROLES] (JSON lists): rewrite the mock's users
         {
                 printf '{"users": {"alice@example.com": {"password": "%s", "roles": %s},\n' "$pw_alice" "$1"
                 printf '           "erin@example.com": {"password": "%s", "roles": %s},\n' "$pw_erin" "$erin_roles"
+                printf '           "dave@example.com": {"password": "%s", "roles": ["admin"]},\n' "$pw_dave_api"
                 printf '           "carol@example.com": {"password": "%s", "roles": ["guest"]}}}\n' "$pw_carol"
         } >"$NT_TMP/users.json.new" && mv "$NT_TMP/users.json.new" "$NT_TMP/users.json"
 }
@@ -216,7 +223,7 @@ timeout = 3s
 
 [users]
 email_template = %u@example.com
-exclude = localuser
+local_accounts = alice carol
 
 [access]
 allow_roles = admin ops dev
@@ -297,7 +304,7 @@ HostbasedAuthentication no
 GSSAPIAuthentication no
 KerberosAuthentication no
 PermitRootLogin no
-AllowUsers alice carol localuser erin
+AllowUsers alice carol localuser erin dave
 StrictModes no
 UseDNS no
 PrintMotd no
@@ -472,7 +479,7 @@ if expect_refused carol "$pw_carol" "carol (guest), right password" account; the
 fi
 
 n0=$(signins)
-if expect_session localuser "$pw_localuser" "localuser (excluded, local password)"; then
+if expect_session localuser "$pw_localuser" "localuser (local account, not in local_accounts; local password)"; then
         if has_group adm || has_group neo-ops; then
                 nt_fail "localuser: id shows a Neostra group: $(id_line)"
         else
@@ -484,6 +491,24 @@ if [ -n "$n0" ] && [ "$n0" = "$n1" ]; then
         nt_pass "localuser: nothing sent to the API"
 else
         nt_fail "localuser: sign-ins went from $n0 to $n1"
+fi
+
+# A local account whose name the API also knows: the API's password does
+# not open it, and neither password is sent.
+n0=$(signins)
+expect_refused dave "$pw_dave_api" "dave (local account), the API's dave@example.com password" password
+if expect_session dave "$pw_dave" "dave, his local password"; then
+        if has_group adm; then
+                nt_fail "dave: id shows the API user's group adm: $(id_line)"
+        else
+                nt_pass "dave: no group of the API's dave"
+        fi
+fi
+n1=$(signins)
+if [ -n "$n0" ] && [ "$n0" = "$n1" ]; then
+        nt_pass "dave: nothing sent to the API"
+else
+        nt_fail "dave: sign-ins went from $n0 to $n1"
 fi
 
 # A role removed upstream: the next login has lost its group.
@@ -621,7 +646,7 @@ fi
 # No password anywhere: only the mock's users file holds Neostra passwords
 # and the shadow copy a hash of localuser's.
 leaks=
-for pw in "$pw_localuser" "$pw_alice" "$pw_carol" "$pw_erin" "$wrong"; do
+for pw in "$pw_localuser" "$pw_alice" "$pw_carol" "$pw_erin" "$pw_dave" "$pw_dave_api" "$wrong"; do
         l=$(nt_find_canary "$pw" "$NT_TMP" | grep -v -x -e "$NT_TMP/users.json")
         [ -z "$l" ] || leaks="$leaks $l"
 done
