@@ -12,6 +12,9 @@
  *    (LDAP, SSSD) is refused by the daemon, which never sends it to the
  *    API, and gets PAM_IGNORE here all the same, also while the daemon
  *    cannot be reached (policy.c);
+ *  - setcred and the session hooks never fail a user they cannot tell is
+ *    ours, and never rely on what authentication kept in the handle: sshd
+ *    runs them in another process;
  *  - every wait is bounded by one deadline (timeout=), nothing here exits,
  *    aborts, raises SIGPIPE or installs a signal handler;
  *  - the password is only ever in PAM's own item and in the request, and
@@ -80,10 +83,10 @@ enum step {
         STEP_PASSWORD,
 };
 
-/* The steps where a name we cannot handle is "unknown"; elsewhere it is
- * simply not ours. */
-static bool strict(enum step step) {
-        return step == STEP_AUTH || step == STEP_ACCOUNT;
+/* setcred, the session hooks and chauthtok never fail a user they cannot
+ * tell is ours: PAM_IGNORE lets the rest of the stack decide. */
+static bool lenient(enum step step) {
+        return step != STEP_AUTH && step != STEP_ACCOUNT;
 }
 
 /* PAM_USER_UNKNOWN, or PAM_IGNORE with ignore_unknown_user. */
@@ -98,28 +101,40 @@ static int user_unknown(const struct ctx *c) {
  * a name that is not ours; for one we cannot handle (invalid, or with '@'
  * in a domain [users] domains does not accept), PAM_USER_UNKNOWN in auth
  * (and for an invalid name in account management) and PAM_IGNORE
- * elsewhere; a lookup that failed is "unavailable" (PAM_IGNORE for
- * chauthtok).
+ * elsewhere; a lookup that failed is "unavailable" in auth and account
+ * management and PAM_IGNORE in the lenient steps.  Those never prompt
+ * for a user name either: they read PAM_USER.
  */
 static int begin(struct ctx *c, pam_handle_t *pamh, int flags, int argc, const char **argv, enum step step) {
+        const void *item = NULL;
         const char *user = NULL;
         int r;
 
         *c = (struct ctx) { .pamh = pamh, .flags = flags };
         parse_args(pamh, argc, argv, &c->args);
 
-        r = pam_get_user(pamh, &user, NULL);
-        if (r == PAM_CONV_AGAIN)
-                return PAM_INCOMPLETE;
-        if (r != PAM_SUCCESS) {
-                pam_syslog(pamh, LOG_ERR, "cannot get user name: %s", pam_strerror(pamh, r));
-                return r;
+        if (lenient(step)) {
+                r = pam_get_item(pamh, PAM_USER, &item);
+                user = item;
+                if (r != PAM_SUCCESS || !user) {
+                        if (c->args.debug)
+                                pam_syslog(pamh, LOG_DEBUG, "no user name: nothing to do");
+                        return PAM_IGNORE;
+                }
+        } else {
+                r = pam_get_user(pamh, &user, NULL);
+                if (r == PAM_CONV_AGAIN)
+                        return PAM_INCOMPLETE;
+                if (r != PAM_SUCCESS) {
+                        pam_syslog(pamh, LOG_ERR, "cannot get user name: %s", pam_strerror(pamh, r));
+                        return r;
+                }
         }
         if (!neostra_valid_login_name(user)) {
                 /* The name itself is not logged: it could hold anything.
                  * Where the answer is "not ours" anyway, say it only with
                  * debug, as such a name may be a legitimate local account. */
-                if (strict(step)) {
+                if (!lenient(step)) {
                         pam_syslog(pamh, LOG_NOTICE, "invalid user name");
                         return user_unknown(c);
                 }
@@ -147,7 +162,7 @@ static int begin(struct ctx *c, pam_handle_t *pamh, int flags, int argc, const c
                 return PAM_IGNORE;
         case USER_LOOKUP_FAILED:
         default:
-                return step == STEP_PASSWORD ? PAM_IGNORE : unavailable(c, PAM_AUTHINFO_UNAVAIL);
+                return lenient(step) ? PAM_IGNORE : unavailable(c, PAM_AUTHINFO_UNAVAIL);
         }
 }
 
@@ -440,6 +455,16 @@ done:
         return ret;
 }
 
+/*
+ * The groups of an allowed account, like pam_group.  sshd calls this (and
+ * the session hooks) in another process than pam_authenticate, so nothing
+ * authentication kept in the handle is there: the account step's groups
+ * are used when this process has them, the daemon is asked otherwise.  A
+ * user it cannot add groups for (not ours, unknown, refused, or the daemon
+ * cannot be asked) gets PAM_IGNORE, never an error: the password was
+ * checked already, perhaps by another module, and a failing setcred would
+ * end the login.
+ */
 PAM_NEOSTRA_EXPORT int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv) {
         struct ctx c;
         struct account a = {};
@@ -462,26 +487,29 @@ PAM_NEOSTRA_EXPORT int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, c
                 return add_groups(&c, d->gids, d->n);
         }
 
-        /* No account management in this handle (a screen locker, or a stack
-         * without our account line): ask now. */
+        /* No account management in this process (sshd's, or a screen
+         * locker's, or a stack without our account line): ask now. */
         switch (check_account(&c, &a)) {
         case ACCOUNT_ALLOWED:
                 ret = add_groups(&c, a.gids, a.n_gids);
                 break;
-        case ACCOUNT_UNKNOWN:
-        case ACCOUNT_NOT_OURS:
-                /* Not a user we could give groups to: nothing to do. */
-                ret = PAM_IGNORE;
-                break;
         case ACCOUNT_DENIED:
         case ACCOUNT_ROLE_DENIED:
         case ACCOUNT_REFUSED:
+                /* Account management refuses the login; groups are not
+                 * ours to refuse. */
                 pam_syslog(pamh, LOG_NOTICE, "not adding groups: account not allowed; user=%s", c.user);
-                ret = PAM_CRED_ERR;
+                ret = PAM_IGNORE;
                 break;
         case ACCOUNT_UNAVAILABLE:
+                pam_syslog(pamh, LOG_NOTICE, "not adding groups: neostrad cannot be asked; user=%s", c.user);
+                ret = PAM_IGNORE;
+                break;
+        case ACCOUNT_UNKNOWN:
+        case ACCOUNT_NOT_OURS:
         default:
-                ret = unavailable(&c, PAM_CRED_UNAVAIL);
+                /* Not a user we could give groups to: nothing to do. */
+                ret = PAM_IGNORE;
                 break;
         }
         account_done(&a);
@@ -490,11 +518,39 @@ PAM_NEOSTRA_EXPORT int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, c
 
 /* ---- sessions and passwords --------------------------------------------- */
 
+/*
+ * Whether the session is a Neostra user's: one this process's account step
+ * allowed, or else one the daemon allows now.  Anyone else, and everyone
+ * while the daemon cannot be asked, gets PAM_IGNORE: the session hooks only
+ * log, and never fail a session.
+ */
+static int session_begin(struct ctx *c, pam_handle_t *pamh, int flags, int argc, const char **argv) {
+        struct account a;
+        const void *p = NULL;
+        enum account_outcome o;
+        int ret;
+
+        ret = begin(c, pamh, flags, argc, argv, STEP_SESSION);
+        if (ret != PAM_SUCCESS)
+                return ret;
+        if (pam_get_data(pamh, DATA_GROUPS, &p) == PAM_SUCCESS && p &&
+            strcmp(((const struct groups_data *) p)->user, c->user) == 0)
+                return PAM_SUCCESS;
+        o = check_account(c, &a);
+        account_done(&a);
+        if (o != ACCOUNT_ALLOWED) {
+                if (c->args.debug)
+                        pam_syslog(pamh, LOG_DEBUG, "session: not an allowed Neostra user; user=%s", c->user);
+                return PAM_IGNORE;
+        }
+        return PAM_SUCCESS;
+}
+
 PAM_NEOSTRA_EXPORT int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv) {
         struct ctx c;
         int ret;
 
-        ret = begin(&c, pamh, flags, argc, argv, STEP_SESSION);
+        ret = session_begin(&c, pamh, flags, argc, argv);
         if (ret != PAM_SUCCESS)
                 return ret;
         pam_syslog(pamh, LOG_INFO, "session opened; user=%s", c.user);
@@ -505,7 +561,7 @@ PAM_NEOSTRA_EXPORT int pam_sm_close_session(pam_handle_t *pamh, int flags, int a
         struct ctx c;
         int ret;
 
-        ret = begin(&c, pamh, flags, argc, argv, STEP_SESSION);
+        ret = session_begin(&c, pamh, flags, argc, argv);
         if (ret != PAM_SUCCESS)
                 return ret;
         pam_syslog(pamh, LOG_INFO, "session closed; user=%s", c.user);

@@ -501,6 +501,18 @@ static void test_daemon_down(void **state) {
         EXPECT("nt-nodaemon", "alice", &cl, ACCOUNT(PAM_AUTHINFO_UNAVAIL));
 }
 
+/* setcred and the session hooks never fail a user they cannot ask about:
+ * the daemon is down, so alice (no local account) cannot be checked. */
+static void test_setcred_session_daemon_down(void **state) {
+        struct conv_log cl = { .password = pt.canary };
+
+        BEGIN();
+        EXPECT("nt-nodaemon-strict-probe", "alice", &cl, SETCRED(PROBE_IGNORED), OPEN_SESSION(PROBE_IGNORED),
+               CLOSE_SESSION(PROBE_IGNORED));
+        EXPECT("nt-nodaemon-strict-probe", "alice", &cl, AUTH(PAM_AUTHINFO_UNAVAIL));
+        EXPECT("nt-nodaemon-strict-probe", "alice", &cl, ACCOUNT(PAM_AUTHINFO_UNAVAIL));
+}
+
 static void test_daemon_down_ignored(void **state) {
         BEGIN();
         assert_true(timed("nt-nodaemon-probe", "alice", PROBE_IGNORED) < 1000);
@@ -605,8 +617,15 @@ struct setcred_result {
         gid_t gids[GROUPS_MAX];
 };
 
-/* In a child, so that the test process keeps its own groups.  arg non-NULL:
- * skip account management, as a screen locker does. */
+/* What a handle has done before setcred. */
+enum setcred_mode {
+        SETCRED_AFTER_ACCOUNT,  /* auth and account management */
+        SETCRED_AFTER_AUTH,     /* auth only, as a screen locker does */
+        SETCRED_ALONE,          /* nothing: sshd calls setcred in another process than auth */
+};
+
+/* In a child, so that the test process keeps its own groups; arg points
+ * to an enum setcred_mode. */
 static void setcred_child(void *arg, int fd) {
         struct conv_log cl = { .password = pt.canary };
         struct pam_testcase with_account[] = {
@@ -618,8 +637,14 @@ static void setcred_child(void *arg, int fd) {
                 AUTH(PAM_SUCCESS),
                 pam_test_flags(PAMTEST_SETCRED, PAM_SUCCESS, PAM_ESTABLISH_CRED),
         };
-        struct pam_testcase *cases = arg ? without_account : with_account;
-        size_t n = arg ? ELEMENTS(without_account) : ELEMENTS(with_account);
+        struct pam_testcase alone[] = {
+                pam_test_flags(PAMTEST_SETCRED, PAM_SUCCESS, PAM_ESTABLISH_CRED),
+        };
+        enum setcred_mode mode = *(const enum setcred_mode *) arg;
+        struct pam_testcase *cases = mode == SETCRED_AFTER_ACCOUNT ? with_account
+                                     : mode == SETCRED_AFTER_AUTH ? without_account : alone;
+        size_t n = mode == SETCRED_AFTER_ACCOUNT ? ELEMENTS(with_account)
+                   : mode == SETCRED_AFTER_AUTH ? ELEMENTS(without_account) : ELEMENTS(alone);
         struct setcred_result res = { .n = -1 };
 
         res.err = pt_run("nt-main", "alice", &cl, cases, n);
@@ -644,8 +669,8 @@ static gid_t gid_of(const char *name) {
         return gr->gr_gid;
 }
 
-static void check_setcred_groups(bool with_account) {
-        static int no_account;
+static void check_setcred_groups(enum setcred_mode mode) {
+        static enum setcred_mode modes[] = { SETCRED_AFTER_ACCOUNT, SETCRED_AFTER_AUTH, SETCRED_ALONE };
         struct setcred_result res;
         gid_t before[GROUPS_MAX], after[GROUPS_MAX];
         int n_before, n_after, fd, r, status;
@@ -653,7 +678,7 @@ static void check_setcred_groups(bool with_account) {
 
         n_before = getgroups(GROUPS_MAX, before);
         assert_true(n_before >= 0);
-        assert_int_equal(pt_spawn(setcred_child, with_account ? NULL : &no_account, &pid, &fd), 0);
+        assert_int_equal(pt_spawn(setcred_child, &modes[mode], &pid, &fd), 0);
         r = pt_read_all(fd, &res, sizeof(res), pt_now_ms() + 15000);
         close(fd);
         status = pt_reap(pid, pt_now_ms() + 5000);
@@ -662,8 +687,8 @@ static void check_setcred_groups(bool with_account) {
 
         if (res.err != PAMTEST_ERR_OK)
                 fail_msg("in the child: %s; results: %s, %s, %s", pamtest_strerror(res.err),
-                         pt_pam_name(res.rv[0]), pt_pam_name(res.rv[1]),
-                         with_account ? pt_pam_name(res.rv[2]) : "-");
+                         pt_pam_name(res.rv[0]), mode != SETCRED_ALONE ? pt_pam_name(res.rv[1]) : "-",
+                         mode == SETCRED_AFTER_ACCOUNT ? pt_pam_name(res.rv[2]) : "-");
         assert_true(res.n >= 0);
         print_message("    groups after setcred:");
         for (int i = 0; i < res.n; i++)
@@ -684,13 +709,20 @@ static void check_setcred_groups(bool with_account) {
 
 static void test_setcred_groups(void **state) {
         BEGIN();
-        check_setcred_groups(true);
+        check_setcred_groups(SETCRED_AFTER_ACCOUNT);
 }
 
 /* No account management in the handle (a screen locker): setcred asks. */
 static void test_setcred_groups_without_account(void **state) {
         BEGIN();
-        check_setcred_groups(false);
+        check_setcred_groups(SETCRED_AFTER_AUTH);
+}
+
+/* Nothing in the handle (sshd's setcred runs in another process than its
+ * auth): setcred asks, and alice, who signed in before, gets her groups. */
+static void test_setcred_groups_alone(void **state) {
+        BEGIN();
+        check_setcred_groups(SETCRED_ALONE);
 }
 
 /* ---- sessions and passwords ----------------------------------------------------- */
@@ -946,6 +978,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_try_first_pass_prompts_without_token, unset_authtok),
                 cmocka_unit_test(test_daemon_down),
                 cmocka_unit_test(test_daemon_down_ignored),
+                cmocka_unit_test(test_setcred_session_daemon_down),
                 cmocka_unit_test(test_api_down),
                 cmocka_unit_test(test_api_slow_past_timeout),
                 cmocka_unit_test(test_api_500),
@@ -961,6 +994,7 @@ int main(void) {
                 cmocka_unit_test(test_account_never_seen),
                 cmocka_unit_test(test_setcred_groups),
                 cmocka_unit_test(test_setcred_groups_without_account),
+                cmocka_unit_test(test_setcred_groups_alone),
                 cmocka_unit_test(test_session_open_close),
                 cmocka_unit_test(test_chauthtok_api_user),
                 cmocka_unit_test(test_chauthtok_local_user_ignored),
