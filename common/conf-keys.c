@@ -542,6 +542,37 @@ static int parse_login_list(const struct key_def *k, const char *value, void *fi
         return parse_list(k, value, field, neostra_valid_login_name, "login name", msg, msglen);
 }
 
+/* Local accounts the API may sign in: login names, or "*" alone for every
+ * one (a name next to "*" would say nothing; it is more likely a mistake). */
+static int parse_local_accounts(const struct key_def *k, const char *value, void *field,
+                                char *msg, size_t msglen)
+{
+        struct neostra_strv l;
+        size_t i;
+        int r;
+
+        r = conf_split_list(value, neostra_valid_login_name, "login name", &l, msg, msglen);
+        if (r < 0)
+                return r;
+        for (i = 0; l.n > 1 && i < l.n; i++)
+                if (streq(l.v[i], "*")) {
+                        snprintf(msg, msglen, "'*' (every local account) must be the only entry");
+                        strv_clear(&l);
+                        return -EINVAL;
+                }
+        strv_clear(field);
+        *(struct neostra_strv *) field = l;
+        return 0;
+}
+
+/* Set, even to an empty list, it replaces the default (the domain of
+ * email_template): conf_split_list() always leaves v non-NULL. */
+static int parse_domain_list(const struct key_def *k, const char *value, void *field,
+                             char *msg, size_t msglen)
+{
+        return parse_list(k, value, field, neostra_valid_domain, "domain name", msg, msglen);
+}
+
 static int parse_role_list(const struct key_def *k, const char *value, void *field,
                            char *msg, size_t msglen)
 {
@@ -587,6 +618,8 @@ const struct key_def conf_keys[] = {
 
         { SECTION_USERS, "email_template", parse_email_template, F(email_template), 0, 0 },
         { SECTION_USERS, "exclude", parse_login_list, F(exclude), 0, 0 },
+        { SECTION_USERS, "local_accounts", parse_local_accounts, F(local_accounts), 0, 0 },
+        { SECTION_USERS, "domains", parse_domain_list, F(domains), 0, 0 },
 
         { SECTION_ACCESS, "allow_roles", parse_role_list, F(allow_roles), 0, 0 },
 

@@ -188,6 +188,8 @@ void neostra_config_free(struct neostra_config *c)
         free(c->refresh_path);
         free(c->email_template);
         strv_clear(&c->exclude);
+        strv_clear(&c->local_accounts);
+        strv_clear(&c->domains);
         strv_clear(&c->allow_roles);
         for (i = 0; i < c->n_groups; i++) {
                 free(c->groups[i].role);

@@ -14,11 +14,17 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
 
 /* Unix user and group names, as useradd and groupadd accept them. */
 #define UNIX_NAME_MAX 32u
+
+/* DNS names (RFC 1035 2.3.4): a label, and the whole name without the
+ * final dot. */
+#define DOMAIN_LABEL_MAX 63u
+#define DOMAIN_MAX 253u
 
 /* ---- names -------------------------------------------------------------- */
 
@@ -82,6 +88,35 @@ bool neostra_valid_unix_name(const char *name)
                         return false;
         }
         return !all_digits;
+}
+
+bool neostra_valid_domain(const char *s)
+{
+        size_t n, i, label = 0;
+
+        if (!s)
+                return false;
+        n = strnlen(s, DOMAIN_MAX + 1);
+        if (n == 0 || n > DOMAIN_MAX)
+                return false;
+        for (i = 0; i <= n; i++) {
+                char ch = s[i];
+
+                if (ch == '.' || ch == '\0') {
+                        /* No empty label ("a..b", ".a", "a."), none
+                         * ending in '-'. */
+                        if (label == 0 || s[i - 1] == '-')
+                                return false;
+                        label = 0;
+                        continue;
+                }
+                if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                      (ch == '-' && label > 0)))
+                        return false;
+                if (++label > DOMAIN_LABEL_MAX)
+                        return false;
+        }
+        return true;
 }
 
 /* ---- templates ---------------------------------------------------------- */
@@ -162,6 +197,44 @@ bool neostra_valid_email(const char *s)
         return true;
 }
 
+/* The domain email_template gives every plain name: what follows its last
+ * '@', when that holds no escape; NULL for "%u" and the like. */
+static const char *template_domain(const struct neostra_config *c)
+{
+        const char *t = c->email_template ? c->email_template : "%u";
+        const char *at = strrchr(t, '@');
+
+        if (!at || at[1] == '\0' || strchr(at + 1, '%'))
+                return NULL;
+        return at + 1;
+}
+
+bool neostra_domain_accepted(const struct neostra_config *c, const char *name)
+{
+        const char *at, *domain;
+        size_t i;
+
+        if (!name)
+                return false;
+        at = strchr(name, '@');
+        if (!at)
+                return true;
+        if (!c)
+                return false;
+        /* Everything after the first '@': "a@b@corp.example" is not in
+         * corp.example (and is no email address either). */
+        domain = at + 1;
+        if (!c->domains.v) {
+                const char *d = template_domain(c);
+
+                return d && strcasecmp(domain, d) == 0;
+        }
+        for (i = 0; i < c->domains.n; i++)
+                if (strcasecmp(domain, c->domains.v[i]) == 0)
+                        return true;
+        return false;
+}
+
 int neostra_email_for_user(const struct neostra_config *c, const char *name, char **ret)
 {
         char *email = NULL;
@@ -171,6 +244,8 @@ int neostra_email_for_user(const struct neostra_config *c, const char *name, cha
                 return -EINVAL;
 
         if (strchr(name, '@')) {
+                if (!neostra_domain_accepted(c, name))
+                        return -EINVAL;
                 email = strdup(name);
                 if (!email)
                         return -ENOMEM;

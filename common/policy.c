@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Which names are never ours: shared by the module and the daemon, so the
- * two sides draw the line in the same place. */
+ * two sides draw the line in the same place.  Names with '@' in a domain
+ * [users] domains does not accept are common/names.c's
+ * (neostra_domain_accepted). */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -13,21 +15,30 @@
 
 #define OVERFLOW_UID 65534u     /* "nobody": a system account whatever its number says */
 
-int neostra_local_system_account(const char *name, uid_t minimum_uid) {
-        uid_t uid;
-        int r = neostra_local_lookup(name, &uid);
-
-        if (r <= 0)
-                return r;
-        return neostra_system_uid(uid, minimum_uid);
-}
-
 bool neostra_nss_not_found(int r) {
         return r == 0 || r == ENOENT || r == ESRCH || r == EBADF || r == EPERM;
 }
 
 bool neostra_system_uid(uid_t uid, uid_t minimum_uid) {
         return uid == 0 || uid < minimum_uid || uid == OVERFLOW_UID;
+}
+
+bool neostra_local_account_listed(const struct neostra_config *c, const char *name) {
+        if (!c || !name)
+                return false;
+        for (size_t i = 0; i < c->local_accounts.n; i++)
+                if (strcmp(c->local_accounts.v[i], "*") == 0 || strcmp(c->local_accounts.v[i], name) == 0)
+                        return true;
+        return false;
+}
+
+enum neostra_local_class neostra_local_account_class(const struct neostra_config *c, const char *name,
+                                                     uid_t uid, uid_t minimum_uid) {
+        /* Root and the system accounts stay out even under "*": a local
+         * root password must never be sent anywhere. */
+        if (neostra_system_uid(uid, minimum_uid))
+                return NEOSTRA_LOCAL_SYSTEM;
+        return neostra_local_account_listed(c, name) ? NEOSTRA_LOCAL_LISTED : NEOSTRA_LOCAL_UNLISTED;
 }
 
 /*

@@ -62,25 +62,54 @@ static uint64_t api_deadline_usec(const AuthMethods *m) {
 
 /* ---- who asks, about whom ---------------------------------------------------- */
 
+/* Why a name is not ours (not_ours()); 0 when it is. */
+enum {
+        NOT_OURS_SYSTEM = 1,    /* excluded, or a local system account */
+        NOT_OURS_LOCAL,         /* a local account [users] local_accounts does not list */
+        NOT_OURS_DOMAIN,        /* a name with '@' in a domain [users] domains does not accept */
+};
+
 /*
- * 1 when the name is never ours (excluded, or a local system account), 0
- * when it is, <0 when local accounts cannot be looked up.  NSS here sees
- * local sources only: main() set SYSTEMD_BYPASS_USERDB=io.neostra, so a
- * lookup never reaches our own userdb socket (README, "Never ask
- * ourselves").
+ * Whether the name is never ours, and why (above), 0 when it is, <0 when
+ * local accounts cannot be looked up (never "not ours" then: the module
+ * would let the step pass).  NSS here sees local sources only: main() set
+ * SYSTEMD_BYPASS_USERDB=io.neostra, so a lookup never reaches our own
+ * userdb socket (README, "Never ask ourselves"), and any account it finds
+ * (files, LDAP, SSSD) is one neostrad did not publish.
  */
 static int not_ours(AuthMethods *m, const char *user) {
         uid_t uid;
         int r;
 
         if (neostra_user_excluded(config_of(m), user))
-                return 1;
-        /* neostra_local_system_account(), answered off the loop (need_names()
-         * prefetched it). */
+                return NOT_OURS_SYSTEM;
+        if (!neostra_domain_accepted(config_of(m), user))
+                return NOT_OURS_DOMAIN;
+        /* getpwnam_r, answered off the loop (need_names() prefetched it). */
         r = localnames_user(m->d.localnames, user, &uid);
         if (r <= 0)
                 return r;
-        return neostra_system_uid(uid, config_of(m)->minimum_uid);
+        switch (neostra_local_account_class(config_of(m), user, uid, config_of(m)->minimum_uid)) {
+        case NEOSTRA_LOCAL_SYSTEM:
+                return NOT_OURS_SYSTEM;
+        case NEOSTRA_LOCAL_UNLISTED:
+                return NOT_OURS_LOCAL;
+        case NEOSTRA_LOCAL_LISTED:
+        default:
+                return 0;
+        }
+}
+
+static const char *not_ours_reason(int why) {
+        switch (why) {
+        case NOT_OURS_LOCAL:
+                return "local account not in [users] local_accounts";
+        case NOT_OURS_DOMAIN:
+                return "domain not in [users] domains";
+        case NOT_OURS_SYSTEM:
+        default:
+                return "local system account or excluded name";
+        }
 }
 
 static int reply_no_names(VarlinkConn *c, AuthMethods *m, const char *method, int r) {
@@ -138,7 +167,8 @@ static int need_names(VarlinkConn *c, AuthMethods *m, const char *method, const 
         size_t n = 0, max = USERDB_IDENTITY_KEYS_MAX;
         int r;
 
-        if (neostra_user_excluded(cfg, user) || (auth && uid != 0 && !ratelimit_check(m->d.ratelimit, uid, false)))
+        if (neostra_user_excluded(cfg, user) || !neostra_domain_accepted(cfg, user) ||
+            (auth && uid != 0 && !ratelimit_check(m->d.ratelimit, uid, false)))
                 return 1;
         for (size_t i = 0; i < cfg->n_groups; i++)
                 max += cfg->groups[i].groups.n;
@@ -207,12 +237,20 @@ static int method_authenticate(VarlinkConn *c, void *params, void *userdata) {
                 decisions_count(m->d.decisions, RESULT_UNAVAILABLE);
                 return reply_error(c, NEOSTRA_ERROR_SERVICE_UNAVAILABLE, "cannot look up local accounts");
         }
+        if (r == NOT_OURS_DOMAIN) {
+                /* The module refuses these itself; a direct caller is
+                 * refused here all the same, before anything is sent. */
+                decisions_count(m->d.decisions, RESULT_UNKNOWN);
+                decisions_log(m->d.decisions, uid, "Authenticate", p->user, p->service, p->rhost, p->tty,
+                                     RESULT_UNKNOWN, not_ours_reason(r), 0, -1);
+                return reply_error(c, NEOSTRA_ERROR_USER_UNKNOWN,
+                                   "domain not in [users] domains; not sent to the API");
+        }
         if (r > 0) {
                 decisions_count(m->d.decisions, RESULT_NOT_OURS);
                 decisions_log(m->d.decisions, uid, "Authenticate", p->user, p->service, p->rhost, p->tty,
-                                     RESULT_NOT_OURS, "local system account or excluded name", 0, -1);
-                return reply_error(c, NEOSTRA_ERROR_NOT_OUR_USER,
-                                   "local system account or excluded name; not sent to the API");
+                                     RESULT_NOT_OURS, not_ours_reason(r), 0, -1);
+                return reply_error(c, NEOSTRA_ERROR_NOT_OUR_USER, not_ours_reason(r));
         }
         if (!config_of(m)->api_url)
                 return reply_unconfigured(c, m, "Authenticate", p->user, p->service, p->rhost, p->tty);
@@ -268,7 +306,7 @@ static int method_check_account(VarlinkConn *c, void *params, void *userdata) {
                 return reply_error(c, NEOSTRA_ERROR_SERVICE_UNAVAILABLE, "cannot look up local accounts");
         }
         if (r > 0)
-                return reply_error(c, NEOSTRA_ERROR_NOT_OUR_USER, "local system account or excluded name");
+                return reply_error(c, NEOSTRA_ERROR_NOT_OUR_USER, not_ours_reason(r));
         if (!config_of(m)->api_url)
                 return reply_unconfigured(c, m, "CheckAccount", p->user, p->service, NULL, NULL);
 

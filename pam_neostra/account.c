@@ -235,7 +235,7 @@ enum account_outcome check_account(struct ctx *c, struct account *a) {
                 if (build_request(c, NEOSTRA_METHOD_CHECK_ACCOUNT, &req, &buf) < 0)
                         return ACCOUNT_UNAVAILABLE;
                 if (call_daemon(c, NEOSTRA_METHOD_CHECK_ACCOUNT, &buf, false, &answer) < 0)
-                        return system_account_by_nss(c) ? ACCOUNT_NOT_OURS : ACCOUNT_UNAVAILABLE;
+                        return not_ours_by_nss(c) ? ACCOUNT_NOT_OURS : ACCOUNT_UNAVAILABLE;
                 reply = answer.params;
                 error = answer.error;
         }

@@ -43,12 +43,6 @@ struct ctx {
         int flags;
 };
 
-/* Where the module looks a name up before it calls the daemon. */
-enum lookup {
-        LOOKUP_FILES,   /* /etc/passwd: the daemon asks NSS again */
-        LOOKUP_NSS,     /* every NSS source: nothing asks after us */
-};
-
 /* ---- arguments (args.c) -------------------------------------------------- */
 
 void parse_args(pam_handle_t *pamh, int argc, const char **argv, struct module_args *a);
@@ -56,13 +50,14 @@ void parse_args(pam_handle_t *pamh, int argc, const char **argv, struct module_a
 /* ---- policy: which names are ours (policy.c) ----------------------------- */
 
 enum user_class {
-        USER_OURS,
-        USER_NOT_OURS,
+        USER_OURS,              /* or the daemon decides */
+        USER_NOT_OURS,          /* root, excluded, a system account, a local account not listed */
+        USER_FOREIGN_DOMAIN,    /* a name with '@' in a domain [users] domains does not accept */
         USER_LOOKUP_FAILED,
 };
 
-enum user_class classify_user(struct ctx *c, enum lookup how);
-bool system_account_by_nss(struct ctx *c);
+enum user_class classify_user(struct ctx *c);
+bool not_ours_by_nss(struct ctx *c);
 
 /* ---- talking to the daemon (call.c) -------------------------------------- */
 

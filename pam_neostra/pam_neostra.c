@@ -5,11 +5,16 @@
  *
  * The rules the module keeps, in order of importance:
  *  - never PAM_SUCCESS except on a well-formed success reply;
- *  - root, excluded names and the system accounts of /etc/passwd are
- *    decided here, without a round trip, so their passwords never leave the
- *    process; a system account only another NSS source knows (LDAP, SSSD)
- *    is refused by the daemon, which never sends it to the API, and gets
- *    PAM_IGNORE here all the same, also while the daemon cannot be reached;
+ *  - root, excluded names, names in a domain [users] domains does not
+ *    accept and the accounts of /etc/passwd (local_accounts opts some of
+ *    those in) are decided here, without a round trip, so their passwords
+ *    never leave the process; an account only another NSS source knows
+ *    (LDAP, SSSD) is refused by the daemon, which never sends it to the
+ *    API, and gets PAM_IGNORE here all the same, also while the daemon
+ *    cannot be reached (policy.c);
+ *  - setcred and the session hooks never fail a user they cannot tell is
+ *    ours, and never rely on what authentication kept in the handle: sshd
+ *    runs them in another process;
  *  - every wait is bounded by one deadline (timeout=), nothing here exits,
  *    aborts, raises SIGPIPE or installs a signal handler;
  *  - the password is only ever in PAM's own item and in the request, and
@@ -62,57 +67,102 @@ static int unavailable(const struct ctx *c, int code) {
 }
 
 /* The result when the daemon cannot be reached: unavailable(), or
- * PAM_IGNORE for a system account. */
+ * PAM_IGNORE for an account another NSS source has (not_ours_by_nss()). */
 static int unreachable(struct ctx *c, int code) {
-        if (system_account_by_nss(c))
+        if (not_ours_by_nss(c))
                 return PAM_IGNORE;
         return unavailable(c, code);
 }
 
+/* Which entry point begin() starts. */
+enum step {
+        STEP_AUTH,
+        STEP_ACCOUNT,
+        STEP_CRED,
+        STEP_SESSION,
+        STEP_PASSWORD,
+};
+
+/* setcred, the session hooks and chauthtok never fail a user they cannot
+ * tell is ours: PAM_IGNORE lets the rest of the stack decide. */
+static bool lenient(enum step step) {
+        return step != STEP_AUTH && step != STEP_ACCOUNT;
+}
+
+/* PAM_USER_UNKNOWN, or PAM_IGNORE with ignore_unknown_user. */
+static int user_unknown(const struct ctx *c) {
+        return c->args.ignore_unknown_user ? PAM_IGNORE : PAM_USER_UNKNOWN;
+}
+
 /*
  * Common start of every pam_sm_*: arguments, user name, policy.  Returns
- * PAM_SUCCESS when the caller should go on with c->user, or the result the
- * caller must return.  invalid_result is what a name we cannot handle gets;
- * how is where local accounts are looked up: LOOKUP_FILES where the daemon
- * is asked next (it looks through NSS itself), LOOKUP_NSS where it is not.
+ * PAM_SUCCESS when the caller should go on with c->user (ours, or for the
+ * daemon to decide), or the result the caller must return: PAM_IGNORE for
+ * a name that is not ours; for one we cannot handle (invalid, or with '@'
+ * in a domain [users] domains does not accept), PAM_USER_UNKNOWN in auth
+ * (and for an invalid name in account management) and PAM_IGNORE
+ * elsewhere; a lookup that failed is "unavailable" in auth and account
+ * management and PAM_IGNORE in the lenient steps.  Those never prompt
+ * for a user name either: they read PAM_USER.
  */
-static int begin(struct ctx *c, pam_handle_t *pamh, int flags, int argc, const char **argv,
-                 int invalid_result, enum lookup how) {
+static int begin(struct ctx *c, pam_handle_t *pamh, int flags, int argc, const char **argv, enum step step) {
+        const void *item = NULL;
         const char *user = NULL;
         int r;
 
         *c = (struct ctx) { .pamh = pamh, .flags = flags };
         parse_args(pamh, argc, argv, &c->args);
 
-        r = pam_get_user(pamh, &user, NULL);
-        if (r == PAM_CONV_AGAIN)
-                return PAM_INCOMPLETE;
-        if (r != PAM_SUCCESS) {
-                pam_syslog(pamh, LOG_ERR, "cannot get user name: %s", pam_strerror(pamh, r));
-                return r;
+        if (lenient(step)) {
+                r = pam_get_item(pamh, PAM_USER, &item);
+                user = item;
+                if (r != PAM_SUCCESS || !user) {
+                        if (c->args.debug)
+                                pam_syslog(pamh, LOG_DEBUG, "no user name: nothing to do");
+                        return PAM_IGNORE;
+                }
+        } else {
+                r = pam_get_user(pamh, &user, NULL);
+                if (r == PAM_CONV_AGAIN)
+                        return PAM_INCOMPLETE;
+                if (r != PAM_SUCCESS) {
+                        pam_syslog(pamh, LOG_ERR, "cannot get user name: %s", pam_strerror(pamh, r));
+                        return r;
+                }
         }
         if (!neostra_valid_login_name(user)) {
                 /* The name itself is not logged: it could hold anything.
                  * Where the answer is "not ours" anyway, say it only with
                  * debug, as such a name may be a legitimate local account. */
-                if (invalid_result != PAM_IGNORE)
+                if (!lenient(step)) {
                         pam_syslog(pamh, LOG_NOTICE, "invalid user name");
-                else if (c->args.debug)
+                        return user_unknown(c);
+                }
+                if (c->args.debug)
                         pam_syslog(pamh, LOG_DEBUG, "user name not handled by Neostra");
-                if (invalid_result == PAM_USER_UNKNOWN && c->args.ignore_unknown_user)
-                        return PAM_IGNORE;
-                return invalid_result;
+                return PAM_IGNORE;
         }
         c->user = user;
 
-        switch (classify_user(c, how)) {
+        switch (classify_user(c)) {
         case USER_OURS:
                 return PAM_SUCCESS;
         case USER_NOT_OURS:
                 return PAM_IGNORE;
+        case USER_FOREIGN_DOMAIN:
+                /* Never sent anywhere: anyone may own user@elsewhere at
+                 * the API. */
+                if (step == STEP_AUTH) {
+                        pam_syslog(pamh, LOG_NOTICE, "user name in a domain not in [users] domains, "
+                                   "not sent; user=%s", c->user);
+                        return user_unknown(c);
+                }
+                if (c->args.debug)
+                        pam_syslog(pamh, LOG_DEBUG, "domain not in [users] domains; user=%s", c->user);
+                return PAM_IGNORE;
         case USER_LOOKUP_FAILED:
         default:
-                return unavailable(c, PAM_AUTHINFO_UNAVAIL);
+                return lenient(step) ? PAM_IGNORE : unavailable(c, PAM_AUTHINFO_UNAVAIL);
         }
 }
 
@@ -225,7 +275,7 @@ PAM_NEOSTRA_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int ar
                 if (argv[i] && strcmp(argv[i], "setcred_only") == 0)
                         return PAM_IGNORE;
 
-        ret = begin(&c, pamh, flags, argc, argv, PAM_USER_UNKNOWN, LOOKUP_FILES);
+        ret = begin(&c, pamh, flags, argc, argv, STEP_AUTH);
         if (ret != PAM_SUCCESS)
                 return ret;
 
@@ -290,7 +340,7 @@ PAM_NEOSTRA_EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc,
         struct account a;
         int ret;
 
-        ret = begin(&c, pamh, flags, argc, argv, PAM_USER_UNKNOWN, LOOKUP_FILES);
+        ret = begin(&c, pamh, flags, argc, argv, STEP_ACCOUNT);
         if (ret != PAM_SUCCESS)
                 return ret;
 
@@ -405,13 +455,23 @@ done:
         return ret;
 }
 
+/*
+ * The groups of an allowed account, like pam_group.  sshd calls this (and
+ * the session hooks) in another process than pam_authenticate, so nothing
+ * authentication kept in the handle is there: the account step's groups
+ * are used when this process has them, the daemon is asked otherwise.  A
+ * user it cannot add groups for (not ours, unknown, refused, or the daemon
+ * cannot be asked) gets PAM_IGNORE, never an error: the password was
+ * checked already, perhaps by another module, and a failing setcred would
+ * end the login.
+ */
 PAM_NEOSTRA_EXPORT int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv) {
         struct ctx c;
         struct account a = {};
         const void *p = NULL;
         int op = flags & ~PAM_SILENT, ret;
 
-        ret = begin(&c, pamh, flags, argc, argv, PAM_IGNORE, LOOKUP_FILES);
+        ret = begin(&c, pamh, flags, argc, argv, STEP_CRED);
         if (ret != PAM_SUCCESS)
                 return ret;
 
@@ -427,26 +487,29 @@ PAM_NEOSTRA_EXPORT int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, c
                 return add_groups(&c, d->gids, d->n);
         }
 
-        /* No account management in this handle (a screen locker, or a stack
-         * without our account line): ask now. */
+        /* No account management in this process (sshd's, or a screen
+         * locker's, or a stack without our account line): ask now. */
         switch (check_account(&c, &a)) {
         case ACCOUNT_ALLOWED:
                 ret = add_groups(&c, a.gids, a.n_gids);
                 break;
-        case ACCOUNT_UNKNOWN:
-        case ACCOUNT_NOT_OURS:
-                /* Not a user we could give groups to: nothing to do. */
-                ret = PAM_IGNORE;
-                break;
         case ACCOUNT_DENIED:
         case ACCOUNT_ROLE_DENIED:
         case ACCOUNT_REFUSED:
+                /* Account management refuses the login; groups are not
+                 * ours to refuse. */
                 pam_syslog(pamh, LOG_NOTICE, "not adding groups: account not allowed; user=%s", c.user);
-                ret = PAM_CRED_ERR;
+                ret = PAM_IGNORE;
                 break;
         case ACCOUNT_UNAVAILABLE:
+                pam_syslog(pamh, LOG_NOTICE, "not adding groups: neostrad cannot be asked; user=%s", c.user);
+                ret = PAM_IGNORE;
+                break;
+        case ACCOUNT_UNKNOWN:
+        case ACCOUNT_NOT_OURS:
         default:
-                ret = unavailable(&c, PAM_CRED_UNAVAIL);
+                /* Not a user we could give groups to: nothing to do. */
+                ret = PAM_IGNORE;
                 break;
         }
         account_done(&a);
@@ -455,11 +518,39 @@ PAM_NEOSTRA_EXPORT int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, c
 
 /* ---- sessions and passwords --------------------------------------------- */
 
+/*
+ * Whether the session is a Neostra user's: one this process's account step
+ * allowed, or else one the daemon allows now.  Anyone else, and everyone
+ * while the daemon cannot be asked, gets PAM_IGNORE: the session hooks only
+ * log, and never fail a session.
+ */
+static int session_begin(struct ctx *c, pam_handle_t *pamh, int flags, int argc, const char **argv) {
+        struct account a;
+        const void *p = NULL;
+        enum account_outcome o;
+        int ret;
+
+        ret = begin(c, pamh, flags, argc, argv, STEP_SESSION);
+        if (ret != PAM_SUCCESS)
+                return ret;
+        if (pam_get_data(pamh, DATA_GROUPS, &p) == PAM_SUCCESS && p &&
+            strcmp(((const struct groups_data *) p)->user, c->user) == 0)
+                return PAM_SUCCESS;
+        o = check_account(c, &a);
+        account_done(&a);
+        if (o != ACCOUNT_ALLOWED) {
+                if (c->args.debug)
+                        pam_syslog(pamh, LOG_DEBUG, "session: not an allowed Neostra user; user=%s", c->user);
+                return PAM_IGNORE;
+        }
+        return PAM_SUCCESS;
+}
+
 PAM_NEOSTRA_EXPORT int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv) {
         struct ctx c;
         int ret;
 
-        ret = begin(&c, pamh, flags, argc, argv, PAM_IGNORE, LOOKUP_NSS);
+        ret = session_begin(&c, pamh, flags, argc, argv);
         if (ret != PAM_SUCCESS)
                 return ret;
         pam_syslog(pamh, LOG_INFO, "session opened; user=%s", c.user);
@@ -470,7 +561,7 @@ PAM_NEOSTRA_EXPORT int pam_sm_close_session(pam_handle_t *pamh, int flags, int a
         struct ctx c;
         int ret;
 
-        ret = begin(&c, pamh, flags, argc, argv, PAM_IGNORE, LOOKUP_NSS);
+        ret = session_begin(&c, pamh, flags, argc, argv);
         if (ret != PAM_SUCCESS)
                 return ret;
         pam_syslog(pamh, LOG_INFO, "session closed; user=%s", c.user);
@@ -489,9 +580,9 @@ PAM_NEOSTRA_EXPORT int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc,
         enum account_outcome o;
         int ret;
 
-        ret = begin(&c, pamh, flags, argc, argv, PAM_IGNORE, LOOKUP_FILES);
+        ret = begin(&c, pamh, flags, argc, argv, STEP_PASSWORD);
         if (ret != PAM_SUCCESS)
-                return ret == PAM_AUTHINFO_UNAVAIL ? PAM_IGNORE : ret;
+                return ret;
 
         o = check_account(&c, &a);
         account_done(&a);

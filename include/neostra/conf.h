@@ -16,7 +16,8 @@
 #include <sys/types.h>
 
 /* Whoever reads the config also checks names against it (exclude,
- * email_template, home), so the name rules come with this header. */
+ * local_accounts, domains, email_template, home), so the name rules come
+ * with this header. */
 #include "neostra/names.h"
 
 #define NEOSTRA_CONF_LINE_MAX   4096u   /* bytes in one line */
@@ -50,6 +51,9 @@ struct neostra_config {
         char *email_template;             /* "%u"; %u exactly once, "%%" a percent sign (see conf-keys.c) */
         uid_t minimum_uid;                /* 1000 */
         struct neostra_strv exclude;      /* names never sent; root always implied */
+        struct neostra_strv local_accounts; /* local accounts the API may sign in; "*": every one */
+        struct neostra_strv domains;      /* accepted domains of names with '@'; v == NULL (never
+                                           * set): the domain of email_template, or none */
 
         /* [access] */
         struct neostra_strv allow_roles;  /* empty: any API user */
@@ -104,22 +108,37 @@ int neostra_parse_bool(const char *s, bool *ret);
 /* true when name is in [users] exclude, or is "root". */
 bool neostra_user_excluded(const struct neostra_config *c, const char *name);
 
-/*
- * A local account the API must never see: uid 0, a uid below minimum_uid,
- * or the overflow uid 65534 ("nobody").  Asks NSS (common/policy.c).
- * Returns 1 when it is one, 0 when the name is not local or a regular
- * account, or a negative errno when the lookup failed: then nothing may be
- * sent, since the name cannot be classified.
- */
-int neostra_local_system_account(const char *name, uid_t minimum_uid);
-
-/* The two halves of it, for a caller that caches the lookup (neostrad):
- * getpwnam_r of name, 1 found (*ret_uid set), 0 not found, <0 cannot tell;
- * and whether a found uid is a system account's. */
+/* getpwnam_r of name through NSS: 1 found (*ret_uid set), 0 not found, <0
+ * cannot tell (common/policy.c).  In the daemon NSS never sees neostrad's
+ * own records (SYSTEMD_BYPASS_USERDB), so "found" there means a local
+ * source: files, LDAP, SSSD. */
 int neostra_local_lookup(const char *name, uid_t *ret_uid);
 /* The same for getgrnam_r (*ret_gid) and getpwuid_r (*ret_name, to free). */
 int neostra_local_group_lookup(const char *name, gid_t *ret_gid);
 int neostra_local_user_name(uid_t uid, char **ret_name);
+
+/*
+ * What a local account (one a source other than neostrad knows: files,
+ * LDAP, SSSD) is to Neostra, by its uid and [users] local_accounts:
+ *   SYSTEM    uid 0, below minimum_uid, or 65534 ("nobody"): never ours,
+ *             whatever local_accounts says;
+ *   UNLISTED  any other local account: not ours, so its password never
+ *             reaches the API (whoever owns name@domain there must not
+ *             log in as the local account);
+ *   LISTED    named in local_accounts (or local_accounts = *): a host that
+ *             pre-created accounts for Neostra users; the API may sign it in.
+ * The module and the daemon both decide with it, so they draw the line in
+ * the same place.
+ */
+enum neostra_local_class {
+        NEOSTRA_LOCAL_SYSTEM,
+        NEOSTRA_LOCAL_UNLISTED,
+        NEOSTRA_LOCAL_LISTED,
+};
+enum neostra_local_class neostra_local_account_class(const struct neostra_config *c, const char *name,
+                                                     uid_t uid, uid_t minimum_uid);
+/* name is in [users] local_accounts, or local_accounts is "*". */
+bool neostra_local_account_listed(const struct neostra_config *c, const char *name);
 
 /*
  * name looked up in a passwd(5) file only (NEOSTRA_PASSWD_FILE), not
@@ -136,6 +155,7 @@ int neostra_passwd_file_lookup(const char *path, const char *name, uid_t *ret_ui
  * modules say so with any of 0 (and no entry), ENOENT, ESRCH, EBADF or
  * EPERM; anything else means the lookup itself failed. */
 bool neostra_nss_not_found(int r);
+/* uid 0, a uid below minimum_uid, or the overflow uid 65534 ("nobody"). */
 bool neostra_system_uid(uid_t uid, uid_t minimum_uid);
 
 /*

@@ -15,7 +15,8 @@ struct neostra_config;
 
 /* A login name we are willing to handle: 1..NEOSTRA_USER_MAX bytes, no
  * control characters, whitespace, '/', ':' or leading '-'.  Names with '@'
- * are allowed (they pass through email_template unchanged). */
+ * are allowed (they pass through email_template unchanged, when
+ * neostra_domain_accepted() says so). */
 bool neostra_valid_login_name(const char *name);
 
 /* What an email address must look like: 1..NEOSTRA_USER_MAX bytes of UTF-8
@@ -23,10 +24,27 @@ bool neostra_valid_login_name(const char *name);
  * on each side of it. */
 bool neostra_valid_email(const char *s);
 
+/* A domain name as [users] domains lists them: dot-separated labels of
+ * ASCII letters, digits and '-' (not at either end of a label), 1..63
+ * bytes each, at most 253 in all; IDNs in punycode. */
+bool neostra_valid_domain(const char *s);
+
+/*
+ * Whether the API may be asked about a login name as far as its domain
+ * goes: a name without '@' always (email_template makes its email); a name
+ * with '@' only when what follows the '@' is one of [users] domains
+ * (case-insensitively), or, with domains never set, the domain of
+ * email_template ("corp.example" for "%u@corp.example"; none for "%u").
+ * Anyone may own user@elsewhere at the API; only the domains the host
+ * trusts may log in here.
+ */
+bool neostra_domain_accepted(const struct neostra_config *c, const char *name);
+
 /*
  * Build the email for a login name from email_template: "%u" is the name,
- * "%%" a percent sign; a name that contains '@' is used as it is.  The
- * result must pass neostra_valid_email().
+ * "%%" a percent sign; a name that contains '@' is used as it is when its
+ * domain is accepted (neostra_domain_accepted()).  The result must pass
+ * neostra_valid_email().
  * Returns 0 and a malloc'd string, or -EINVAL (-ENOMEM when out of memory).
  */
 int neostra_email_for_user(const struct neostra_config *c, const char *name, char **ret);

@@ -64,10 +64,14 @@
 
 /* The API said no: wrong password (401/403, or a 200 that says 401 inside). */
 #define NEOSTRA_ERROR_AUTHENTICATION_FAILED NEOSTRA_AUTH_INTERFACE ".AuthenticationFailed"
-/* The API does not know the user (404), or the name maps to no valid email,
- * or (CheckAccount) the daemon has never seen the user sign in. */
+/* The API does not know the user (404), or the name maps to no valid email
+ * (Authenticate: a name with '@' in a domain [users] domains does not
+ * accept), or (CheckAccount) the daemon has never seen the user sign in. */
 #define NEOSTRA_ERROR_USER_UNKNOWN          NEOSTRA_AUTH_INTERFACE ".UserUnknown"
-/* A local system account or an excluded name: never sent to the API. */
+/* An excluded name, a local system account, a local account [users]
+ * local_accounts does not list (any account NSS knows that neostrad did not
+ * publish), or (CheckAccount) a name in a domain [users] domains does not
+ * accept: never sent to the API. */
 #define NEOSTRA_ERROR_NOT_OUR_USER          NEOSTRA_AUTH_INTERFACE ".NotOurUser"
 /* API down, slow, 5xx, TLS failure, unparsable or ill-typed answer. */
 #define NEOSTRA_ERROR_SERVICE_UNAVAILABLE   NEOSTRA_AUTH_INTERFACE ".ServiceUnavailable"

@@ -35,6 +35,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         abort();
                 if (neostra_email_for_user(c, "alice", &email) == 0)
                         free(email);
+                if (neostra_email_for_user(c, "bob@corp.example", &email) == 0) {
+                        /* An email for a name with '@' only in an accepted domain. */
+                        if (!neostra_domain_accepted(c, "bob@corp.example"))
+                                abort();
+                        free(email);
+                }
+                (void) neostra_local_account_class(c, "ubuntu", 1000, c->minimum_uid);
                 neostra_config_free(c);
         }
         close(fd);

@@ -34,7 +34,9 @@ nt_mock_start "$NT_TMP/users.json" || { nt_fail "mock API start"; nt_finish; }
 
 {
         printf '[api]\nurl = http://127.0.0.1:%s\n\n' "$NT_MOCK_HTTP_PORT"
-        printf '[users]\nemail_template = %%u@example.com\nexclude = excluded\n\n'
+        # neostra-peer: a local account opted in (the peer policy cases
+        # sign it in as itself).
+        printf '[users]\nemail_template = %%u@example.com\nexclude = excluded\nlocal_accounts = neostra-peer\n\n'
         nt_daemon_config proto
 } >"$NT_TMP/proto.conf"
 nt_daemon_start proto || { nt_fail "neostrad start"; nt_finish; }

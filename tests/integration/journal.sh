@@ -163,6 +163,7 @@ timeout = 3s
 
 [users]
 email_template = %u@example.com
+local_accounts = *
 
 [access]
 allow_roles = admin
@@ -179,7 +180,8 @@ EOF
                 echo "$t required $NT_BUILD/pam_neostra.so socket=$(nt_socket_path $d) config=$NT_TMP/$d.conf"
         done >"$NT_TMP/pam.d/$d-test"
         # The module itself keeps system accounts from the daemon; with
-        # minimum_uid=0 it sends them, and the daemon's own check decides.
+        # minimum_uid=0 (and local_accounts = *, so that a local account
+        # is sent at all) it sends them, and the daemon's own check decides.
         for t in auth account; do
                 echo "$t required $NT_BUILD/pam_neostra.so socket=$(nt_socket_path $d) config=$NT_TMP/$d.conf minimum_uid=0"
         done >"$NT_TMP/pam.d/$d-sys"

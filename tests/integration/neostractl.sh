@@ -72,7 +72,8 @@ conf=$NT_TMP/ctl.conf
 sock=$(nt_socket_path ctl)
 {
         printf '[api]\nurl = %s\ntimeout = 2s\nconnect_timeout = 1s\nrefresh_path = /api/v1/auth/refresh\n\n' "$mock"
-        printf '[users]\nemail_template = %%u@example.com\n\n'
+        # The test account is a local account opted in: it signs itself in.
+        printf '[users]\nemail_template = %%u@example.com\nlocal_accounts = %s\n\n' "$TUSER"
         printf '[access]\nallow_roles = admin\n\n'
         printf '[groups]\nadmin = adm\n\n'
         nt_daemon_config ctl

@@ -11,11 +11,14 @@
 # without an Authenticate before it (an SSH key login) does.  Connections are counted
 # with GetStatus connectionsAccepted.
 # Local accounts: the module reads /etc/passwd only before it calls, so its
-# system accounts never reach the daemon; a system account that only another
-# NSS source knows (tests/slownss.so's "user" rule stands for LDAP) is
-# refused by the daemon (NotOurUser, nothing sent to the API) and gets
-# PAM_IGNORE; with the daemon down the module asks NSS itself, and that
-# account still gets PAM_IGNORE while a Neostra user gets
+# system accounts never reach the daemon; an account that only another
+# NSS source knows (tests/slownss.so's "user" rule stands for LDAP), a
+# system account or any other that [users] local_accounts does not list,
+# is refused by the daemon (NotOurUser, nothing sent to the API) and gets
+# PAM_IGNORE; one it lists is sent.  With the daemon down the module asks
+# NSS itself: such an account still gets PAM_IGNORE, while a Neostra user,
+# an account in the uid range neostrad publishes (it may be neostrad's own,
+# seen through nss-systemd) and a name whose lookup fails get
 # PAM_AUTHINFO_UNAVAIL.
 # Ends with "pam-connection: N passed, N failed".
 set -u
@@ -34,7 +37,7 @@ printf '{"users": {"conn@example.com": {"password": "%s", "roles": ["dev"]},
 nt_mock_start "$NT_TMP/users.json" || { nt_fail "mock API start"; nt_finish; }
 {
         printf '[api]\nurl = http://127.0.0.1:%s\n\n' "$NT_MOCK_HTTP_PORT"
-        printf '[users]\nemail_template = %%u@example.com\n\n'
+        printf '[users]\nemail_template = %%u@example.com\nlocal_accounts = ldapopt\n\n'
         printf '[access]\nallow_roles = dev\n\n'
         nt_daemon_config conn
 } >"$NT_TMP/conn.conf"
@@ -190,9 +193,20 @@ else
         nt_pass "skipped: no system account 'daemon' in /etc/passwd"
 fi
 
-# ldapsys: uid 500, from "NSS" only, for the module and the daemon alike.
+signins() {
+        nt_http GET "$NT_MOCK_HTTP_PORT" /_control/stats 2>/dev/null |
+                sed -n 's/.*"signins": *\([0-9][0-9]*\).*/\1/p'
+}
+
+# From "NSS" only, for the module and the daemon alike: ldapsys (uid 500,
+# a system account), ldapuser (uid 5000), ldapopt (uid 5001, in
+# local_accounts), ldapneo (uid 250000, in [identities]' default range).
 rules=$NT_TMP/nss-rules
-echo "user ldapsys 500" >"$rules"
+all_rules='user ldapsys 500
+user ldapuser 5000
+user ldapopt 5001
+user ldapneo 250000'
+echo "$all_rules" >"$rules"
 nss_env="LD_PRELOAD=$NT_BUILD/tests/slownss.so SLOWNSS_RULES=$rules"
 dpid=$(printf ' %s ' "$NT_PIDS" | tr ' ' '\n' | sed -n 's/^\([0-9]*\):neostrad-conn$/\1/p' | tail -n1)
 nt_stop "$dpid" neostrad-conn
@@ -206,6 +220,27 @@ if grep -q 'Authenticate notOurs; user=ldapsys .*api_latency_ms=- reason="local 
         nt_pass "ldapsys: the daemon refused it as a system account, without the API"
 else
         nt_fail "ldapsys: no 'Authenticate notOurs; user=ldapsys' line in the daemon's log"
+fi
+# An account above minimum_uid that only "LDAP" knows: not ours either.
+n0=$(signins)
+ignored_check "ldapuser (uid 5000, only NSS knows it)" ldapuser 2 $nss_env
+if grep -q 'Authenticate notOurs; user=ldapuser .*api_latency_ms=- reason="local account not in \[users\] local_accounts"' \
+        "$NT_LOGS/conn.log" && [ -n "$n0" ] && [ "$(signins)" = "$n0" ]; then
+        nt_pass "ldapuser: the daemon refused it as a local account it does not list; no sign-in at the API"
+else
+        nt_fail "ldapuser: no 'Authenticate notOurs; user=ldapuser' line, or a sign-in reached the API"
+fi
+# One local_accounts lists is sent (the mock does not know it: 401).
+_before=$(nt_http GET "$NT_MOCK_HTTP_PORT" /_control/requests | grep -c '"email": *"ldapopt@example.com"')
+if env $nss_env PAMCHECK_PASSWORD=$pw "$pamcheck" -d "$NT_TMP/pam.d" ignored ldapopt >"$NT_LOGS/ignored.out" 2>&1; then
+        nt_fail "ldapopt (in local_accounts): PAM_IGNORE"
+        sed 's/^/  | /' "$NT_LOGS/ignored.out"
+elif grep -q 'pam_authenticate(ldapopt): Authentication failure' "$NT_LOGS/ignored.out" &&
+     [ "$(nt_http GET "$NT_MOCK_HTTP_PORT" /_control/requests | grep -c '"email": *"ldapopt@example.com"')" -gt "$_before" ]; then
+        nt_pass "ldapopt (in local_accounts): sent to the API (refused there)"
+else
+        nt_fail "ldapopt (in local_accounts): not sent to the API:"
+        sed 's/^/  | /' "$NT_LOGS/ignored.out"
 fi
 
 # The daemon's own NSS lookup of ldapfail fails (ServiceUnavailable): the
@@ -224,7 +259,7 @@ else
         nt_fail "the daemon's NSS failing: not PAM_AUTHINFO_UNAVAIL:"
         sed 's/^/  | /' "$NT_LOGS/ignored.out"
 fi
-echo "user ldapsys 500" >"$rules"
+echo "$all_rules" >"$rules"
 
 dpid=$(printf ' %s ' "$NT_PIDS" | tr ' ' '\n' | sed -n 's/^\([0-9]*\):neostrad-conn$/\1/p' | tail -n1)
 nt_stop "$dpid" neostrad-conn
@@ -235,15 +270,50 @@ else
         nt_fail "daemon down: ldapsys did not get PAM_IGNORE:"
         sed 's/^/  | /' "$NT_LOGS/ignored.out"
 fi
-if env $nss_env PAMCHECK_PASSWORD=$pw "$pamcheck" -d "$NT_TMP/pam.d" ignored conn >"$NT_LOGS/ignored.out" 2>&1; then
-        nt_fail "daemon down: a Neostra user got through the ignore-only stack"
-elif grep -q 'pam_authenticate(conn): Authentication service cannot retrieve authentication info' \
-        "$NT_LOGS/ignored.out"; then
-        nt_pass "daemon down: a Neostra user gets PAM_AUTHINFO_UNAVAIL"
+# The same config with [identities] userdb on (the test daemons run with
+# it off), read by the module only: neostrad may then have published uids
+# in uid_min..uid_max, and NSS here would show them.
+sed 's/^userdb = no$/userdb = yes/' "$NT_TMP/conn.conf" >"$NT_TMP/conn-userdb.conf"
+chmod 0600 "$NT_TMP/conn-userdb.conf"
+sed "s#config=$NT_TMP/conn.conf#config=$NT_TMP/conn-userdb.conf#" "$NT_TMP/pam.d/ignored" >"$NT_TMP/pam.d/ignored-userdb"
+if env $nss_env PAMCHECK_PASSWORD=$pw "$pamcheck" -d "$NT_TMP/pam.d" ignored-userdb ldapuser \
+        >"$NT_LOGS/ignored.out" 2>&1; then
+        nt_pass "daemon down, userdb on: ldapuser (uid 5000, outside neostrad's range) still gets PAM_IGNORE"
 else
-        nt_fail "daemon down: a Neostra user: not PAM_AUTHINFO_UNAVAIL:"
+        nt_fail "daemon down, userdb on: ldapuser did not get PAM_IGNORE:"
         sed 's/^/  | /' "$NT_LOGS/ignored.out"
 fi
+if env $nss_env PAMCHECK_PASSWORD=$pw "$pamcheck" -d "$NT_TMP/pam.d" ignored ldapneo \
+        >"$NT_LOGS/ignored.out" 2>&1; then
+        nt_pass "daemon down, userdb off: ldapneo (uid 250000) gets PAM_IGNORE (neostrad publishes no one)"
+else
+        nt_fail "daemon down, userdb off: ldapneo did not get PAM_IGNORE:"
+        sed 's/^/  | /' "$NT_LOGS/ignored.out"
+fi
+# unavailable_check WHAT USER [ENV...]: PAM_AUTHINFO_UNAVAIL at auth, not
+# PAM_IGNORE (the stack with userdb on).
+unavailable_check() {
+        _what=$1 _user=$2
+        shift 2
+        if env "$@" PAMCHECK_PASSWORD=$pw "$pamcheck" -d "$NT_TMP/pam.d" ignored-userdb "$_user" \
+                >"$NT_LOGS/ignored.out" 2>&1; then
+                nt_fail "daemon down: $_what got through the ignore-only stack"
+                sed 's/^/  | /' "$NT_LOGS/ignored.out"
+        elif grep -q "pam_authenticate($_user): Authentication service cannot retrieve authentication info" \
+                "$NT_LOGS/ignored.out"; then
+                nt_pass "daemon down: $_what gets PAM_AUTHINFO_UNAVAIL"
+        else
+                nt_fail "daemon down: $_what: not PAM_AUTHINFO_UNAVAIL:"
+                sed 's/^/  | /' "$NT_LOGS/ignored.out"
+        fi
+}
+unavailable_check "a Neostra user" conn $nss_env
+unavailable_check "userdb on: ldapneo (uid 250000, in neostrad's range: may be its own)" ldapneo $nss_env
+unavailable_check "ldapopt (in local_accounts)" ldapopt $nss_env
+# The module's own NSS lookup fails: never turned into PAM_IGNORE.
+echo "name conn fail" >"$NT_TMP/module-rules"
+unavailable_check "a Neostra user whose NSS lookup fails" conn \
+        LD_PRELOAD="$NT_BUILD/tests/slownss.so" SLOWNSS_RULES="$NT_TMP/module-rules"
 
 nt_end_checks
 nt_finish

@@ -72,7 +72,8 @@ echo "# CONNECTIONS_MAX=$NEOSTRA_CONNECTIONS_MAX PEER_MAX=$NEOSTRA_PEER_MAX ROOT
 # ---- the daemon of the connection-limit cases ------------------------------------------
 {
         printf '[api]\nurl = http://127.0.0.1:%s\n\n' "$NT_MOCK_HTTP_PORT"
-        printf '[users]\nemail_template = %%u@example.com\nexclude = excluded\n\n'
+        printf '[users]\nemail_template = %%u@example.com\nexclude = excluded\n'
+        printf 'local_accounts = neostra-peer neostra-peer2\n\n'
         nt_daemon_config srv | sed 's/^userdb = no$/userdb = yes\nuid_min = 300000\nuid_max = 309999/'
 } >"$NT_TMP/srv.conf"
 chmod 0600 "$NT_TMP/srv.conf"

@@ -103,7 +103,8 @@ class CaseDaemon:
         conf = os.path.join(self.dir, "neostrad.conf")
         with open(conf, "w") as f:
             f.write("[api]\nurl = %s\ntimeout = 2s\nconnect_timeout = 1s\n\n"
-                    "[users]\nemail_template = %%u@example.com\nexclude = excluded\n\n"
+                    "[users]\nemail_template = %%u@example.com\nexclude = excluded\n"
+                    "local_accounts = neostra-peer neostra-peer2\n\n"
                     "[identities]\nuserdb = yes\nuid_min = 300000\nuid_max = 309999\n"
                     "first_login = no\n\n"
                     "[cache]\ndirectory = %s\n\n"

@@ -25,9 +25,14 @@
 # sshd.
 #
 # Users: alice (roles admin, ops) and carol (role guest) exist at the mock
-# API and locally with a locked password "!" (local accounts that are
-# Neostra users too: local wins, they are never published); localuser has
-# a local password and is in [users] exclude.  erin (roles admin, dev)
+# API and locally with a locked password "!" (local accounts pre-created
+# for Neostra users, so listed in [users] local_accounts: local wins, they
+# are never published); localuser has a local password and is listed
+# nowhere (not ours: never sent); dave is a local account with a local
+# password whose name the mock API knows too, with another password (the
+# API's dave@example.com must not log in as the local dave); olga is a
+# local account listed in local_accounts that keeps a local password.
+# erin (roles admin, dev)
 # exists only at the mock API, in none of the passwd, group or shadow copies:
 # sshd, id and getent see her through nss-systemd, which finds neostrad's
 # userdb socket at /run/systemd/userdb/io.neostra (the daemon binds it
@@ -43,6 +48,18 @@
 #
 # sshd logs at DEBUG3, the only level at which it names pam_acct_mgmt's
 # result (the final scan proves no password reaches that log either).
+#
+# localuser logs in with the daemon running and stopped, through the
+# README's stack and through one that asks pam_neostra first
+# ("[success=done authinfo_unavail=ignore ignore=ignore user_unknown=ignore
+# default=die] pam_neostra.so", then pam_unix; the README's account lines
+# with the Debian package's control for pam_neostra, which ignores an
+# unavailable daemon, and the README's session lines): sshd calls
+# pam_setcred and the session hooks in another process than
+# authentication, and none of them may fail a user pam_neostra did not
+# authenticate: with the daemon stopped, olga (ours by local_accounts, so
+# not decided locally) logs in with her local password through the
+# second stack too.
 #
 # Logins are `sshpass -e ssh ... USER@127.0.0.1 id`; the password is in
 # SSHPASS only, never on a command line.  Under an ASan build the module
@@ -128,7 +145,8 @@ fi
 
 umask 077
 if ! { pw_localuser=$(nt_canary_new) && pw_alice=$(nt_canary_new) && pw_carol=$(nt_canary_new) &&
-        pw_erin=$(nt_canary_new) && wrong=$(nt_canary_new); }; then
+        pw_erin=$(nt_canary_new) && pw_dave=$(nt_canary_new) && pw_dave_api=$(nt_canary_new) && pw_olga=$(nt_canary_new) &&
+        wrong=$(nt_canary_new); }; then
         nt_fail "canaries"
         nt_finish
 fi
@@ -138,12 +156,14 @@ nt_add_test_user localuser 4300 || { nt_fail "adding localuser"; nt_finish; }
 # file onto itself): the bind mounts see the additions.
 echo "alice:x:4301:4301:pam_neostra test user:/nonexistent:/bin/sh" >>"$NT_TMP/passwd"
 echo "carol:x:4302:4302:pam_neostra test user:/nonexistent:/bin/sh" >>"$NT_TMP/passwd"
-printf 'alice:x:4301:\ncarol:x:4302:\nneo-ops:x:4390:\n' >>"$NT_TMP/group"
+echo "dave:x:4303:4303:pam_neostra test user:/nonexistent:/bin/sh" >>"$NT_TMP/passwd"
+echo "olga:x:4304:4304:pam_neostra test user:/nonexistent:/bin/sh" >>"$NT_TMP/passwd"
+printf 'alice:x:4301:\ncarol:x:4302:\ndave:x:4303:\nolga:x:4304:\nneo-ops:x:4390:\n' >>"$NT_TMP/group"
 # Homes under /home (a private directory below), a shell that runs `id`.
-sed "s#^\(localuser\|alice\|carol\):\(x:[0-9]*:[0-9]*:[^:]*\):[^:]*:[^:]*\$#\1:\2:/home/\1:/bin/sh#" \
+sed "s#^\(localuser\|alice\|carol\|dave\|olga\):\(x:[0-9]*:[0-9]*:[^:]*\):[^:]*:[^:]*\$#\1:\2:/home/\1:/bin/sh#" \
         "$NT_TMP/passwd" >"$NT_TMP/passwd.new" && cat "$NT_TMP/passwd.new" >"$NT_TMP/passwd"
 chmod 0644 "$NT_TMP/passwd" "$NT_TMP/group"
-for u in localuser alice carol; do
+for u in localuser alice carol dave olga; do
         e=$(getent passwd "$u" | cut -d: -f6-)
         [ "$e" = "/home/$u:/bin/sh" ] || { nt_fail "test user $u is not set up ('$e')"; nt_finish; }
 done
@@ -158,6 +178,8 @@ today=$(( $(date +%s) / 86400 ))
 {
         cat /etc/shadow
         printf 'localuser:%s:%s:0:99999:7:::\n' "$(hash "$pw_localuser")" "$today"
+        printf 'dave:%s:%s:0:99999:7:::\n' "$(hash "$pw_dave")" "$today"
+        printf 'olga:%s:%s:0:99999:7:::\n' "$(hash "$pw_olga")" "$today"
         printf 'alice:!:%s:0:99999:7:::\n' "$today"
         printf 'carol:!:%s:0:99999:7:::\n' "$today"
 } >"$NT_TMP/shadow" || { nt_fail "writing the shadow copy"; nt_finish; }
@@ -200,6 +222,7 @@ users_json() { # ALICE_ROLES [ERIN_ROLES] (JSON lists): rewrite the mock's users
         {
                 printf '{"users": {"alice@example.com": {"password": "%s", "roles": %s},\n' "$pw_alice" "$1"
                 printf '           "erin@example.com": {"password": "%s", "roles": %s},\n' "$pw_erin" "$erin_roles"
+                printf '           "dave@example.com": {"password": "%s", "roles": ["admin"]},\n' "$pw_dave_api"
                 printf '           "carol@example.com": {"password": "%s", "roles": ["guest"]}}}\n' "$pw_carol"
         } >"$NT_TMP/users.json.new" && mv "$NT_TMP/users.json.new" "$NT_TMP/users.json"
 }
@@ -216,7 +239,7 @@ timeout = 3s
 
 [users]
 email_template = %u@example.com
-exclude = localuser
+local_accounts = alice carol olga
 
 [access]
 allow_roles = admin ops dev
@@ -259,6 +282,24 @@ for f in auth account session; do
         rewrite <"$examples/common-$f.example"
 done >"$NT_TMP/pam.sshd"
 chmod 0644 "$NT_TMP/pam.sshd"
+cp "$NT_TMP/pam.sshd" "$NT_TMP/pam.sshd.readme"
+# The other stack: pam_neostra first, then pam_unix; the README's account
+# lines with the package's control for pam_neostra
+# (packaging/debian/pam-configs/neostra), and its session lines.
+{
+        printf 'auth [success=done authinfo_unavail=ignore ignore=ignore user_unknown=ignore default=die] pam_neostra.so\n'
+        printf 'auth required pam_unix.so nullok try_first_pass\n'
+} | rewrite >"$NT_TMP/pam.sshd.first"
+rewrite <"$examples/common-account.example" |
+        sed 's/^account \[success=ok ignore=ignore default=bad\]\( *\)\(.*pam_neostra\.so\)/account [success=ok ignore=ignore user_unknown=ignore authinfo_unavail=ignore default=bad]\1\2/' \
+        >>"$NT_TMP/pam.sshd.first"
+rewrite <"$examples/common-session.example" >>"$NT_TMP/pam.sshd.first"
+if grep -q 'authinfo_unavail=ignore default=bad\].*pam_neostra\.so' "$NT_TMP/pam.sshd.first"; then
+        nt_pass "the pam_neostra-first stack is written (package's account control)"
+else
+        nt_fail "the pam_neostra-first stack has no package account line:"
+        sed 's/^/  | /' "$NT_TMP/pam.sshd.first"
+fi
 bind "$NT_TMP/pam.sshd" /etc/pam.d/sshd || { nt_fail "bind-mounting /etc/pam.d/sshd"; nt_finish; }
 # Undo the rewriting: what is left must be the example lines, verbatim.
 sed -e "s# socket=$sock config=$conf##" -e "s#$NT_BUILD/pam_neostra\.so#pam_neostra.so#" \
@@ -275,7 +316,7 @@ else
         nt_fail "/etc/pam.d/sshd is not the examples verbatim (or a module is missing: $bad_mods)"
         diff "$NT_TMP/pam.sshd.expected" "$NT_TMP/pam.sshd.undone" | sed 's/^/  | /'
 fi
-sed 's/^/  | /' /etc/pam.d/sshd >"$NT_LOGS/pam.sshd.log"
+sed 's/^/  | /' /etc/pam.d/sshd "$NT_TMP/pam.sshd.first" >"$NT_LOGS/pam.sshd.log"
 
 # ---- sshd ------------------------------------------------------------------
 
@@ -297,7 +338,7 @@ HostbasedAuthentication no
 GSSAPIAuthentication no
 KerberosAuthentication no
 PermitRootLogin no
-AllowUsers alice carol localuser erin
+AllowUsers alice carol localuser erin dave olga
 StrictModes no
 UseDNS no
 PrintMotd no
@@ -431,6 +472,38 @@ signins() {
         nt_http GET "$NT_MOCK_HTTP_PORT" /_control/stats 2>/dev/null |
                 sed -n 's/.*"signins": *\([0-9][0-9]*\).*/\1/p'
 }
+# use_stack readme|first: /etc/pam.d/sshd's content (the bind-mounted file,
+# rewritten in place; sshd reads it at every connection).
+use_stack() {
+        cat "$NT_TMP/pam.sshd.$1" >"$NT_TMP/pam.sshd"
+}
+# local_logins WHEN: localuser, listed nowhere, logs in over SSH with her
+# local password through both stacks; `id` runs in the session; sshd logs
+# no pam_setcred failure; nothing reaches the API.
+local_logins() {
+        for _stack in readme first; do
+                use_stack "$_stack"
+                _m=$(log_mark)
+                _n0=$(signins)
+                if expect_session localuser "$pw_localuser" "$1, $_stack stack: localuser (local password)"; then
+                        if has_group adm || has_group neo-ops; then
+                                nt_fail "$1, $_stack stack: localuser has a Neostra group: $(id_line)"
+                        fi
+                        within 5 "$1, $_stack stack: localuser's login"
+                fi
+                if log_since "$_m" | grep -q 'pam_setcred()\|pam_open_session()'; then
+                        nt_fail "$1, $_stack stack: sshd logged a setcred or session failure:"
+                        log_since "$_m" | grep 'pam_setcred()\|pam_open_session()' | sed 's/^/  | /'
+                fi
+                _n1=$(signins)
+                if [ -n "$_n0" ] && [ "$_n0" = "$_n1" ]; then
+                        nt_pass "$1, $_stack stack: localuser: nothing sent to the API"
+                else
+                        nt_fail "$1, $_stack stack: localuser: sign-ins went from $_n0 to $_n1"
+                fi
+        done
+        use_stack readme
+}
 
 # ---- daemon and API up -------------------------------------------------------
 
@@ -471,19 +544,24 @@ if expect_refused carol "$pw_carol" "carol (guest), right password" account; the
         fi
 fi
 
+local_logins "daemon running"
+
+# A local account whose name the API also knows: the API's password does
+# not open it, and neither password is sent.
 n0=$(signins)
-if expect_session localuser "$pw_localuser" "localuser (excluded, local password)"; then
-        if has_group adm || has_group neo-ops; then
-                nt_fail "localuser: id shows a Neostra group: $(id_line)"
+expect_refused dave "$pw_dave_api" "dave (local account), the API's dave@example.com password" password
+if expect_session dave "$pw_dave" "dave, his local password"; then
+        if has_group adm; then
+                nt_fail "dave: id shows the API user's group adm: $(id_line)"
         else
-                nt_pass "localuser: no Neostra group"
+                nt_pass "dave: no group of the API's dave"
         fi
 fi
 n1=$(signins)
 if [ -n "$n0" ] && [ "$n0" = "$n1" ]; then
-        nt_pass "localuser: nothing sent to the API"
+        nt_pass "dave: nothing sent to the API"
 else
-        nt_fail "localuser: sign-ins went from $n0 to $n1"
+        nt_fail "dave: sign-ins went from $n0 to $n1"
 fi
 
 # A role removed upstream: the next login has lost its group.
@@ -598,9 +676,21 @@ nt_stop "$dpid" neostrad-e2e
 st=$?
 if [ "$st" -eq 0 ]; then nt_pass "neostrad stopped cleanly"; else nt_fail "neostrad exited with $st"; fi
 users_json '["admin", "ops"]'
-if expect_session localuser "$pw_localuser" "daemon down: localuser"; then
-        within 3 "daemon down: localuser's login"
+local_logins "daemon stopped"
+# olga is ours (local_accounts), so pam_neostra cannot decide her locally
+# and cannot ask: auth and account say "unavailable" (ignored by this
+# stack), pam_unix takes her password, and setcred and the session must
+# not fail her.
+use_stack first
+_m=$(log_mark)
+if expect_session olga "$pw_olga" "daemon stopped, first stack: olga (in local_accounts, local password)"; then
+        within 5 "daemon stopped, first stack: olga's login"
 fi
+if log_since "$_m" | grep -q 'pam_setcred()\|pam_open_session()'; then
+        nt_fail "daemon stopped, first stack: olga: sshd logged a setcred or session failure:"
+        log_since "$_m" | grep 'pam_setcred()\|pam_open_session()' | sed 's/^/  | /'
+fi
+use_stack readme
 if expect_refused alice "$pw_alice" "daemon down: alice (right password)" password; then
         within 5 "daemon down: alice's refusal"
 fi
@@ -636,7 +726,7 @@ fi
 # No password anywhere: only the mock's users file holds Neostra passwords
 # and the shadow copy a hash of localuser's.
 leaks=
-for pw in "$pw_localuser" "$pw_alice" "$pw_carol" "$pw_erin" "$wrong"; do
+for pw in "$pw_localuser" "$pw_alice" "$pw_carol" "$pw_erin" "$pw_dave" "$pw_dave_api" "$pw_olga" "$wrong"; do
         l=$(nt_find_canary "$pw" "$NT_TMP" | grep -v -x -e "$NT_TMP/users.json")
         [ -z "$l" ] || leaks="$leaks $l"
 done

@@ -47,7 +47,8 @@ chmod 0711 "$NT_TMP"
 uid_min=300000 uid_max=309999
 {
         printf '[api]\nurl = http://127.0.0.1:%s\ntimeout = 5s\n\n' "$NT_MOCK_HTTP_PORT"
-        printf '[users]\nemail_template = %%u@example.com\nexclude = mallory\n\n'
+        # carol: a local account pre-created for a Neostra user.
+        printf '[users]\nemail_template = %%u@example.com\nexclude = mallory\nlocal_accounts = carol\n\n'
         printf '[groups]\ndev = developers sudo\nadmin = ops\n\n'
         # userdb on, its socket in our temp dir.
         nt_daemon_config udb | sed "s/^userdb = no$/userdb = yes\nuid_min = $uid_min\nuid_max = $uid_max/"

@@ -20,9 +20,17 @@
  *   nt-use-first-pass, nt-try-first-pass   pam_set_items ($PAM_AUTHTOK)
  *                      stacked before pam_neostra
  *   nt-nodaemon(-probe)   socket= a path where nothing listens
+ *   nt-nodaemon-strict-probe   the same probe without ignore_authinfo_unavail
  *   nt-apidown         daemon whose API URL is a closed loopback port
  *   nt-slow            daemon with [api] timeout 8s
  *   nt-https-ca, -wrongca, -wrongpin, -pin   https with ca_file / pins
+ *   nt-star(-probe)    neostrad "star": like main, but local_accounts = *
+ *                      and domains = partner.example
+ * Every daemon but star lists neostra-peer in [users] local_accounts.
+ *
+ * Local accounts (run-pamtest.sh adds them in its mount namespace):
+ * neostra-peer (uid 4242, listed in local_accounts) and neostra-local
+ * (uid 4244, listed nowhere).
  *
  * Mock users (all with the canary as password): alice (admin, dev), bob
  * (dev), carol (guest), ghost (404), slow (5 s delay), broken (500), inner
@@ -59,6 +67,9 @@
  * mount namespace (65534 "nobody" is a system account: never ours). */
 #define PEER_UID ((uid_t) 4242)
 #define PEER_NAME "neostra-peer"
+/* A local account at or above minimum_uid that no local_accounts lists
+ * (but star's "*"). */
+#define LOCAL_NAME "neostra-local"
 
 static const char *not_ready;
 
@@ -261,6 +272,168 @@ static void test_excluded_name_ignored(void **state) {
         check_not_ours("svc-backup");
 }
 
+/* ---- local accounts and domains ---------------------------------------------- */
+
+#define SETCRED(rv)  pam_test_flags(PAMTEST_SETCRED, rv, PAM_ESTABLISH_CRED)
+#define OPEN_SESSION(rv)  pam_test(PAMTEST_OPEN_SESSION, rv)
+#define CLOSE_SESSION(rv) pam_test(PAMTEST_CLOSE_SESSION, rv)
+
+/* PAM_IGNORE in every step through a probe service, no prompt, nothing
+ * sent to the API and (with a daemon) nothing decided by it. */
+static void check_ignored_everywhere(const char *service, const char *daemon, const char *user) {
+        struct conv_log cl = { .password = pt.canary };
+        long before = signins(), decisions = daemon ? daemon_decisions(daemon) : 0;
+
+        assert_true(decisions >= 0);
+        EXPECT(service, user, &cl, AUTH(PROBE_IGNORED), ACCOUNT(PROBE_IGNORED), SETCRED(PROBE_IGNORED),
+               OPEN_SESSION(PROBE_IGNORED), CLOSE_SESSION(PROBE_IGNORED));
+        assert_int_equal(cl.prompts, 0);
+        assert_int_equal(signins(), before);
+        if (daemon)
+                assert_int_equal(daemon_decisions(daemon), decisions);
+}
+
+/* A direct call to a daemon as root: the short error name, "" for a reply. */
+static void daemon_call(const char *daemon, const char *method, json_t *params, bool secret,
+                        char *error_name, size_t n) {
+        char path[PATH_MAX], *error = NULL;
+        json_t *reply = NULL;
+        int r;
+
+        r = neostra_client_call_once(pt_socket(daemon, path, sizeof(path)), method, params, secret,
+                                     neostra_deadline_ms(10000), &error, &reply);
+        assert_int_equal(r, 0);
+        snprintf(error_name, n, "%s", error ? neostra_error_short(error) : "");
+        free(error);
+        json_decref(reply);
+}
+
+/* A local account (in /etc/passwd, uid >= minimum_uid) that local_accounts
+ * does not list: decided in the module, its password never leaves it. */
+static void test_local_account_ignored(void **state) {
+        BEGIN();
+        assert_non_null(getpwnam(LOCAL_NAME));
+        check_ignored_everywhere("nt-main-probe", "main", LOCAL_NAME);
+        /* The same with the daemon down: decided without it. */
+        check_ignored_everywhere("nt-nodaemon-strict-probe", NULL, LOCAL_NAME);
+}
+
+/* The daemon refuses it too when asked directly (defence in depth). */
+static void test_local_account_daemon_refuses(void **state) {
+        char error[128];
+        long before;
+
+        BEGIN();
+        before = requests_for(LOCAL_NAME "@example.com");
+        daemon_call("main", NEOSTRA_METHOD_AUTHENTICATE,
+                    json_pack("{s:s, s:s}", "user", LOCAL_NAME, "password", pt.canary), true,
+                    error, sizeof(error));
+        assert_string_equal(error, "NotOurUser");
+        daemon_call("main", NEOSTRA_METHOD_CHECK_ACCOUNT, json_pack("{s:s}", "user", LOCAL_NAME), false,
+                    error, sizeof(error));
+        assert_string_equal(error, "NotOurUser");
+        assert_int_equal(requests_for(LOCAL_NAME "@example.com"), before);
+}
+
+/* local_accounts = NAME opts that local account in: it is sent. */
+static void test_local_account_listed_sent(void **state) {
+        struct conv_log cl = { .password = pt.canary };
+        long before;
+
+        BEGIN();
+        before = requests_for(PEER_NAME "@example.com");
+        /* The mock does not know it: 401. */
+        EXPECT("nt-main", PEER_NAME, &cl, AUTH(PAM_AUTH_ERR));
+        assert_int_equal(cl.prompts, 1);
+        assert_int_equal(requests_for(PEER_NAME "@example.com"), before + 1);
+}
+
+/* local_accounts = *: every local account, but never root or a system
+ * account. */
+static void test_local_accounts_star(void **state) {
+        struct conv_log cl = { .password = pt.canary };
+        struct passwd *pw;
+        long before;
+
+        BEGIN();
+        before = requests_for(LOCAL_NAME "@example.com");
+        EXPECT("nt-star", LOCAL_NAME, &cl, AUTH(PAM_AUTH_ERR));
+        assert_int_equal(requests_for(LOCAL_NAME "@example.com"), before + 1);
+        check_ignored_everywhere("nt-star-probe", "star", "root");
+        pw = getpwnam("daemon");
+        if (pw && pw->pw_uid < 1000)
+                check_ignored_everywhere("nt-star-probe", "star", "daemon");
+}
+
+/* A name with '@' outside [users] domains (main: the template's
+ * example.com): PAM_USER_UNKNOWN in auth, PAM_IGNORE elsewhere, never
+ * sent, no prompt. */
+static void test_foreign_domain_refused(void **state) {
+        struct conv_log cl = { .password = pt.canary };
+        struct conv_log probe = { .password = pt.canary };
+        struct conv_log iuu = { .password = pt.canary };
+        long before, decisions;
+
+        BEGIN();
+        before = signins();
+        decisions = daemon_decisions("main");
+        assert_true(decisions >= 0);
+        EXPECT("nt-main", "mallory@elsewhere.example", &cl, AUTH(PAM_USER_UNKNOWN));
+        assert_int_equal(cl.prompts, 0);
+        EXPECT("nt-main-probe", "mallory@elsewhere.example", &probe, ACCOUNT(PROBE_IGNORED),
+               SETCRED(PROBE_IGNORED), OPEN_SESSION(PROBE_IGNORED), CLOSE_SESSION(PROBE_IGNORED));
+        EXPECT("nt-unknown-probe", "mallory@elsewhere.example", &iuu, AUTH(PROBE_IGNORED));
+        /* A subdomain is another domain. */
+        EXPECT("nt-main", "mallory@evil.example.com", &cl, AUTH(PAM_USER_UNKNOWN));
+        assert_int_equal(cl.prompts, 0);
+        assert_int_equal(signins(), before);
+        assert_int_equal(requests_for("mallory@elsewhere.example"), 0);
+        assert_int_equal(daemon_decisions("main"), decisions);
+}
+
+/* A name in the template's domain passes through as before. */
+static void test_template_domain_accepted(void **state) {
+        struct conv_log cl = { .password = pt.canary };
+        long before;
+
+        BEGIN();
+        before = requests_for("bob@example.com");
+        EXPECT("nt-main", "bob@example.com", &cl, AUTH(PAM_SUCCESS), ACCOUNT(PAM_SUCCESS));
+        assert_int_equal(requests_for("bob@example.com"), before + 1);
+}
+
+/* [users] domains replaces the template's domain. */
+static void test_domains_listed(void **state) {
+        struct conv_log cl = { .password = pt.canary };
+        long before;
+
+        BEGIN();
+        before = signins();
+        EXPECT("nt-star", "bob@example.com", &cl, AUTH(PAM_USER_UNKNOWN));
+        assert_int_equal(signins(), before);
+        EXPECT("nt-star", "erin@partner.example", &cl, AUTH(PAM_AUTH_ERR));
+        assert_int_equal(requests_for("erin@partner.example"), 1);
+}
+
+/* The daemon refuses a foreign domain itself: UserUnknown from
+ * Authenticate, NotOurUser from CheckAccount, nothing sent. */
+static void test_foreign_domain_daemon_refuses(void **state) {
+        char error[128];
+        long before;
+
+        BEGIN();
+        before = signins();
+        daemon_call("main", NEOSTRA_METHOD_AUTHENTICATE,
+                    json_pack("{s:s, s:s}", "user", "mallory@elsewhere.example", "password", pt.canary),
+                    true, error, sizeof(error));
+        assert_string_equal(error, "UserUnknown");
+        daemon_call("main", NEOSTRA_METHOD_CHECK_ACCOUNT, json_pack("{s:s}", "user", "mallory@elsewhere.example"),
+                    false, error, sizeof(error));
+        assert_string_equal(error, "NotOurUser");
+        assert_int_equal(signins(), before);
+        assert_int_equal(requests_for("mallory@elsewhere.example"), 0);
+}
+
 /* ---- use_first_pass / try_first_pass --------------------------------------- */
 
 static void test_use_first_pass_uses_stacked_token(void **state) {
@@ -326,6 +499,18 @@ static void test_daemon_down(void **state) {
         BEGIN();
         assert_true(timed("nt-nodaemon", "alice", PAM_AUTHINFO_UNAVAIL) < 1000);
         EXPECT("nt-nodaemon", "alice", &cl, ACCOUNT(PAM_AUTHINFO_UNAVAIL));
+}
+
+/* setcred and the session hooks never fail a user they cannot ask about:
+ * the daemon is down, so alice (no local account) cannot be checked. */
+static void test_setcred_session_daemon_down(void **state) {
+        struct conv_log cl = { .password = pt.canary };
+
+        BEGIN();
+        EXPECT("nt-nodaemon-strict-probe", "alice", &cl, SETCRED(PROBE_IGNORED), OPEN_SESSION(PROBE_IGNORED),
+               CLOSE_SESSION(PROBE_IGNORED));
+        EXPECT("nt-nodaemon-strict-probe", "alice", &cl, AUTH(PAM_AUTHINFO_UNAVAIL));
+        EXPECT("nt-nodaemon-strict-probe", "alice", &cl, ACCOUNT(PAM_AUTHINFO_UNAVAIL));
 }
 
 static void test_daemon_down_ignored(void **state) {
@@ -432,8 +617,15 @@ struct setcred_result {
         gid_t gids[GROUPS_MAX];
 };
 
-/* In a child, so that the test process keeps its own groups.  arg non-NULL:
- * skip account management, as a screen locker does. */
+/* What a handle has done before setcred. */
+enum setcred_mode {
+        SETCRED_AFTER_ACCOUNT,  /* auth and account management */
+        SETCRED_AFTER_AUTH,     /* auth only, as a screen locker does */
+        SETCRED_ALONE,          /* nothing: sshd calls setcred in another process than auth */
+};
+
+/* In a child, so that the test process keeps its own groups; arg points
+ * to an enum setcred_mode. */
 static void setcred_child(void *arg, int fd) {
         struct conv_log cl = { .password = pt.canary };
         struct pam_testcase with_account[] = {
@@ -445,8 +637,14 @@ static void setcred_child(void *arg, int fd) {
                 AUTH(PAM_SUCCESS),
                 pam_test_flags(PAMTEST_SETCRED, PAM_SUCCESS, PAM_ESTABLISH_CRED),
         };
-        struct pam_testcase *cases = arg ? without_account : with_account;
-        size_t n = arg ? ELEMENTS(without_account) : ELEMENTS(with_account);
+        struct pam_testcase alone[] = {
+                pam_test_flags(PAMTEST_SETCRED, PAM_SUCCESS, PAM_ESTABLISH_CRED),
+        };
+        enum setcred_mode mode = *(const enum setcred_mode *) arg;
+        struct pam_testcase *cases = mode == SETCRED_AFTER_ACCOUNT ? with_account
+                                     : mode == SETCRED_AFTER_AUTH ? without_account : alone;
+        size_t n = mode == SETCRED_AFTER_ACCOUNT ? ELEMENTS(with_account)
+                   : mode == SETCRED_AFTER_AUTH ? ELEMENTS(without_account) : ELEMENTS(alone);
         struct setcred_result res = { .n = -1 };
 
         res.err = pt_run("nt-main", "alice", &cl, cases, n);
@@ -471,8 +669,8 @@ static gid_t gid_of(const char *name) {
         return gr->gr_gid;
 }
 
-static void check_setcred_groups(bool with_account) {
-        static int no_account;
+static void check_setcred_groups(enum setcred_mode mode) {
+        static enum setcred_mode modes[] = { SETCRED_AFTER_ACCOUNT, SETCRED_AFTER_AUTH, SETCRED_ALONE };
         struct setcred_result res;
         gid_t before[GROUPS_MAX], after[GROUPS_MAX];
         int n_before, n_after, fd, r, status;
@@ -480,7 +678,7 @@ static void check_setcred_groups(bool with_account) {
 
         n_before = getgroups(GROUPS_MAX, before);
         assert_true(n_before >= 0);
-        assert_int_equal(pt_spawn(setcred_child, with_account ? NULL : &no_account, &pid, &fd), 0);
+        assert_int_equal(pt_spawn(setcred_child, &modes[mode], &pid, &fd), 0);
         r = pt_read_all(fd, &res, sizeof(res), pt_now_ms() + 15000);
         close(fd);
         status = pt_reap(pid, pt_now_ms() + 5000);
@@ -489,8 +687,8 @@ static void check_setcred_groups(bool with_account) {
 
         if (res.err != PAMTEST_ERR_OK)
                 fail_msg("in the child: %s; results: %s, %s, %s", pamtest_strerror(res.err),
-                         pt_pam_name(res.rv[0]), pt_pam_name(res.rv[1]),
-                         with_account ? pt_pam_name(res.rv[2]) : "-");
+                         pt_pam_name(res.rv[0]), mode != SETCRED_ALONE ? pt_pam_name(res.rv[1]) : "-",
+                         mode == SETCRED_AFTER_ACCOUNT ? pt_pam_name(res.rv[2]) : "-");
         assert_true(res.n >= 0);
         print_message("    groups after setcred:");
         for (int i = 0; i < res.n; i++)
@@ -511,13 +709,20 @@ static void check_setcred_groups(bool with_account) {
 
 static void test_setcred_groups(void **state) {
         BEGIN();
-        check_setcred_groups(true);
+        check_setcred_groups(SETCRED_AFTER_ACCOUNT);
 }
 
 /* No account management in the handle (a screen locker): setcred asks. */
 static void test_setcred_groups_without_account(void **state) {
         BEGIN();
-        check_setcred_groups(false);
+        check_setcred_groups(SETCRED_AFTER_AUTH);
+}
+
+/* Nothing in the handle (sshd's setcred runs in another process than its
+ * auth): setcred asks, and alice, who signed in before, gets her groups. */
+static void test_setcred_groups_alone(void **state) {
+        BEGIN();
+        check_setcred_groups(SETCRED_ALONE);
 }
 
 /* ---- sessions and passwords ----------------------------------------------------- */
@@ -759,12 +964,21 @@ int main(void) {
                 cmocka_unit_test(test_root_ignored),
                 cmocka_unit_test(test_system_user_ignored),
                 cmocka_unit_test(test_excluded_name_ignored),
+                cmocka_unit_test(test_local_account_ignored),
+                cmocka_unit_test(test_local_account_daemon_refuses),
+                cmocka_unit_test(test_local_account_listed_sent),
+                cmocka_unit_test(test_local_accounts_star),
+                cmocka_unit_test(test_foreign_domain_refused),
+                cmocka_unit_test(test_template_domain_accepted),
+                cmocka_unit_test(test_domains_listed),
+                cmocka_unit_test(test_foreign_domain_daemon_refuses),
                 cmocka_unit_test_teardown(test_use_first_pass_uses_stacked_token, unset_authtok),
                 cmocka_unit_test_teardown(test_use_first_pass_without_token, unset_authtok),
                 cmocka_unit_test_teardown(test_try_first_pass_uses_stacked_token, unset_authtok),
                 cmocka_unit_test_teardown(test_try_first_pass_prompts_without_token, unset_authtok),
                 cmocka_unit_test(test_daemon_down),
                 cmocka_unit_test(test_daemon_down_ignored),
+                cmocka_unit_test(test_setcred_session_daemon_down),
                 cmocka_unit_test(test_api_down),
                 cmocka_unit_test(test_api_slow_past_timeout),
                 cmocka_unit_test(test_api_500),
@@ -780,6 +994,7 @@ int main(void) {
                 cmocka_unit_test(test_account_never_seen),
                 cmocka_unit_test(test_setcred_groups),
                 cmocka_unit_test(test_setcred_groups_without_account),
+                cmocka_unit_test(test_setcred_groups_alone),
                 cmocka_unit_test(test_session_open_close),
                 cmocka_unit_test(test_chauthtok_api_user),
                 cmocka_unit_test(test_chauthtok_local_user_ignored),

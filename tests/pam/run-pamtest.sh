@@ -46,6 +46,8 @@ done
 nt_tmpdir
 nt_trap
 nt_add_test_user neostra-peer 4242 || nt_die "cannot add the test account"
+# A local account no [users] local_accounts lists (on main): never ours.
+nt_add_test_user neostra-local 4244 || nt_die "cannot add the test account"
 # Sockets must be reachable by the peer test's unprivileged child: let
 # everyone traverse, but not list, the directory.  Files in it stay 0600
 # where they hold anything secret.
@@ -82,7 +84,10 @@ wrong_pin=sha256//$(openssl x509 -in "$NT_TMP/certs/other-ca.pem" -noout -pubkey
         openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64 -w0)
 
 # ---- daemons ---------------------------------------------------------------------
-# daemon_config NAME URL TIMEOUT [extra [api] lines]
+# daemon_config NAME URL TIMEOUT [extra [api] lines; "users:LINE" for [users]]
+# Every daemon's [users] lists neostra-peer in local_accounts (the peer
+# test's own account, a local account opted in) unless a users: line
+# sets local_accounts itself.
 daemon_config() {
         name=$1 url=$2 timeout=$3
         shift 3
@@ -92,7 +97,7 @@ daemon_config() {
                 echo "connect_timeout = 1s"
                 echo "timeout = $timeout"
                 for line in "$@"; do
-                        echo "$line"
+                        case $line in users:*) ;; *) echo "$line" ;; esac
                 done
                 cat <<EOF
 
@@ -100,6 +105,16 @@ daemon_config() {
 email_template = %u@example.com
 minimum_uid = 1000
 exclude = svc-backup
+EOF
+                _local="local_accounts = neostra-peer"
+                for line in "$@"; do
+                        case $line in
+                        users:local_accounts*) _local=${line#users:} ;;
+                        users:*) echo "${line#users:}" ;;
+                        esac
+                done
+                echo "$_local"
+                cat <<EOF
 
 [access]
 allow_roles = admin dev
@@ -123,8 +138,11 @@ daemon_config https-wrongpin "$https_url" 2s "ca_file = $NT_TMP/certs/ca.pem" \
         "pinned_public_key = $wrong_pin"
 daemon_config https-pin "$https_url" 2s "ca_file = $NT_TMP/certs/ca.pem" \
         "pinned_public_key = $right_pin"
+# Every local account opted in, and one domain listed in place of the
+# template's.
+daemon_config star "$http_url" 2s "users:local_accounts = *" "users:domains = partner.example"
 
-for d in main apidown slow https-ca https-wrongca https-wrongpin https-pin; do
+for d in main apidown slow https-ca https-wrongca https-wrongpin https-pin star; do
         nt_daemon_start "$d" || exit 1
 done
 
@@ -179,12 +197,15 @@ first_pass nt-use-first-pass use_first_pass
 first_pass nt-try-first-pass try_first_pass
 service nt-nodaemon nodaemon
 probe nt-nodaemon-probe nodaemon ignore_authinfo_unavail
+probe nt-nodaemon-strict-probe nodaemon
 service nt-apidown apidown
 service nt-slow slow
 service nt-https-ca https-ca
 service nt-https-wrongca https-wrongca
 service nt-https-wrongpin https-wrongpin
 service nt-https-pin https-pin
+service nt-star star
+probe nt-star-probe star
 # Without it libpam complains about a missing default on every pam_start.
 for type in auth account password session; do
         echo "$type required $pam_dir/pam_deny.so"

@@ -144,6 +144,11 @@ static void check_defaults(const struct neostra_config *c)
         assert_string_equal(c->email_template, "%u");
         assert_int_equal(c->minimum_uid, 1000);
         assert_int_equal(c->exclude.n, 0);
+        assert_int_equal(c->local_accounts.n, 0);
+        /* Unset, or shown empty as the shipped file does: no name with
+         * '@' is accepted with email_template = %u either way. */
+        assert_int_equal(c->domains.n, 0);
+        assert_false(neostra_domain_accepted(c, "alice@example.com"));
         assert_int_equal(c->allow_roles.n, 0);
         assert_int_equal(c->n_groups, 0);
         assert_true(c->userdb);
@@ -207,6 +212,8 @@ static void test_every_key(void **state)
                    "email_template = %u@corp.example\n"
                    "minimum_uid = 500\n"
                    "exclude = alice, bob\tcarol,,dave\n"
+                   "local_accounts = ubuntu, deploy\n"
+                   "domains = corp.example Sub-1.Corp.Example\n"
                    "[access]\n"
                    "allow_roles = ADMIN,dev ops\n"
                    "[groups]\n"
@@ -247,6 +254,12 @@ static void test_every_key(void **state)
         assert_string_equal(c->exclude.v[2], "carol");
         assert_string_equal(c->exclude.v[3], "dave");
         assert_null(c->exclude.v[4]);
+        assert_int_equal(c->local_accounts.n, 2);
+        assert_string_equal(c->local_accounts.v[0], "ubuntu");
+        assert_string_equal(c->local_accounts.v[1], "deploy");
+        assert_int_equal(c->domains.n, 2);
+        assert_string_equal(c->domains.v[0], "corp.example");
+        assert_string_equal(c->domains.v[1], "Sub-1.Corp.Example");
         assert_int_equal(c->allow_roles.n, 3);
         assert_string_equal(c->allow_roles.v[0], "ADMIN");
         assert_string_equal(c->allow_roles.v[1], "dev");
@@ -450,6 +463,22 @@ static const struct bad_case bad_cases[] = {
           ":4: [users] exclude: '-bad' is not a valid login name" },
         { URL "[users]\nexclude = a/b\n", -EINVAL,
           ":4: [users] exclude: 'a/b' is not a valid login name" },
+        { URL "[users]\nlocal_accounts = ubuntu -bad\n", -EINVAL,
+          ":4: [users] local_accounts: '-bad' is not a valid login name" },
+        { URL "[users]\nlocal_accounts = ubuntu *\n", -EINVAL,
+          ":4: [users] local_accounts: '*' (every local account) must be the only entry" },
+        { URL "[users]\nlocal_accounts = *, *\n", -EINVAL,
+          ":4: [users] local_accounts: '*' (every local account) must be the only entry" },
+        { URL "[users]\ndomains = corp.example under_score.example\n", -EINVAL,
+          ":4: [users] domains: 'under_score.example' is not a valid domain name" },
+        { URL "[users]\ndomains = @corp.example\n", -EINVAL,
+          ":4: [users] domains: '@corp.example' is not a valid domain name" },
+        { URL "[users]\ndomains = corp.example.\n", -EINVAL,
+          ":4: [users] domains: 'corp.example.' is not a valid domain name" },
+        { URL "[users]\ndomains = -corp.example\n", -EINVAL,
+          ":4: [users] domains: '-corp.example' is not a valid domain name" },
+        { URL "[users]\ndomains = *.corp.example\n", -EINVAL,
+          ":4: [users] domains: '*.corp.example' is not a valid domain name" },
 
         /* [access] and [groups] */
         { URL "[groups]\nadmin =\n", -EINVAL, ":4: [groups] admin: needs at least one group name" },
@@ -1104,23 +1133,37 @@ static void test_email(void **state)
 
         assert_int_equal(neostra_config_new_default(&c), 0);
 
-        /* The default "%u": only names that already are emails work. */
-        assert_int_equal(neostra_email_for_user(c, "alice@example.com", &e), 0);
-        assert_string_equal(e, "alice@example.com");
-        free(e);
-        e = NULL;
+        /* The default "%u": only names that already are emails could
+         * work, and only in a domain [users] domains lists: "%u" gives
+         * none by itself. */
+        assert_int_equal(neostra_email_for_user(c, "alice@example.com", &e), -EINVAL);
+        assert_null(e);
         assert_int_equal(neostra_email_for_user(c, "alice", &e), -EINVAL);
         assert_null(e);
+        {
+                char domain[] = "example.com", *domains[] = { domain, NULL };
+
+                c->domains = (struct neostra_strv) { .v = domains, .n = 1 };
+                assert_int_equal(neostra_email_for_user(c, "alice@example.com", &e), 0);
+                assert_string_equal(e, "alice@example.com");
+                free(e);
+                e = NULL;
+                c->domains = (struct neostra_strv) {};  /* not ours to free */
+        }
 
         free(c->email_template);
         c->email_template = strdup("%u@corp.example");
         assert_int_equal(neostra_email_for_user(c, "alice", &e), 0);
         assert_string_equal(e, "alice@corp.example");
         free(e);
-        /* A name with '@' passes through untouched. */
-        assert_int_equal(neostra_email_for_user(c, "bob@other.example", &e), 0);
-        assert_string_equal(e, "bob@other.example");
+        /* A name with '@' in the template's domain passes through
+         * untouched; one in another domain is no email of ours. */
+        assert_int_equal(neostra_email_for_user(c, "bob@Corp.Example", &e), 0);
+        assert_string_equal(e, "bob@Corp.Example");
         free(e);
+        e = NULL;
+        assert_int_equal(neostra_email_for_user(c, "mallory@elsewhere.example", &e), -EINVAL);
+        assert_null(e);
 
         free(c->email_template);
         c->email_template = strdup("%%%u%%@corp.example");
@@ -1215,6 +1258,125 @@ static void test_excluded(void **state)
         write_main(f, URL "[users]\nexclude =\n");
         c = load_ok(f);
         assert_true(neostra_user_excluded(c, "root"));
+        neostra_config_free(c);
+}
+
+/* [users] domains: which names with '@' may be sent, by default the
+ * domain of email_template. */
+static void test_domains(void **state)
+{
+        struct fixture *f = *state;
+        struct neostra_config *c;
+
+        assert_true(neostra_valid_domain("corp.example"));
+        assert_true(neostra_valid_domain("localhost"));
+        assert_true(neostra_valid_domain("xn--bcher-kva.example"));
+        assert_true(neostra_valid_domain("a-b.c9.example"));
+        assert_false(neostra_valid_domain(""));
+        assert_false(neostra_valid_domain(NULL));
+        assert_false(neostra_valid_domain(".corp.example"));
+        assert_false(neostra_valid_domain("corp..example"));
+        assert_false(neostra_valid_domain("corp-.example"));
+        assert_false(neostra_valid_domain("b\xc3\xbc" "cher.example"));
+        {
+                char label[80], name[400];
+
+                memset(label, 'a', 63);
+                label[63] = '\0';
+                snprintf(name, sizeof(name), "%s.example", label);
+                assert_true(neostra_valid_domain(name));
+                memset(label, 'a', 64);
+                label[64] = '\0';
+                snprintf(name, sizeof(name), "%s.example", label);
+                assert_false(neostra_valid_domain(name));
+                /* 4 x 63 + 3 dots = 255 > 253 */
+                memset(label, 'a', 63);
+                label[63] = '\0';
+                snprintf(name, sizeof(name), "%s.%s.%s.%s", label, label, label, label);
+                assert_false(neostra_valid_domain(name));
+        }
+
+        /* Default: the template's domain. */
+        write_main(f, URL "[users]\nemail_template = %u@corp.example\n");
+        c = load_ok(f);
+        assert_null(c->domains.v);
+        assert_true(neostra_domain_accepted(c, "bob"));
+        assert_true(neostra_domain_accepted(c, "bob@corp.example"));
+        assert_true(neostra_domain_accepted(c, "bob@CORP.example"));
+        assert_false(neostra_domain_accepted(c, "mallory@elsewhere.example"));
+        assert_false(neostra_domain_accepted(c, "mallory@sub.corp.example"));
+        assert_false(neostra_domain_accepted(c, "mallory@corp.example.evil"));
+        assert_false(neostra_domain_accepted(c, "a@b@corp.example"));
+        assert_false(neostra_domain_accepted(c, NULL));
+        assert_false(neostra_domain_accepted(NULL, "bob@corp.example"));
+        assert_true(neostra_domain_accepted(NULL, "bob"));
+        neostra_config_free(c);
+
+        /* A template whose domain holds an escape gives none. */
+        write_main(f, URL "[users]\nemail_template = a@%u.corp.example\n");
+        c = load_ok(f);
+        assert_false(neostra_domain_accepted(c, "a@bob.corp.example"));
+        assert_true(neostra_domain_accepted(c, "bob"));
+        neostra_config_free(c);
+
+        /* Listed: those and no other, the template's included. */
+        write_main(f, URL "[users]\nemail_template = %u@corp.example\ndomains = partner.example, Other.Example\n");
+        c = load_ok(f);
+        assert_true(neostra_domain_accepted(c, "bob@partner.example"));
+        assert_true(neostra_domain_accepted(c, "bob@other.example"));
+        assert_false(neostra_domain_accepted(c, "bob@corp.example"));
+        assert_true(neostra_domain_accepted(c, "bob"));
+        neostra_config_free(c);
+
+        /* Set empty: no name with '@' at all. */
+        write_main(f, URL "[users]\nemail_template = %u@corp.example\ndomains =\n");
+        c = load_ok(f);
+        assert_non_null(c->domains.v);
+        assert_false(neostra_domain_accepted(c, "bob@corp.example"));
+        assert_true(neostra_domain_accepted(c, "bob"));
+        neostra_config_free(c);
+
+        /* A drop-in that changes only the template moves the default. */
+        write_main(f, URL "[users]\nemail_template = %u@corp.example\n");
+        write_dropin(f, "50-template.conf", "[users]\nemail_template = %u@new.example\n");
+        c = load_ok(f);
+        assert_true(neostra_domain_accepted(c, "bob@new.example"));
+        assert_false(neostra_domain_accepted(c, "bob@corp.example"));
+        neostra_config_free(c);
+}
+
+/* [users] local_accounts and what a local account is to Neostra. */
+static void test_local_accounts(void **state)
+{
+        struct fixture *f = *state;
+        struct neostra_config *c;
+
+        write_main(f, URL "[users]\nlocal_accounts = ubuntu deploy\nminimum_uid = 1000\n");
+        c = load_ok(f);
+        assert_true(neostra_local_account_listed(c, "ubuntu"));
+        assert_true(neostra_local_account_listed(c, "deploy"));
+        assert_false(neostra_local_account_listed(c, "Ubuntu"));
+        assert_false(neostra_local_account_listed(c, "alice"));
+        assert_false(neostra_local_account_listed(NULL, "ubuntu"));
+        assert_int_equal(neostra_local_account_class(c, "ubuntu", 1000, 1000), NEOSTRA_LOCAL_LISTED);
+        assert_int_equal(neostra_local_account_class(c, "alice", 1000, 1000), NEOSTRA_LOCAL_UNLISTED);
+        assert_int_equal(neostra_local_account_class(c, "ubuntu", 999, 1000), NEOSTRA_LOCAL_SYSTEM);
+        assert_int_equal(neostra_local_account_class(c, "ubuntu", 0, 0), NEOSTRA_LOCAL_SYSTEM);
+        assert_int_equal(neostra_local_account_class(c, "ubuntu", 65534, 1000), NEOSTRA_LOCAL_SYSTEM);
+        neostra_config_free(c);
+
+        /* "*": every local account, never root or a system account. */
+        write_main(f, URL "[users]\nlocal_accounts = *\n");
+        c = load_ok(f);
+        assert_int_equal(neostra_local_account_class(c, "anyone", 5000, 1000), NEOSTRA_LOCAL_LISTED);
+        assert_int_equal(neostra_local_account_class(c, "root", 0, 1000), NEOSTRA_LOCAL_SYSTEM);
+        assert_int_equal(neostra_local_account_class(c, "daemon", 1, 1000), NEOSTRA_LOCAL_SYSTEM);
+        neostra_config_free(c);
+
+        /* None by default. */
+        write_main(f, URL);
+        c = load_ok(f);
+        assert_int_equal(neostra_local_account_class(c, "anyone", 5000, 1000), NEOSTRA_LOCAL_UNLISTED);
         neostra_config_free(c);
 }
 
@@ -1420,8 +1582,8 @@ static void test_shipped_config(void **state)
         fclose(in);
         assert_int_equal(fclose(out), 0);
         assert_int_equal(chmod(f->main, 0644), 0);
-        /* 26 keys outside [groups]. */
-        assert_int_equal(keys, 26);
+        /* 28 keys outside [groups]. */
+        assert_int_equal(keys, 28);
 
         c = load_ok(f);
         assert_string_equal(c->api_url, "https://api.neostra.example");
@@ -1493,6 +1655,8 @@ int main(void)
                 T(test_email_template_loaded),
                 T(test_home),
                 T(test_excluded),
+                T(test_domains),
+                T(test_local_accounts),
         T(test_passwd_file_lookup),
                 T(test_groups_for_roles),
                 T(test_roles_allowed),
