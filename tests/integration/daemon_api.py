@@ -281,11 +281,20 @@ def case_roles_recorded():
 
 
 def case_refusal_drops_token():
-    """A refusal online (401) drops the token held for the user."""
+    """A refusal online (401) of the password the daemon holds for the user
+    (it changed upstream) drops the token held for the user; a wrong
+    password's 401 does not."""
     itest.fresh_mock()
     expect_login("bob", "bob-pw", None)
     expect(itest.call("GetUser", {"user": "bob"})["parameters"]["hasToken"] is True, "no token")
     expect_login("bob", "wrong", FAILED)
+    expect(itest.call("GetUser", {"user": "bob"})["parameters"]["hasToken"] is True,
+           "a wrong password's 401 dropped the token")
+    itest.mock_config(status=401)
+    try:
+        expect_login("bob", "bob-pw", FAILED)
+    finally:
+        itest.mock_config(status=None)
     p = itest.call("GetUser", {"user": "bob"})["parameters"]
     expect(p["hasToken"] is False and p["tokenExpires"] == 0, "token kept after a 401: %r" % p)
     expect_login("bob", "bob-pw", None)

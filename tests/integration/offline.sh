@@ -6,7 +6,8 @@
 #     says the login was checked offline, and until when);
 #   - offline wrong passwords counted, the max_failures lock, unlocked by
 #     the next online success;
-#   - a 401 online removes the verifier at once;
+#   - a 401 online to the verifier's own password removes it at once; a
+#     guesser's wrong password (401) leaves it, also after a restart;
 #   - a slow API answered from the verifier at offline_after, the online
 #     call finishing in the background; a wrong password waits for the API;
 #   - backoff: connection refused three times → offline, logins no longer
@@ -60,7 +61,7 @@ export NEOSTRA_MOCK_URL="http://127.0.0.1:$NT_MOCK_HTTP_PORT"
 export NEOSTRA_FAKE_URL="http://127.0.0.1:$(cat "$NT_TMP/fake.port")"
 export NEOSTRA_NEOSTRAD="$NT_BUILD/neostrad" NEOSTRA_TOP="$NT_TOP" NEOSTRA_BUILD="$NT_BUILD"
 
-nt_run_cases offline_max_age offline_lock refusal_drops_verifier slow_api backoff retry_after \
+nt_run_cases offline_max_age offline_lock refusal_drops_verifier guesser_keeps_verifier slow_api backoff retry_after \
       restart_persistence cached_auth password_change verifier_kept verifier_unreadable cache_write_batch
 
 # ---- the canary -------------------------------------------------------------

@@ -57,6 +57,7 @@ ACCOUNTS = {
     "basic": ["dev", "admin"],
     "lock": ["dev"],
     "refuse": ["dev"],
+    "guess": ["dev"],
     "slow": ["dev"],
     "back": ["dev"],
     "nover": ["dev"],
@@ -345,18 +346,23 @@ def case_offline_lock():
 
 
 def case_refusal_drops_verifier():
-    """A 401 online removes the verifier at once: the old password then
-    gets no offline login."""
+    """A 401 to the password the verifier holds (it changed upstream)
+    removes the verifier and the token at once: the old password then gets
+    no offline login."""
     itest.fresh_mock_only()
     daemon = start("refuse")
     try:
         expect_login(daemon, "refuse", None, offline=False)
         wait_verifier(daemon, "refuse")
-        expect_login(daemon, "refuse", FAILED, WRONG, "wrong password online (401)")
+        write_users({"refuse": {"password": "refuse-changed-upstream"}})
+        try:
+            expect_login(daemon, "refuse", FAILED, what="the old password online (401)")
+        finally:
+            write_users()
         u = get_user(daemon, "refuse")
         expect(u["hasVerifier"] is False and u["verifierTime"] == 0,
-               "verifier kept after a 401: %r" % u)
-        expect(u["hasToken"] is False, "token kept after a 401: %r" % u)
+               "verifier kept after a 401 to its own password: %r" % u)
+        expect(u["hasToken"] is False, "token kept after a 401 to the password: %r" % u)
         mock_down(mode="close")
         try:
             reply, _ = expect_login(daemon, "refuse", UNAVAILABLE, what="old password offline after a 401")
@@ -367,6 +373,59 @@ def case_refusal_drops_verifier():
         # shut out for good).
         expect_login(daemon, "refuse", None, offline=False)
         wait_verifier(daemon, "refuse")
+    finally:
+        finish(daemon)
+
+
+def case_guesser_keeps_verifier():
+    """A wrong password refused online (a guesser's 401) is no revocation:
+    the verifier and the token stay, no offline failure counts, and the
+    right password logs in offline afterwards.  After a restart (the
+    verifier read from the cache, its password not seen by this process)
+    the refused password is checked against the verifier on a worker: a
+    wrong one leaves it, the verifier's own (changed upstream) drops it."""
+    itest.fresh_mock_only()
+    daemon = start("guess")
+    try:
+        expect_login(daemon, "guess", None, offline=False, what="online login")
+        before = wait_verifier(daemon, "guess")
+        for i in range(3):
+            expect_login(daemon, "guess", FAILED, "guess-%d" % i, "a guesser's wrong password %d" % i)
+        u = get_user(daemon, "guess")
+        expect(u["hasVerifier"] and u["verifierTime"] == before["verifierTime"] and u["hasToken"],
+               "a wrong password's 401 took the cached credentials: %r" % u)
+        expect(u["offlineFailures"] == 0, "a 401 online counted as an offline failure: %r" % u)
+        mock_down(mode="close")
+        try:
+            expect_login(daemon, "guess", None, offline=True, what="the right password offline after the 401s")
+        finally:
+            mock_up()
+
+        rc = daemon.stop()
+        expect(rc == 0, "exit %d at SIGTERM" % rc)
+        daemon = restart(daemon.dir, daemon.conf, daemon.sock)
+        expect_login(daemon, "guess", FAILED, WRONG, "a wrong password after the restart")
+        itest.poll(lambda: status(daemon)["verifiers"]["queued"] == 0, 10, what="the refusal check")
+        expect(get_user(daemon, "guess")["hasVerifier"], "a wrong password's 401 dropped the verifier "
+               "read from the cache")
+        mock_down(mode="close")
+        try:
+            expect_login(daemon, "guess", None, offline=True, what="offline after the restart and the 401")
+        finally:
+            mock_up()
+
+        rc = daemon.stop()
+        expect(rc == 0, "exit %d at SIGTERM" % rc)
+        daemon = restart(daemon.dir, daemon.conf, daemon.sock)
+        write_users({"guess": {"password": "guess-changed-upstream"}})
+        try:
+            expect_login(daemon, "guess", FAILED, what="the old password after the restart (401)")
+            itest.poll(lambda: status(daemon)["verifiers"]["queued"] == 0, 10, what="the refusal check")
+            u = get_user(daemon, "guess")
+            expect(not u["hasVerifier"] and not u["hasToken"],
+                   "the verifier of a password the API refused was kept: %r" % u)
+        finally:
+            write_users()
     finally:
         finish(daemon)
 
@@ -633,20 +692,23 @@ def case_cached_auth():
         expect_login(daemon, "cached", None, offline=False, what="cached again")
         expect(signins() == 2, "signins %d" % signins())
 
-        # A wrong password is not answered from the cache: the API says 401.
+        # A wrong password is not answered from the cache: the API says
+        # 401.  That is no revocation: the right password still is.
         expect_login(daemon, "cached", FAILED, WRONG, "wrong password within the window")
         expect(signins() == 3, "a wrong password did not reach the API (signins %d)" % signins())
-        expect(get_user(daemon, "cached")["hasVerifier"] is False, "verifier kept after the 401")
+        expect(get_user(daemon, "cached")["hasVerifier"] is True, "a wrong password's 401 dropped the verifier")
         expect_login(daemon, "cached", None, offline=False, what="after the 401")
-        expect(signins() == 4, "signins %d" % signins())
-        last = wait_verifier(daemon, "cached")["lastOnlineSuccess"]
+        expect(signins() == 3, "the right password after a wrong one's 401 reached the API (signins %d)"
+               % signins())
+        expect(status(daemon)["logins"]["cachedSuccess"] == 3, "logins %r" % status(daemon)["logins"])
+        last = get_user(daemon, "cached")["lastOnlineSuccess"]
 
         # Past the window: online again.
         while time.time() < last + 5 + 0.05:
             time.sleep(0.1)
         expect_login(daemon, "cached", None, offline=False, what="past cached_auth_timeout")
-        expect(signins() == 5, "a login past the window did not reach the API (signins %d)" % signins())
-        expect(status(daemon)["logins"]["cachedSuccess"] == 2, "logins %r" % status(daemon)["logins"])
+        expect(signins() == 4, "a login past the window did not reach the API (signins %d)" % signins())
+        expect(status(daemon)["logins"]["cachedSuccess"] == 3, "logins %r" % status(daemon)["logins"])
     finally:
         finish(daemon)
 
@@ -694,8 +756,8 @@ def case_cache_write_batch():
     reach the daemon at once (it was stopped while the API answered) make
     eight rows in one transaction.  GetStatus cacheWrites counts rows,
     transactions and rows that failed, and flushes what waits first.  What
-    waits is written at SIGTERM; a write that drops a secret (a refused
-    password) goes out at once, before a SIGKILL could lose it."""
+    waits is written at SIGTERM; a write that drops a secret (the cached
+    password refused) goes out at once, before a SIGKILL could lose it."""
     itest.fresh_mock_only()
     daemon = start("batch")
     try:
@@ -766,9 +828,14 @@ def case_cache_write_batch():
         after = get_user(daemon, BATCH[1])["lastOnlineSuccess"]
         expect(after > before, "the success in flight at SIGTERM was not written (%d, before %d)" % (after, before))
 
-        # What drops a secret is written at once: a wrong password online
-        # (every secret dropped), then SIGKILL, no chance to flush.
-        expect_login(daemon, BATCH[2], FAILED, WRONG, "a wrong password online")
+        # What drops a secret is written at once: the password the cache
+        # holds refused online (changed upstream: every secret dropped),
+        # then SIGKILL, no chance to flush.
+        write_users({BATCH[2]: {"password": "batch-changed-upstream"}})
+        try:
+            expect_login(daemon, BATCH[2], FAILED, what="the cached password refused online")
+        finally:
+            write_users()
         daemon.kill()
         daemon = restart(daemon.dir, daemon.conf, daemon.sock)
         refused, kept = get_user(daemon, BATCH[2]), get_user(daemon, BATCH[3])

@@ -7,14 +7,19 @@
  * sets the time.  The loop runs here, with sd_event_run().
  *
  * An API yes is a success and leaves a verifier; an API refusal is a
- * failure and drops the verifier (from the cache too) and the token; API
+ * failure, and drops the verifier (from the cache too) and the token only
+ * when it refuses the verifier's own password, also after a restart (a
+ * guesser's wrong password leaves them); API
  * unavailable with a fresh verifier and the right password is an offline
  * success (offlineUntil from the fake clock), with the wrong one a failure
  * that counts an offline failure; at max_failures the verifier is no
  * longer consulted; a verifier older than offline_max_age is not either;
  * an API offline (online.c) is not asked at all; a slow API past
  * offline_after lets the right password in before it answers, never the
- * wrong one.
+ * wrong one.  Offline checks in flight count towards max_failures, and a
+ * check in flight when the API refuses its password does not let it in.
+ * The verifier checks run behind a gate the test closes, as on a busy
+ * machine.
  *
  * Each case is a whole Authenticate through the daemon's socket, so the
  * Varlink layer and the cache are in every one of them; login.c has no
@@ -22,6 +27,7 @@
  */
 #include <errno.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -39,6 +45,7 @@
 #include "manager.h"
 #include "neostra/protocol.h"
 #include "neostra/varlink.h"
+#include "verifier.h"
 
 #define USER     "nt-login-alice"
 #define EMAIL    USER "@example.com"
@@ -84,6 +91,45 @@ static void fake_cancel(ApiRequest *req) {
 
 static int64_t fake_now(void) {
         return fake.now;
+}
+
+/* A gate the verifier checks pass on their worker thread: closed, they
+ * wait there (a slow or busy machine), so a test can act while they are in
+ * flight. */
+static struct {
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        bool closed;
+        unsigned checks;                /* checks that reached the gate */
+} gate = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+
+static void gate_pass(unsigned *count) {
+        pthread_mutex_lock(&gate.lock);
+        (*count)++;
+        while (gate.closed)
+                pthread_cond_wait(&gate.cond, &gate.lock);
+        pthread_mutex_unlock(&gate.lock);
+}
+
+static int gated_check(const char *hash, const char *password) {
+        gate_pass(&gate.checks);
+        return verifier_check(hash, password);
+}
+
+static void gate_set(bool closed) {
+        pthread_mutex_lock(&gate.lock);
+        gate.closed = closed;
+        pthread_cond_broadcast(&gate.cond);
+        pthread_mutex_unlock(&gate.lock);
+}
+
+static unsigned gate_count(const unsigned *count) {
+        unsigned n;
+
+        pthread_mutex_lock(&gate.lock);
+        n = *count;
+        pthread_mutex_unlock(&gate.lock);
+        return n;
 }
 
 /* Answer the sign-in in flight as api.c would, then free the answer as
@@ -179,7 +225,10 @@ static int setup(void **state) {
         assert_non_null(f);
         memset(&fake, 0, sizeof(fake));
         fake.now = T0;
-        login_test_env(&(struct login_env) { .signin = fake_signin, .cancel = fake_cancel, .now = fake_now });
+        gate_set(false);
+        gate.checks = 0;
+        login_test_env(&(struct login_env) { .signin = fake_signin, .cancel = fake_cancel, .now = fake_now,
+                                             .verifier_check = gated_check });
         /* As neostrad.c: our NSS lookups never reach a userdb socket. */
         assert_int_equal(setenv("SYSTEMD_BYPASS_USERDB", "io.neostra", 1), 0);
         strcpy(f->tmp, "/tmp/test_login.XXXXXX");
@@ -192,6 +241,8 @@ static int setup(void **state) {
 static int teardown(void **state) {
         struct fixture *f = *state;
 
+        /* A failed test may leave checks at the gate: the workers must end. */
+        gate_set(false);
         manager_free(f->m);
         sd_event_unref(f->event);
         /* Nothing left in flight with the fake API. */
@@ -335,6 +386,39 @@ static json_int_t verifiers_made(struct fixture *f) {
         return n;
 }
 
+/* Jobs on the workers (verifiers made or checked), queued or running. */
+static json_int_t jobs_queued(struct fixture *f) {
+        json_t *st = manager_status_json(f->m);
+        json_int_t n;
+
+        assert_non_null(st);
+        n = json_integer_value(json_object_get(json_object_get(st, "verifiers"), "queued"));
+        json_decref(st);
+        return n;
+}
+
+static bool workers_idle(void *userdata) {
+        return jobs_queued(userdata) == 0;
+}
+
+struct at_gate {
+        const unsigned *count;
+        unsigned want;
+};
+
+static bool reached_gate(void *userdata) {
+        struct at_gate *g = userdata;
+
+        return gate_count(g->count) >= g->want;
+}
+
+/* Turn the loop until n more checks wait at the (closed) gate. */
+static void wait_checks_at_gate(struct fixture *f, unsigned before, unsigned n) {
+        struct at_gate g = { .count = &gate.checks, .want = before + n };
+
+        run_until(f, reached_gate, &g);
+}
+
 struct made {
         struct fixture *f;
         json_int_t want;
@@ -370,17 +454,25 @@ static struct outcome finish(struct fixture *f, struct client *c) {
         return o;
 }
 
-static struct outcome login_answered(struct fixture *f, const char *password, enum api_outcome api,
-                                     long http_status) {
-        struct client c;
+/* Start an Authenticate and answer its sign-in; the answer is the caller's
+ * to wait for (finish()). */
+static void login_started(struct fixture *f, struct client *c, const char *password, enum api_outcome api,
+                          long http_status) {
         unsigned before = fake.signins;
 
-        authenticate_start(f, &c, password);
+        authenticate_start(f, c, password);
         run_until(f, signin_pending, NULL);
         assert_int_equal(fake.signins, before + 1);
         assert_string_equal(fake.email, EMAIL);
         assert_string_equal(fake.password, password);
         api_answer(api, http_status);
+}
+
+static struct outcome login_answered(struct fixture *f, const char *password, enum api_outcome api,
+                                     long http_status) {
+        struct client c;
+
+        login_started(f, &c, password, api, http_status);
         return finish(f, &c);
 }
 
@@ -559,6 +651,143 @@ static void test_slow_api(void **state) {
         assert_int_equal(logins(f, "offlineSuccess"), 1);
 }
 
+/* A guesser's wrong password refused online (401) is no revocation: the
+ * verifier and the token stay, and the right password still logs in
+ * offline.  (The verifier's own password refused drops both:
+ * test_api_refusal.) */
+static void test_wrong_password_keeps_verifier(void **state) {
+        struct fixture *f = *state;
+        struct outcome o;
+
+        start(f, &(struct options) {});
+        sign_in_online(f);
+        for (unsigned i = 0; i < 3; i++) {
+                o = login_answered(f, WRONG, API_DENY, 401);
+                assert_string_equal(o.error, NEOSTRA_ERROR_AUTHENTICATION_FAILED);
+        }
+        assert_true(user_field(f, "hasVerifier"));
+        assert_true(user_field(f, "hasToken"));
+        assert_int_equal(user_field(f, "verifierTime"), T0);
+        /* Refusals online are no offline failures. */
+        assert_int_equal(user_field(f, "offlineFailures"), 0);
+        o = login_answered(f, PASSWORD, API_UNAVAILABLE, 0);
+        assert_string_equal(o.error, "");
+        assert_true(o.offline);
+}
+
+/* After a restart the verifier's password is unknown to this process (no
+ * MAC): a refused password is checked against the verifier on a worker
+ * before the answer, and only a match drops it. */
+static void test_refusal_after_restart(void **state) {
+        struct fixture *f = *state;
+        struct outcome o;
+
+        start(f, &(struct options) {});
+        sign_in_online(f);
+        restart(f, &(struct options) {});
+        o = login_answered(f, WRONG, API_DENY, 401);
+        assert_string_equal(o.error, NEOSTRA_ERROR_AUTHENTICATION_FAILED);
+        assert_true(user_field(f, "hasVerifier"));
+        assert_true(user_field(f, "hasToken"));
+        o = login_answered(f, PASSWORD, API_UNAVAILABLE, 0);
+        assert_string_equal(o.error, "");
+        assert_true(o.offline);
+
+        /* Again from the cache alone, and now the verifier's own password
+         * is refused (changed upstream): it goes, from the cache too. */
+        restart(f, &(struct options) {});
+        o = login_answered(f, PASSWORD, API_DENY, 401);
+        assert_string_equal(o.error, NEOSTRA_ERROR_AUTHENTICATION_FAILED);
+        /* The answer waited for the check: the drop is there already. */
+        assert_false(user_field(f, "hasVerifier"));
+        assert_false(user_field(f, "hasToken"));
+        restart(f, &(struct options) {});
+        assert_false(user_field(f, "hasVerifier"));
+        o = login_answered(f, PASSWORD, API_UNAVAILABLE, 0);
+        assert_string_equal(o.error, NEOSTRA_ERROR_SERVICE_UNAVAILABLE);
+}
+
+/* max_failures counts the offline checks in flight: with max_failures 1,
+ * two wrong passwords checked at once count one failure, and the right
+ * password that comes next is not let in either. */
+static void test_concurrent_offline_failures(void **state) {
+        struct fixture *f = *state;
+        struct client c[3];
+        struct outcome o;
+        unsigned at_gate;
+
+        start(f, &(struct options) { .max_failures = 1 });
+        sign_in_online(f);
+        gate_set(true);
+        at_gate = gate_count(&gate.checks);
+        login_started(f, &c[0], WRONG, API_UNAVAILABLE, 503);
+        wait_checks_at_gate(f, at_gate, 1);
+        login_started(f, &c[1], WRONG, API_UNAVAILABLE, 503);
+        login_started(f, &c[2], PASSWORD, API_UNAVAILABLE, 503);
+        /* The only attempt left is in flight: no other check starts. */
+        run_for(f, 100000);
+        assert_int_equal(gate_count(&gate.checks), at_gate + 1);
+        assert_null(client_poll(&c[1]));
+        assert_null(client_poll(&c[2]));
+        gate_set(false);
+
+        o = finish(f, &c[0]);
+        assert_string_equal(o.error, NEOSTRA_ERROR_AUTHENTICATION_FAILED);
+        for (unsigned i = 1; i < 3; i++) {
+                o = finish(f, &c[i]);
+                assert_string_equal(o.error, NEOSTRA_ERROR_SERVICE_UNAVAILABLE);
+                assert_string_equal(o.reason,
+                                    "API unavailable; offline logins locked after too many wrong passwords");
+        }
+        assert_int_equal(user_field(f, "offlineFailures"), 1);
+        assert_int_equal(logins(f, "offlineSuccess"), 0);
+        assert_int_equal(gate_count(&gate.checks), at_gate + 1);
+}
+
+/* A check in flight when the API refuses that very password (another
+ * login's 401) does not let it in: at its end the verifier no longer
+ * stands.  Both with the verifier's MAC known (made by this process) and
+ * after a restart (checked on a worker). */
+static void in_flight_refused(struct fixture *f) {
+        struct client c, refused;
+        struct outcome o;
+        unsigned at_gate = gate_count(&gate.checks);
+
+        gate_set(true);
+        login_started(f, &c, PASSWORD, API_UNAVAILABLE, 503);
+        wait_checks_at_gate(f, at_gate, 1);
+        /* (After a restart its answer waits for the check of the refused
+         * password, behind the same gate.) */
+        login_started(f, &refused, PASSWORD, API_DENY, 401);
+        run_for(f, 50000);
+        gate_set(false);
+        o = finish(f, &refused);
+        assert_string_equal(o.error, NEOSTRA_ERROR_AUTHENTICATION_FAILED);
+        o = finish(f, &c);
+        assert_string_not_equal(o.error, "");
+        assert_false(o.offline);
+        run_until(f, workers_idle, f);
+        assert_false(user_field(f, "hasVerifier"));
+        assert_int_equal(logins(f, "offlineSuccess"), 0);
+}
+
+static void test_check_in_flight_refused(void **state) {
+        struct fixture *f = *state;
+
+        start(f, &(struct options) {});
+        sign_in_online(f);
+        in_flight_refused(f);
+}
+
+static void test_check_in_flight_refused_after_restart(void **state) {
+        struct fixture *f = *state;
+
+        start(f, &(struct options) {});
+        sign_in_online(f);
+        restart(f, &(struct options) {});
+        in_flight_refused(f);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_online_success, setup, teardown),
@@ -569,6 +798,11 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_stale_verifier, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_api_offline_not_asked, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_slow_api, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_wrong_password_keeps_verifier, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_refusal_after_restart, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_concurrent_offline_failures, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_check_in_flight_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_check_in_flight_refused_after_restart, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
