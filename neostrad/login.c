@@ -270,10 +270,14 @@ static void online_unavailable(struct login *l, const char *reason, long http_st
                                int64_t latency_ms);
 static bool try_cache(struct login *l, enum check_mode mode);
 
-/* Ask the API, unless it is known to be away: then do not make the user
- * wait on it. */
+/* Ask the API, unless it is known to be away, or asked to leave this user
+ * alone (a 429): then do not make the user wait on it. */
 static void ask_api(struct login *l) {
-        if (online_usable(l->ls->d.online))
+        Online *o = l->ls->d.online;
+
+        if (online_user_held(o, l->user) > 0)
+                online_unavailable(l, "API busy for this user; waiting for its Retry-After", 429, -1);
+        else if (online_usable(o))
                 start_online(l);
         else
                 online_unavailable(l, "API offline; waiting for it to come back", 0, -1);
@@ -691,7 +695,7 @@ static void on_signin_done(struct api_signin_result *res, void *userdata) {
 
         l->request = NULL;
         ls->stats.last_api_latency_ms = latency_ms;
-        online_note(ls->d.online, res);
+        online_note(ls->d.online, res, l->user);
 
         switch (res->outcome) {
         case API_ALLOW:

@@ -12,7 +12,9 @@
 #     call finishing in the background; a wrong password waits for the API;
 #   - backoff: connection refused three times → offline, logins no longer
 #     wait, back online by itself when the API returns;
-#   - Retry-After (503 and 429) → offline at once, no probe before it;
+#   - a 503 with Retry-After → offline at once, no probe before it; a 429
+#     with Retry-After holds back its user only (answered from the cache
+#     or refused, without the API), 429s of 3 different users → offline;
 #   - restart persistence (roles, verifier, failure counter);
 #   - a verifier that cannot be read from the cache: no offline login;
 #   - cached_auth_timeout, and neostractl invalidate forcing the next login
@@ -61,7 +63,7 @@ export NEOSTRA_MOCK_URL="http://127.0.0.1:$NT_MOCK_HTTP_PORT"
 export NEOSTRA_FAKE_URL="http://127.0.0.1:$(cat "$NT_TMP/fake.port")"
 export NEOSTRA_NEOSTRAD="$NT_BUILD/neostrad" NEOSTRA_TOP="$NT_TOP" NEOSTRA_BUILD="$NT_BUILD"
 
-nt_run_cases offline_max_age offline_lock refusal_drops_verifier guesser_keeps_verifier slow_api backoff retry_after \
+nt_run_cases offline_max_age offline_lock refusal_drops_verifier guesser_keeps_verifier slow_api backoff retry_after user_backoff \
       restart_persistence cached_auth password_change verifier_kept verifier_unreadable cache_write_batch
 
 # ---- the canary -------------------------------------------------------------

@@ -62,6 +62,9 @@ ACCOUNTS = {
     "back": ["dev"],
     "nover": ["dev"],
     "ra": ["dev"],
+    "busy": ["dev"],
+    "calm": ["dev"],
+    "heldnew": ["dev"],
     "persist": ["dev", "ops"],
     "cached": ["dev"],
     "change": ["dev"],
@@ -548,9 +551,38 @@ def _retry_after_once(daemon, fake, code):
     return probe_at
 
 
+def _busy_users(daemon, fake):
+    """429 with Retry-After: 2 for everyone: one user's leaves the daemon
+    online and holds that user back; the third different user's in a row
+    makes it offline, with no probe before ~2 s."""
+    body = json.dumps({"error": "busy", "message": "come back later", "code": 429})
+    itest.fake_config(fake, 429, ["Retry-After: 2"], body)
+    expect_login(daemon, "ra1", UNAVAILABLE, what="429 for ra1")
+    expect(status(daemon)["state"] == "online", "one user's 429 made the daemon %r" % status(daemon)["state"])
+    _, took = expect_login(daemon, "ra1", UNAVAILABLE, what="ra1 again within its Retry-After")
+    expect(itest.fake_count(fake) == 1, "ra1's second login reached the API within its Retry-After")
+    expect(took < 0.5, "ra1's second login took %.2f s" % took)
+    expect_login(daemon, "ra2", UNAVAILABLE, what="429 for ra2")
+    expect(status(daemon)["state"] == "online", "two users' 429s made the daemon %r" % status(daemon)["state"])
+    t0 = time.monotonic()
+    expect_login(daemon, "ra3", UNAVAILABLE, what="429 for ra3")
+    st = status(daemon)
+    now = time.time()
+    expect(st["state"] == "offline", "three different users' 429s in a row: state %r" % st["state"])
+    expect(st["nextProbe"] >= now + 1, "429s: nextProbe %r, now %.1f" % (st["nextProbe"], now))
+    count = itest.fake_count(fake)
+    itest.poll(lambda: itest.fake_count(fake) > count, 6, interval=0.02, what="the probe")
+    probe_at = time.monotonic() - t0
+    expect(probe_at >= 1.8, "429s: probed %.2f s after Retry-After: 2" % probe_at)
+    itest.fake_config(fake, 200, [], "{}")
+    itest.poll(lambda: status(daemon)["state"] == "online", 10, what="429s: online again")
+    return probe_at
+
+
 def case_retry_after():
-    """503 and 429 with Retry-After: 2 → offline at once, no probe before
-    ~2 s, back online when the API answers again."""
+    """503 with Retry-After: 2 → offline at once, no probe before ~2 s,
+    back online when the API answers again.  429 with Retry-After is about
+    one user; three different users' in a row → offline, the same way."""
     fake = itest.env("NEOSTRA_FAKE_URL")
     daemon = start("retry-after", url=fake)
     try:
@@ -559,8 +591,45 @@ def case_retry_after():
         expect_login(daemon, "ra", UNAVAILABLE, what="fake API, 200 {}")
         expect(status(daemon)["state"] == "online", "state %r" % status(daemon)["state"])
         a = _retry_after_once(daemon, fake, 503)
-        b = _retry_after_once(daemon, fake, 429)
+        b = _busy_users(daemon, fake)
         print("    (first probe %.2f s / %.2f s after the answer)" % (a, b))
+    finally:
+        finish(daemon)
+
+
+def case_user_backoff():
+    """A 429 with Retry-After for one user (the mock's per-user override)
+    holds back that user only: the daemon stays online and another user
+    signs in online; the held user's next logins within the Retry-After are
+    answered from their verifier, right or wrong, or refused when there is
+    none, at once and without a sign-in at the API."""
+    itest.fresh_mock_only()
+    daemon = start("user-backoff")
+    try:
+        expect_login(daemon, "busy", None, offline=False, what="busy's first login")
+        wait_verifier(daemon, "busy")
+        write_users({"busy": {"status": 429, "retry_after": 30},
+                     "heldnew": {"status": 429, "retry_after": 30}})
+        try:
+            expect_login(daemon, "busy", None, offline=True, what="busy: 429, answered from its verifier")
+            n = signins()
+            expect(status(daemon)["state"] == "online", "one user's 429: state %r" % status(daemon)["state"])
+            expect_login(daemon, "calm", None, offline=False, what="another user within busy's Retry-After")
+            expect(signins() == n + 1, "calm did not reach the API (signins %d)" % signins())
+            _, took = expect_login(daemon, "busy", None, offline=True, what="busy again within its Retry-After")
+            expect(took < 1.0, "busy's held login took %.2f s" % took)
+            expect_login(daemon, "busy", FAILED, WRONG, "busy's wrong password within its Retry-After")
+            expect(get_user(daemon, "busy")["offlineFailures"] == 1, "the wrong password was not counted")
+            expect(signins() == n + 1, "busy's logins reached the API within its Retry-After")
+
+            expect_login(daemon, "heldnew", UNAVAILABLE, what="429 for a user without a verifier")
+            reply, took = expect_login(daemon, "heldnew", UNAVAILABLE, what="that user again")
+            expect(took < 0.5 and "Retry-After" in reason(reply), "held user without a verifier: %.2f s, %r"
+                   % (took, reason(reply)))
+            expect(signins() == n + 2, "a held user's login reached the API (signins %d)" % signins())
+            expect(status(daemon)["state"] == "online", "state %r" % status(daemon)["state"])
+        finally:
+            write_users()
     finally:
         finish(daemon)
 

@@ -49,6 +49,10 @@
 
 #define USER     "nt-login-alice"
 #define EMAIL    USER "@example.com"
+#define BOB      "nt-login-bob"
+#define CAROL    "nt-login-carol"
+#define DAVE     "nt-login-dave"
+#define ERIN     "nt-login-erin"
 #define PASSWORD "correct horse"
 #define WRONG    "wrong horse"
 #define T0       1700000000
@@ -134,10 +138,10 @@ static unsigned gate_count(const unsigned *count) {
 
 /* Answer the sign-in in flight as api.c would, then free the answer as
  * api.c does after the callback. */
-static void api_answer(enum api_outcome outcome, long http_status) {
+static void api_answer_retry(enum api_outcome outcome, long http_status, uint64_t retry_after_sec) {
         struct api_signin_result res = {
                 .outcome = outcome, .http_status = http_status, .reason = "fake API",
-                .expires_in = -1, .latency_usec = 1000,
+                .expires_in = -1, .latency_usec = 1000, .retry_after_sec = retry_after_sec,
         };
 
         assert_true(fake.pending);
@@ -156,6 +160,10 @@ static void api_answer(enum api_outcome outcome, long http_status) {
         }
         fake.cb(&res, fake.userdata);
         api_signin_result_clear(&res);
+}
+
+static void api_answer(enum api_outcome outcome, long http_status) {
+        api_answer_retry(outcome, http_status, 0);
 }
 
 /* ---- the daemon and a client ------------------------------------------------- */
@@ -343,9 +351,13 @@ static json_t *wait_answer(struct fixture *f, struct client *c, const char **ret
         return a.msg;
 }
 
-static void authenticate_start(struct fixture *f, struct client *c, const char *password) {
+static void authenticate_as(struct fixture *f, struct client *c, const char *user, const char *password) {
         client_send(f, c, NEOSTRA_METHOD_AUTHENTICATE,
-                    json_pack("{s:s, s:s, s:s}", "user", USER, "password", password, "service", "test"));
+                    json_pack("{s:s, s:s, s:s}", "user", user, "password", password, "service", "test"));
+}
+
+static void authenticate_start(struct fixture *f, struct client *c, const char *password) {
+        authenticate_as(f, c, USER, password);
 }
 
 /* GetUser's field key, as a number (booleans 0 or 1). */
@@ -364,6 +376,16 @@ static json_int_t user_field(struct fixture *f, const char *key) {
         n = json_is_boolean(v) ? json_is_true(v) : json_integer_value(v);
         json_decref(msg);
         return n;
+}
+
+static bool daemon_offline(struct fixture *f) {
+        json_t *st = manager_status_json(f->m);
+        bool offline;
+
+        assert_non_null(st);
+        offline = strcmp(json_string_value(json_object_get(st, "state")), "offline") == 0;
+        json_decref(st);
+        return offline;
 }
 
 static json_int_t logins(struct fixture *f, const char *result) {
@@ -466,6 +488,35 @@ static void login_started(struct fixture *f, struct client *c, const char *passw
         assert_string_equal(fake.email, EMAIL);
         assert_string_equal(fake.password, password);
         api_answer(api, http_status);
+}
+
+/* One Authenticate of user that the API answers, with a Retry-After. */
+static struct outcome login_as(struct fixture *f, const char *user, const char *password, enum api_outcome api,
+                               long http_status, uint64_t retry_after_sec) {
+        struct client c;
+        unsigned before = fake.signins;
+        char email[128];
+
+        authenticate_as(f, &c, user, password);
+        run_until(f, signin_pending, NULL);
+        assert_int_equal(fake.signins, before + 1);
+        snprintf(email, sizeof(email), "%s@example.com", user);
+        assert_string_equal(fake.email, email);
+        api_answer_retry(api, http_status, retry_after_sec);
+        return finish(f, &c);
+}
+
+/* One Authenticate answered without the API. */
+static struct outcome login_not_asked(struct fixture *f, const char *user, const char *password) {
+        struct client c;
+        unsigned before = fake.signins;
+        struct outcome o;
+
+        authenticate_as(f, &c, user, password);
+        o = finish(f, &c);
+        assert_int_equal(fake.signins, before);
+        assert_false(fake.pending);
+        return o;
 }
 
 static struct outcome login_answered(struct fixture *f, const char *password, enum api_outcome api,
@@ -788,6 +839,47 @@ static void test_check_in_flight_refused_after_restart(void **state) {
         in_flight_refused(f);
 }
 
+/* A 429 with Retry-After for one user holds back that user, not the
+ * daemon: the others still go to the API; that user's next logins are
+ * answered from their verifier or refused at once, without the API.  Only
+ * 429s of three different users in a row make the API offline. */
+static void test_user_backoff(void **state) {
+        struct fixture *f = *state;
+        struct outcome o;
+
+        start(f, &(struct options) {});
+        sign_in_online(f);
+        o = login_as(f, USER, PASSWORD, API_UNAVAILABLE, 429, 60);
+        assert_string_equal(o.error, "");
+        assert_true(o.offline);
+        assert_false(daemon_offline(f));
+        o = login_as(f, BOB, "bob's password", API_ALLOW, 200, 0);
+        assert_string_equal(o.error, "");
+        assert_false(o.offline);
+
+        o = login_not_asked(f, USER, PASSWORD);
+        assert_string_equal(o.error, "");
+        assert_true(o.offline);
+        o = login_not_asked(f, USER, WRONG);
+        assert_string_equal(o.error, NEOSTRA_ERROR_AUTHENTICATION_FAILED);
+        assert_int_equal(user_field(f, "offlineFailures"), 1);
+
+        /* Without a verifier: refused at once. */
+        o = login_as(f, CAROL, "carol's password", API_UNAVAILABLE, 429, 60);
+        assert_string_equal(o.error, NEOSTRA_ERROR_SERVICE_UNAVAILABLE);
+        o = login_not_asked(f, CAROL, "carol's password");
+        assert_string_equal(o.error, NEOSTRA_ERROR_SERVICE_UNAVAILABLE);
+        assert_string_equal(o.reason, "API busy for this user; waiting for its Retry-After");
+
+        /* Bob's success broke the row: Carol's is its first 429, Dave's
+         * the second, Erin's the third. */
+        o = login_as(f, DAVE, "dave's password", API_UNAVAILABLE, 429, 0);
+        assert_string_equal(o.error, NEOSTRA_ERROR_SERVICE_UNAVAILABLE);
+        assert_false(daemon_offline(f));
+        o = login_as(f, ERIN, "erin's password", API_UNAVAILABLE, 429, 0);
+        assert_true(daemon_offline(f));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_online_success, setup, teardown),
@@ -803,6 +895,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_concurrent_offline_failures, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_check_in_flight_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_check_in_flight_refused_after_restart, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_user_backoff, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
