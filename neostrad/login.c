@@ -79,6 +79,7 @@ struct login {
         bool online_failed;             /* the API answered "unavailable" */
         bool answered;
         bool refusing;                  /* a CHECK_REFUSED job checks refused_mac's password */
+        bool probe;                     /* API offline: if the cache cannot answer, ask it anyway */
         const char *api_reason;         /* the API's answer (static text), for a later reply */
         long api_status;
         int64_t api_latency_ms;
@@ -269,9 +270,15 @@ static void start_online(struct login *l);
 static void online_unavailable(struct login *l, const char *reason, long http_status,
                                int64_t latency_ms);
 static bool try_cache(struct login *l, enum check_mode mode);
+static void cache_cannot_answer(struct login *l);
 
-/* Ask the API, unless it is known to be away, or asked to leave this user
- * alone (a 429): then do not make the user wait on it. */
+/*
+ * Ask the API, unless it asked to leave this user alone (a 429): then the
+ * cache answers, or nothing.  While the API is offline a fresh verifier
+ * answers at once, without making the user wait on it; a login the cache
+ * cannot answer would fail otherwise, so it goes to the API anyway: it is
+ * the probe, and its answer brings the daemon back online (online.c).
+ */
 static void ask_api(struct login *l) {
         Online *o = l->ls->d.online;
 
@@ -279,17 +286,28 @@ static void ask_api(struct login *l) {
                 online_unavailable(l, "API busy for this user; waiting for its Retry-After", 429, -1);
         else if (online_usable(o))
                 start_online(l);
-        else
-                online_unavailable(l, "API offline; waiting for it to come back", 0, -1);
+        else if (online_state(o) == API_STATE_UNCONFIGURED)
+                online_unavailable(l, "no API to ask: [api] url is not set", 0, -1);
+        else {
+                l->probe = true;
+                if (!try_cache(l, CHECK_OFFLINE))
+                        cache_cannot_answer(l);
+        }
 }
 
 /* Neither the API nor the cache can say yes (any more): "unavailable", once
- * the API has failed too.  While it may still answer, it decides. */
+ * the API has failed too.  While it may still answer, it decides; while
+ * it is offline and not asked yet, it is asked (ask_api()). */
 static void cache_cannot_answer(struct login *l) {
         struct user_record *u = user_table_get(l->ls->d.users, l->user);
 
         if (l->answered || (l->request && !l->online_failed))
                 return;
+        if (l->probe && !l->online_failed) {
+                l->probe = false;
+                start_online(l);
+                return;
+        }
         answer_error(l, RESULT_UNAVAILABLE, NEOSTRA_ERROR_SERVICE_UNAVAILABLE,
                      u && u->has_verifier && u->offline_failures >= config_of(l->ls)->max_failures
                              ? "API unavailable; offline logins locked after too many wrong passwords"

@@ -5,7 +5,11 @@
  *
  *  - cached_auth_timeout: a password that matches the verifier within that
  *    many seconds of an online success is answered without the API;
- *  - API known offline (online.c): a fresh verifier answers at once;
+ *  - API known offline (online.c): a fresh verifier answers at once; a
+ *    login the cache cannot answer goes to the API anyway (it would fail
+ *    otherwise): it is the probe, its answer brings the API back online;
+ *  - the API asked to leave the user alone (a 429, online.c): the cache
+ *    answers, or nothing, without the API;
  *  - otherwise the API is asked; if it has not answered after offline_after
  *    and a fresh verifier matches, the user is let in and the online call
  *    finishes in the background and updates the cache;

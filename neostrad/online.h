@@ -6,8 +6,9 @@
  * ONLINE_FAILURES_MAX transport failures in a row (no HTTP answer at all),
  * a 503 with Retry-After (at once), or 429s for ONLINE_BUSY_USERS
  * different users in a row (no other answer between).  Offline, logins
- * stop waiting on it, and a probe (a GET of the sign-in path: it never
- * carries a password) retries with exponential backoff plus jitter,
+ * the cache can answer stop waiting on it (the others still ask it: their
+ * answer is the probe, login.c), and a probe (a GET of the sign-in path:
+ * it never carries a password) retries with exponential backoff plus jitter,
  * capped, and never sooner than a Retry-After the API gave, the probe's
  * own included.  Any other HTTP answer below 500 brings it back, and so
  * does a quick 5xx (it makes nobody wait).
@@ -91,7 +92,8 @@ void online_note(Online *o, const struct api_signin_result *res, const char *use
 /* Until when the API asked to leave user alone (a 429 for them); 0: not held. */
 uint64_t online_user_held(const Online *o, const char *user);
 
-/* false while the API is offline or unconfigured: do not make a login wait on it. */
+/* false while the API is offline or unconfigured: do not make a login the
+ * cache can answer wait on it. */
 bool online_usable(const Online *o);
 
 enum api_state online_state(const Online *o);

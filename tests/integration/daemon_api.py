@@ -313,8 +313,7 @@ def case_refusal_drops_token():
 
 def case_unreachable():
     """Nothing listening on the API port: unavailable at once; after a few
-    such failures the daemon calls the API offline and stops trying it for
-    every login (online.c)."""
+    such failures the daemon calls the API offline (online.c)."""
     sock2 = itest.env("NEOSTRA_SOCK2")
     for i in range(3):
         reply, took = expect_login("alice", "alice-pw", UNAVAILABLE, "closed port %d" % i, path=sock2)

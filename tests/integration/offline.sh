@@ -10,8 +10,10 @@
 #     guesser's wrong password (401) leaves it, also after a restart;
 #   - a slow API answered from the verifier at offline_after, the online
 #     call finishing in the background; a wrong password waits for the API;
-#   - backoff: connection refused three times → offline, logins no longer
-#     wait, back online by itself when the API returns;
+#   - backoff: connection refused three times → offline, logins with a
+#     verifier no longer wait, logins without one are sent anyway (the
+#     probe): the first one after the API returns succeeds and brings the
+#     daemon back online; without logins the probes do;
 #   - a 503 with Retry-After → offline at once, no probe before it; a 429
 #     with Retry-After holds back its user only (answered from the cache
 #     or refused, without the API), 429s of 3 different users → offline;

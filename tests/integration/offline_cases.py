@@ -474,8 +474,11 @@ def case_slow_api():
 
 def case_backoff():
     """3 transport failures (connection refused: our mock stopped by PID)
-    → state offline, nextProbe set; logins no longer wait on the API; the
-    mock started again on the same port → back online by itself."""
+    → state offline, nextProbe set; a user with a verifier is answered from
+    it at once, without the API; a login the cache cannot answer still goes
+    to the API (it would fail otherwise: it is the probe).  The mock
+    started again on the same port → the first login after it succeeds
+    and brings the daemon back online; without logins, the probes do."""
     d = workdir("backoff")
     mock = Mock(d)
     port = mock.port
@@ -495,33 +498,44 @@ def case_backoff():
         expect(now - 2 <= st["since"] <= now + 1, "since %r" % st["since"])
         expect(now - 1 <= st["nextProbe"] <= now + 3, "nextProbe %r (now %d)" % (st["nextProbe"], now))
 
-        # Offline: answered at once, from the verifier or not at all.
-        reply, took = expect_login(daemon, "nover", UNAVAILABLE, what="offline, no verifier")
-        expect("offline" in reason(reply), "reason %r" % reason(reply))
-        expect(took < 0.5, "offline answer took %.2f s" % took)
+        # Offline: a verifier answers at once; no verifier, the API is
+        # asked anyway (nobody listens: refused at once).
         reply, took = expect_login(daemon, "back", None, offline=True, what="offline, verifier")
         expect(took < 1.5, "offline verifier answer took %.2f s" % took)
+        reply, took = expect_login(daemon, "nover", UNAVAILABLE, what="offline, no verifier")
+        expect("offline" not in reason(reply), "not sent to the API: %r" % reason(reply))
+        expect(took < 1.5, "offline answer took %.2f s" % took)
+        expect(status(daemon)["state"] == "offline", "a failed login changed the state")
 
         # A probe fails (nobody listens); the next one comes at least
         # 0.8 × 2 s later: start the mock again in between.
         itest.wait_log("API probe:", 8, path=daemon.log)
         mock = Mock(d, port)
         expect(mock.port == port, "mock on port %d, not %d" % (mock.port, port))
-        reply, took = expect_login(daemon, "nover", UNAVAILABLE, what="mock back, not probed yet")
-        expect("offline" in reason(reply), "reason %r (probed already?)" % reason(reply))
-        expect(signins(mock.url) == 0, "a login reached the API while offline: %r" % itest.mock_requests(mock.url))
+        expect(status(daemon)["state"] == "offline", "online before the mock was asked")
+        expect_login(daemon, "nover", None, offline=False, what="the first login after the API returns")
+        st = status(daemon)
+        expect(st["state"] == "online" and st["nextProbe"] == 0, "after that login: %r" % st)
+        expect(signins(mock.url) == 1, "mock saw %d sign-ins" % signins(mock.url))
+        reqs = itest.mock_requests(mock.url)
+        expect(all(r["email"] is None for r in reqs if r["method"] == "GET"),
+               "a probe carried a sign-in: %r" % reqs)
+        expect_login(daemon, "back", None, offline=False, what="online again")
 
+        # Without a login, the probes bring it back.
+        expect(mock.stop() == 0, "mock did not exit 0")
+        for i in range(3):
+            # (nover has a verifier now: another name the mock never saw.)
+            expect_login(daemon, "nover2", UNAVAILABLE, what="refused again %d" % i)
+        expect(status(daemon)["state"] == "offline", "state %r" % status(daemon)["state"])
+        mock = Mock(d, port)
         t0 = time.monotonic()
         itest.poll(lambda: status(daemon)["state"] == "online", 10, what="state online again")
         back = time.monotonic() - t0
-        st = status(daemon)
-        expect(st["nextProbe"] == 0, "nextProbe %r once online" % st["nextProbe"])
         reqs = itest.mock_requests(mock.url)
-        expect(any(r["method"] == "GET" for r in reqs), "no probe reached the mock: %r" % reqs)
-        expect(all(r["method"] == "GET" for r in reqs), "a probe carried a sign-in: %r" % reqs)
-        expect_login(daemon, "nover", None, offline=False, what="online again")
-        expect(signins(mock.url) == 1, "mock saw %d sign-ins" % signins(mock.url))
-        print("    (back online %.1f s after the mock restarted)" % back)
+        expect(reqs and all(r["method"] == "GET" and r["email"] is None for r in reqs),
+               "not brought back by a probe: %r" % reqs)
+        print("    (back online %.1f s after the mock restarted, by a probe)" % back)
     finally:
         if daemon:
             finish(daemon)
@@ -538,11 +552,13 @@ def _retry_after_once(daemon, fake, code):
     now = time.time()
     expect(st["state"] == "offline", "%d + Retry-After: state %r at once" % (code, st["state"]))
     expect(st["nextProbe"] >= now + 1, "%d: nextProbe %r, now %.1f" % (code, st["nextProbe"], now))
-    # Offline: the next login does not go to the API.
+    # Offline: a login the cache cannot answer still goes to the API (it
+    # would fail otherwise); its 503 changes nothing.
     expect_login(daemon, "ra", UNAVAILABLE, what="%d: while offline" % code)
-    expect(itest.fake_count(fake) == 1, "%d: a login reached the API while offline" % code)
+    expect(itest.fake_count(fake) == 2, "%d: the login while offline did not reach the API" % code)
+    expect(status(daemon)["nextProbe"] == st["nextProbe"], "%d: the login moved the probe" % code)
     # No probe before ~2 s; the probe comes (and is answered 503 again).
-    itest.poll(lambda: itest.fake_count(fake) >= 2, 6, interval=0.02, what="the probe")
+    itest.poll(lambda: itest.fake_count(fake) >= 3, 6, interval=0.02, what="the probe")
     probe_at = time.monotonic() - t0
     expect(probe_at >= 1.8, "%d: probed %.2f s after Retry-After: 2" % (code, probe_at))
     # The API recovers: back online by itself.

@@ -14,7 +14,8 @@
  * success (offlineUntil from the fake clock), with the wrong one a failure
  * that counts an offline failure; at max_failures the verifier is no
  * longer consulted; a verifier older than offline_max_age is not either;
- * an API offline (online.c) is not asked at all; a slow API past
+ * an API offline (online.c) is not asked for a user with a fresh verifier,
+ * but is for one the cache cannot answer (the probe); a slow API past
  * offline_after lets the right password in before it answers, never the
  * wrong one.  Offline checks in flight count towards max_failures, and a
  * check in flight when the API refuses its password does not let it in.
@@ -880,6 +881,48 @@ static void test_user_backoff(void **state) {
         assert_true(daemon_offline(f));
 }
 
+/* While the API is offline, a login the cache cannot answer goes to the API
+ * anyway (it is the probe): failing, it changes nothing; answered, it
+ * succeeds and brings the daemon back online.  A user with a fresh
+ * verifier is still answered from it at once, without the API. */
+static void test_offline_login_is_the_probe(void **state) {
+        struct fixture *f = *state;
+        struct outcome o;
+
+        start(f, &(struct options) {});
+        sign_in_online(f);
+        for (unsigned i = 0; i < 3; i++)
+                (void) login_answered(f, PASSWORD, API_UNAVAILABLE, 0);
+        assert_true(daemon_offline(f));
+
+        o = login_not_asked(f, USER, PASSWORD);
+        assert_string_equal(o.error, "");
+        assert_true(o.offline);
+        o = login_not_asked(f, USER, WRONG);
+        assert_string_equal(o.error, NEOSTRA_ERROR_AUTHENTICATION_FAILED);
+
+        o = login_as(f, BOB, "bob's password", API_UNAVAILABLE, 0, 0);
+        assert_string_equal(o.error, NEOSTRA_ERROR_SERVICE_UNAVAILABLE);
+        assert_true(daemon_offline(f));
+        /* The API is back: the first login after it succeeds. */
+        o = login_as(f, BOB, "bob's password", API_ALLOW, 200, 0);
+        assert_string_equal(o.error, "");
+        assert_false(o.offline);
+        assert_false(daemon_offline(f));
+
+        /* A locked user is one the cache cannot answer either. */
+        for (unsigned i = 0; i < 3; i++)
+                (void) login_answered(f, PASSWORD, API_UNAVAILABLE, 0);
+        assert_true(daemon_offline(f));
+        for (unsigned i = 1; i < 5; i++)
+                (void) login_not_asked(f, USER, WRONG);
+        assert_int_equal(user_field(f, "offlineFailures"), 5);
+        o = login_as(f, USER, PASSWORD, API_ALLOW, 200, 0);
+        assert_string_equal(o.error, "");
+        assert_false(daemon_offline(f));
+        assert_int_equal(user_field(f, "offlineFailures"), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_online_success, setup, teardown),
@@ -896,6 +939,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_check_in_flight_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_check_in_flight_refused_after_restart, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_user_backoff, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_offline_login_is_the_probe, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
