@@ -62,6 +62,7 @@ enum check_mode {
 enum login_wait {
         WAIT_NONE,
         WAIT_CHECK,       /* the user's offline attempts left are all in flight: one to end */
+        WAIT_VERIFIER,    /* the user's verifier is being made (queued or running) */
 };
 
 struct login {
@@ -73,6 +74,7 @@ struct login {
         ApiRequest *request;            /* the online attempt */
         sd_event_source *offline_timer; /* offline_after */
         sd_event_source *wait_timer;    /* bounds a wait (waiting) */
+        uint64_t deadline;              /* CLOCK_MONOTONIC usec the connection gives up; 0: none */
         unsigned jobs;                  /* worker jobs still holding this login */
         enum login_wait waiting;
         bool checking;                  /* a verifier check is on a worker */
@@ -108,6 +110,10 @@ struct job {
  * until its turn, without end).  VERIFIER_QUEUE_MAX bounds it further.
  */
 #define VERIFIER_QUEUE_MAX 65536u
+
+/* A wait (login.h, LOGIN_WAIT_MAX_USEC) ends this long before the
+ * connection's deadline, to answer in time. */
+#define LOGIN_WAIT_MARGIN_USEC (200u * 1000ull)
 
 struct make_job {
         Logins *ls;
@@ -179,6 +185,13 @@ static bool verifier_fresh(Logins *ls, const struct user_record *u) {
         return c->offline && u && u->has_verifier &&
                env.now() - u->verifier_time < (int64_t) (c->offline_max_age_ms / 1000u) &&
                u->offline_failures < c->max_failures;
+}
+
+/* u's verifier is being made (a success's job, queued or running): it is
+ * one the cache will have, not one it has not. */
+static bool verifier_coming(Logins *ls, const struct user_record *u) {
+        return config_of(ls)->offline && u && u->live && u->live->pending_make &&
+               u->offline_failures < config_of(ls)->max_failures;
 }
 
 /* May another offline check of u start?  Each check in flight may yet be
@@ -328,19 +341,28 @@ static void retry_cache(struct login *l) {
 static int on_wait_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         struct login *l = userdata;
 
-        log_msg(LOG_WARNING, "%s waited %llu ms for its cached credentials; giving up on them", l->user,
-                (unsigned long long) (LOGIN_WAIT_MAX_USEC / 1000u));
+        log_msg(LOG_WARNING, "%s waited too long for its cached credentials; going on without them",
+                l->user);
         stop_waiting(l);
         cache_cannot_answer(l);
         login_maybe_free(l);
         return 0;
 }
 
+/* Wait, at most LOGIN_WAIT_MAX_USEC, and never past the connection's
+ * deadline: the client hears "unavailable" rather than nothing. */
 static bool wait_for(struct login *l, enum login_wait what) {
+        uint64_t now, usec = LOGIN_WAIT_MAX_USEC;
         int r;
 
+        if (l->deadline > 0 && sd_event_now(l->ls->d.event, CLOCK_MONOTONIC, &now) >= 0) {
+                if (l->deadline < now + LOGIN_WAIT_MARGIN_USEC)
+                        return false;
+                if (l->deadline - now - LOGIN_WAIT_MARGIN_USEC < usec)
+                        usec = l->deadline - now - LOGIN_WAIT_MARGIN_USEC;
+        }
         l->wait_timer = sd_event_source_disable_unref(l->wait_timer);
-        r = sd_event_add_time_relative(l->ls->d.event, &l->wait_timer, CLOCK_MONOTONIC, LOGIN_WAIT_MAX_USEC,
+        r = sd_event_add_time_relative(l->ls->d.event, &l->wait_timer, CLOCK_MONOTONIC, usec,
                                        1000, on_wait_timeout, l);
         if (r < 0) {
                 log_msg(LOG_ERR, "cannot arm a timer for %s: %s", l->user, strerror(-r));
@@ -516,7 +538,8 @@ static int start_check(struct login *l, struct user_record *u, enum check_mode m
                 free(j);
                 return r;
         }
-        r = workers_submit(l->ls->d.workers, job_check, on_check_done, j);
+        /* A login waits for it: ahead of the verifiers being made. */
+        r = workers_submit_urgent(l->ls->d.workers, job_check, on_check_done, j);
         if (r < 0) {
                 secure_free_string(j->hash);
                 free(j);
@@ -536,13 +559,19 @@ static int start_check(struct login *l, struct user_record *u, enum check_mode m
 }
 
 /* Check l's password against u's verifier in this mode (CHECK_OFFLINE or
- * CHECK_SLOW), now or once one of its checks in flight has ended.  false:
- * the cache cannot answer it. */
+ * CHECK_SLOW), now, or once the verifier being made is there, or once one
+ * of its checks in flight has ended.  false: the cache cannot answer it. */
 static bool try_cache(struct login *l, enum check_mode mode) {
         struct user_record *u = user_table_get(l->ls->d.users, l->user);
 
-        if (!verifier_fresh(l->ls, u))
-                return false;
+        if (!verifier_fresh(l->ls, u)) {
+                if (!verifier_coming(l->ls, u) || !wait_for(l, WAIT_VERIFIER))
+                        return false;
+                /* Right after a success on a busy machine it may wait
+                 * behind other users' jobs: this one is waited for. */
+                (void) workers_hurry(l->ls->d.workers, u->live->pending_make);
+                return true;
+        }
         if (offline_attempt_left(l->ls, u))
                 return start_check(l, u, mode) == 0;
         /* Its attempts left are all in flight: the next one to end says
@@ -630,6 +659,8 @@ static void on_make_done(void *data) {
                 writeback_save(j->ls->d.writeback, u, &s);
         } else if (j->result < 0 && j->result != -ECANCELED)
                 log_msg(LOG_ERR, "cannot make a verifier for %s: %s", j->user, strerror(-j->result));
+        /* Made or not, those waiting for it decide now. */
+        wake_waiters(j->ls, j->user);
         make_job_free(j);
 }
 
@@ -799,7 +830,8 @@ static int on_offline_after(sd_event_source *s, uint64_t usec, void *userdata) {
         struct login *l = userdata;
         struct user_record *u = user_table_get(l->ls->d.users, l->user);
 
-        if (!l->answered && !l->checking && l->waiting == WAIT_NONE && verifier_fresh(l->ls, u))
+        if (!l->answered && !l->checking && l->waiting == WAIT_NONE && (verifier_fresh(l->ls, u) ||
+                                                                         verifier_coming(l->ls, u)))
                 (void) try_cache(l, CHECK_SLOW);
         return 0;
 }
@@ -815,7 +847,7 @@ static void start_online(struct login *l) {
                 online_unavailable(l, "cannot start the API request", 0, -1);
                 return;
         }
-        if (verifier_fresh(ls, u) && config_of(ls)->offline_after_ms > 0 &&
+        if ((verifier_fresh(ls, u) || verifier_coming(ls, u)) && config_of(ls)->offline_after_ms > 0 &&
             sd_event_add_time_relative(ls->d.event, &l->offline_timer, CLOCK_MONOTONIC,
                                        config_of(ls)->offline_after_ms * 1000u, 1000,
                                        on_offline_after, l) < 0)
@@ -856,6 +888,10 @@ int login_start(Logins *ls, VarlinkConn *c, const struct login_params *p, char *
         /* The login answers on the connection, now or later; if the client
          * leaves first, on_conn_gone() drops the work. */
         l->conn = varlink_conn_hold(c, deadline_usec, on_conn_gone, l);
+        if (deadline_usec > 0 && sd_event_now(ls->d.event, CLOCK_MONOTONIC, &l->deadline) >= 0)
+                l->deadline += deadline_usec;
+        else
+                l->deadline = 0;
 
         /* A recent online success with this very password: no API call. */
         if (conf->cached_auth_timeout_ms > 0 && u && u->has_verifier && !u->invalidated &&

@@ -13,6 +13,9 @@
  *  - otherwise the API is asked; if it has not answered after offline_after
  *    and a fresh verifier matches, the user is let in and the online call
  *    finishes in the background and updates the cache;
+ *  - a verifier still being made (queued or running after a success)
+ *    counts: the deadline race and the offline path wait for it, at most
+ *    LOGIN_WAIT_MAX_USEC, and it jumps the worker queue meanwhile;
  *  - API unavailable: a fresh verifier decides; a wrong password counts
  *    towards max_failures, and so does each offline check still in flight,
  *    so concurrent wrong passwords never get past it (a login whose
@@ -91,8 +94,9 @@ struct login_params {
  */
 int login_start(Logins *ls, VarlinkConn *c, const struct login_params *p, char *email, uint64_t deadline_usec);
 
-/* How long a login waits for its user's verifier work (the offline checks
- * in flight that hold every attempt left) before it goes on without it. */
+/* How long a login waits for its user's verifier work (a verifier being
+ * made, the offline checks in flight that hold every attempt left) before
+ * it goes on without it; never past its connection's deadline. */
 #define LOGIN_WAIT_MAX_USEC (5u * 1000000ull)
 
 /* Shut down: cancel every login's API call and timer; a verifier job

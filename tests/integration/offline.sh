@@ -18,6 +18,8 @@
 #     with Retry-After holds back its user only (answered from the cache
 #     or refused, without the API), 429s of 3 different users → offline;
 #   - restart persistence (roles, verifier, failure counter);
+#   - an offline login right after an online success whose verifier is
+#     still queued behind 120 others waits for it and gets in;
 #   - a verifier that cannot be read from the cache: no offline login;
 #   - cached_auth_timeout, and neostractl invalidate forcing the next login
 #     online; the old password not taken from the cache right after a
@@ -66,7 +68,8 @@ export NEOSTRA_FAKE_URL="http://127.0.0.1:$(cat "$NT_TMP/fake.port")"
 export NEOSTRA_NEOSTRAD="$NT_BUILD/neostrad" NEOSTRA_TOP="$NT_TOP" NEOSTRA_BUILD="$NT_BUILD"
 
 nt_run_cases offline_max_age offline_lock refusal_drops_verifier guesser_keeps_verifier slow_api backoff retry_after user_backoff \
-      restart_persistence cached_auth password_change verifier_kept verifier_unreadable cache_write_batch
+      restart_persistence cached_auth password_change verifier_kept verifier_unreadable verifier_queued \
+      cache_write_batch
 
 # ---- the canary -------------------------------------------------------------
 

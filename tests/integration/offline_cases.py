@@ -73,6 +73,10 @@ ACCOUNTS = {
 }
 BATCH = ["batch%d" % i for i in range(1, 9)]
 ACCOUNTS.update({n: ["dev"] for n in BATCH})
+# First sign-ins that fill the verifier queue (verifier_queued).
+QUEUE = ["queue%d" % i for i in range(1, 121)]
+ACCOUNTS.update({n: ["dev"] for n in QUEUE})
+ACCOUNTS["late"] = ["dev"]
 
 
 def canary():
@@ -833,6 +837,47 @@ def burst(daemon, user, n, password=None):
     finally:
         for c in conns:
             c.close()
+
+
+def case_verifier_queued():
+    """A busy machine: 120 first sign-ins in quick waves queue 120 verifiers
+    (about a second of yescrypt on two workers); one more user signs in
+    online, its verifier queued behind them, and the API goes down at once.
+    That user's offline login waits for the verifier (which jumps the
+    queue) and gets in, instead of being refused for having none yet."""
+    itest.fresh_mock_only()
+    daemon = start("queued")
+    try:
+        # In waves of 30: each new name costs the daemon NSS lookups, of
+        # which only so many may be out at once.
+        for wave in range(0, len(QUEUE), 30):
+            names = QUEUE[wave:wave + 30]
+            conns = [varlink.Connection(daemon.sock, 15) for _ in names]
+            try:
+                for c, n in zip(conns, names):
+                    c.send(AUTH + "Authenticate", {"user": n, "password": canary()})
+                for c in conns:
+                    expect_error(c.receive(15), None, "a first sign-in of the burst")
+            finally:
+                for c in conns:
+                    c.close()
+        expect_login(daemon, "late", None, offline=False, what="the online success")
+        queued = status(daemon)["verifiers"]["queued"]
+        if get_user(daemon, "late")["hasVerifier"]:
+            raise itest.Skip("the workers made %d verifiers before the next login (too fast a "
+                             "machine for this case)" % len(QUEUE))
+        mock_down(mode="close")
+        try:
+            reply, took = expect_login(daemon, "late", None, offline=True,
+                                       what="offline right after the online success")
+            left = status(daemon)["verifiers"]["queued"]
+        finally:
+            mock_up()
+        expect(left > 0, "the queue was empty when the offline login was answered: nothing waited")
+        print("    (%d verifier jobs queued; answered after %.2f s, %d still queued)" % (queued, took, left))
+        itest.poll(lambda: status(daemon)["verifiers"]["queued"] == 0, 20, what="the queue to drain")
+    finally:
+        finish(daemon)
 
 
 def case_cache_write_batch():

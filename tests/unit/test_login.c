@@ -19,8 +19,9 @@
  * offline_after lets the right password in before it answers, never the
  * wrong one.  Offline checks in flight count towards max_failures, and a
  * check in flight when the API refuses its password does not let it in.
- * The verifier checks run behind a gate the test closes, as on a busy
- * machine.
+ * A verifier still being made counts: an offline login right after a
+ * success, and the offline_after race, wait for it.  The verifier checks
+ * and makes run behind a gate the test closes, as on a busy machine.
  *
  * Each case is a whole Authenticate through the daemon's socket, so the
  * Varlink layer and the cache are in every one of them; login.c has no
@@ -105,25 +106,46 @@ static struct {
         pthread_mutex_t lock;
         pthread_cond_t cond;
         bool closed;
+        unsigned passes;                /* closed: how many may still go through */
         unsigned checks;                /* checks that reached the gate */
+        unsigned makes;                 /* verifiers being made that reached it */
+        char made[8][32];               /* the passwords of the first makes, in that order */
 } gate = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 
-static void gate_pass(unsigned *count) {
+static void gate_pass(unsigned *count, const char *password) {
         pthread_mutex_lock(&gate.lock);
+        if (count == &gate.makes && gate.makes < 8)
+                snprintf(gate.made[gate.makes], sizeof(gate.made[0]), "%s", password);
         (*count)++;
-        while (gate.closed)
+        while (gate.closed && gate.passes == 0)
                 pthread_cond_wait(&gate.cond, &gate.lock);
+        if (gate.closed)
+                gate.passes--;
         pthread_mutex_unlock(&gate.lock);
 }
 
 static int gated_check(const char *hash, const char *password) {
-        gate_pass(&gate.checks);
+        gate_pass(&gate.checks, password);
         return verifier_check(hash, password);
+}
+
+static int gated_make(const char *password, char **ret) {
+        gate_pass(&gate.makes, password);
+        return verifier_make(password, ret);
 }
 
 static void gate_set(bool closed) {
         pthread_mutex_lock(&gate.lock);
         gate.closed = closed;
+        gate.passes = 0;
+        pthread_cond_broadcast(&gate.cond);
+        pthread_mutex_unlock(&gate.lock);
+}
+
+/* Closed, let one job through. */
+static void gate_let_one(void) {
+        pthread_mutex_lock(&gate.lock);
+        gate.passes++;
         pthread_cond_broadcast(&gate.cond);
         pthread_mutex_unlock(&gate.lock);
 }
@@ -194,6 +216,7 @@ static void set_string(char **p, const char *v) {
 struct options {
         uint64_t offline_after_ms;      /* 0: never */
         unsigned max_failures;          /* 0: the default */
+        uint64_t api_timeout_ms;        /* 0: the default */
 };
 
 static void start(struct fixture *f, const struct options *o) {
@@ -213,6 +236,8 @@ static void start(struct fixture *f, const struct options *o) {
         c->offline_after_ms = o->offline_after_ms;
         if (o->max_failures)
                 c->max_failures = o->max_failures;
+        if (o->api_timeout_ms)
+                c->timeout_ms = o->api_timeout_ms;
 
         assert_int_equal(manager_new("test_login.conf", c, &f->m), 0);
         assert_int_equal(manager_listen(f->m), 0);
@@ -235,9 +260,9 @@ static int setup(void **state) {
         memset(&fake, 0, sizeof(fake));
         fake.now = T0;
         gate_set(false);
-        gate.checks = 0;
+        gate.checks = gate.makes = 0;
         login_test_env(&(struct login_env) { .signin = fake_signin, .cancel = fake_cancel, .now = fake_now,
-                                             .verifier_check = gated_check });
+                                             .verifier_check = gated_check, .verifier_make = gated_make });
         /* As neostrad.c: our NSS lookups never reach a userdb socket. */
         assert_int_equal(setenv("SYSTEMD_BYPASS_USERDB", "io.neostra", 1), 0);
         strcpy(f->tmp, "/tmp/test_login.XXXXXX");
@@ -923,6 +948,104 @@ static void test_offline_login_is_the_probe(void **state) {
         assert_int_equal(user_field(f, "offlineFailures"), 0);
 }
 
+/* An offline login right after an online success, its verifier still on
+ * the worker queue behind other users' (a busy machine): it waits for it
+ * and gets in, instead of "unavailable". */
+static void test_offline_waits_for_verifier(void **state) {
+        struct fixture *f = *state;
+        struct client c;
+        struct outcome o;
+        struct at_gate both = { .count = &gate.makes, .want = 2 };
+        char third[sizeof(gate.made[0])];
+
+        start(f, &(struct options) {});
+        gate_set(true);
+        /* Other users' verifiers take both workers and queue... */
+        assert_string_equal(login_as(f, BOB, "bob's password", API_ALLOW, 200, 0).error, "");
+        assert_string_equal(login_as(f, CAROL, "carol's password", API_ALLOW, 200, 0).error, "");
+        run_until(f, reached_gate, &both);
+        assert_string_equal(login_as(f, DAVE, "dave's password", API_ALLOW, 200, 0).error, "");
+        assert_string_equal(login_as(f, ERIN, "erin's password", API_ALLOW, 200, 0).error, "");
+        /* ...and this one's waits behind them. */
+        o = login_answered(f, PASSWORD, API_ALLOW, 200);
+        assert_string_equal(o.error, "");
+        assert_int_equal(jobs_queued(f), 5);
+        assert_false(user_field(f, "hasVerifier"));
+
+        login_started(f, &c, PASSWORD, API_UNAVAILABLE, 503);
+        run_for(f, 100000);
+        assert_null(client_poll(&c));
+        /* One worker free: the next job it takes is this one, ahead of
+         * Dave's and Erin's. */
+        gate_let_one();
+        run_until(f, reached_gate, &(struct at_gate) { .count = &gate.makes, .want = 3 });
+        pthread_mutex_lock(&gate.lock);
+        memcpy(third, gate.made[2], sizeof(third));
+        pthread_mutex_unlock(&gate.lock);
+        assert_string_equal(third, PASSWORD);
+        gate_set(false);
+        o = finish(f, &c);
+        assert_string_equal(o.error, "");
+        assert_true(o.offline);
+        assert_int_equal(logins(f, "offlineSuccess"), 1);
+}
+
+/* Right after a refusal of the old password (changed upstream) and a
+ * success with the new one, a slow login with the new one: at
+ * offline_after its verifier is still being made; the race waits for it
+ * rather than for the API's whole timeout. */
+static void test_slow_waits_for_verifier(void **state) {
+        struct fixture *f = *state;
+        struct client c;
+        struct outcome o;
+        unsigned at_gate;
+
+        start(f, &(struct options) { .offline_after_ms = 50 });
+        sign_in_online(f);
+        o = login_answered(f, PASSWORD, API_DENY, 401);
+        assert_false(user_field(f, "hasVerifier"));
+        gate_set(true);
+        at_gate = gate_count(&gate.makes);
+        o = login_answered(f, WRONG, API_ALLOW, 200);
+        assert_string_equal(o.error, "");
+
+        authenticate_start(f, &c, WRONG);
+        run_until(f, signin_pending, NULL);
+        run_for(f, 200000);
+        assert_null(client_poll(&c));
+        assert_true(gate_count(&gate.makes) >= at_gate + 1);
+        gate_set(false);
+        o = finish(f, &c);
+        assert_string_equal(o.error, "");
+        assert_true(o.offline);
+        assert_true(fake.pending);
+        api_answer(API_ALLOW, 200);
+        assert_int_equal(logins(f, "offlineSuccess"), 1);
+}
+
+/* A wait for a verifier that does not come is bounded, and never outlasts
+ * the connection's deadline ([api] timeout + 2 s): the client hears
+ * "unavailable" in time, not a closed connection. */
+static void test_wait_bounded(void **state) {
+        struct fixture *f = *state;
+        struct client c;
+        struct outcome o;
+        uint64_t t0;
+
+        start(f, &(struct options) { .api_timeout_ms = 1000 });
+        gate_set(true);
+        o = login_answered(f, PASSWORD, API_ALLOW, 200);
+        assert_string_equal(o.error, "");
+        t0 = monotonic_usec();
+        login_started(f, &c, PASSWORD, API_UNAVAILABLE, 503);
+        o = finish(f, &c);
+        assert_string_equal(o.error, NEOSTRA_ERROR_SERVICE_UNAVAILABLE);
+        assert_string_equal(o.reason, "fake API");
+        assert_true(monotonic_usec() - t0 >= 2000000u);
+        assert_true(monotonic_usec() - t0 < 3000000u);
+        gate_set(false);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_online_success, setup, teardown),
@@ -940,6 +1063,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_check_in_flight_refused_after_restart, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_user_backoff, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_offline_login_is_the_probe, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_offline_waits_for_verifier, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_slow_waits_for_verifier, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_wait_bounded, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
