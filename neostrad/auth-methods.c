@@ -471,7 +471,7 @@ static void on_refresh_done(struct api_signin_result *res, void *userdata) {
         struct user_record *u = user_table_get(m->d.users, f->user);
 
         f->request = NULL;
-        online_note(m->d.online, res);
+        online_note(m->d.online, res, f->user);
         if (u && res->outcome == API_ALLOW) {
                 struct user_secrets s = { .mask = SECRET_TOKEN, .token = res->token };
 

@@ -5,13 +5,33 @@
  *
  *  - cached_auth_timeout: a password that matches the verifier within that
  *    many seconds of an online success is answered without the API;
- *  - API known offline (online.c): a fresh verifier answers at once;
+ *  - API known offline (online.c): a fresh verifier answers at once; a
+ *    login the cache cannot answer goes to the API anyway (it would fail
+ *    otherwise): it is the probe, its answer brings the API back online;
+ *  - the API asked to leave the user alone (a 429, online.c): the cache
+ *    answers, or nothing, without the API;
  *  - otherwise the API is asked; if it has not answered after offline_after
  *    and a fresh verifier matches, the user is let in and the online call
  *    finishes in the background and updates the cache;
+ *  - a verifier still being made (queued or running after a success)
+ *    counts: the deadline race and the offline path wait for it, at most
+ *    LOGIN_WAIT_MAX_USEC, and it jumps the worker queue meanwhile;
  *  - API unavailable: a fresh verifier decides; a wrong password counts
- *    towards max_failures;
- *  - API refusal (401/403) or unknown account: the verifier is dropped.
+ *    towards max_failures, and so does each offline check still in flight,
+ *    so concurrent wrong passwords never get past it (a login whose
+ *    attempts left are all in flight waits for one to end, at most
+ *    LOGIN_WAIT_MAX_USEC);
+ *  - a check decides only if the verifier it checked still stands when it
+ *    ends: not dropped nor replaced meanwhile, and its password not refused
+ *    by the API meanwhile;
+ *  - API refusal (401/403): the token and the verifier are dropped only
+ *    when the refused password is the one the cache holds (it changed
+ *    upstream).  The in-memory MACs tell (verifier.h); a verifier this
+ *    process has not matched yet (read from the cache) is checked against
+ *    the refused password on a worker, before the answer, and dropped if
+ *    it matches or cannot be checked.  Any other refused password was only
+ *    a wrong one (a typo, a guesser): nothing is dropped, nothing counts;
+ *  - unknown account (404): the token and the verifier are dropped.
  *
  * "Fresh" = younger than offline_max_age, fewer than max_failures offline
  * failures since the last online success, and [cache] offline = yes.
@@ -76,13 +96,19 @@ struct login_params {
  */
 int login_start(Logins *ls, VarlinkConn *c, const struct login_params *p, char *email, uint64_t deadline_usec);
 
+/* How long a login waits for its user's verifier work (a verifier being
+ * made, the offline checks in flight that hold every attempt left) before
+ * it goes on without it; never past its connection's deadline. */
+#define LOGIN_WAIT_MAX_USEC (5u * 1000000ull)
+
 /* Shut down: cancel every login's API call and timer; a verifier job
  * still queued finishes (or is dropped) with the workers. */
 void logins_cancel_all(Logins *ls);
 
 /*
- * What login.c uses of the world: the sign-in call and the wall clock
- * (verifier freshness, cached_auth_timeout, the time of a success).
+ * What login.c uses of the world: the sign-in call, the wall clock
+ * (verifier freshness, cached_auth_timeout, the time of a success) and
+ * yescrypt.
  * Tests: replace them, for every login from now on; NULL, or a NULL
  * member, is the real one.
  */
@@ -91,5 +117,8 @@ struct login_env {
                       const char *password, api_signin_callback_t cb, void *userdata, ApiRequest **ret);
         void (*cancel)(ApiRequest *req);
         int64_t (*now)(void);           /* unix seconds */
+        /* verifier_check() and verifier_make(): they run on a worker thread. */
+        int (*verifier_check)(const char *hash, const char *password);
+        int (*verifier_make)(const char *password, char **ret);
 };
 void login_test_env(const struct login_env *env);

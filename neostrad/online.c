@@ -21,6 +21,14 @@ struct Online {
         uint64_t next_probe;            /* 0: none scheduled */
         sd_event_source *probe_timer;
         ApiRequest *probe;
+
+        struct {
+                char *user;             /* NULL: a free slot */
+                uint64_t until;
+        } held[ONLINE_HELD_USERS_MAX];
+        char *busy[ONLINE_BUSY_USERS];  /* the different users of the 429s in a row so far */
+        unsigned n_busy;
+        uint64_t busy_retry_after_sec;  /* the longest Retry-After among them */
 };
 
 static uint64_t realtime_usec(void) {
@@ -69,11 +77,23 @@ static void stop_probing(Online *o) {
                 (void) sd_event_source_set_enabled(o->probe_timer, SD_EVENT_OFF);
 }
 
+static void busy_clear(Online *o) {
+        for (unsigned i = 0; i < o->n_busy; i++) {
+                free(o->busy[i]);
+                o->busy[i] = NULL;
+        }
+        o->n_busy = 0;
+        o->busy_retry_after_sec = 0;
+}
+
 Online *online_free(Online *o) {
         if (!o)
                 return NULL;
         stop_probing(o);
         sd_event_source_disable_unref(o->probe_timer);
+        busy_clear(o);
+        for (unsigned i = 0; i < ONLINE_HELD_USERS_MAX; i++)
+                free(o->held[i].user);
         free(o);
         return NULL;
 }
@@ -113,12 +133,12 @@ static void set_state(Online *o, enum api_state s) {
 }
 
 /* What makes logins wait: no HTTP answer at all (refused, unresolvable,
- * timed out, TLS failure), or the API itself asking for a pause with
- * Retry-After.  A quick 5xx does not make anyone wait, so it does not
- * count here (login.c still treats it as "unavailable"). */
+ * timed out, TLS failure), or the service as a whole asking for a pause
+ * with a 503 and Retry-After.  A quick 5xx does not make anyone wait, so
+ * it does not count here (login.c still treats it as "unavailable"); a
+ * 429 is about one user (user_busy()). */
 static bool transport_failure(const struct api_signin_result *res) {
-        return res->http_status == 0 ||
-               ((res->http_status == 429 || res->http_status == 503) && res->retry_after_sec > 0);
+        return res->http_status == 0 || (res->http_status == 503 && res->retry_after_sec > 0);
 }
 
 /* ±20% so a fleet of hosts does not probe in step. */
@@ -180,8 +200,89 @@ static void schedule_probe(Online *o, uint64_t retry_after_sec) {
 /* Back online, whoever noticed: no more probing. */
 static void back_online(Online *o) {
         o->transport_failures = 0;
+        busy_clear(o);
         stop_probing(o);
         set_state(o, API_STATE_ONLINE);
+}
+
+static void go_offline(Online *o, uint64_t retry_after_sec) {
+        set_state(o, API_STATE_OFFLINE);
+        o->backoff_usec = ONLINE_BACKOFF_MIN_USEC;
+        schedule_probe(o, retry_after_sec);
+}
+
+/* A hold past the cap (the wall clock went back) is over. */
+static bool hold_current(const Online *o, unsigned i, uint64_t now) {
+        return o->held[i].user && o->held[i].until > now &&
+               o->held[i].until - now <= ONLINE_BACKOFF_MAX_USEC;
+}
+
+uint64_t online_user_held(const Online *o, const char *user) {
+        uint64_t now = o->env.now();
+
+        for (unsigned i = 0; i < ONLINE_HELD_USERS_MAX; i++)
+                if (o->held[i].user && strcmp(o->held[i].user, user) == 0)
+                        return hold_current(o, i, now) ? o->held[i].until : 0;
+        return 0;
+}
+
+static void hold(Online *o, const char *user, uint64_t until) {
+        uint64_t now = o->env.now();
+        unsigned slot = 0;
+        char *copy;
+
+        /* Its own slot, else a free or ended one, else the hold that ends first. */
+        for (unsigned i = 0; i < ONLINE_HELD_USERS_MAX; i++) {
+                if (o->held[i].user && strcmp(o->held[i].user, user) == 0) {
+                        o->held[i].until = until;
+                        return;
+                }
+                if (hold_current(o, slot, now) &&
+                    (!hold_current(o, i, now) || o->held[i].until < o->held[slot].until))
+                        slot = i;
+        }
+        copy = strdup(user);
+        if (!copy) {
+                log_msg(LOG_ERR, "out of memory: %s is not held back after its 429", user);
+                return;
+        }
+        free(o->held[slot].user);
+        o->held[slot].user = copy;
+        o->held[slot].until = until;
+}
+
+/* A 429 for user: hold that user back; the ONLINE_BUSY_USERS-th different
+ * user in a row makes the API offline. */
+static void user_busy(Online *o, const char *user, uint64_t retry_after_sec) {
+        uint64_t sec = retry_after_sec > 0 ? retry_after_sec : ONLINE_HOLD_DEFAULT_SEC;
+
+        if (!user)
+                return;
+        if (sec > ONLINE_BACKOFF_MAX_USEC / 1000000u)
+                sec = ONLINE_BACKOFF_MAX_USEC / 1000000u;
+        hold(o, user, o->env.now() + sec * 1000000u);
+        log_msg(LOG_NOTICE, "API busy for %s: its logins do not ask it for %llu s", user,
+                (unsigned long long) sec);
+        /* An HTTP answer: the transport works. */
+        o->transport_failures = 0;
+        if (o->state == API_STATE_OFFLINE)
+                return;
+        if (retry_after_sec > o->busy_retry_after_sec)
+                o->busy_retry_after_sec = retry_after_sec;
+        for (unsigned i = 0; i < o->n_busy; i++)
+                if (strcmp(o->busy[i], user) == 0)
+                        return;
+        if (o->n_busy + 1 < ONLINE_BUSY_USERS) {
+                char *copy = strdup(user);
+
+                if (copy)
+                        o->busy[o->n_busy++] = copy;
+                return;
+        }
+        retry_after_sec = o->busy_retry_after_sec;
+        busy_clear(o);
+        log_msg(LOG_WARNING, "API busy for %u different users in a row", ONLINE_BUSY_USERS);
+        go_offline(o, retry_after_sec);
 }
 
 static void on_probe_done(struct api_signin_result *res, void *userdata) {
@@ -196,21 +297,23 @@ static void on_probe_done(struct api_signin_result *res, void *userdata) {
         probe_failed(o, res->retry_after_sec);
 }
 
-void online_note(Online *o, const struct api_signin_result *res) {
+void online_note(Online *o, const struct api_signin_result *res, const char *user) {
         if (o->state == API_STATE_UNCONFIGURED)
                 return;         /* a sign-in from before a reload took the url away */
+        if (res->http_status == 429) {
+                user_busy(o, user, res->retry_after_sec);
+                return;
+        }
         if (!transport_failure(res)) {
                 back_online(o);
                 return;
         }
         o->transport_failures++;
-        /* A Retry-After is the API itself asking for a pause. */
+        /* A 503's Retry-After is the service itself asking for a pause. */
         if (o->state == API_STATE_OFFLINE ||
             (o->transport_failures < ONLINE_FAILURES_MAX && res->retry_after_sec == 0))
                 return;
-        set_state(o, API_STATE_OFFLINE);
-        o->backoff_usec = ONLINE_BACKOFF_MIN_USEC;
-        schedule_probe(o, res->retry_after_sec);
+        go_offline(o, res->retry_after_sec);
 }
 
 void online_configure(Online *o, const struct neostra_config *c) {
@@ -219,6 +322,7 @@ void online_configure(Online *o, const struct neostra_config *c) {
                 /* Whatever failed before was another url's failure: a url
                  * given again starts from a clean count. */
                 o->transport_failures = 0;
+                busy_clear(o);
                 stop_probing(o);
                 set_state(o, API_STATE_UNCONFIGURED);
                 log_msg(LOG_WARNING, "[api] url is not set in %s: every login is answered "

@@ -1,12 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Is the API there?  After ONLINE_FAILURES_MAX transport failures in a row
- * (no HTTP answer at all), or at once when the API sends Retry-After, the
- * daemon calls the API offline: logins
- * stop waiting on it and are answered from the cache, and a probe (a GET
- * of the sign-in path: it never carries a password) retries with
- * exponential backoff plus jitter, capped, and never sooner than a
- * Retry-After the API gave.  Any HTTP answer below 500 brings it back.
+ * Is the API there, and for whom?
+ *
+ * Only answers about the API as a whole make the daemon call it offline:
+ * ONLINE_FAILURES_MAX transport failures in a row (no HTTP answer at all),
+ * a 503 with Retry-After (at once), or 429s for ONLINE_BUSY_USERS
+ * different users in a row (no other answer between).  Offline, logins
+ * the cache can answer stop waiting on it (the others still ask it: their
+ * answer is the probe, login.c), and a probe (a GET of the sign-in path:
+ * it never carries a password) retries with exponential backoff plus jitter,
+ * capped, and never sooner than a Retry-After the API gave, the probe's
+ * own included.  Any other HTTP answer below 500 brings it back, and so
+ * does a quick 5xx (it makes nobody wait).
+ *
+ * A 429 for one user is about that user: it holds that user back until
+ * its Retry-After has passed (ONLINE_HOLD_DEFAULT_SEC without one, at most
+ * the backoff cap), and nobody else.  ONLINE_HELD_USERS_MAX users are held
+ * at once at most; beyond, the hold that ends first gives way (that user's
+ * next login asks the API again, which says 429 again).
  *
  * Online owns that state; the manager makes one, configures it at start
  * and after each reload, feeds it every sign-in's outcome and asks it
@@ -25,11 +36,14 @@
 #define ONLINE_FAILURES_MAX   3u
 #define ONLINE_BACKOFF_MIN_USEC  (1u * 1000000ull)
 #define ONLINE_BACKOFF_MAX_USEC  (300u * 1000000ull)
+#define ONLINE_BUSY_USERS        3u     /* 429s of this many different users in a row: offline */
+#define ONLINE_HELD_USERS_MAX    64u
+#define ONLINE_HOLD_DEFAULT_SEC  5u     /* a user's 429 without Retry-After */
 
 enum api_state {
         API_STATE_UNKNOWN,
         API_STATE_ONLINE,
-        API_STATE_OFFLINE,       /* repeated transport failures: logins do not wait on it */
+        API_STATE_OFFLINE,       /* the API as a whole failed (see above): logins do not wait on it */
         API_STATE_UNCONFIGURED,  /* no [api] url: every login is answered "unavailable" */
 };
 
@@ -71,10 +85,15 @@ Online *online_free(Online *o);
  */
 void online_configure(Online *o, const struct neostra_config *c);
 
-/* Feed the outcome of every sign-in and token refresh. */
-void online_note(Online *o, const struct api_signin_result *res);
+/* Feed the outcome of every sign-in and token refresh, and whose it was
+ * (user NULL: nobody's; a 429 then holds nobody and counts for no one). */
+void online_note(Online *o, const struct api_signin_result *res, const char *user);
 
-/* false while the API is offline or unconfigured: do not make a login wait on it. */
+/* Until when the API asked to leave user alone (a 429 for them); 0: not held. */
+uint64_t online_user_held(const Online *o, const char *user);
+
+/* false while the API is offline or unconfigured: do not make a login the
+ * cache can answer wait on it. */
 bool online_usable(const Online *o);
 
 enum api_state online_state(const Online *o);

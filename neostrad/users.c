@@ -202,10 +202,23 @@ bool user_record_has(const struct user_record *u, unsigned mask) {
                (!(mask & SECRET_VERIFIER) || u->has_verifier);
 }
 
+/* Numbers live parts and verifier generations (the daemon is one thread). */
+static uint64_t live_seq;
+
 struct user_live *user_record_live(struct user_record *u) {
-        if (!u->live)
+        if (!u->live) {
                 u->live = calloc(1, sizeof(*u->live));
+                if (u->live) {
+                        u->live->id = ++live_seq;
+                        u->live->verifier_gen = ++live_seq;
+                }
+        }
         return u->live;
+}
+
+void user_record_verifier_changed(struct user_record *u) {
+        if (u->live)
+                u->live->verifier_gen = ++live_seq;
 }
 
 static void live_free(struct user_live *l) {
@@ -229,6 +242,7 @@ void user_record_free(struct user_record *u) {
 void user_record_drop_verifier(struct user_record *u) {
         u->has_verifier = false;
         u->verifier_time = 0;
+        user_record_verifier_changed(u);
         if (u->live) {
                 explicit_bzero(u->live->verifier_mac, sizeof(u->live->verifier_mac));
                 u->live->verifier_mac_set = false;

@@ -74,10 +74,18 @@ void user_secrets_clear(struct user_secrets *s);
  * do not log in between two restarts.
  */
 struct user_live {
+        uint64_t id;                    /* unique in the process: a job that counts in this
+                                         * live part finds it again by name and this */
         uint64_t successes;             /* number of its latest online success (unique in the
                                          * process): a verifier made for an older one is not
                                          * installed */
+        uint64_t verifier_gen;          /* unique in the process, new whenever the verifier is
+                                         * dropped or replaced (user_record_verifier_changed):
+                                         * a check that ends sees whether it checked the
+                                         * verifier that still stands */
         struct make_job *pending_make;  /* login.c: the verifier job queued for this user */
+        unsigned offline_checks;        /* login.c: offline checks on a worker; each may yet be
+                                         * a failure, so they count towards max_failures */
         /* Secrets the cache could not take (no cache at all, a full disk):
          * they stand for the stored ones until a write of the row succeeds. */
         struct user_secrets unsaved;
@@ -140,6 +148,9 @@ size_t user_table_size(const struct user_table *t);
 /* Drop u's verifier and what is known of its password (wiped); the caller
  * writes the row with SECRET_VERIFIER dropped. */
 void user_record_drop_verifier(struct user_record *u);
+
+/* u's verifier was dropped or replaced: a new live->verifier_gen. */
+void user_record_verifier_changed(struct user_record *u);
 
 struct user_record *user_table_get(struct user_table *t, const char *name);
 

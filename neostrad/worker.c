@@ -33,6 +33,7 @@ struct Workers {
         pthread_mutex_t lock;
         pthread_cond_t cond;
         struct job *queue, *queue_tail;   /* waiting for a thread */
+        struct job *urgent_tail;          /* the last urgent job in queue (its head); NULL: none */
         struct job *done;                 /* finished, for the loop */
         unsigned queued;
         unsigned running;                 /* jobs a thread is in */
@@ -57,6 +58,8 @@ static void *thread_main(void *userdata) {
                 w->queue = j->next;
                 if (!w->queue)
                         w->queue_tail = NULL;
+                if (w->urgent_tail == j)
+                        w->urgent_tail = NULL;
                 w->running++;
                 pthread_mutex_unlock(&w->lock);
 
@@ -106,7 +109,7 @@ static int on_loop_turn(sd_event_source *s, void *userdata) {
         Workers *w = userdata;
 
         w->done = w->queue;
-        w->queue = w->queue_tail = NULL;
+        w->queue = w->queue_tail = w->urgent_tail = NULL;
         for (struct job *j = w->done; j; j = j->next)
                 j->work(j->data);
         run_done(w);
@@ -166,7 +169,7 @@ Workers *workers_free(Workers *w) {
                 j->next = w->done;
                 w->done = j;
         }
-        w->queue_tail = NULL;
+        w->queue_tail = w->urgent_tail = NULL;
         pthread_cond_broadcast(&w->cond);
         pthread_mutex_unlock(&w->lock);
         for (unsigned i = 0; i < w->n_threads; i++)
@@ -182,24 +185,80 @@ Workers *workers_free(Workers *w) {
         return NULL;
 }
 
-int workers_submit(Workers *w, work_fn_t work, done_fn_t done, void *data) {
+/* Put j behind the urgent jobs, ahead of the others.  Lock held. */
+static void insert_urgent(Workers *w, struct job *j) {
+        if (w->urgent_tail) {
+                j->next = w->urgent_tail->next;
+                w->urgent_tail->next = j;
+        } else {
+                j->next = w->queue;
+                w->queue = j;
+        }
+        if (!j->next)
+                w->queue_tail = j;
+        w->urgent_tail = j;
+}
+
+static int submit(Workers *w, work_fn_t work, done_fn_t done, void *data, bool urgent) {
         struct job *j = calloc(1, sizeof(*j));
 
         if (!j)
                 return -ENOMEM;
         *j = (struct job) { .work = work, .done = done, .data = data };
         pthread_mutex_lock(&w->lock);
-        if (w->queue_tail)
-                w->queue_tail->next = j;
-        else
-                w->queue = j;
-        w->queue_tail = j;
+        if (urgent)
+                insert_urgent(w, j);
+        else {
+                if (w->queue_tail)
+                        w->queue_tail->next = j;
+                else
+                        w->queue = j;
+                w->queue_tail = j;
+        }
         w->queued++;
         pthread_cond_signal(&w->cond);
         pthread_mutex_unlock(&w->lock);
         if (w->on_loop)
                 (void) sd_event_source_set_enabled(w->on_loop, SD_EVENT_ONESHOT);
         return 0;
+}
+
+int workers_submit(Workers *w, work_fn_t work, done_fn_t done, void *data) {
+        return submit(w, work, done, data, false);
+}
+
+int workers_submit_urgent(Workers *w, work_fn_t work, done_fn_t done, void *data) {
+        return submit(w, work, done, data, true);
+}
+
+int workers_hurry(Workers *w, const void *data) {
+        struct job *prev = NULL;
+        bool urgent;
+        int r = -ENOENT;
+
+        pthread_mutex_lock(&w->lock);
+        urgent = w->urgent_tail != NULL;
+        for (struct job *j = w->queue; j; prev = j, j = j->next) {
+                if (j->data != data) {
+                        if (j == w->urgent_tail)
+                                urgent = false;         /* past the urgent ones */
+                        continue;
+                }
+                r = 0;
+                if (urgent)
+                        break;                          /* urgent already */
+                /* Take it out, then in behind the urgent ones. */
+                if (prev)
+                        prev->next = j->next;
+                else
+                        w->queue = j->next;
+                if (w->queue_tail == j)
+                        w->queue_tail = prev;
+                insert_urgent(w, j);
+                break;
+        }
+        pthread_mutex_unlock(&w->lock);
+        return r;
 }
 
 unsigned workers_queued(const Workers *w) {

@@ -30,6 +30,15 @@ Workers *workers_free(Workers *w);
 /* Queue a job.  Returns 0 or -ENOMEM (nothing queued, no callback). */
 int workers_submit(Workers *w, work_fn_t work, done_fn_t done, void *data);
 
+/* Queue a job someone waits for (a login's verifier check): ahead of every
+ * job of workers_submit(), behind the urgent ones queued before it. */
+int workers_submit_urgent(Workers *w, work_fn_t work, done_fn_t done, void *data);
+
+/* Make the queued job of data (as given to a submit) urgent, now that
+ * someone waits for it: it moves behind the urgent ones.  0, or -ENOENT
+ * when it is not waiting for a thread (running, done, or never queued). */
+int workers_hurry(Workers *w, const void *data);
+
 unsigned workers_queued(const Workers *w);
 /* Jobs a thread is running now. */
 unsigned workers_running(Workers *w);

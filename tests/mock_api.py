@@ -26,6 +26,7 @@ whenever its mtime, size or inode changes; a broken rewrite keeps the previous
 users (and is retried on the next request).  Per-user overrides:
   delay_ms     sleep before answering (right or wrong password)
   status       HTTP status to send instead of 200/401 (right or wrong password)
+  retry_after  integer seconds sent as a Retry-After header (ditto)
   body         raw string sent verbatim instead of the normal document (ditto)
   answer_email any JSON value put in data.user.email instead of the email asked
   inner_status any JSON value put in the top-level "status" of a success
@@ -34,7 +35,8 @@ data.user, so tests can add fields or send ill-typed ones ("roles": "admin").
 
 Control (same listeners, never affected by the settings below):
   POST /_control/config   {"delay_ms":int, "status":int, "body":str,
-                           "mode":"normal"|"close"|"hang"}; merged into the
+                           "retry_after":int, "mode":"normal"|"close"|"hang"};
+                           merged into the
                            current settings (a null value removes a key); the
                            settings apply to every sign-in and win over
                            per-user overrides until reset
@@ -69,7 +71,8 @@ MODES = ("normal", "close", "hang")
 POLL_SECONDS = 0.25
 
 # Keys of a user entry that are not copied into data.user.
-USER_RESERVED = ("password", "delay_ms", "status", "body", "answer_email", "inner_status", "expires_in")
+USER_RESERVED = ("password", "delay_ms", "status", "body", "retry_after", "answer_email", "inner_status",
+                 "expires_in")
 DEFAULT_REFRESH_PATH = "/api/v1/auth/refresh"
 
 _log_lock = threading.Lock()
@@ -144,6 +147,8 @@ def validate_users(doc):
             raise UserError("%s: status must be an integer in 200..599" % email)
         if "body" in user and not isinstance(user["body"], str):
             raise UserError("%s: body must be a string" % email)
+        if "retry_after" in user and not (is_int(user["retry_after"]) and user["retry_after"] >= 0):
+            raise UserError("%s: retry_after must be an integer >= 0" % email)
     return doc["users"]
 
 
@@ -246,7 +251,7 @@ def validate_config(doc):
     for key, value in doc.items():
         if value is None:
             continue
-        if key == "delay_ms":
+        if key in ("delay_ms", "retry_after"):
             ok = is_int(value) and value >= 0
         elif key == "status":
             ok = is_int(value) and 200 <= value <= 599
@@ -511,7 +516,10 @@ class Handler(BaseHTTPRequestHandler):
             code = setting("status")
         if setting("body") is not None:
             answer = to_bytes(setting("body"))
-        self._send(code, answer)
+        headers = []
+        if setting("retry_after") is not None:
+            headers.append(("Retry-After", str(setting("retry_after"))))
+        self._send(code, answer, headers=headers)
 
     def _refresh(self, body):
         """POST {"refreshToken": ...}: a new token (and refresh token) for

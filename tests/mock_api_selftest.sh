@@ -101,6 +101,7 @@ write_users() { # write_users ALICE-ROLES-JSON
   "alice@example.com": {"password": "$CANARY", "roles": $1, "name": "Alice", "id": "u-1"},
   "slow@example.com": {"password": "$CANARY", "delay_ms": 700},
   "down@example.com": {"password": "$CANARY", "status": 503},
+  "busy@example.com": {"password": "$CANARY", "status": 429, "retry_after": 30},
   "raw@example.com": {"password": "$CANARY", "body": "this is not json"},
   "liar@example.com": {"password": "$CANARY", "answer_email": "mallory@example.com"},
   "odd@example.com": {"password": "$CANARY", "inner_status": 500}
@@ -214,9 +215,14 @@ check "delay_ms: answer after >= 0.7 s" took_at_least slow 0.7
 check "delay_ms: still a normal 200" code_is slow 200
 signin fast "$HTTP" alice@example.com "$CANARY"
 check "no delay for other users" took_less_than fast 0.5
-signin down "$HTTP" down@example.com "$CANARY"
+signin down "$HTTP" down@example.com "$CANARY" -D "$tmp/down.headers"
 check "status override: 503" code_is down 503
 check "status override keeps the normal body" json down 'd["status"] == 200'
+signin busy "$HTTP" busy@example.com "$CANARY" -D "$tmp/busy.headers"
+check "retry_after: 429 with Retry-After: 30" \
+    sh -c 'code_ok=$1; grep -qi "^Retry-After: 30" "$2" && [ "$code_ok" = 429 ]' - \
+    "$(cut -d' ' -f1 "$tmp/busy.meta")" "$tmp/busy.headers"
+check "no Retry-After without retry_after" sh -c '[ -s "$1" ] && ! grep -qi "^Retry-After" "$1"' - "$tmp/down.headers"
 signin raw "$HTTP" raw@example.com "$CANARY"
 check "body override: sent verbatim" body_is raw "this is not json"
 signin raw_bad "$HTTP" raw@example.com "wrong"

@@ -150,22 +150,24 @@ def case_redirect_location():
 
 
 def case_retry_after():
-    """429 (with or without Retry-After), 408 and 503 mean unavailable."""
+    """429 (with or without Retry-After), 408 and 503 mean unavailable.
+    (A 429 holds back its user: each kind goes to a user of its own.)"""
     fake = itest.env("NEOSTRA_FAKE_URL")
     sock2 = itest.env("NEOSTRA_SOCK2")
     body = json.dumps({"error": "Too Many Requests", "message": "slow down", "code": 429})
-    for headers in (["Retry-After: 30"], ["Retry-After: Wed, 21 Oct 2065 07:28:00 GMT"],
-                    ["Retry-After: 99999999999999999999999"], []):
+    for i, headers in enumerate((["Retry-After: 30"], ["Retry-After: Wed, 21 Oct 2065 07:28:00 GMT"],
+                                 ["Retry-After: 99999999999999999999999"], [])):
         itest.fake_config(fake, 429, headers, body)
-        expect_login("alice", "alice-pw", UNAVAILABLE, "429 %r" % headers, path=sock2)
+        expect_login("busy%d" % i, "pw", UNAVAILABLE, "429 %r" % headers, path=sock2)
     for code in (408, 503):
         itest.fake_config(fake, code, ["Retry-After: 5"], body)
         expect_login("alice", "alice-pw", UNAVAILABLE, "%d" % code, path=sock2)
-    # And through the mock's control endpoint.
+    # And through the mock's control endpoint (for a user no other case
+    # signs in: its 429 holds it back a few seconds).
     itest.fresh_mock()
     itest.mock_config(status=429)
     try:
-        expect_login("alice", "alice-pw", UNAVAILABLE, "mock 429")
+        expect_login("toomany", "pw", UNAVAILABLE, "mock 429")
     finally:
         itest.mock_config(status=None)
 
@@ -281,11 +283,20 @@ def case_roles_recorded():
 
 
 def case_refusal_drops_token():
-    """A refusal online (401) drops the token held for the user."""
+    """A refusal online (401) of the password the daemon holds for the user
+    (it changed upstream) drops the token held for the user; a wrong
+    password's 401 does not."""
     itest.fresh_mock()
     expect_login("bob", "bob-pw", None)
     expect(itest.call("GetUser", {"user": "bob"})["parameters"]["hasToken"] is True, "no token")
     expect_login("bob", "wrong", FAILED)
+    expect(itest.call("GetUser", {"user": "bob"})["parameters"]["hasToken"] is True,
+           "a wrong password's 401 dropped the token")
+    itest.mock_config(status=401)
+    try:
+        expect_login("bob", "bob-pw", FAILED)
+    finally:
+        itest.mock_config(status=None)
     p = itest.call("GetUser", {"user": "bob"})["parameters"]
     expect(p["hasToken"] is False and p["tokenExpires"] == 0, "token kept after a 401: %r" % p)
     expect_login("bob", "bob-pw", None)
@@ -302,8 +313,7 @@ def case_refusal_drops_token():
 
 def case_unreachable():
     """Nothing listening on the API port: unavailable at once; after a few
-    such failures the daemon calls the API offline and stops trying it for
-    every login (online.c)."""
+    such failures the daemon calls the API offline (online.c)."""
     sock2 = itest.env("NEOSTRA_SOCK2")
     for i in range(3):
         reply, took = expect_login("alice", "alice-pw", UNAVAILABLE, "closed port %d" % i, path=sock2)

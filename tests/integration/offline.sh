@@ -6,13 +6,20 @@
 #     says the login was checked offline, and until when);
 #   - offline wrong passwords counted, the max_failures lock, unlocked by
 #     the next online success;
-#   - a 401 online removes the verifier at once;
+#   - a 401 online to the verifier's own password removes it at once; a
+#     guesser's wrong password (401) leaves it, also after a restart;
 #   - a slow API answered from the verifier at offline_after, the online
 #     call finishing in the background; a wrong password waits for the API;
-#   - backoff: connection refused three times → offline, logins no longer
-#     wait, back online by itself when the API returns;
-#   - Retry-After (503 and 429) → offline at once, no probe before it;
+#   - backoff: connection refused three times → offline, logins with a
+#     verifier no longer wait, logins without one are sent anyway (the
+#     probe): the first one after the API returns succeeds and brings the
+#     daemon back online; without logins the probes do;
+#   - a 503 with Retry-After → offline at once, no probe before it; a 429
+#     with Retry-After holds back its user only (answered from the cache
+#     or refused, without the API), 429s of 3 different users → offline;
 #   - restart persistence (roles, verifier, failure counter);
+#   - an offline login right after an online success whose verifier is
+#     still queued behind 120 others waits for it and gets in;
 #   - a verifier that cannot be read from the cache: no offline login;
 #   - cached_auth_timeout, and neostractl invalidate forcing the next login
 #     online; the old password not taken from the cache right after a
@@ -60,8 +67,9 @@ export NEOSTRA_MOCK_URL="http://127.0.0.1:$NT_MOCK_HTTP_PORT"
 export NEOSTRA_FAKE_URL="http://127.0.0.1:$(cat "$NT_TMP/fake.port")"
 export NEOSTRA_NEOSTRAD="$NT_BUILD/neostrad" NEOSTRA_TOP="$NT_TOP" NEOSTRA_BUILD="$NT_BUILD"
 
-nt_run_cases offline_max_age offline_lock refusal_drops_verifier slow_api backoff retry_after \
-      restart_persistence cached_auth password_change verifier_kept verifier_unreadable cache_write_batch
+nt_run_cases offline_max_age offline_lock refusal_drops_verifier guesser_keeps_verifier slow_api backoff retry_after user_backoff \
+      restart_persistence cached_auth password_change verifier_kept verifier_unreadable verifier_queued \
+      cache_write_batch
 
 # ---- the canary -------------------------------------------------------------
 

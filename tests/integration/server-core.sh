@@ -3,7 +3,8 @@
 #
 # Pipelined input: a call answered inside its own handler at once
 # (Authenticate of an excluded name or a local system account, an empty
-# password, a name that maps to no email, the API known to be offline;
+# password, a name that maps to no email, a user the API asked to leave
+# alone (429);
 # userdb lookups of unknown names and ids) with garbage, a bad frame, an
 # over-long message, another call, or itself 50 times behind it in the
 # same write, and clients that hang up right after writing: the replies
@@ -98,7 +99,7 @@ export NEOSTRA_LOGIN_USER=conn NEOSTRA_LOGIN_PASSWORD="$pw"
 chmod 0711 "$NT_TMP"
 
 nt_run_cases pipelined_excluded pipelined_local_account pipelined_empty_password pipelined_no_email \
-        pipelined_api_offline pipelined_userdb_unknown_name pipelined_userdb_unknown_uid \
+        pipelined_user_held pipelined_userdb_unknown_name pipelined_userdb_unknown_uid \
         pipelined_userdb_memberships flood root_reserve lifetime
 
 if "$NT_PYTHON" "$here/varlink.py" call "$NEOSTRA_SOCK" io.neostra.Auth.GetStatus >/dev/null &&

@@ -160,15 +160,6 @@ class CaseDaemon:
         self.daemon.kill()
 
 
-def dead_api_url():
-    """A loopback port nobody listens on: every sign-in fails to connect."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return "http://127.0.0.1:%d" % port
-
-
 def is_error(name):
     def check(reply):
         return reply.get("error") == name
@@ -297,16 +288,19 @@ def case_pipelined_no_email():
     pipelined("no-email", "auth", auth_call("bad@@name", "some-password"), AUTH + "UserUnknown")
 
 
-def case_pipelined_api_offline():
-    """The API is known to be away: the login is answered
+def case_pipelined_user_held():
+    """The API asked to leave the user alone (a 429 with Retry-After for
+    them) and no verifier can answer: the login is answered
     ServiceUnavailable from inside login_start(), at once."""
-    def go_offline(d):
-        def offline():
-            varlink.call(d.sock, AUTH + "Authenticate", {"user": "alice", "password": "pw"}, timeout=5.0)
-            return varlink.call(d.sock, AUTH + "GetStatus", timeout=5.0)["parameters"]["state"] == "offline"
-        itest.poll(offline, 20.0, interval=0.01, what="the API to be called offline")
-    pipelined("api-offline", "auth", auth_call("alice", "some-password"), AUTH + "ServiceUnavailable",
-              api_url=dead_api_url(), setup=go_offline)
+    def hold(d):
+        itest.mock_config(status=429, retry_after=600)
+        try:
+            reply = varlink.call(d.sock, AUTH + "Authenticate", {"user": "alice", "password": "pw"}, timeout=5.0)
+        finally:
+            itest.mock_config(status=None, retry_after=None)
+        expect(reply.get("error") == AUTH + "ServiceUnavailable", "the 429: %r" % reply)
+    pipelined("user-held", "auth", auth_call("alice", "some-password"), AUTH + "ServiceUnavailable",
+              setup=hold)
 
 
 def case_pipelined_userdb_unknown_name():

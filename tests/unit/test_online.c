@@ -8,9 +8,11 @@
  * ONLINE_FAILURES_MAX transport failures in a row make the API offline,
  * fewer do not, and quick HTTP answers neither count nor break the run
  * silently; any answer brings it back online and stops probing (a probe
- * in flight is cancelled); Retry-After on 429 and 503 makes it offline at
- * once and no probe comes before it, capped at ONLINE_BACKOFF_MAX_USEC;
- * each failed probe doubles the backoff up to the cap, with a jitter
+ * in flight is cancelled); a 503 with Retry-After makes it offline at
+ * once and no probe comes before it, capped at ONLINE_BACKOFF_MAX_USEC; a
+ * 429 holds back only its user until its Retry-After (capped, and at most
+ * ONLINE_HELD_USERS_MAX users), and 429s of ONLINE_BUSY_USERS different
+ * users in a row make the API offline; each failed probe doubles the backoff up to the cap, with a jitter
  * within ±20%; a successful probe brings it back; without a url nothing is
  * probed and nothing changes the state "unconfigured", and a reload with a
  * url makes it "unknown" with the failures before forgotten; a probe that
@@ -125,8 +127,8 @@ static int teardown(void **state) {
         return 0;
 }
 
-/* A sign-in's outcome as api.c would judge it. */
-static void note(struct fixture *f, long http_status, uint64_t retry_after_sec) {
+/* A sign-in's outcome as api.c would judge it, for user (NULL: nobody's). */
+static void note_user(struct fixture *f, long http_status, uint64_t retry_after_sec, const char *user) {
         struct api_signin_result res = {
                 .outcome = http_status == 0 || http_status >= 500 || http_status == 429 ? API_UNAVAILABLE :
                            http_status == 200 ? API_ALLOW : API_DENY,
@@ -135,7 +137,11 @@ static void note(struct fixture *f, long http_status, uint64_t retry_after_sec) 
                 .retry_after_sec = retry_after_sec,
         };
 
-        online_note(f->o, &res);
+        online_note(f->o, &res, user);
+}
+
+static void note(struct fixture *f, long http_status, uint64_t retry_after_sec) {
+        note_user(f, http_status, retry_after_sec, NULL);
 }
 
 static void go_offline(struct fixture *f) {
@@ -244,12 +250,14 @@ static void test_failures_must_be_in_a_row(void **state) {
 static void test_quick_errors_do_not_count(void **state) {
         struct fixture *f = *state;
 
-        /* A quick 5xx, and 429/503 without Retry-After, make nobody wait. */
+        /* A quick 5xx, a 503 without Retry-After and one user's 429s make
+         * nobody else wait. */
         for (unsigned i = 0; i < 2 * ONLINE_FAILURES_MAX; i++) {
                 note(f, 500, 0);
                 note(f, 503, 0);
-                note(f, 429, 0);
-                note(f, 502, 30);       /* Retry-After counts on 429 and 503 only */
+                note_user(f, 429, 0, "alice");
+                note_user(f, 429, 30, "alice");
+                note(f, 502, 30);       /* Retry-After counts on 503 only */
         }
         assert_true(online_usable(f->o));
         assert_not_probing(f);
@@ -299,19 +307,18 @@ static void test_failures_while_offline_change_nothing(void **state) {
 }
 
 static void test_retry_after(void **state) {
-        static const long codes[] = { 429, 503 };
         struct fixture *f = *state;
 
         fake.random = UINT32_MAX;       /* the longest jitter: 1.2 s */
-        for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
-                note(f, 200, 0);
-                assert_int_equal(online_state(f->o), API_STATE_ONLINE);
-                /* One is enough: the API itself asks for a pause. */
-                note(f, codes[i], 10);
-                assert_int_equal(online_state(f->o), API_STATE_OFFLINE);
-                assert_false(online_usable(f->o));
-                assert_int_equal(probe_delay(f), 10 * SEC);
-        }
+        note(f, 200, 0);
+        assert_int_equal(online_state(f->o), API_STATE_ONLINE);
+        /* One 503 is enough: the service itself asks for a pause.  (A
+         * 429 is about one user: test_user_429_holds_that_user.) */
+        note_user(f, 503, 10, "alice");
+        assert_int_equal(online_state(f->o), API_STATE_OFFLINE);
+        assert_false(online_usable(f->o));
+        assert_int_equal(probe_delay(f), 10 * SEC);
+        assert_int_equal(online_user_held(f->o, "alice"), 0);
 
         /* Never longer than the cap, whatever the API says. */
         note(f, 200, 0);
@@ -332,6 +339,96 @@ static void test_retry_after(void **state) {
         fire(f);
         answer_probe(API_UNAVAILABLE, 429, 1);
         assert_int_equal(probe_delay(f), 4 * SEC * 8 / 10);
+}
+
+/* A 429 holds back that user, until its Retry-After, and nobody else. */
+static void test_user_429_holds_that_user(void **state) {
+        struct fixture *f = *state;
+        uint64_t t0 = fake.now;
+
+        note(f, 200, 0);
+        note_user(f, 429, 30, "alice");
+        assert_int_equal(online_state(f->o), API_STATE_ONLINE);
+        assert_true(online_usable(f->o));
+        assert_not_probing(f);
+        assert_int_equal(online_user_held(f->o, "alice"), t0 + 30 * SEC);
+        assert_int_equal(online_user_held(f->o, "bob"), 0);
+        fake.now += 30 * SEC - 1;
+        assert_int_equal(online_user_held(f->o, "alice"), t0 + 30 * SEC);
+        fake.now += 1;
+        assert_int_equal(online_user_held(f->o, "alice"), 0);
+
+        /* Without Retry-After: a short default; never longer than the cap. */
+        note_user(f, 429, 0, "bob");
+        assert_int_equal(online_user_held(f->o, "bob"), fake.now + ONLINE_HOLD_DEFAULT_SEC * SEC);
+        note_user(f, 429, 86400, "alice");
+        assert_int_equal(online_user_held(f->o, "alice"), fake.now + ONLINE_BACKOFF_MAX_USEC);
+        /* The last 429 of a user says how long. */
+        note_user(f, 429, 7, "alice");
+        assert_int_equal(online_user_held(f->o, "alice"), fake.now + 7 * SEC);
+        /* The same user again and again is not the API as a whole. */
+        for (unsigned i = 0; i < 3 * ONLINE_BUSY_USERS; i++)
+                note_user(f, 429, 1, "alice");
+        assert_true(online_usable(f->o));
+        assert_not_probing(f);
+        /* A wall clock set back: no hold lasts longer than the cap. */
+        note_user(f, 429, 60, "carol");
+        fake.now -= ONLINE_BACKOFF_MAX_USEC;
+        assert_int_equal(online_user_held(f->o, "carol"), 0);
+}
+
+/* 429s of ONLINE_BUSY_USERS different users in a row: the API as a whole
+ * is busy (offline, probed no sooner than their longest Retry-After); any
+ * other answer between breaks the row. */
+static void test_busy_users_in_a_row(void **state) {
+        struct fixture *f = *state;
+
+        assert_int_equal(ONLINE_BUSY_USERS, 3);
+        fake.random = 0;
+        note_user(f, 429, 10, "alice");
+        note_user(f, 429, 0, "bob");
+        note_user(f, 401, 0, "dave");
+        note_user(f, 429, 0, "carol");
+        note_user(f, 429, 20, "alice");
+        note_user(f, 429, 0, "alice");
+        assert_int_equal(online_state(f->o), API_STATE_ONLINE);
+        assert_not_probing(f);
+        note_user(f, 429, 0, "erin");
+        assert_int_equal(online_state(f->o), API_STATE_OFFLINE);
+        assert_false(online_usable(f->o));
+        assert_int_equal(probe_delay(f), 20 * SEC);
+        assert_true(online_user_held(f->o, "erin") > 0);
+
+        /* Back online (the probe answers): a new row starts from nothing. */
+        fire(f);
+        answer_probe(API_ALLOW, 405, 0);
+        assert_int_equal(online_state(f->o), API_STATE_ONLINE);
+        note_user(f, 429, 0, "alice");
+        note_user(f, 429, 0, "bob");
+        assert_true(online_usable(f->o));
+        /* A quick 5xx between breaks it too. */
+        note(f, 502, 0);
+        note_user(f, 429, 0, "carol");
+        assert_true(online_usable(f->o));
+}
+
+/* At most ONLINE_HELD_USERS_MAX holds: the one that ends first gives way. */
+static void test_held_users_bounded(void **state) {
+        struct fixture *f = *state;
+        const unsigned n = ONLINE_HELD_USERS_MAX + 36;
+        char name[32];
+
+        for (unsigned i = 0; i < n; i++) {
+                snprintf(name, sizeof(name), "user%u", i);
+                note_user(f, 429, 60 + i, name);
+        }
+        for (unsigned i = 0; i < n; i++) {
+                snprintf(name, sizeof(name), "user%u", i);
+                if (i < n - ONLINE_HELD_USERS_MAX)
+                        assert_int_equal(online_user_held(f->o, name), 0);
+                else
+                        assert_int_equal(online_user_held(f->o, name), fake.now + (60 + i) * SEC);
+        }
 }
 
 static void test_backoff_doubles_to_cap(void **state) {
@@ -497,6 +594,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_answer_brings_back_online, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failures_while_offline_change_nothing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_retry_after, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_user_429_holds_that_user, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_busy_users_in_a_row, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_held_users_bounded, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_backoff_doubles_to_cap, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_jitter_within_bounds, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_probe_success, setup, teardown),

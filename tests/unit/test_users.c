@@ -117,6 +117,7 @@ static void test_password_macs(void **state) {
 static void test_drop_verifier(void **state) {
         struct user_record *u = record("carol", 0);
         struct user_live *l = user_record_live(u);
+        uint64_t gen;
 
         assert_non_null(l);
         assert_ptr_equal(user_record_live(u), l);
@@ -126,7 +127,11 @@ static void test_drop_verifier(void **state) {
         l->verifier_mac_set = true;
         memset(l->success_mac, 0xBB, sizeof(l->success_mac));
         l->success_mac_set = true;
+        gen = l->verifier_gen;
         user_record_drop_verifier(u);
+        /* A check of the dropped verifier that ends later sees it is gone. */
+        assert_true(l->verifier_gen != gen);
+        assert_true(l->id != 0 && l->id != l->verifier_gen);
         assert_false(u->has_verifier);
         assert_false(user_record_has(u, SECRET_VERIFIER));
         assert_int_equal(u->verifier_time, 0);
