@@ -444,6 +444,20 @@ fail:
         return r;
 }
 
+int cache_checkpoint(Cache *c) {
+        int busy = 0, rc;
+
+        if (!c)
+                return -EINVAL;
+        rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        if (rc == SQLITE_OK)
+                return 0;
+        busy = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
+        log_msg(busy ? LOG_DEBUG : LOG_WARNING, "cache: checkpoint of %s: %s", c->path[FILE_DB],
+                sqlite3_errmsg(c->db));
+        return sqlite_errno(rc);
+}
+
 int64_t cache_size(Cache *c) {
         struct stat st;
         int64_t total;

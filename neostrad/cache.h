@@ -86,6 +86,23 @@ void cache_scrub(Cache *c);
 /* Delete one user's row, or every row with name NULL. */
 int cache_delete(Cache *c, const char *name);
 
+/*
+ * Move what the WAL holds into the database and truncate the WAL to
+ * nothing (wal_checkpoint(TRUNCATE)): after a write that dropped a secret,
+ * so the old page images that still hold it leave the disk (the database's
+ * own pages are overwritten by secure_delete).  Returns 0 or a negative
+ * errno (-EBUSY: a reader held it back; the next one tries again).
+ */
+int cache_checkpoint(Cache *c);
+
+/*
+ * Remove the files cache_open() set aside ("<file>.broken-<unix time>")
+ * that were set aside max_age_sec or longer before now: they may hold
+ * tokens and verifiers, which must not stay on the disk for good.
+ * Returns how many were removed, or a negative errno.
+ */
+int cache_remove_set_aside(Cache *c, int64_t max_age_sec, int64_t now);
+
 /* Hand every stored group assignment (name, gid) to cb. */
 int cache_load_groups(Cache *c, int (*cb)(const char *name, gid_t gid, void *userdata), void *userdata);
 

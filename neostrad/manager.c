@@ -41,6 +41,8 @@
 #include "writeback.h"
 
 #define API_GRACE_USEC (2u * 1000000ull)       /* on top of [api] timeout */
+/* How often set-aside cache files are looked at (cache_remove_set_aside()). */
+#define HOUSEKEEPING_USEC (3600u * 1000000ull)
 #define NEOSTRA_URL    "https://neostra.example/pam_neostra"
 
 
@@ -71,6 +73,7 @@ struct Manager {
         VarlinkServer *userdb_server;
 
         int64_t started;
+        sd_event_source *housekeeping;  /* set-aside cache files past offline_max_age */
         bool stopping;
         unsigned servers_draining;      /* servers still finishing their connections */
         sd_event_source *drain_timer;
@@ -572,6 +575,7 @@ Manager *manager_free(Manager *m) {
         localnames_free(m->localnames);
         ratelimit_free(m->ratelimit);
         sd_event_source_disable_unref(m->drain_timer);
+        sd_event_source_disable_unref(m->housekeeping);
         if (m->auth_fd >= 0)
                 close(m->auth_fd);
         if (m->auth_path_bound) {
@@ -597,6 +601,20 @@ static int load_user(struct user_record *u, void *userdata) {
         return user_table_insert(m->users, u);
 }
 
+/* Set-aside cache files (cache.h) older than offline_max_age go: at
+ * start and every HOUSEKEEPING_USEC. */
+static int on_housekeeping(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        if (m->cache)
+                (void) cache_remove_set_aside(m->cache, (int64_t) (m->config->offline_max_age_ms / 1000u),
+                                              now_wall());
+        if (s && (sd_event_source_set_time_relative(s, HOUSEKEEPING_USEC) < 0 ||
+                  sd_event_source_set_enabled(s, SD_EVENT_ONESHOT) < 0))
+                log_msg(LOG_WARNING, "cannot schedule the removal of old set-aside cache files");
+        return 0;
+}
+
 int manager_open_cache(Manager *m) {
         int r;
 
@@ -617,6 +635,10 @@ int manager_open_cache(Manager *m) {
                 log_msg(LOG_ERR, "cannot read the group ids from the cache: %s", strerror(-r));
         log_msg(LOG_INFO, "cache %s/%s: %zu user(s)", m->config->cache_directory, CACHE_FILE_NAME,
                 user_table_size(m->users));
+        (void) on_housekeeping(NULL, 0, m);
+        if (sd_event_add_time_relative(m->event, &m->housekeeping, CLOCK_MONOTONIC, HOUSEKEEPING_USEC,
+                                       60u * 1000000u, on_housekeeping, m) < 0)
+                log_msg(LOG_WARNING, "cannot schedule the removal of old set-aside cache files");
         return 0;
 }
 

@@ -227,6 +227,8 @@ void user_record_free(struct user_record *u) {
 }
 
 void user_record_drop_verifier(struct user_record *u) {
+        if (u->has_verifier)
+                u->secret_dropped = true;
         u->has_verifier = false;
         u->verifier_time = 0;
         if (u->live) {
@@ -422,6 +424,8 @@ void user_table_record_refusal(struct user_table *t, const char *name) {
 
         if (!u)
                 return;
+        if (u->has_token || u->has_refresh_token)
+                u->secret_dropped = true;
         u->has_token = u->has_refresh_token = false;
         u->token_expires = 0;
         /* The password changed upstream (or was never right): the old one

@@ -105,6 +105,8 @@ struct user_record {
         bool has_verifier : 1;
         bool invalidated : 1;           /* neostractl invalidate: next login must go online */
         bool local_conflict : 1;        /* the name (or its private group) is a local one: not published */
+        bool secret_dropped : 1;        /* a secret it had was dropped here and its row not written
+                                         * since (writeback.c checkpoints the WAL after writing it) */
 };
 
 static inline char *const *user_roles(const struct user_record *u) {
