@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "account.h"
 #include "auth-methods.h"
 #include "decisions.h"
@@ -254,8 +255,9 @@ static int method_check_account(VarlinkConn *c, void *params, void *userdata) {
         AuthMethods *m = userdata;
         uid_t uid = varlink_conn_uid(c);
         struct user_record *u;
+        enum login_result result;
         char reason[512];
-        bool allowed;
+        bool allowed, valid;
         int r;
 
         if (peer_may_ask(c, m, "CheckAccount", p->user) <= 0 || need_names(c, m, "CheckAccount", p->user, false) <= 0)
@@ -280,14 +282,21 @@ static int method_check_account(VarlinkConn *c, void *params, void *userdata) {
                                    "no Neostra sign-in seen for this user on this host; "
                                    "log in with the password once");
         }
+        /* Nothing a password backs here: the answer rests on the last
+         * online proof (access.h), and without one it is a refusal with
+         * no groups (setcred adds none). */
+        valid = access_valid(config_of(m), u, access_now());
         allowed = account_verdict(config_of(m), u, reason, sizeof(reason));
+        result = allowed ? RESULT_SUCCESS : valid ? RESULT_DENIED_ROLE : RESULT_DENIED_ACCESS;
         if (!allowed)
-                decisions_count(m->d.decisions, RESULT_DENIED_ROLE);
-        decisions_log(m->d.decisions, uid, "CheckAccount", p->user, p->service, NULL, NULL,
-                             allowed ? RESULT_SUCCESS : RESULT_DENIED_ROLE, reason, 0, -1);
+                decisions_count(m->d.decisions, result);
+        decisions_log(m->d.decisions, uid, "CheckAccount", p->user, p->service, NULL, NULL, result, reason, 0, -1);
         (void) varlink_conn_reply(c, json_pack("{s:b, s:s, s:o, s:o}", "allowed", allowed, "reason", reason,
                                                "roles", account_roles_json(user_roles(u), user_n_roles(u)),
-                                               "groups", account_groups_json(config_of(m), m->d.userdb, m->d.localnames, user_roles(u), user_n_roles(u))));
+                                               "groups", valid ? account_groups_json(config_of(m), m->d.userdb,
+                                                                                     m->d.localnames, user_roles(u),
+                                                                                     user_n_roles(u))
+                                                               : json_array()));
         return 0;
 }
 
@@ -309,6 +318,7 @@ struct user_params {
 static int method_get_user(VarlinkConn *c, void *params, void *userdata) {
         struct user_params *p = params;
         AuthMethods *m = userdata;
+        enum access_state state;
         struct user_record *u;
 
         if (peer_may_ask(c, m, "GetUser", p->user) <= 0)
@@ -317,19 +327,27 @@ static int method_get_user(VarlinkConn *c, void *params, void *userdata) {
         u = user_table_get(m->d.users, p->user);
         if (!u)
                 return reply_error(c, NEOSTRA_ERROR_USER_UNKNOWN, "no sign-in seen for this user");
-        /* Never the token or the verifier: only whether they are held. */
+        state = access_state(config_of(m), u, access_now());
+        /* Never the token or the verifier: only whether they are held.
+         * The groups are those the user gets now: none without a valid
+         * online proof. */
         (void) varlink_conn_reply(c, json_pack(
-                "{s:s, s:s, s:I, s:o, s:o, s:I, s:b, s:I, s:b, s:I, s:i, s:b}",
+                "{s:s, s:s, s:I, s:o, s:o, s:I, s:b, s:I, s:b, s:I, s:i, s:b, s:I, s:I, s:s}",
                 "user", u->name, "email", u->email, "uid", (json_int_t) u->uid,
                 "roles", account_roles_json(user_roles(u), user_n_roles(u)),
-                "groups", account_groups_json(config_of(m), m->d.userdb, m->d.localnames, user_roles(u), user_n_roles(u)),
+                "groups", state == ACCESS_VALID ? account_groups_json(config_of(m), m->d.userdb, m->d.localnames,
+                                                                      user_roles(u), user_n_roles(u))
+                                                : json_array(),
                 "lastOnlineSuccess", (json_int_t) u->last_online_success,
                 "hasToken", u->has_token,
                 "tokenExpires", (json_int_t) u->token_expires,
                 "hasVerifier", u->has_verifier,
                 "verifierTime", (json_int_t) u->verifier_time,
                 "offlineFailures", (int) u->offline_failures,
-                "invalidated", u->invalidated));
+                "invalidated", u->invalidated,
+                "lastOnlineProof", (json_int_t) u->last_online_proof,
+                "accessUntil", (json_int_t) access_until(config_of(m), u),
+                "access", access_state_name(state)));
         return 0;
 }
 
@@ -349,7 +367,9 @@ static void invalidate_one(struct user_record *u, void *userdata) {
         writeback_save(ctx->m->d.writeback, u, NULL);
 }
 
-/* Force the next login online; the offline data stays. */
+/* Force the next login online, and void the last online proof: the
+ * account step asks for a password again (access.h).  The offline data
+ * stays. */
 static int method_invalidate(VarlinkConn *c, void *params, void *userdata) {
         struct user_params *p = params;
         AuthMethods *m = userdata;

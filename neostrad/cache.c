@@ -227,7 +227,10 @@ static int create_or_migrate(Cache *c, int version) {
                         log_msg(LOG_NOTICE, "cache: migrating %s from schema version %d to %d",
                                 c->path[FILE_DB], version, version + 1);
                 r = cache_migrations[version](c->db);
-                if (r < 0)
+                if (r == -EBADMSG)
+                        r = untrusted(c, "does not match schema version %d (%.120s)", version,
+                                      sqlite3_errmsg(c->db));
+                else if (r < 0)
                         log_msg(LOG_ERR, "cache: migration from schema version %d failed: %s",
                                 version, strerror(-r));
         }

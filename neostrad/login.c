@@ -482,10 +482,15 @@ static void on_signin_done(struct api_signin_result *res, void *userdata) {
                 break;
         case API_DENY:
         case API_USER_UNKNOWN:
-                /* Whatever the cache says, this password no longer works. */
+                /* Whatever the cache says, this password no longer works;
+                 * a 404 means the account is gone: its access ends and
+                 * userdb stops publishing it (its uid stays its own). */
                 u = user_table_get(ls->d.users, l->user);
                 if (u) {
-                        user_table_record_refusal(ls->d.users, l->user);
+                        if (res->outcome == API_USER_UNKNOWN)
+                                user_table_end_access(ls->d.users, u, ACCESS_END_DEPROVISIONED);
+                        else
+                                user_table_record_refusal(ls->d.users, l->user);
                         writeback_save(ls->d.writeback, u, &(struct user_secrets) { .mask = SECRET_ALL });
                 }
                 if (l->answered)

@@ -8,6 +8,7 @@
  *   login.c           one Authenticate         online.c   is the API there
  *   account.c         the account verdict      ratelimit.c  per-uid Authenticate budget
  *   writeback.c       cache writes             nss-park.c   calls waiting on NSS
+ *   uids.c            the uids handed out, for good
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +35,7 @@
 #include "online.h"
 #include "neostra/protocol.h"
 #include "ratelimit.h"
+#include "uids.h"
 #include "userdb.h"
 #include "varlink-server.h"
 #include "verifier.h"
@@ -58,6 +60,7 @@ struct Manager {
         Cache *cache;                   /* NULL: running without persistence */
         WriteBack *writeback;           /* the users' rows on their way to the cache */
         struct user_table *users;
+        UidTable *uids;                 /* every uid handed out */
         Online *online;                 /* is the API there */
         Decisions *decisions;
         UserDb *userdb;
@@ -101,7 +104,7 @@ static void update_status(Manager *m) {
                           (unsigned long long) (n[RESULT_SUCCESS] + n[RESULT_OFFLINE_SUCCESS] +
                                                 n[RESULT_CACHED_SUCCESS]),
                           (unsigned long long) (n[RESULT_FAILURE] + n[RESULT_UNKNOWN] +
-                                                n[RESULT_DENIED_ROLE]),
+                                                n[RESULT_DENIED_ROLE] + n[RESULT_DENIED_ACCESS]),
                           (unsigned long long) n[RESULT_UNAVAILABLE]);
 }
 
@@ -464,6 +467,9 @@ int manager_new(const char *config_path, struct neostra_config *config, Manager 
         r = user_table_new(&m->users);
         if (r < 0)
                 goto fail;
+        r = uid_table_new(&m->uids);
+        if (r < 0)
+                goto fail;
         /* The signals sd-event handles must be blocked in every thread, so
          * block them before the workers start (they inherit the mask). */
         {
@@ -499,7 +505,7 @@ int manager_new(const char *config_path, struct neostra_config *config, Manager 
                 goto fail;
         r = userdb_new(&(struct userdb_deps) {
                         .config = &m->config, .users = m->users, .localnames = m->localnames,
-                        .park = m->park, .cache = &m->cache,
+                        .park = m->park, .cache = &m->cache, .uids = m->uids,
                 }, &m->userdb);
         if (r < 0)
                 goto fail;
@@ -569,6 +575,7 @@ Manager *manager_free(Manager *m) {
         cache_close(m->cache);
         userdb_free(m->userdb);
         user_table_free(m->users);
+        uid_table_free(m->uids);
         decisions_free(m->decisions);
         verifier_mac_done();
         names_park_free(m->park);
@@ -627,14 +634,18 @@ int manager_open_cache(Manager *m) {
                 return 0;
         }
         writeback_set_cache(m->writeback, m->cache);
+        /* The uids first: no user may be given one that is taken. */
+        r = cache_load_uids(m->cache, uid_table_load, m->uids);
+        if (r < 0)
+                log_msg(LOG_ERR, "cannot read the uid assignments from the cache: %s", strerror(-r));
         r = cache_load(m->cache, load_user, m);
         if (r < 0)
                 log_msg(LOG_ERR, "cannot read the cache: %s", strerror(-r));
         r = cache_load_groups(m->cache, userdb_load_group, m->userdb);
         if (r < 0)
                 log_msg(LOG_ERR, "cannot read the group ids from the cache: %s", strerror(-r));
-        log_msg(LOG_INFO, "cache %s/%s: %zu user(s)", m->config->cache_directory, CACHE_FILE_NAME,
-                user_table_size(m->users));
+        log_msg(LOG_INFO, "cache %s/%s: %zu user(s), %zu uid(s) assigned", m->config->cache_directory,
+                CACHE_FILE_NAME, user_table_size(m->users), uid_table_size(m->uids));
         (void) on_housekeeping(NULL, 0, m);
         if (sd_event_add_time_relative(m->event, &m->housekeeping, CLOCK_MONOTONIC, HOUSEKEEPING_USEC,
                                        60u * 1000000u, on_housekeeping, m) < 0)

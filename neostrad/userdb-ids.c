@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The identities the userdb service publishes get their ids here (see
- * userdb.h): each user's stable uid and whether a local name shadows it,
- * the provisional records of first_login, and the [groups] names resolved
- * to local groups or to published ones with stable gids.  The NSS lookups
- * this needs happen when a user is loaded or signs in and when the config
- * is (re)loaded, never while answering a query for a known name
- * (userdb.c).
+ * userdb.h): each user's stable uid (kept for good by its email, uids.h),
+ * whether a local name shadows it, the provisional records of first_login,
+ * and the [groups] names resolved to local groups or to published ones
+ * with stable gids.  The NSS lookups this needs happen when a user is
+ * loaded or signs in and when the config is (re)loaded, never while
+ * answering a query for a known name (userdb.c).
  */
 #include <errno.h>
 #include <grp.h>
@@ -26,7 +26,7 @@ int userdb_new(const struct userdb_deps *deps, UserDb **ret) {
         if (!db)
                 return -ENOMEM;
         *db = (UserDb) { .config = deps->config, .users = deps->users, .localnames = deps->localnames,
-                         .park = deps->park, .cache = deps->cache };
+                         .park = deps->park, .cache = deps->cache, .uids = deps->uids };
         *ret = db;
         return 0;
 }
@@ -45,11 +45,16 @@ struct taken_ctx {
         UserDb *db;
         const struct user_record *self;
         const char *self_name;          /* its own reservation does not count */
+        const char *self_email;         /* nor its own assignment */
 };
 
-/* An id is free when no local account or group has it and none of ours. */
+/* An id is free when no local account or group has it and none of ours,
+ * not even one given to a user forgotten since (uids.h). */
 static bool id_taken(uid_t id, void *userdata) {
         struct taken_ctx *ctx = userdata;
+
+        if (uid_table_taken(ctx->db->uids, id, ctx->self_email))
+                return true;
 
         for (size_t i = 0; i < ctx->db->n_group_ids; i++)
                 if (ctx->db->group_ids[i].gid == id)
@@ -61,6 +66,27 @@ static bool id_taken(uid_t id, void *userdata) {
                         return true;
         }
         return user_table_uid_used(ctx->db->users, id, ctx->self) || localnames_id_taken(ctx->db->localnames, id);
+}
+
+/* The uid email was given before (uids.h), when no other record of ours
+ * has it now (self: u, or NULL); else 0. */
+static uid_t assigned_uid(UserDb *db, const char *email, const struct user_record *self) {
+        uid_t uid = email && *email ? uid_table_get(db->uids, email) : 0;
+
+        return uid != 0 && !user_table_uid_used(db->users, uid, self) ? uid : 0;
+}
+
+/* An assignment is for good: in memory and, at once, in the cache. */
+static void remember_uid(UserDb *db, const char *email, uid_t uid) {
+        int r;
+
+        if (!email || !*email || uid_table_get(db->uids, email) == uid)
+                return;
+        r = uid_table_add(db->uids, email, uid);
+        if (r == 0 && *db->cache)
+                r = cache_put_uid(*db->cache, email, uid);
+        if (r < 0 && r != -EEXIST)
+                log_msg(LOG_ERR, "cannot keep the assignment of uid %u: %s", (unsigned) uid, strerror(-r));
 }
 
 /* ---- first_login: provisional records ------------------------------------- */
@@ -166,8 +192,8 @@ const struct provisional *userdb_provisional_lookup(UserDb *db, const char *name
                 return NULL;
 
         local = name_is_local(db, name);
-        if (!local && !(p && p->uid != 0)) {
-                struct taken_ctx ctx = { db, NULL, name };
+        if (!local && !(p && p->uid != 0) && (uid = assigned_uid(db, email, NULL)) == 0) {
+                struct taken_ctx ctx = { db, NULL, name, email };
 
                 r = ids_assign(email, cfg(db)->uid_min, cfg(db)->uid_max, id_taken, &ctx, &uid);
                 if (r < 0) {
@@ -206,23 +232,27 @@ size_t userdb_identity_keys(UserDb *db, const char *name, struct localnames_key 
         keys[n++] = (struct localnames_key) { .kind = LOCALNAMES_GROUP, .name = name };
         if (u && u->uid != 0)
                 return n;
+        if (!(u && u->email && *u->email) && neostra_email_for_user(cfg(db), name, &email) < 0)
+                email = NULL;
         /* The first id ids_assign() would try; probing past it (a
-         * collision) looks up on the loop. */
-        if (p && !p->local && p->uid != 0)
+         * collision) looks up on the loop.  A uid given before is not
+         * looked up at all: it is the user's. */
+        if (assigned_uid(db, u && u->email && *u->email ? u->email : email, u) != 0)
+                ;
+        else if (p && !p->local && p->uid != 0)
                 keys[n++] = (struct localnames_key) { .kind = LOCALNAMES_ID_TAKEN, .id = p->uid };
         else if (u && u->email && *u->email)
                 keys[n++] = (struct localnames_key) { .kind = LOCALNAMES_ID_TAKEN,
                                                       .id = ids_candidate(u->email, min, max) };
-        else if (neostra_email_for_user(cfg(db), name, &email) >= 0) {
+        else if (email)
                 keys[n++] = (struct localnames_key) { .kind = LOCALNAMES_ID_TAKEN,
                                                       .id = ids_candidate(email, min, max) };
-                free(email);
-        }
+        free(email);
         return n;
 }
 
 int userdb_prepare_user(UserDb *db, struct user_record *u) {
-        struct taken_ctx ctx = { db, u, u->name };
+        struct taken_ctx ctx = { db, u, u->name, u->email };
         struct provisional *p = provisional_find(db, u->name);
         uid_t reserved = p && !p->local ? p->uid : 0;
         bool local;
@@ -240,12 +270,27 @@ int userdb_prepare_user(UserDb *db, struct user_record *u) {
                         "the local one wins and %s is not published through userdb", u->name, u->name);
         u->local_conflict = local;
 
-        if (u->uid != 0 || !u->email || !*u->email)
+        if (!u->email || !*u->email)
                 return 0;
+        if (u->uid != 0) {
+                /* A row written before the uids table, or whose
+                 * assignment was not stored: it is stored now. */
+                remember_uid(db, u->email, u->uid);
+                return 0;
+        }
+        /* The uid the email had before (a user forgotten by neostractl
+         * clear, signing in again): its files are still its own. */
+        uid = assigned_uid(db, u->email, u);
+        if (uid != 0) {
+                user_table_set_uid(db->users, u, uid);
+                log_msg(LOG_INFO, "assigned uid %u to %s (its uid from before)", (unsigned) uid, u->name);
+                return 0;
+        }
         /* The uid a first-login lookup promised, unless meanwhile someone
          * else has it (a local account made since). */
         if (reserved != 0 && !id_taken(reserved, &ctx)) {
                 user_table_set_uid(db->users, u, reserved);
+                remember_uid(db, u->email, reserved);
                 log_msg(LOG_INFO, "assigned uid %u to %s (as reserved at its first lookup)",
                         (unsigned) reserved, u->name);
                 return 0;
@@ -257,6 +302,7 @@ int userdb_prepare_user(UserDb *db, struct user_record *u) {
                 return r;
         }
         user_table_set_uid(db->users, u, uid);
+        remember_uid(db, u->email, uid);
         log_msg(LOG_INFO, "assigned uid %u to %s", (unsigned) uid, u->name);
         return 0;
 }
@@ -327,7 +373,7 @@ static int add_mapped(UserDb *db, const char *name, gid_t gid, bool published) {
 }
 
 static int resolve_group(UserDb *db, const char *name) {
-        struct taken_ctx ctx = { db, NULL, NULL };
+        struct taken_ctx ctx = { db, NULL, NULL, NULL };
         struct group gr, *grr = NULL;
         struct group_id *a;
         char buf[16384];

@@ -17,6 +17,7 @@ struct UserDb {
         LocalNames *localnames;
         NamesPark *park;
         Cache *const *cache;                    /* NULL inside: running without one */
+        UidTable *uids;                         /* every uid handed out, for good */
         struct group_id *group_ids;     /* published groups' gids, as stored */
         size_t n_group_ids;
         struct mapped_group *mapped;    /* [groups] names as they resolve here */

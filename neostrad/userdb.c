@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "nss-park.h"
 #include "neostra/protocol.h"
 #include "neostra/varlink.h"
@@ -26,8 +27,20 @@
 
 /* ---- records (memory only) ----------------------------------------------- */
 
+/* A user the API answered 404 for is not published at all (its uid stays
+ * its own, uids.h); one whose access ended otherwise keeps its record. */
 static bool published_user(const struct user_record *u) {
-        return u->uid != 0 && !u->local_conflict;
+        return u->uid != 0 && !u->local_conflict && u->access_end != ACCESS_END_DEPROVISIONED;
+}
+
+/* The groups of u's roles are published only while an online proof
+ * backs them (access.h); names are NULL then. */
+static int role_groups(UserDb *db, const struct user_record *u, struct neostra_strv *ret) {
+        if (!access_valid(cfg(db), u, access_now())) {
+                *ret = (struct neostra_strv) {};
+                return 0;
+        }
+        return neostra_groups_for_roles(cfg(db), (const char *const *) user_roles(u), user_n_roles(u), ret);
 }
 
 /* The names of the groups u's roles map to that resolve on this host. */
@@ -35,8 +48,7 @@ static json_t *member_of(UserDb *db, const struct user_record *u) {
         struct neostra_strv names = {};
         json_t *a = json_array();
 
-        if (!a || neostra_groups_for_roles(cfg(db), (const char *const *) user_roles(u), user_n_roles(u),
-                                           &names) < 0) {
+        if (!a || role_groups(db, u, &names) < 0) {
                 json_decref(a);
                 return NULL;
         }
@@ -51,8 +63,7 @@ static bool is_member(UserDb *db, const struct user_record *u, const char *group
         struct neostra_strv names = {};
         bool found = false;
 
-        if (neostra_groups_for_roles(cfg(db), (const char *const *) user_roles(u), user_n_roles(u),
-                                     &names) < 0)
+        if (role_groups(db, u, &names) < 0)
                 return false;
         for (size_t i = 0; i < names.n && !found; i++)
                 found = strcmp(names.v[i], group) == 0;
@@ -213,8 +224,7 @@ static void collect_memberships(struct user_record *u, void *userdata) {
 
         if (!published_user(u) || (q->name && strcmp(u->name, q->name) != 0))
                 return;
-        if (neostra_groups_for_roles(cfg(q->db), (const char *const *) user_roles(u), user_n_roles(u),
-                                     &names) < 0)
+        if (role_groups(q->db, u, &names) < 0)
                 return;
         for (size_t i = 0; i < names.n; i++) {
                 if (!userdb_find_mapped(q->db, names.v[i]) || (q->other && strcmp(names.v[i], q->other) != 0))

@@ -411,6 +411,10 @@ int user_table_record_success(struct user_table *t, const char *name,
 
         u->token_expires = res->expires_in >= 0 ? now + res->expires_in : 0;
         u->last_online_success = now;
+        /* The API accepted the password: the best proof there is, and it
+         * brings back an account whose access had ended. */
+        u->last_online_proof = now;
+        u->access_end = ACCESS_END_NONE;
         u->live->successes = ++success_seq;
         u->offline_failures = 0;
         u->invalidated = false;
@@ -431,4 +435,9 @@ void user_table_record_refusal(struct user_table *t, const char *name) {
         /* The password changed upstream (or was never right): the old one
          * must stop working offline at once. */
         user_record_drop_verifier(u);
+}
+
+void user_table_end_access(struct user_table *t, struct user_record *u, enum user_access_end how) {
+        user_table_record_refusal(t, u->name);
+        u->access_end = (uint8_t) how;
 }

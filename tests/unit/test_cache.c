@@ -2,7 +2,8 @@
 /*
  * The persistent cache: round trips, the trust rules for the directory and
  * the files, corrupt and foreign databases set aside, bad rows skipped,
- * failed writes that leave the old row alone, and secure_delete; the
+ * failed writes that leave the old row alone, and secure_delete; the uid
+ * assignments that deleting users leaves alone, the access fields, the
  * checkpoint that takes dropped secrets out of the WAL, and set-aside
  * files removed once old enough.  The
  * secrets (token, refresh token, verifier) are written next to a record
@@ -1060,6 +1061,85 @@ static void test_failed_write_keeps_old_row(void **state) {
         free(big);
 }
 
+/* ---- uids for good -------------------------------------------------------- */
+
+struct uid_list {
+        char emails[8][64];
+        uid_t uids[8];
+        size_t n;
+};
+
+static int uid_cb(const char *email, uid_t uid, void *userdata) {
+        struct uid_list *l = userdata;
+
+        assert_true(l->n < 8);
+        snprintf(l->emails[l->n], sizeof(l->emails[0]), "%s", email);
+        l->uids[l->n++] = uid;
+        return 0;
+}
+
+static uid_t stored_uid(struct uid_list *l, const char *email) {
+        for (size_t i = 0; i < l->n; i++)
+                if (strcmp(l->emails[i], email) == 0)
+                        return l->uids[i];
+        return 0;
+}
+
+static void test_uids_outlive_users(void **state) {
+        struct fixture *f = *state;
+        struct uid_list l = {};
+        Cache *c = open_ok(f);
+
+        put_ok(c, "alice", "t1");
+        assert_int_equal(cache_put_uid(c, "Alice@Example.com", 200001), 0);
+        assert_int_equal(cache_put_uid(c, "bob@example.com", 200002), 0);
+        /* Never changed, never given twice. */
+        assert_int_equal(cache_put_uid(c, "alice@example.com", 200003), -EEXIST);
+        assert_int_equal(cache_put_uid(c, "carol@example.com", 200002), -EEXIST);
+        assert_int_equal(cache_put_uid(c, "carol@example.com", 0), -EINVAL);
+        assert_int_equal(cache_put_uid(c, "bad\nemail", 200004), -EINVAL);
+
+        /* neostractl clear deletes the users, not what they were given. */
+        assert_int_equal(cache_delete(c, "alice"), 0);
+        assert_int_equal(cache_delete(c, NULL), 0);
+        cache_close(c);
+        c = open_ok(f);
+        assert_int_equal(count_loaded(c), 0);
+        assert_int_equal(cache_load_uids(c, uid_cb, &l), 0);
+        assert_int_equal(l.n, 2);
+        /* Stored lowercased, as ids.c hashes emails. */
+        assert_int_equal(stored_uid(&l, "alice@example.com"), 200001);
+        assert_int_equal(stored_uid(&l, "bob@example.com"), 200002);
+        cache_close(c);
+}
+
+/* The access fields round-trip; an unknown reason is not loaded. */
+static void test_access_fields(void **state) {
+        struct fixture *f = *state;
+        struct rec r = rec_new("alice", "t");
+        struct loaded l;
+        Cache *c = open_ok(f);
+
+        r.u->last_online_success = 1700000000;
+        r.u->last_online_proof = 1700003000;
+        r.u->access_end = ACCESS_END_REVOKED;
+        assert_int_equal(rec_put(c, &r), 0);
+        load(c, &l);
+        assert_int_equal(l.n, 1);
+        assert_int_equal(l.head->last_online_proof, 1700003000);
+        assert_int_equal(l.head->access_end, ACCESS_END_REVOKED);
+        loaded_free(&l);
+        r.u->access_end = _ACCESS_END_MAX;
+        assert_int_equal(rec_put(c, &r), -EINVAL);
+        cache_close(c);
+
+        sql(f->db, "UPDATE users SET access_end = 7 WHERE name = 'alice';");
+        c = open_ok(f);
+        assert_int_equal(count_loaded(c), 0);
+        cache_close(c);
+        rec_free(&r);
+}
+
 /* ---- secrets leave the disk ----------------------------------------------- */
 
 static bool file_contains(const char *path, const char *needle) {
@@ -1209,6 +1289,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_put_batch, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failed_write_keeps_old_row, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_secure_delete, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_uids_outlive_users, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_access_fields, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_checkpoint_empties_wal, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_remove_set_aside, setup, teardown),
         };
