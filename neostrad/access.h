@@ -5,11 +5,11 @@
  * step after an SSH key, sudo and su account checks, a screen locker,
  * pam_sm_setcred, the role groups userdb publishes, an offline or cached
  * login) rests on the user's last online proof, users.h last_online_proof:
- * a sign-in the API accepted.  That proof must be younger than [access]
- * account_max_age, and nothing may have ended the user's access since:
- * neostractl invalidate, a 404 to a sign-in (users.h enum
- * user_access_end).  Only an online sign-in starts a new proof after
- * those.
+ * a sign-in the API accepted, or a token refresh whose answer carried the
+ * user with its roles (revalidate.h).  That proof must be younger than
+ * [access] account_max_age, and nothing may have ended the user's access
+ * since: neostractl invalidate, a refresh the API refused, a 404 to a
+ * sign-in.  Only an online sign-in starts a new proof after those.
  *
  * Judged from memory only (userdb answers with it); the wall clock it is
  * judged by is access_now(), which tests replace.

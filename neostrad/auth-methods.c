@@ -428,50 +428,33 @@ static int reply_token(VarlinkConn *c, AuthMethods *m, const char *user) {
 }
 
 /* A GetToken waiting for its token refresh. */
-struct refresh {
+struct token_wait {
         AuthMethods *m;
         VarlinkConn *conn;      /* held */
-        ApiRequest *request;
+        RevalidateWait *wait;
         char *user;
 };
 
-static void refresh_free(struct refresh *f) {
-        api_request_cancel(f->request);
-        varlink_conn_unref(f->conn);
-        free(f->user);
-        free(f);
+static void token_wait_free(struct token_wait *t) {
+        revalidate_wait_cancel(t->wait);
+        varlink_conn_unref(t->conn);
+        free(t->user);
+        free(t);
 }
 
 /* The client left first. */
-static void on_refresh_cancel(void *userdata) {
-        refresh_free(userdata);
+static void on_token_wait_gone(void *userdata) {
+        token_wait_free(userdata);
 }
 
-static void on_refresh_done(struct api_signin_result *res, void *userdata) {
-        struct refresh *f = userdata;
-        AuthMethods *m = f->m;
-        struct user_record *u = user_table_get(m->d.users, f->user);
+/* The refresh is over and its answer applied (revalidate.c): a new
+ * token, or none left when the API refused it. */
+static void on_token_refreshed(void *userdata) {
+        struct token_wait *t = userdata;
 
-        f->request = NULL;
-        online_note(m->d.online, res);
-        if (u && res->outcome == API_ALLOW) {
-                struct user_secrets s = { .mask = SECRET_TOKEN, .token = res->token };
-
-                res->token = NULL;
-                if (res->refresh_token) {
-                        s.mask |= SECRET_REFRESH_TOKEN;
-                        s.refresh_token = res->refresh_token;
-                        res->refresh_token = NULL;
-                }
-                u->token_expires = res->expires_in >= 0 ? now_wall() + res->expires_in : 0;
-                writeback_save(m->d.writeback, u, &s);
-        } else if (u && res->outcome == API_DENY)
-                /* The API will not refresh with it again. */
-                writeback_save(m->d.writeback, u, &(struct user_secrets) { .mask = SECRET_REFRESH_TOKEN });
-        log_msg(res->outcome == API_ALLOW ? LOG_INFO : LOG_WARNING, "token refresh for %s: %s",
-                f->user, res->reason);
-        (void) reply_token(f->conn, m, f->user);
-        refresh_free(f);
+        t->wait = NULL;
+        (void) reply_token(t->conn, t->m, t->user);
+        token_wait_free(t);
 }
 
 /* The caller's own token (root: anyone's), refreshed first when
@@ -480,7 +463,7 @@ static int method_get_token(VarlinkConn *c, void *params, void *userdata) {
         struct user_params *p = params;
         AuthMethods *m = userdata;
         struct user_record *u;
-        struct refresh *f;
+        struct token_wait *t;
         int r;
 
         if (peer_may_ask(c, m, "GetToken", p->user) <= 0)
@@ -491,23 +474,16 @@ static int method_get_token(VarlinkConn *c, void *params, void *userdata) {
         if (u && config_of(m)->refresh_path && u->has_refresh_token && online_usable(m->d.online) &&
             (!u->has_token ||
              (u->token_expires > 0 && u->token_expires - now_wall() < TOKEN_REFRESH_MARGIN_SEC))) {
-                __attribute__((cleanup(secure_free_stringp))) char *refresh_token = NULL;
-
-                f = calloc(1, sizeof(*f));
-                r = !f ? -ENOMEM : !(f->user = strdup(p->user)) ? -ENOMEM :
-                    writeback_read_secret(m->d.writeback, u, SECRET_REFRESH_TOKEN, &refresh_token);
-                /* api_refresh() copies it into the request body, which is
-                 * wiped when libcurl is done. */
+                t = calloc(1, sizeof(*t));
+                r = !t ? -ENOMEM : !(t->user = strdup(p->user)) ? -ENOMEM :
+                    revalidate_refresh(m->d.revalidator, p->user, on_token_refreshed, t, &t->wait);
                 if (r == 0) {
-                        f->m = m;
-                        r = api_refresh(m->d.api, config_of(m), refresh_token, on_refresh_done, f, &f->request);
-                }
-                if (r == 0) {
-                        f->conn = varlink_conn_hold(c, api_deadline_usec(m), on_refresh_cancel, f);
+                        t->m = m;
+                        t->conn = varlink_conn_hold(c, api_deadline_usec(m), on_token_wait_gone, t);
                         return 0;
                 }
-                if (f)
-                        refresh_free(f);
+                if (t)
+                        token_wait_free(t);
                 log_msg(LOG_ERR, "cannot start a token refresh: %s", strerror(-r));
         }
         return reply_token(c, m, p->user);

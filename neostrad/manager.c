@@ -8,6 +8,7 @@
  *   login.c           one Authenticate         online.c   is the API there
  *   account.c         the account verdict      ratelimit.c  per-uid Authenticate budget
  *   writeback.c       cache writes             nss-park.c   calls waiting on NSS
+ *   revalidate.c      background token refreshes (access.c: the bound they keep)
  *   uids.c            the uids handed out, for good
  */
 #include <errno.h>
@@ -35,6 +36,7 @@
 #include "online.h"
 #include "neostra/protocol.h"
 #include "ratelimit.h"
+#include "revalidate.h"
 #include "uids.h"
 #include "userdb.h"
 #include "varlink-server.h"
@@ -62,6 +64,7 @@ struct Manager {
         struct user_table *users;
         UidTable *uids;                 /* every uid handed out */
         Online *online;                 /* is the API there */
+        Revalidator *revalidator;       /* background token refreshes */
         Decisions *decisions;
         UserDb *userdb;
         Logins *logins;
@@ -121,8 +124,11 @@ json_t *manager_status_json(Manager *m) {
         json_t *logins = json_object();
         struct localnames_stats names;
         struct writeback_stats writes;
+        struct revalidate_stats refreshes;
         struct varlink_server_stats auth, userdb;
+        json_t *status;
 
+        revalidate_stats(m->revalidator, &refreshes);
         localnames_stats(m->localnames, &names);
         logins_stats(m->logins, &ls);
         writeback_stats(m->writeback, &writes);
@@ -131,7 +137,7 @@ json_t *manager_status_json(Manager *m) {
         for (int i = 0; logins && i < _RESULT_MAX; i++)
                 json_object_set_new(logins, decisions_result_name(i), json_integer((json_int_t) decisions_get(m->decisions, i)));
 
-        return json_pack(
+        status = json_pack(
                 "{s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:s, s:b, s:I, "
                 "s:{s:I, s:I}, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
                 "version", NEOSTRA_VERSION,
@@ -169,6 +175,15 @@ json_t *manager_status_json(Manager *m) {
                 "staleCalls", (json_int_t) names_park_stale_calls(m->park),
                 "pending", (json_int_t) names.pending,
                 "kept", (json_int_t) names.kept);
+        if (status)
+                json_object_set_new(status, "revalidation", json_pack(
+                        "{s:I, s:I, s:I, s:I, s:I}",
+                        "inFlight", (json_int_t) refreshes.in_flight,
+                        "refreshes", (json_int_t) refreshes.refreshes,
+                        "proofs", (json_int_t) refreshes.proofs,
+                        "revoked", (json_int_t) refreshes.revoked,
+                        "failed", (json_int_t) refreshes.failed));
+        return status;
 }
 
 /* ---- sockets, signals, lifecycle ------------------------------------------ */
@@ -430,6 +445,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                 m->config = config;
                 localnames_flush(m->localnames);
                 online_configure(m->online, m->config);
+                revalidate_configure(m->revalidator);
                 (void) userdb_refresh_groups(m->userdb);
                 log_msg(LOG_NOTICE, "configuration reloaded from %s", m->config_path);
         }
@@ -517,12 +533,19 @@ int manager_new(const char *config_path, struct neostra_config *config, Manager 
                 }, &m->logins);
         if (r < 0)
                 goto fail;
+        r = revalidate_new(&(struct revalidate_deps) {
+                        .event = m->event, .config = &m->config, .users = m->users,
+                        .writeback = m->writeback, .api = m->api, .online = m->online,
+                }, &m->revalidator);
+        if (r < 0)
+                goto fail;
+        revalidate_configure(m->revalidator);
         r = auth_methods_new(&(struct auth_deps) {
                         .config = &m->config, .users = m->users, .cache = &m->cache,
-                        .writeback = m->writeback, .api = m->api, .online = m->online,
+                        .writeback = m->writeback, .online = m->online,
                         .logins = m->logins, .userdb = m->userdb, .localnames = m->localnames,
                         .park = m->park, .ratelimit = m->ratelimit, .decisions = m->decisions,
-                        .status = status_json, .status_userdata = m,
+                        .revalidator = m->revalidator, .status = status_json, .status_userdata = m,
                 }, &m->auth);
         if (r < 0)
                 goto fail;
@@ -564,6 +587,8 @@ Manager *manager_free(Manager *m) {
         m->auth_server = varlink_server_free(m->auth_server);
         m->userdb_server = varlink_server_free(m->userdb_server);
         logins_cancel_all(m->logins);
+        /* Its refreshes' waiters went with the connections. */
+        revalidate_free(m->revalidator);
         /* Runs the done callbacks of queued jobs: logins, users and cache
          * still here. */
         workers_free(m->workers);

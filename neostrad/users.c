@@ -441,3 +441,16 @@ void user_table_end_access(struct user_table *t, struct user_record *u, enum use
         user_table_record_refusal(t, u->name);
         u->access_end = (uint8_t) how;
 }
+
+int user_record_refresh_proof(struct user_record *u, const struct api_signin_result *res, int64_t now) {
+        struct role_set *roles = NULL;
+        int r;
+
+        r = role_set_intern(res->roles, res->n_roles, &roles);
+        if (r < 0)
+                return r;
+        role_set_unref(u->roles);
+        u->roles = roles;
+        u->last_online_proof = now;
+        return 0;
+}

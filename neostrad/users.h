@@ -78,6 +78,7 @@ struct user_live {
                                          * process): a verifier made for an older one is not
                                          * installed */
         struct make_job *pending_make;  /* login.c: the verifier job queued for this user */
+        int64_t refresh_tried;          /* revalidate.c: unix seconds of its last token refresh, 0 none */
         /* Secrets the cache could not take (no cache at all, a full disk):
          * they stand for the stored ones until a write of the row succeeds. */
         struct user_secrets unsaved;
@@ -103,8 +104,8 @@ struct user_record {
         struct role_set *roles;         /* interned; NULL: none */
         int64_t token_expires;          /* unix seconds, 0 unknown */
         int64_t last_online_success;    /* unix seconds, 0 never: the API accepted a password */
-        int64_t last_online_proof;      /* unix seconds, 0 never: what the account step and
-                                         * userdb rest on (access.h) */
+        int64_t last_online_proof;      /* unix seconds, 0 never: that, or a refresh that
+                                         * brought the user's roles (access.h) */
         int64_t verifier_time;          /* unix seconds the verifier was made */
         struct user_live *live;         /* NULL until its first login in this process */
         struct user_record *next;
@@ -186,6 +187,14 @@ void user_table_record_refusal(struct user_table *t, const char *name);
  * next online success: user_table_record_refusal() and the reason kept.
  * The caller writes the row with SECRET_ALL dropped. */
 void user_table_end_access(struct user_table *t, struct user_record *u, enum user_access_end how);
+
+/*
+ * A refresh whose answer carried the user (api.h, has_user): an online
+ * proof at now, and the roles of the answer replace u's.  The token's
+ * expiry is the caller's (it writes the new tokens).  0 or -ENOMEM (u as
+ * it was).
+ */
+int user_record_refresh_proof(struct user_record *u, const struct api_signin_result *res, int64_t now);
 
 /* Forget one user, or everyone with name NULL. */
 void user_table_forget(struct user_table *t, const char *name);

@@ -40,7 +40,8 @@
  *                 configFile, cache, cacheBytes, verifiers{made, kept,
  *                 queued}, cacheWrites{rows, transactions, failed},
  *                 localLookups{offLoop, onLoop, failed, staleCalls,
- *                 pending, kept}
+ *                 pending, kept}, revalidation{inFlight, refreshes,
+ *                 proofs, revoked, failed}
  *   GetUser       user → user, email, uid (0: none yet), roles[], groups[] (those the
  *                 user gets now: none unless access is "valid"), lastOnlineSuccess,
  *                 hasToken, tokenExpires, hasVerifier, verifierTime,

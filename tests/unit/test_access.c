@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The trust contract, in-process: a whole Manager (its sockets and cache
- * in a private directory, userdb on) with the sign-in call and the wall
- * clock replaced (login_test_env, access_test_clock), as in test_login.c.
+ * in a private directory, userdb on) with the sign-in call, the token
+ * refresh and the wall clock replaced (login_test_env, revalidate_test_env,
+ * access_test_clock), as in test_login.c.
  *
  *  - Revocation bound: CheckAccount allows, with the groups, only while the
  *    last online proof is younger than [access] account_max_age; past it
@@ -15,6 +16,10 @@
  *    reserved, and the next successful sign-in brings the same uid back.
  *  - uids are never reused: ten users in a thirty-uid range, cleared and
  *    signed in again in reverse order (after a restart too), keep theirs.
+ *  - Background re-validation: a refresh is due before the token expires;
+ *    one that brings the user is an online proof and changes the roles and
+ *    groups at once, one without is not, a 401 ends the access; at most
+ *    REVALIDATE_IN_FLIGHT_MAX run at once; a sign-in overtakes a refresh.
  *  - Secrets leave the disk: after a drop the -wal file (and the database)
  *    hold no copy of the token.
  */
@@ -38,6 +43,7 @@
 #include "manager.h"
 #include "neostra/protocol.h"
 #include "neostra/varlink.h"
+#include "revalidate.h"
 
 #define USER     "nt-acc-alice"
 #define PASSWORD "correct horse"
@@ -49,9 +55,18 @@
 
 /* ---- the fake API and clock ------------------------------------------------ */
 
+#define REFRESHES_MAX 16
+
+struct fake_refresh {
+        bool pending;
+        api_signin_callback_t cb;
+        void *userdata;
+        char email[128], token[128];
+};
+
 static struct {
         int64_t now;
-        unsigned signins;
+        unsigned signins, refreshes;
         bool pending;                   /* a sign-in waits for the test's answer */
         api_signin_callback_t cb;
         void *userdata;
@@ -59,6 +74,7 @@ static struct {
         char role[32];                  /* of the next allow */
         char token[64];                 /* of the next allow */
         unsigned serial;
+        struct fake_refresh r[REFRESHES_MAX];
 } fake;
 
 static char fake_request;
@@ -76,17 +92,48 @@ static int fake_signin(Api *api, const struct neostra_config *config, const char
 }
 
 static void fake_cancel(ApiRequest *req) {
-        if (req == (ApiRequest *) &fake_request)
+        if (!req)
+                return;
+        if (req == (ApiRequest *) &fake_request) {
                 fake.pending = false;
+                return;
+        }
+        for (size_t i = 0; i < REFRESHES_MAX; i++)
+                if (req == (ApiRequest *) &fake.r[i])
+                        fake.r[i].pending = false;
+}
+
+static int fake_refresh(Api *api, const struct neostra_config *config, const char *email,
+                        const char *refresh_token, api_signin_callback_t cb, void *userdata, ApiRequest **ret) {
+        for (size_t i = 0; i < REFRESHES_MAX; i++)
+                if (!fake.r[i].pending) {
+                        fake.r[i] = (struct fake_refresh) { .pending = true, .cb = cb, .userdata = userdata };
+                        snprintf(fake.r[i].email, sizeof(fake.r[i].email), "%s", email);
+                        snprintf(fake.r[i].token, sizeof(fake.r[i].token), "%s", refresh_token);
+                        fake.refreshes++;
+                        *ret = (ApiRequest *) &fake.r[i];
+                        return 0;
+                }
+        fail_msg("too many refreshes in flight");
+        return -EBUSY;
 }
 
 static int64_t fake_now(void) {
         return fake.now;
 }
 
-/* An answer as api.c makes it: an allow with a token, a refresh token,
- * the user and one role. */
-static struct api_signin_result make_answer(enum api_outcome outcome, long http_status, const char *email) {
+static unsigned refreshes_pending(void) {
+        unsigned n = 0;
+
+        for (size_t i = 0; i < REFRESHES_MAX; i++)
+                n += fake.r[i].pending;
+        return n;
+}
+
+/* An answer as api.c makes it: an allow with a token, a refresh token and
+ * (with_user) the user and one role. */
+static struct api_signin_result make_answer(enum api_outcome outcome, long http_status, const char *email,
+                                            bool with_user) {
         struct api_signin_result res = {
                 .outcome = outcome, .http_status = http_status, .reason = "fake API",
                 .expires_in = -1, .latency_usec = 1000,
@@ -105,21 +152,40 @@ static struct api_signin_result make_answer(enum api_outcome outcome, long http_
         res.refresh_token = strdup(buf);
         res.expires_in = 3600;
         assert_true(res.token && res.refresh_token);
-        res.email = strdup(email);
-        res.roles = calloc(2, sizeof(char *));
-        assert_non_null(res.roles);
-        res.roles[0] = strdup(fake.role);
-        res.n_roles = 1;
-        assert_true(res.email && res.roles[0]);
+        if (with_user) {
+                res.has_user = true;
+                res.email = strdup(email);
+                res.roles = calloc(2, sizeof(char *));
+                assert_non_null(res.roles);
+                res.roles[0] = strdup(fake.role);
+                res.n_roles = 1;
+                assert_true(res.email && res.roles[0]);
+        }
         return res;
 }
 
 static void api_answer(enum api_outcome outcome, long http_status) {
-        struct api_signin_result res = make_answer(outcome, http_status, fake.email);
+        struct api_signin_result res = make_answer(outcome, http_status, fake.email, true);
 
         assert_true(fake.pending);
         fake.pending = false;
         fake.cb(&res, fake.userdata);
+        api_signin_result_clear(&res);
+}
+
+static struct fake_refresh *refresh_for(const char *email) {
+        for (size_t i = 0; i < REFRESHES_MAX; i++)
+                if (fake.r[i].pending && (!email || strcmp(fake.r[i].email, email) == 0))
+                        return &fake.r[i];
+        return NULL;
+}
+
+static void refresh_answer(struct fake_refresh *r, enum api_outcome outcome, long http_status, bool with_user) {
+        struct api_signin_result res = make_answer(outcome, http_status, r->email, with_user);
+
+        assert_true(r->pending);
+        r->pending = false;
+        r->cb(&res, r->userdata);
         api_signin_result_clear(&res);
 }
 
@@ -160,6 +226,7 @@ static void start(struct fixture *f, const struct options *o) {
 
         assert_int_equal(neostra_config_new_default(&c), 0);
         set_string(&c->api_url, "http://127.0.0.1:9");
+        set_string(&c->refresh_path, "/api/v1/auth/refresh");
         set_string(&c->email_template, "%u@example.com");
         set_string(&c->socket_path, f->sock);
         set_string(&c->userdb_socket_path, f->usock);
@@ -204,6 +271,9 @@ static int setup(void **state) {
         fake.now = T0;
         snprintf(fake.role, sizeof(fake.role), "staff");
         login_test_env(&(struct login_env) { .signin = fake_signin, .cancel = fake_cancel, .now = fake_now });
+        revalidate_test_env(&(struct revalidate_env) {
+                .refresh = fake_refresh, .cancel = fake_cancel, .scan_max_usec = 20000, .jitter_key = 42,
+        });
         access_test_clock(fake_now);
         assert_int_equal(setenv("SYSTEMD_BYPASS_USERDB", "io.neostra", 1), 0);
         strcpy(f->tmp, "/tmp/test_access.XXXXXX");
@@ -221,7 +291,9 @@ static int teardown(void **state) {
         manager_free(f->m);
         sd_event_unref(f->event);
         assert_false(fake.pending);
+        assert_int_equal(refreshes_pending(), 0);
         login_test_env(NULL);
+        revalidate_test_env(NULL);
         access_test_clock(NULL);
         nftw(f->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
         free(f);
@@ -278,6 +350,13 @@ static void run_until(struct fixture *f, bool (*cond)(void *), void *userdata) {
         }
 }
 
+static void run_for(struct fixture *f, uint64_t usec) {
+        uint64_t end = monotonic_usec() + usec;
+
+        while (monotonic_usec() < end)
+                assert_true(sd_event_run(f->event, 10000) >= 0);
+}
+
 struct answer {
         struct client *c;
         json_t *msg;
@@ -293,6 +372,10 @@ static bool answered(void *userdata) {
 
 static bool signin_pending(void *userdata) {
         return fake.pending;
+}
+
+static bool refresh_pending_for(void *userdata) {
+        return refresh_for(userdata) != NULL;
 }
 
 /* One call on path and its answer: the error (NULL: a reply) and the
@@ -720,6 +803,139 @@ static void test_uids_never_reused(void **state) {
                 assert_int_equal(again[i], first[i]);
 }
 
+/* ---- background re-validation ----------------------------------------------------- */
+
+#define EMAIL USER "@example.com"
+
+static void test_revalidation(void **state) {
+        struct fixture *f = *state;
+        struct fake_refresh *r;
+        char error[160];
+        struct verdict v;
+        const char *e = NULL;
+        json_t *p = NULL, *msg;
+
+        start(f, &(struct options) {});
+        sign_in_ok(f, USER);    /* token-1, refresh-1, an hour to live */
+
+        /* Not due yet: the token has more than 5 minutes. */
+        fake.now = T0 + 3000;
+        run_for(f, 100000);
+        assert_int_equal(fake.refreshes, 0);
+
+        /* Due within its last 5 minutes (jitter up to 2.5 of them). */
+        fake.now = T0 + 3460;
+        run_until(f, refresh_pending_for, EMAIL);
+        r = refresh_for(EMAIL);
+        assert_string_equal(r->token, "refresh-1");
+        /* The answer carries the user, now with role ops: an online proof,
+         * and the roles and groups change at once. */
+        snprintf(fake.role, sizeof(fake.role), "ops");
+        refresh_answer(r, API_ALLOW, 200, true);
+        assert_int_equal(user_field(f, USER, "lastOnlineProof"), T0 + 3460);
+        assert_int_equal(user_field(f, USER, "lastOnlineSuccess"), T0);
+        assert_int_equal(user_field(f, USER, "tokenExpires"), T0 + 3460 + 3600);
+        v = check_account(f, USER);
+        assert_true(v.allowed);
+        assert_string_equal(v.group, "nt-acc-ops");
+        assert_member_of(f, USER, "nt-acc-ops");
+        assert_int_equal(status_field(f, "revalidation", "proofs"), 1);
+
+        /* Past the sign-in's account_max_age, within the refresh's. */
+        fake.now = T0 + MAX_AGE + 10;
+        /* (the next refresh is long due: answer it without the user, a new
+         * token but no proof) */
+        run_until(f, refresh_pending_for, EMAIL);
+        r = refresh_for(EMAIL);
+        assert_string_equal(r->token, "refresh-2");
+        refresh_answer(r, API_ALLOW, 200, false);
+        assert_int_equal(user_field(f, USER, "lastOnlineProof"), T0 + 3460);
+        assert_int_equal(user_field(f, USER, "tokenExpires"), T0 + MAX_AGE + 10 + 3600);
+        assert_true(check_account(f, USER).allowed);
+        /* Not again within a minute of the last one. */
+        run_for(f, 100000);
+        assert_null(refresh_for(EMAIL));
+
+        /* A refused refresh ends the access: refused, groups unpublished,
+         * tokens wiped. */
+        fake.now = T0 + MAX_AGE + 3400;
+        run_until(f, refresh_pending_for, EMAIL);
+        r = refresh_for(EMAIL);
+        assert_string_equal(r->token, "refresh-3");
+        refresh_answer(r, API_DENY, 401, false);
+        v = check_account(f, USER);
+        assert_false(v.allowed);
+        assert_non_null(strstr(v.reason, "log in with your password"));
+        assert_int_equal(v.n_groups, 0);
+        assert_true(user_string_is(f, USER, "access", "revoked"));
+        assert_false(user_field(f, USER, "hasToken"));
+        assert_member_of(f, USER, "");
+        assert_int_equal(status_field(f, "revalidation", "revoked"), 1);
+        msg = call(f, f->sock, NEOSTRA_METHOD_GET_TOKEN, json_pack("{s:s}", "user", USER), &e, &p);
+        assert_string_equal(e, NEOSTRA_ERROR_USER_UNKNOWN);
+        json_decref(msg);
+        /* No refresh token: never refreshed again. */
+        fake.now += 3 * 3600;
+        run_for(f, 100000);
+        assert_null(refresh_for(EMAIL));
+
+        /* A sign-in brings it back. */
+        sign_in_as(f, USER, API_ALLOW, 200, error, sizeof(error));
+        assert_string_equal(error, "");
+        assert_true(check_account(f, USER).allowed);
+        assert_true(user_string_is(f, USER, "access", "valid"));
+}
+
+static void test_revalidation_bounded(void **state) {
+        struct fixture *f = *state;
+        char name[32];
+
+        start(f, &(struct options) {});
+        for (int i = 0; i < 6; i++) {
+                snprintf(name, sizeof(name), "nt-acc-b%d", i);
+                sign_in_ok(f, name);
+        }
+        fake.now = T0 + 3599;
+        run_until(f, refresh_pending_for, NULL);
+        run_for(f, 100000);
+        assert_int_equal(refreshes_pending(), REVALIDATE_IN_FLIGHT_MAX);
+        assert_int_equal(status_field(f, "revalidation", "inFlight"), REVALIDATE_IN_FLIGHT_MAX);
+        /* An answer frees a slot for the next. */
+        refresh_answer(refresh_for(NULL), API_ALLOW, 200, true);
+        run_for(f, 50000);
+        assert_int_equal(refreshes_pending(), REVALIDATE_IN_FLIGHT_MAX);
+        while (refresh_for(NULL)) {
+                refresh_answer(refresh_for(NULL), API_UNAVAILABLE, 503, false);
+                run_for(f, 20000);
+        }
+        assert_int_equal(fake.refreshes, 6);
+        assert_int_equal(status_field(f, "revalidation", "refreshes"), 1);
+        assert_int_equal(status_field(f, "revalidation", "failed"), 5);
+        /* A failed refresh does not end anything. */
+        for (int i = 0; i < 6; i++) {
+                snprintf(name, sizeof(name), "nt-acc-b%d", i);
+                assert_true(check_account(f, name).allowed);
+        }
+}
+
+/* A refusal that a sign-in overtook ends nothing: the sign-in's tokens are
+ * newer than the refresh token the API refused. */
+static void test_signin_overtakes_refresh(void **state) {
+        struct fixture *f = *state;
+        struct fake_refresh *r;
+
+        start(f, &(struct options) {});
+        sign_in_ok(f, USER);
+        fake.now = T0 + 3599;
+        run_until(f, refresh_pending_for, EMAIL);
+        r = refresh_for(EMAIL);
+        sign_in_ok(f, USER);
+        refresh_answer(r, API_DENY, 401, false);
+        assert_true(check_account(f, USER).allowed);
+        assert_true(user_field(f, USER, "hasToken"));
+        assert_int_equal(status_field(f, "revalidation", "revoked"), 0);
+}
+
 /* ---- secrets leave the disk -------------------------------------------------------- */
 
 static bool file_contains(const char *path, const char *needle) {
@@ -773,6 +989,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_invalidate_asks_for_the_password, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_404_deprovisions, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_uids_never_reused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_revalidation, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_revalidation_bounded, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_signin_overtakes_refresh, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dropped_token_leaves_the_wal, setup, teardown),
         };
 

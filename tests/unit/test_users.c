@@ -6,7 +6,8 @@
  * user and everyone; records hold no secrets and share their roles; MACs
  * separate users and passwords.  The revocation bound (neostrad/access.c):
  * an online proof younger than account_max_age, and nothing since that
- * ended the access; a success brings it back.  The uids handed out (neostrad/uids.c):
+ * ended the access; a success brings it back, a refresh with the user
+ * moves the proof and the roles.  The uids handed out (neostrad/uids.c):
  * one per email for good, case-insensitively, indexed both ways.
  */
 #include <errno.h>
@@ -247,7 +248,7 @@ static void test_role_sets_interned(void **state) {
 #define DAY 86400
 
 static struct api_signin_result answer_with_roles(const char *role) {
-        struct api_signin_result res = { .outcome = API_ALLOW, .expires_in = 3600 };
+        struct api_signin_result res = { .outcome = API_ALLOW, .expires_in = 3600, .has_user = true };
 
         res.email = strdup("alice@example.com");
         res.roles = calloc(2, sizeof(char *));
@@ -287,6 +288,17 @@ static void test_access_bound(void **state) {
         assert_int_equal(access_state(c, u, T0 + 3600), ACCESS_EXPIRED);
         assert_true(access_valid(c, u, T0 + 3599));
 
+        /* A refresh that brought the user moves the proof (not the last
+         * online success) and replaces the roles. */
+        api_signin_result_clear(&res);
+        res = answer_with_roles("ops");
+        assert_int_equal(user_record_refresh_proof(u, &res, T0 + 3000), 0);
+        assert_int_equal(u->last_online_proof, T0 + 3000);
+        assert_int_equal(u->last_online_success, T0);
+        assert_int_equal(user_n_roles(u), 1);
+        assert_string_equal(user_roles(u)[0], "ops");
+        assert_true(access_valid(c, u, T0 + 6000));
+
         /* Invalidated: nothing rests on the proof, whatever its age. */
         u->invalidated = true;
         assert_int_equal(access_state(c, u, T0 + 3001), ACCESS_INVALIDATED);
@@ -305,7 +317,9 @@ static void test_access_bound(void **state) {
         assert_string_equal(access_state_name(ACCESS_DEPROVISIONED), "deprovisioned");
         assert_non_null(strstr(access_refusal(ACCESS_EXPIRED), "log in with your password"));
 
-        /* A sign-in brings it back. */
+        /* Only a sign-in brings it back. */
+        assert_int_equal(user_record_refresh_proof(u, &res, T0 + 4000), 0);
+        assert_int_equal(access_state(c, u, T0 + 4000), ACCESS_DEPROVISIONED);
         assert_int_equal(user_table_record_success(t, "alice", &res, T0 + 5000, &u), 0);
         assert_int_equal(access_state(c, u, T0 + 5000), ACCESS_VALID);
         assert_int_equal(u->access_end, ACCESS_END_NONE);
