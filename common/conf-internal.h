@@ -94,7 +94,7 @@ enum {
 /* The number of entries in conf_keys[]: the reader keeps, per key, where it
  * was set.  conf-keys.c checks at compile time that the table has exactly
  * this many, so a new key also changes this number. */
-#define N_KEYS 28
+#define N_KEYS 29
 
 extern const struct key_def conf_keys[];
 extern const char *const conf_section_names[N_SECTIONS];

@@ -622,6 +622,10 @@ const struct key_def conf_keys[] = {
         { SECTION_USERS, "domains", parse_domain_list, F(domains), 0, 0 },
 
         { SECTION_ACCESS, "allow_roles", parse_role_list, F(allow_roles), 0, 0 },
+        /* Zero would refuse every answer that is not a password sign-in
+         * (SSH keys, sudo, setcred) and publish no role groups at all. */
+        { SECTION_ACCESS, "account_max_age", parse_duration_field, F(account_max_age_ms),
+          1, DURATION_MAX_MS },
 
         { SECTION_IDENTITIES, "userdb", parse_bool_field, F(userdb), 0, 0 },
         { SECTION_IDENTITIES, "home", parse_home, F(home), 0, 0 },

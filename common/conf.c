@@ -224,6 +224,7 @@ int neostra_config_new_default(struct neostra_config **ret)
         c->first_login = true;
         c->offline = true;
         c->offline_max_age_ms = 7ull * 24 * 60 * 60 * 1000;
+        c->account_max_age_ms = 7ull * 24 * 60 * 60 * 1000;
         c->offline_after_ms = 5000;
         c->cached_auth_timeout_ms = 0;
         c->max_failures = 5;

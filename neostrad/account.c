@@ -3,14 +3,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "access.h"
 #include "account.h"
 #include "log.h"
 #include "userdb.h"
 
 bool account_verdict(const struct neostra_config *config, const struct user_record *u, char *reason, size_t n) {
-        bool allowed = neostra_roles_allowed(&config->allow_roles, (const char *const *) user_roles(u),
-                                             user_n_roles(u));
+        enum access_state state = access_state(config, u, access_now());
+        bool allowed;
 
+        /* Roles the API has not confirmed within account_max_age (or at
+         * all, since the access ended) decide nothing. */
+        if (state != ACCESS_VALID) {
+                snprintf(reason, n, "%s", access_refusal(state));
+                return false;
+        }
+        allowed = neostra_roles_allowed(&config->allow_roles, (const char *const *) user_roles(u),
+                                        user_n_roles(u));
         if (config->allow_roles.n == 0)
                 snprintf(reason, n, "any Neostra user may log in");
         else if (allowed)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The account verdict: whether [access] allow_roles lets a user with these
- * roles log in, and the groups [groups] maps the roles to on this host.
+ * The account verdict: whether the user's access still rests on an online
+ * proof (access.h) and [access] allow_roles lets a user with these roles
+ * log in, and the groups [groups] maps the roles to on this host.
  * CheckAccount answers it, and a successful Authenticate carries it too
  * (protocol.h), so the PAM module's account step needs no second call.
  */
@@ -16,7 +17,9 @@
 #include "userdb.h"
 #include "users.h"
 
-/* Whether u may log in, with why in reason (n bytes). */
+/* Whether u may log in, with why in reason (n bytes): its access must be
+ * valid (access.h: an online proof younger than account_max_age, judged
+ * at access_now()) and its roles allowed by [access] allow_roles. */
 bool account_verdict(const struct neostra_config *config, const struct user_record *u, char *reason, size_t n);
 
 /* ["role", ...] */

@@ -104,13 +104,107 @@ static void set_outcome(struct api_signin_result *ret, enum api_outcome o, const
         ret->reason = reason;
 }
 
+/*
+ * data.user as a sign-in answer carries it: an object whose email is the
+ * one we asked for (case-insensitively) with an array of roles, each a
+ * clean string; id and name optional, well-typed when present.  NULL when
+ * it is all that, else why not.
+ */
+static const char *check_user(const json_t *user, const char *expected_email) {
+        const json_t *v, *roles, *role;
+        size_t i;
+
+        if (!json_is_object(user))
+                return "API answer has no data.user object";
+        v = json_object_get(user, "email");
+        if (!clean_string(v, NEOSTRA_USER_MAX))
+                return "API answer has no valid data.user.email";
+        if (strcasecmp(json_string_value(v), expected_email) != 0)
+                return "API answer is for another account";
+        roles = json_object_get(user, "roles");
+        if (!json_is_array(roles) || json_array_size(roles) > NEOSTRA_ROLES_MAX)
+                return "API answer has no valid data.user.roles";
+        json_array_foreach(roles, i, role)
+                if (!clean_string(role, NEOSTRA_ROLE_MAX))
+                        return "API answer has an invalid role";
+        v = json_object_get(user, "id");
+        if (v && !json_is_null(v) && !clean_string(v, NEOSTRA_FIELD_MAX))
+                return "API answer has an invalid data.user.id";
+        v = json_object_get(user, "name");
+        if (v && !json_is_null(v) && !json_is_string(v))
+                return "API answer has an invalid data.user.name";
+        return NULL;
+}
+
+/* Copy a user check_user() passed into ret: 0 or -ENOMEM. */
+static int copy_user(const json_t *user, const char *expected_email, struct api_signin_result *ret) {
+        const json_t *roles = json_object_get(user, "roles"), *role, *v;
+        size_t i;
+
+        ret->roles = calloc(json_array_size(roles) + 1, sizeof(char *));
+        ret->email = strdup(expected_email);
+        if (!ret->roles || !ret->email)
+                return -ENOMEM;
+        json_array_foreach(roles, i, role) {
+                ret->roles[i] = strdup(json_string_value(role));
+                if (!ret->roles[i])
+                        return -ENOMEM;
+                ret->n_roles = i + 1;
+        }
+        if (json_is_string(v = json_object_get(user, "id")) &&
+            !(ret->user_id = strdup(json_string_value(v))))
+                return -ENOMEM;
+        if (json_is_string(v = json_object_get(user, "name")) &&
+            !(ret->name = strndup(json_string_value(v), NEOSTRA_FIELD_MAX)))
+                return -ENOMEM;
+        ret->has_user = true;
+        return 0;
+}
+
+/* data.refreshToken and data.expiresIn: absent is fine, present must be
+ * well-typed.  NULL, or why not. */
+static const char *check_token_extras(const json_t *data) {
+        const json_t *v = json_object_get(data, "refreshToken");
+
+        if (v && !json_is_null(v) && !clean_string(v, NEOSTRA_TOKEN_MAX))
+                return "API answer has an invalid data.refreshToken";
+        v = json_object_get(data, "expiresIn");
+        if (v && !json_is_null(v) && (!json_is_integer(v) || json_integer_value(v) < 0))
+                return "API answer has an invalid data.expiresIn";
+        return NULL;
+}
+
+/* Copy data.token and the extras check_token_extras() passed: 0 or -ENOMEM. */
+static int copy_token(const json_t *data, struct api_signin_result *ret) {
+        const json_t *v;
+
+        ret->token = strdup(json_string_value(json_object_get(data, "token")));
+        if (!ret->token)
+                return -ENOMEM;
+        if (json_is_string(v = json_object_get(data, "refreshToken")) &&
+            !(ret->refresh_token = strdup(json_string_value(v))))
+                return -ENOMEM;
+        if (json_is_integer(v = json_object_get(data, "expiresIn")))
+                ret->expires_in = json_integer_value(v);
+        return 0;
+}
+
+/* Out of memory half way through a copy: nothing handed out. */
+static void set_oom(struct api_signin_result *ret) {
+        long status_code = ret->http_status;
+
+        api_signin_result_clear(ret);
+        ret->http_status = status_code;
+        set_outcome(ret, API_UNAVAILABLE, "out of memory");
+}
+
 /* Only called for HTTP 200: every field the decision rests on must be
  * present and of the documented type, or the answer is not an allow. */
 static void parse_success(const char *body, size_t len, const char *expected_email,
                           struct api_signin_result *ret) {
-        json_t *root, *status, *data, *user, *v, *roles, *role;
+        json_t *root, *status, *data, *user;
         json_error_t error;
-        size_t i;
+        const char *why;
 
         root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &error);
         if (!root || !json_is_object(root)) {
@@ -139,94 +233,22 @@ static void parse_success(const char *body, size_t len, const char *expected_ema
                 goto done;
         }
         user = json_object_get(data, "user");
-        if (!json_is_object(user)) {
-                set_outcome(ret, API_UNAVAILABLE, "API answer has no data.user object");
-                goto done;
-        }
-
-        v = json_object_get(user, "email");
-        if (!clean_string(v, NEOSTRA_USER_MAX)) {
-                set_outcome(ret, API_UNAVAILABLE, "API answer has no valid data.user.email");
-                goto done;
-        }
-        if (strcasecmp(json_string_value(v), expected_email) != 0) {
-                set_outcome(ret, API_UNAVAILABLE, "API answer is for another account");
-                goto done;
-        }
-
-        v = json_object_get(data, "token");
-        if (!clean_string(v, NEOSTRA_TOKEN_MAX)) {
-                set_outcome(ret, API_UNAVAILABLE, "API answer has no valid data.token");
-                goto done;
-        }
-
-        roles = json_object_get(user, "roles");
-        if (!json_is_array(roles) || json_array_size(roles) > NEOSTRA_ROLES_MAX) {
-                set_outcome(ret, API_UNAVAILABLE, "API answer has no valid data.user.roles");
-                goto done;
-        }
-        json_array_foreach(roles, i, role)
-                if (!clean_string(role, NEOSTRA_ROLE_MAX)) {
-                        set_outcome(ret, API_UNAVAILABLE, "API answer has an invalid role");
-                        goto done;
-                }
-
-        /* Optional fields: absent is fine, present must be well-typed. */
-        v = json_object_get(data, "refreshToken");
-        if (v && !json_is_null(v) && !clean_string(v, NEOSTRA_TOKEN_MAX)) {
-                set_outcome(ret, API_UNAVAILABLE, "API answer has an invalid data.refreshToken");
-                goto done;
-        }
-        v = json_object_get(data, "expiresIn");
-        if (v && !json_is_null(v) && (!json_is_integer(v) || json_integer_value(v) < 0)) {
-                set_outcome(ret, API_UNAVAILABLE, "API answer has an invalid data.expiresIn");
-                goto done;
-        }
-        v = json_object_get(user, "id");
-        if (v && !json_is_null(v) && !clean_string(v, NEOSTRA_FIELD_MAX)) {
-                set_outcome(ret, API_UNAVAILABLE, "API answer has an invalid data.user.id");
-                goto done;
-        }
-        v = json_object_get(user, "name");
-        if (v && !json_is_null(v) && !json_is_string(v)) {
-                set_outcome(ret, API_UNAVAILABLE, "API answer has an invalid data.user.name");
+        why = check_user(user, expected_email);
+        if (!why && !clean_string(json_object_get(data, "token"), NEOSTRA_TOKEN_MAX))
+                why = "API answer has no valid data.token";
+        if (!why)
+                why = check_token_extras(data);
+        if (why) {
+                set_outcome(ret, API_UNAVAILABLE, why);
                 goto done;
         }
 
         /* Everything checked: copy out. */
-        ret->roles = calloc(json_array_size(roles) + 1, sizeof(char *));
-        ret->email = strdup(expected_email);
-        ret->token = strdup(json_string_value(json_object_get(data, "token")));
-        if (!ret->roles || !ret->email || !ret->token)
-                goto oom;
-        json_array_foreach(roles, i, role) {
-                ret->roles[i] = strdup(json_string_value(role));
-                if (!ret->roles[i])
-                        goto oom;
-                ret->n_roles = i + 1;
+        if (copy_user(user, expected_email, ret) < 0 || copy_token(data, ret) < 0) {
+                set_oom(ret);
+                goto done;
         }
-        if (json_is_string(v = json_object_get(data, "refreshToken")) &&
-            !(ret->refresh_token = strdup(json_string_value(v))))
-                goto oom;
-        if (json_is_integer(v = json_object_get(data, "expiresIn")))
-                ret->expires_in = json_integer_value(v);
-        if (json_is_string(v = json_object_get(user, "id")) &&
-            !(ret->user_id = strdup(json_string_value(v))))
-                goto oom;
-        if (json_is_string(v = json_object_get(user, "name")) &&
-            !(ret->name = strndup(json_string_value(v), NEOSTRA_FIELD_MAX)))
-                goto oom;
-
         set_outcome(ret, API_ALLOW, "API accepted the password");
-        goto done;
-
-oom:
-        {
-                long status_code = ret->http_status;
-                api_signin_result_clear(ret);
-                ret->http_status = status_code;
-        }
-        set_outcome(ret, API_UNAVAILABLE, "out of memory");
 done:
         /* The parsed tree holds the token; scrub it before jansson frees. */
         json_decref_wipe(root);
@@ -255,16 +277,19 @@ void api_parse_signin_response(long http_status, const char *body, size_t len,
                 set_outcome(ret, API_UNAVAILABLE, "unexpected HTTP status from API");
 }
 
-void api_parse_refresh_response(long http_status, const char *body, size_t len,
+void api_parse_refresh_response(long http_status, const char *body, size_t len, const char *expected_email,
                                 struct api_signin_result *ret) {
-        json_t *root = NULL, *data, *v;
+        json_t *root = NULL, *data, *user, *v;
         json_error_t error;
+        const char *why;
 
         *ret = (struct api_signin_result) { .expires_in = -1, .http_status = http_status };
         if (http_status == 401 || http_status == 403) {
                 set_outcome(ret, API_DENY, "API refused the refresh token");
                 return;
         }
+        /* Anything else, a 404 included (a refresh_path the API does not
+         * have), ends nobody's access. */
         if (http_status != 200 || !body || len == 0 || len > NEOSTRA_API_BODY_MAX) {
                 set_outcome(ret, API_UNAVAILABLE, "API did not refresh the token");
                 return;
@@ -277,28 +302,25 @@ void api_parse_refresh_response(long http_status, const char *body, size_t len,
                 set_outcome(ret, API_UNAVAILABLE, "API refresh answer is not valid");
                 goto done;
         }
-        v = json_object_get(data, "refreshToken");
-        if (v && !json_is_null(v) && !clean_string(v, NEOSTRA_TOKEN_MAX)) {
-                set_outcome(ret, API_UNAVAILABLE, "API refresh answer has an invalid refreshToken");
+        why = check_token_extras(data);
+        /* The refresh endpoint is not documented: an answer of the sign-in
+         * answer's shape carries the user, and then it must pass the same
+         * checks (an ill-typed user is no answer at all).  Without an
+         * email to expect, the user is not read. */
+        user = json_object_get(data, "user");
+        if (!why && user && !json_is_null(user) && expected_email)
+                why = check_user(user, expected_email);
+        if (why) {
+                set_outcome(ret, API_UNAVAILABLE, why);
                 goto done;
         }
-        v = json_object_get(data, "expiresIn");
-        if (v && !json_is_null(v) && (!json_is_integer(v) || json_integer_value(v) < 0)) {
-                set_outcome(ret, API_UNAVAILABLE, "API refresh answer has an invalid expiresIn");
+        if (copy_token(data, ret) < 0 ||
+            (user && !json_is_null(user) && expected_email && copy_user(user, expected_email, ret) < 0)) {
+                set_oom(ret);
                 goto done;
         }
-        ret->token = strdup(json_string_value(json_object_get(data, "token")));
-        if (json_is_string(v = json_object_get(data, "refreshToken")))
-                ret->refresh_token = strdup(json_string_value(v));
-        if (json_is_integer(v = json_object_get(data, "expiresIn")))
-                ret->expires_in = json_integer_value(v);
-        if (!ret->token || (json_is_string(json_object_get(data, "refreshToken")) && !ret->refresh_token)) {
-                api_signin_result_clear(ret);
-                ret->http_status = http_status;
-                set_outcome(ret, API_UNAVAILABLE, "out of memory");
-                goto done;
-        }
-        set_outcome(ret, API_ALLOW, "API refreshed the token");
+        set_outcome(ret, API_ALLOW, ret->has_user ? "API refreshed the token and confirmed the user"
+                                                  : "API refreshed the token");
 done:
         json_decref_wipe(root);
 }
@@ -431,7 +453,7 @@ static void finish(ApiRequest *req, CURLcode code, long status) {
         struct api_signin_result res;
 
         if (code == CURLE_OK && req->kind == API_REQUEST_REFRESH) {
-                api_parse_refresh_response(status, req->answer.data, req->answer.len, &res);
+                api_parse_refresh_response(status, req->answer.data, req->answer.len, req->email, &res);
         } else if (code == CURLE_OK && req->kind == API_REQUEST_PROBE) {
                 res = (struct api_signin_result) { .expires_in = -1, .http_status = status };
                 if (status > 0 && status < 500 && status != 408 && status != 429)
@@ -765,7 +787,7 @@ int api_probe(Api *api, const struct neostra_config *config, api_signin_callback
         return request_start(api, config, API_REQUEST_PROBE, NULL, NULL, NULL, cb, userdata, ret);
 }
 
-int api_refresh(Api *api, const struct neostra_config *config, const char *refresh_token,
+int api_refresh(Api *api, const struct neostra_config *config, const char *email, const char *refresh_token,
                 api_signin_callback_t cb, void *userdata, ApiRequest **ret) {
         json_t *body;
         int r;
@@ -773,7 +795,7 @@ int api_refresh(Api *api, const struct neostra_config *config, const char *refre
         body = json_pack("{s:s}", "refreshToken", refresh_token);
         if (!body)
                 return -ENOMEM;
-        r = request_start(api, config, API_REQUEST_REFRESH, body, NULL, refresh_token, cb, userdata, ret);
+        r = request_start(api, config, API_REQUEST_REFRESH, body, email, refresh_token, cb, userdata, ret);
         json_decref_wipe(body);
         return r;
 }

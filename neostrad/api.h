@@ -34,6 +34,8 @@ struct api_signin_result {
         char *email;
         char **roles;
         size_t n_roles;
+        bool has_user;                /* data.user was there and valid: email, roles (and user_id,
+                                       * name when sent) are filled; every API_ALLOW of a sign-in */
         uint64_t latency_usec;
         uint64_t retry_after_sec;     /* Retry-After on 429/503, 0 when absent */
 };
@@ -52,10 +54,14 @@ void api_parse_signin_response(long http_status, const char *body, size_t len,
 /*
  * Judge a token refresh answer: HTTP 200 with data.token a string (and a
  * "status", when present, of 200) is API_ALLOW with token, refresh_token
- * (when sent) and expires_in; 401/403 API_DENY; anything else
- * API_UNAVAILABLE.
+ * (when sent) and expires_in; 401/403 API_DENY; anything else (a 404
+ * too) API_UNAVAILABLE.  The refresh endpoint is not documented; an
+ * answer of the sign-in answer's shape also carries data.user, which is
+ * then checked as a sign-in's is against expected_email (any failure
+ * makes the answer API_UNAVAILABLE) and handed out with has_user set.
+ * expected_email NULL: data.user is not read.
  */
-void api_parse_refresh_response(long http_status, const char *body, size_t len,
+void api_parse_refresh_response(long http_status, const char *body, size_t len, const char *expected_email,
                                 struct api_signin_result *ret);
 
 typedef struct Api Api;
@@ -90,8 +96,9 @@ int api_signin(Api *api, const struct neostra_config *config, const char *email,
 int api_probe(Api *api, const struct neostra_config *config, api_signin_callback_t cb,
               void *userdata, ApiRequest **ret);
 
-/* POST {"refreshToken": …} to [api] refresh_path (-EINVAL when unset). */
-int api_refresh(Api *api, const struct neostra_config *config, const char *refresh_token,
+/* POST {"refreshToken": …} to [api] refresh_path (-EINVAL when unset);
+ * email (may be NULL) is whom a data.user in the answer must be about. */
+int api_refresh(Api *api, const struct neostra_config *config, const char *email, const char *refresh_token,
                 api_signin_callback_t cb, void *userdata, ApiRequest **ret);
 
 /* Abort a request; its callback will not run.  Accepts NULL. */
@@ -116,7 +123,7 @@ struct api_stub_answer {
 /*
  * Tests: answer every request from memory instead of over HTTP, so a test
  * can drive the whole login flow without a network.  When a request
- * starts, stub(kind, email (sign-ins), secret (the password, or the
+ * starts, stub(kind, email (sign-ins and refreshes), secret (the password, or the
  * refresh token; NULL for a probe), ret, userdata) fills *ret (zeroed
  * before) and returns 0, or returns a negative errno and the request does
  * not start (the caller gets that errno, as when libcurl refuses).  The

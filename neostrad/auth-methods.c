@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "account.h"
 #include "auth-methods.h"
 #include "decisions.h"
@@ -292,8 +293,9 @@ static int method_check_account(VarlinkConn *c, void *params, void *userdata) {
         AuthMethods *m = userdata;
         uid_t uid = varlink_conn_uid(c);
         struct user_record *u;
+        enum login_result result;
         char reason[512];
-        bool allowed;
+        bool allowed, valid;
         int r;
 
         if (peer_may_ask(c, m, "CheckAccount", p->user) <= 0 || need_names(c, m, "CheckAccount", p->user, false) <= 0)
@@ -318,14 +320,21 @@ static int method_check_account(VarlinkConn *c, void *params, void *userdata) {
                                    "no Neostra sign-in seen for this user on this host; "
                                    "log in with the password once");
         }
+        /* Nothing a password backs here: the answer rests on the last
+         * online proof (access.h), and without one it is a refusal with
+         * no groups (setcred adds none). */
+        valid = access_valid(config_of(m), u, access_now());
         allowed = account_verdict(config_of(m), u, reason, sizeof(reason));
+        result = allowed ? RESULT_SUCCESS : valid ? RESULT_DENIED_ROLE : RESULT_DENIED_ACCESS;
         if (!allowed)
-                decisions_count(m->d.decisions, RESULT_DENIED_ROLE);
-        decisions_log(m->d.decisions, uid, "CheckAccount", p->user, p->service, NULL, NULL,
-                             allowed ? RESULT_SUCCESS : RESULT_DENIED_ROLE, reason, 0, -1);
+                decisions_count(m->d.decisions, result);
+        decisions_log(m->d.decisions, uid, "CheckAccount", p->user, p->service, NULL, NULL, result, reason, 0, -1);
         (void) varlink_conn_reply(c, json_pack("{s:b, s:s, s:o, s:o}", "allowed", allowed, "reason", reason,
                                                "roles", account_roles_json(user_roles(u), user_n_roles(u)),
-                                               "groups", account_groups_json(config_of(m), m->d.userdb, m->d.localnames, user_roles(u), user_n_roles(u))));
+                                               "groups", valid ? account_groups_json(config_of(m), m->d.userdb,
+                                                                                     m->d.localnames, user_roles(u),
+                                                                                     user_n_roles(u))
+                                                               : json_array()));
         return 0;
 }
 
@@ -347,6 +356,7 @@ struct user_params {
 static int method_get_user(VarlinkConn *c, void *params, void *userdata) {
         struct user_params *p = params;
         AuthMethods *m = userdata;
+        enum access_state state;
         struct user_record *u;
 
         if (peer_may_ask(c, m, "GetUser", p->user) <= 0)
@@ -355,19 +365,27 @@ static int method_get_user(VarlinkConn *c, void *params, void *userdata) {
         u = user_table_get(m->d.users, p->user);
         if (!u)
                 return reply_error(c, NEOSTRA_ERROR_USER_UNKNOWN, "no sign-in seen for this user");
-        /* Never the token or the verifier: only whether they are held. */
+        state = access_state(config_of(m), u, access_now());
+        /* Never the token or the verifier: only whether they are held.
+         * The groups are those the user gets now: none without a valid
+         * online proof. */
         (void) varlink_conn_reply(c, json_pack(
-                "{s:s, s:s, s:I, s:o, s:o, s:I, s:b, s:I, s:b, s:I, s:i, s:b}",
+                "{s:s, s:s, s:I, s:o, s:o, s:I, s:b, s:I, s:b, s:I, s:i, s:b, s:I, s:I, s:s}",
                 "user", u->name, "email", u->email, "uid", (json_int_t) u->uid,
                 "roles", account_roles_json(user_roles(u), user_n_roles(u)),
-                "groups", account_groups_json(config_of(m), m->d.userdb, m->d.localnames, user_roles(u), user_n_roles(u)),
+                "groups", state == ACCESS_VALID ? account_groups_json(config_of(m), m->d.userdb, m->d.localnames,
+                                                                      user_roles(u), user_n_roles(u))
+                                                : json_array(),
                 "lastOnlineSuccess", (json_int_t) u->last_online_success,
                 "hasToken", u->has_token,
                 "tokenExpires", (json_int_t) u->token_expires,
                 "hasVerifier", u->has_verifier,
                 "verifierTime", (json_int_t) u->verifier_time,
                 "offlineFailures", (int) u->offline_failures,
-                "invalidated", u->invalidated));
+                "invalidated", u->invalidated,
+                "lastOnlineProof", (json_int_t) u->last_online_proof,
+                "accessUntil", (json_int_t) access_until(config_of(m), u),
+                "access", access_state_name(state)));
         return 0;
 }
 
@@ -387,7 +405,9 @@ static void invalidate_one(struct user_record *u, void *userdata) {
         writeback_save(ctx->m->d.writeback, u, NULL);
 }
 
-/* Force the next login online; the offline data stays. */
+/* Force the next login online, and void the last online proof: the
+ * account step asks for a password again (access.h).  The offline data
+ * stays. */
 static int method_invalidate(VarlinkConn *c, void *params, void *userdata) {
         struct user_params *p = params;
         AuthMethods *m = userdata;
@@ -446,50 +466,33 @@ static int reply_token(VarlinkConn *c, AuthMethods *m, const char *user) {
 }
 
 /* A GetToken waiting for its token refresh. */
-struct refresh {
+struct token_wait {
         AuthMethods *m;
         VarlinkConn *conn;      /* held */
-        ApiRequest *request;
+        RevalidateWait *wait;
         char *user;
 };
 
-static void refresh_free(struct refresh *f) {
-        api_request_cancel(f->request);
-        varlink_conn_unref(f->conn);
-        free(f->user);
-        free(f);
+static void token_wait_free(struct token_wait *t) {
+        revalidate_wait_cancel(t->wait);
+        varlink_conn_unref(t->conn);
+        free(t->user);
+        free(t);
 }
 
 /* The client left first. */
-static void on_refresh_cancel(void *userdata) {
-        refresh_free(userdata);
+static void on_token_wait_gone(void *userdata) {
+        token_wait_free(userdata);
 }
 
-static void on_refresh_done(struct api_signin_result *res, void *userdata) {
-        struct refresh *f = userdata;
-        AuthMethods *m = f->m;
-        struct user_record *u = user_table_get(m->d.users, f->user);
+/* The refresh is over and its answer applied (revalidate.c): a new
+ * token, or none left when the API refused it. */
+static void on_token_refreshed(void *userdata) {
+        struct token_wait *t = userdata;
 
-        f->request = NULL;
-        online_note(m->d.online, res, f->user);
-        if (u && res->outcome == API_ALLOW) {
-                struct user_secrets s = { .mask = SECRET_TOKEN, .token = res->token };
-
-                res->token = NULL;
-                if (res->refresh_token) {
-                        s.mask |= SECRET_REFRESH_TOKEN;
-                        s.refresh_token = res->refresh_token;
-                        res->refresh_token = NULL;
-                }
-                u->token_expires = res->expires_in >= 0 ? now_wall() + res->expires_in : 0;
-                writeback_save(m->d.writeback, u, &s);
-        } else if (u && res->outcome == API_DENY)
-                /* The API will not refresh with it again. */
-                writeback_save(m->d.writeback, u, &(struct user_secrets) { .mask = SECRET_REFRESH_TOKEN });
-        log_msg(res->outcome == API_ALLOW ? LOG_INFO : LOG_WARNING, "token refresh for %s: %s",
-                f->user, res->reason);
-        (void) reply_token(f->conn, m, f->user);
-        refresh_free(f);
+        t->wait = NULL;
+        (void) reply_token(t->conn, t->m, t->user);
+        token_wait_free(t);
 }
 
 /* The caller's own token (root: anyone's), refreshed first when
@@ -498,7 +501,7 @@ static int method_get_token(VarlinkConn *c, void *params, void *userdata) {
         struct user_params *p = params;
         AuthMethods *m = userdata;
         struct user_record *u;
-        struct refresh *f;
+        struct token_wait *t;
         int r;
 
         if (peer_may_ask(c, m, "GetToken", p->user) <= 0)
@@ -509,23 +512,16 @@ static int method_get_token(VarlinkConn *c, void *params, void *userdata) {
         if (u && config_of(m)->refresh_path && u->has_refresh_token && online_usable(m->d.online) &&
             (!u->has_token ||
              (u->token_expires > 0 && u->token_expires - now_wall() < TOKEN_REFRESH_MARGIN_SEC))) {
-                __attribute__((cleanup(secure_free_stringp))) char *refresh_token = NULL;
-
-                f = calloc(1, sizeof(*f));
-                r = !f ? -ENOMEM : !(f->user = strdup(p->user)) ? -ENOMEM :
-                    writeback_read_secret(m->d.writeback, u, SECRET_REFRESH_TOKEN, &refresh_token);
-                /* api_refresh() copies it into the request body, which is
-                 * wiped when libcurl is done. */
+                t = calloc(1, sizeof(*t));
+                r = !t ? -ENOMEM : !(t->user = strdup(p->user)) ? -ENOMEM :
+                    revalidate_refresh(m->d.revalidator, p->user, on_token_refreshed, t, &t->wait);
                 if (r == 0) {
-                        f->m = m;
-                        r = api_refresh(m->d.api, config_of(m), refresh_token, on_refresh_done, f, &f->request);
-                }
-                if (r == 0) {
-                        f->conn = varlink_conn_hold(c, api_deadline_usec(m), on_refresh_cancel, f);
+                        t->m = m;
+                        t->conn = varlink_conn_hold(c, api_deadline_usec(m), on_token_wait_gone, t);
                         return 0;
                 }
-                if (f)
-                        refresh_free(f);
+                if (t)
+                        token_wait_free(t);
                 log_msg(LOG_ERR, "cannot start a token refresh: %s", strerror(-r));
         }
         return reply_token(c, m, p->user);

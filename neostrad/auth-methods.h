@@ -13,6 +13,7 @@
 #include "nss-park.h"
 #include "online.h"
 #include "ratelimit.h"
+#include "revalidate.h"
 #include "userdb.h"
 #include "users.h"
 #include "varlink-server.h"
@@ -26,7 +27,6 @@ struct auth_deps {
         struct user_table *users;
         Cache *const *cache;                    /* NULL inside: running without one */
         WriteBack *writeback;
-        Api *api;                               /* token refreshes */
         Online *online;
         Logins *logins;
         UserDb *userdb;
@@ -34,6 +34,7 @@ struct auth_deps {
         NamesPark *park;
         RateLimit *ratelimit;
         Decisions *decisions;
+        Revalidator *revalidator;               /* token refreshes */
         /* GetStatus's reply parameters: the daemon's figures. */
         json_t *(*status)(void *userdata);
         void *status_userdata;

@@ -6,6 +6,7 @@
  * read; a set that is not is renamed aside, and the database file is
  * created 0600 by us.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -192,6 +193,75 @@ int cache_set_aside(const char *directory, int dirfd) {
                 log_msg(LOG_WARNING, "cache: moved %s/%s aside to %s", directory, name, aside);
         }
         return 0;
+}
+
+/* The time a name cache_set_aside() gave says the file was set aside
+ * ("<member>.broken-<time>" or "<member>.broken-<time>.<n>"), or -1 for
+ * any other name. */
+static int64_t set_aside_time(const char *name) {
+        for (int i = 0; i < _FILE_MAX; i++) {
+                char prefix[96];
+                const char *p;
+                char *end;
+                long long t;
+
+                snprintf(prefix, sizeof(prefix), "%s%s.broken-", CACHE_FILE_NAME, cache_file_suffix[i]);
+                if (strncmp(name, prefix, strlen(prefix)) != 0)
+                        continue;
+                p = name + strlen(prefix);
+                if (*p < '0' || *p > '9')
+                        return -1;
+                errno = 0;
+                t = strtoll(p, &end, 10);
+                if (errno != 0 || t < 0)
+                        return -1;
+                if (*end == '.') {
+                        p = end + 1;
+                        if (*p < '0' || *p > '9' || strspn(p, "0123456789") != strlen(p))
+                                return -1;
+                } else if (*end != 0)
+                        return -1;
+                return (int64_t) t;
+        }
+        return -1;
+}
+
+int cache_remove_set_aside(Cache *c, int64_t max_age_sec, int64_t now) {
+        int fd, removed = 0;
+        struct dirent *e;
+        DIR *d;
+
+        if (!c || max_age_sec < 0)
+                return -EINVAL;
+        fd = open(c->directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                int r = -errno;
+
+                close(fd);
+                return r;
+        }
+        while ((e = readdir(d))) {
+                int64_t t = set_aside_time(e->d_name);
+
+                /* A time in the future (a clock set back) waits for it. */
+                if (t < 0 || now - t < max_age_sec)
+                        continue;
+                /* Never the database the cache uses: the pattern keeps it
+                 * out, and unlinkat() does not follow a symlink. */
+                if (unlinkat(fd, e->d_name, 0) < 0) {
+                        log_msg(LOG_WARNING, "cache: cannot remove %s/%s: %s", c->directory, e->d_name,
+                                strerror(errno));
+                        continue;
+                }
+                log_msg(LOG_NOTICE, "cache: removed %s/%s, set aside longer ago than offline_max_age",
+                        c->directory, e->d_name);
+                removed++;
+        }
+        closedir(d);
+        return removed;
 }
 
 int cache_check_files(const char *directory, int dirfd) {

@@ -35,6 +35,8 @@ enum {
         STMT_LOAD,
         STMT_PUT_GROUP,
         STMT_LOAD_GROUPS,
+        STMT_PUT_UID,
+        STMT_LOAD_UIDS,
         STMT_GET_TOKEN,
         STMT_GET_REFRESH_TOKEN,
         STMT_GET_VERIFIER,
@@ -46,7 +48,7 @@ enum {
  * rowid, which STMT_LOAD returns first so a bad row can be named). */
 #define USER_COLUMNS \
         "name, email, roles, token, refresh_token, token_expires, last_online_success, " \
-        "verifier, verifier_time, offline_failures, invalidated, uid"
+        "verifier, verifier_time, offline_failures, invalidated, uid, last_online_proof, access_end"
 
 enum {
         COL_NAME = 1,
@@ -61,6 +63,8 @@ enum {
         COL_OFFLINE_FAILURES,
         COL_INVALIDATED,
         COL_UID,
+        COL_LAST_ONLINE_PROOF,
+        COL_ACCESS_END,
         COL_SECRET_MASK,        /* STMT_PUT only: which secret columns it writes */
 };
 

@@ -73,6 +73,10 @@ static const char *invalid_record_field(const struct user_record *u) {
                 return "last_online_success";
         if (u->verifier_time < 0)
                 return "verifier_time";
+        if (u->last_online_proof < 0)
+                return "last_online_proof";
+        if (u->access_end >= _ACCESS_END_MAX)
+                return "access_end";
         return NULL;
 }
 
@@ -238,6 +242,9 @@ static int row_to_record(sqlite3_stmt *s, struct user_record **ret, const char *
         /* uid 0 means "none yet"; anything else must be an ordinary id. */
         FIELD("uid", column_int(s, COL_UID, 0, (int64_t) UINT32_MAX - 1, &v));
         u->uid = (uid_t) v;
+        FIELD("last_online_proof", column_int(s, COL_LAST_ONLINE_PROOF, 0, INT64_MAX, &u->last_online_proof));
+        FIELD("access_end", column_int(s, COL_ACCESS_END, 0, _ACCESS_END_MAX - 1, &v));
+        u->access_end = (uint8_t) v;
 #undef FIELD
 
         *ret = u;
@@ -354,6 +361,8 @@ static int put_row(Cache *c, const struct user_record *u, const struct user_secr
             (rc = sqlite3_bind_int64(s, COL_OFFLINE_FAILURES, u->offline_failures)) != SQLITE_OK ||
             (rc = sqlite3_bind_int(s, COL_INVALIDATED, u->invalidated)) != SQLITE_OK ||
             (rc = sqlite3_bind_int64(s, COL_UID, (int64_t) u->uid)) != SQLITE_OK ||
+            (rc = sqlite3_bind_int64(s, COL_LAST_ONLINE_PROOF, u->last_online_proof)) != SQLITE_OK ||
+            (rc = sqlite3_bind_int(s, COL_ACCESS_END, (int) u->access_end)) != SQLITE_OK ||
             (rc = sqlite3_bind_int(s, COL_SECRET_MASK, (int) secrets->mask)) == SQLITE_OK)
                 rc = step_done(c, STMT_PUT);
         sqlite3_reset(s);

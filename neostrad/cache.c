@@ -227,7 +227,10 @@ static int create_or_migrate(Cache *c, int version) {
                         log_msg(LOG_NOTICE, "cache: migrating %s from schema version %d to %d",
                                 c->path[FILE_DB], version, version + 1);
                 r = cache_migrations[version](c->db);
-                if (r < 0)
+                if (r == -EBADMSG)
+                        r = untrusted(c, "does not match schema version %d (%.120s)", version,
+                                      sqlite3_errmsg(c->db));
+                else if (r < 0)
                         log_msg(LOG_ERR, "cache: migration from schema version %d failed: %s",
                                 version, strerror(-r));
         }
@@ -442,6 +445,20 @@ int cache_open(const char *directory, Cache **ret) {
 fail:
         cache_close(c);
         return r;
+}
+
+int cache_checkpoint(Cache *c) {
+        int busy = 0, rc;
+
+        if (!c)
+                return -EINVAL;
+        rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        if (rc == SQLITE_OK)
+                return 0;
+        busy = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
+        log_msg(busy ? LOG_DEBUG : LOG_WARNING, "cache: checkpoint of %s: %s", c->path[FILE_DB],
+                sqlite3_errmsg(c->db));
+        return sqlite_errno(rc);
 }
 
 int64_t cache_size(Cache *c) {

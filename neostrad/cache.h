@@ -2,9 +2,11 @@
 /*
  * The persistent cache: one SQLite database (WAL) in [cache] directory,
  * one row per user with everything struct user_record holds (roles,
- * expiry, last online success, offline failure counter, uid) and the
- * user's secrets (token, refresh token, yescrypt verifier), and the gids of
- * the groups neostrad publishes (schema version 2).  The in-memory user
+ * expiry, last online success and proof, offline failure counter, uid, why
+ * its access ended) and the user's secrets (token, refresh token, yescrypt
+ * verifier), the uid of every email that was ever given one (a table of
+ * its own, which deleting users leaves alone), and the gids of the groups
+ * neostrad publishes (schema version 3).  The in-memory user
  * table is what the daemon reads on every call; the secrets are only here
  * (users.h), read one at a time when they are used; the whole file is what
  * survives a restart.
@@ -24,7 +26,7 @@
 #include "users.h"
 
 #define CACHE_FILE_NAME       "neostrad.db"
-#define CACHE_SCHEMA_VERSION  2
+#define CACHE_SCHEMA_VERSION  3
 
 typedef struct Cache Cache;
 
@@ -83,14 +85,39 @@ int cache_get_secret(Cache *c, const char *name, unsigned which, char **ret);
  */
 void cache_scrub(Cache *c);
 
-/* Delete one user's row, or every row with name NULL. */
+/* Delete one user's row, or every row with name NULL.  The uids stay
+ * assigned (cache_load_uids()). */
 int cache_delete(Cache *c, const char *name);
+
+/*
+ * Move what the WAL holds into the database and truncate the WAL to
+ * nothing (wal_checkpoint(TRUNCATE)): after a write that dropped a secret,
+ * so the old page images that still hold it leave the disk (the database's
+ * own pages are overwritten by secure_delete).  Returns 0 or a negative
+ * errno (-EBUSY: a reader held it back; the next one tries again).
+ */
+int cache_checkpoint(Cache *c);
+
+/*
+ * Remove the files cache_open() set aside ("<file>.broken-<unix time>")
+ * that were set aside max_age_sec or longer before now: they may hold
+ * tokens and verifiers, which must not stay on the disk for good.
+ * Returns how many were removed, or a negative errno.
+ */
+int cache_remove_set_aside(Cache *c, int64_t max_age_sec, int64_t now);
 
 /* Hand every stored group assignment (name, gid) to cb. */
 int cache_load_groups(Cache *c, int (*cb)(const char *name, gid_t gid, void *userdata), void *userdata);
 
 /* Store a published group's gid (insert or replace). */
 int cache_put_group(Cache *c, const char *name, gid_t gid);
+
+/* Hand every stored uid assignment (email, lowercased; uid) to cb. */
+int cache_load_uids(Cache *c, int (*cb)(const char *email, uid_t uid, void *userdata), void *userdata);
+
+/* Store the uid given to email, for good: -EEXIST when the email or the
+ * uid has one already (the stored one stays). */
+int cache_put_uid(Cache *c, const char *email, uid_t uid);
 
 /* Bytes on disk (database plus WAL), for neostractl status. */
 int64_t cache_size(Cache *c);

@@ -16,6 +16,7 @@ static const char *const result_names[_RESULT_MAX] = {
         [RESULT_NOT_OURS] = "notOurs",
         [RESULT_RATE_LIMITED] = "rateLimited",
         [RESULT_DENIED_ROLE] = "deniedRole",
+        [RESULT_DENIED_ACCESS] = "deniedAccess",
 };
 
 struct Decisions {

@@ -18,6 +18,7 @@ enum login_result {
         RESULT_NOT_OURS,
         RESULT_RATE_LIMITED,
         RESULT_DENIED_ROLE,
+        RESULT_DENIED_ACCESS,    /* CheckAccount: no online proof within account_max_age (access.h) */
         _RESULT_MAX,
 };
 

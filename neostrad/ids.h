@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Stable numeric ids for the identities neostrad publishes through userdb
- * (userdb.c).  A user's uid is derived from its email, a published role
+ * (userdb-ids.c).  A user's uid is derived from its email, a published role
  * group's gid from the group's name: FNV-1a (64 bit) of the lowercased key,
  * reduced into [uid_min, uid_max].  An id already in use (by a local
  * account or group, or by another identity of ours) is skipped by linear

@@ -805,6 +805,9 @@ static void on_signin_done(struct api_signin_result *res, void *userdata) {
                 l->api_status = res->http_status;
                 l->api_latency_ms = latency_ms;
                 if (u && res->outcome == API_USER_UNKNOWN) {
+                        /* The account is gone: its access ends and userdb
+                         * stops publishing it (its uid stays its own). */
+                        user_table_end_access(ls->d.users, u, ACCESS_END_DEPROVISIONED);
                         revoke_cached(ls, u);
                         refusal = REFUSAL_REVOKED;
                 } else if (u)

@@ -8,6 +8,8 @@
  *   login.c           one Authenticate         online.c   is the API there
  *   account.c         the account verdict      ratelimit.c  per-uid Authenticate budget
  *   writeback.c       cache writes             nss-park.c   calls waiting on NSS
+ *   revalidate.c      background token refreshes (access.c: the bound they keep)
+ *   uids.c            the uids handed out, for good
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +36,8 @@
 #include "online.h"
 #include "neostra/protocol.h"
 #include "ratelimit.h"
+#include "revalidate.h"
+#include "uids.h"
 #include "userdb.h"
 #include "varlink-server.h"
 #include "verifier.h"
@@ -41,6 +45,8 @@
 #include "writeback.h"
 
 #define API_GRACE_USEC (2u * 1000000ull)       /* on top of [api] timeout */
+/* How often set-aside cache files are looked at (cache_remove_set_aside()). */
+#define HOUSEKEEPING_USEC (3600u * 1000000ull)
 #define NEOSTRA_URL    "https://neostra.example/pam_neostra"
 
 
@@ -56,7 +62,9 @@ struct Manager {
         Cache *cache;                   /* NULL: running without persistence */
         WriteBack *writeback;           /* the users' rows on their way to the cache */
         struct user_table *users;
+        UidTable *uids;                 /* every uid handed out */
         Online *online;                 /* is the API there */
+        Revalidator *revalidator;       /* background token refreshes */
         Decisions *decisions;
         UserDb *userdb;
         Logins *logins;
@@ -71,6 +79,7 @@ struct Manager {
         VarlinkServer *userdb_server;
 
         int64_t started;
+        sd_event_source *housekeeping;  /* set-aside cache files past offline_max_age */
         bool stopping;
         unsigned servers_draining;      /* servers still finishing their connections */
         sd_event_source *drain_timer;
@@ -98,7 +107,7 @@ static void update_status(Manager *m) {
                           (unsigned long long) (n[RESULT_SUCCESS] + n[RESULT_OFFLINE_SUCCESS] +
                                                 n[RESULT_CACHED_SUCCESS]),
                           (unsigned long long) (n[RESULT_FAILURE] + n[RESULT_UNKNOWN] +
-                                                n[RESULT_DENIED_ROLE]),
+                                                n[RESULT_DENIED_ROLE] + n[RESULT_DENIED_ACCESS]),
                           (unsigned long long) n[RESULT_UNAVAILABLE]);
 }
 
@@ -115,8 +124,11 @@ json_t *manager_status_json(Manager *m) {
         json_t *logins = json_object();
         struct localnames_stats names;
         struct writeback_stats writes;
+        struct revalidate_stats refreshes;
         struct varlink_server_stats auth, userdb;
+        json_t *status;
 
+        revalidate_stats(m->revalidator, &refreshes);
         localnames_stats(m->localnames, &names);
         logins_stats(m->logins, &ls);
         writeback_stats(m->writeback, &writes);
@@ -125,7 +137,7 @@ json_t *manager_status_json(Manager *m) {
         for (int i = 0; logins && i < _RESULT_MAX; i++)
                 json_object_set_new(logins, decisions_result_name(i), json_integer((json_int_t) decisions_get(m->decisions, i)));
 
-        return json_pack(
+        status = json_pack(
                 "{s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:s, s:b, s:I, "
                 "s:{s:I, s:I}, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
                 "version", NEOSTRA_VERSION,
@@ -163,6 +175,15 @@ json_t *manager_status_json(Manager *m) {
                 "staleCalls", (json_int_t) names_park_stale_calls(m->park),
                 "pending", (json_int_t) names.pending,
                 "kept", (json_int_t) names.kept);
+        if (status)
+                json_object_set_new(status, "revalidation", json_pack(
+                        "{s:I, s:I, s:I, s:I, s:I}",
+                        "inFlight", (json_int_t) refreshes.in_flight,
+                        "refreshes", (json_int_t) refreshes.refreshes,
+                        "proofs", (json_int_t) refreshes.proofs,
+                        "revoked", (json_int_t) refreshes.revoked,
+                        "failed", (json_int_t) refreshes.failed));
+        return status;
 }
 
 /* ---- sockets, signals, lifecycle ------------------------------------------ */
@@ -424,6 +445,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                 m->config = config;
                 localnames_flush(m->localnames);
                 online_configure(m->online, m->config);
+                revalidate_configure(m->revalidator);
                 (void) userdb_refresh_groups(m->userdb);
                 log_msg(LOG_NOTICE, "configuration reloaded from %s", m->config_path);
         }
@@ -461,6 +483,9 @@ int manager_new(const char *config_path, struct neostra_config *config, Manager 
         r = user_table_new(&m->users);
         if (r < 0)
                 goto fail;
+        r = uid_table_new(&m->uids);
+        if (r < 0)
+                goto fail;
         /* The signals sd-event handles must be blocked in every thread, so
          * block them before the workers start (they inherit the mask). */
         {
@@ -496,7 +521,7 @@ int manager_new(const char *config_path, struct neostra_config *config, Manager 
                 goto fail;
         r = userdb_new(&(struct userdb_deps) {
                         .config = &m->config, .users = m->users, .localnames = m->localnames,
-                        .park = m->park, .cache = &m->cache,
+                        .park = m->park, .cache = &m->cache, .uids = m->uids,
                 }, &m->userdb);
         if (r < 0)
                 goto fail;
@@ -508,12 +533,19 @@ int manager_new(const char *config_path, struct neostra_config *config, Manager 
                 }, &m->logins);
         if (r < 0)
                 goto fail;
+        r = revalidate_new(&(struct revalidate_deps) {
+                        .event = m->event, .config = &m->config, .users = m->users,
+                        .writeback = m->writeback, .api = m->api, .online = m->online,
+                }, &m->revalidator);
+        if (r < 0)
+                goto fail;
+        revalidate_configure(m->revalidator);
         r = auth_methods_new(&(struct auth_deps) {
                         .config = &m->config, .users = m->users, .cache = &m->cache,
-                        .writeback = m->writeback, .api = m->api, .online = m->online,
+                        .writeback = m->writeback, .online = m->online,
                         .logins = m->logins, .userdb = m->userdb, .localnames = m->localnames,
                         .park = m->park, .ratelimit = m->ratelimit, .decisions = m->decisions,
-                        .status = status_json, .status_userdata = m,
+                        .revalidator = m->revalidator, .status = status_json, .status_userdata = m,
                 }, &m->auth);
         if (r < 0)
                 goto fail;
@@ -555,6 +587,8 @@ Manager *manager_free(Manager *m) {
         m->auth_server = varlink_server_free(m->auth_server);
         m->userdb_server = varlink_server_free(m->userdb_server);
         logins_cancel_all(m->logins);
+        /* Its refreshes' waiters went with the connections. */
+        revalidate_free(m->revalidator);
         /* Runs the done callbacks of queued jobs: logins, users and cache
          * still here. */
         workers_free(m->workers);
@@ -566,12 +600,14 @@ Manager *manager_free(Manager *m) {
         cache_close(m->cache);
         userdb_free(m->userdb);
         user_table_free(m->users);
+        uid_table_free(m->uids);
         decisions_free(m->decisions);
         verifier_mac_done();
         names_park_free(m->park);
         localnames_free(m->localnames);
         ratelimit_free(m->ratelimit);
         sd_event_source_disable_unref(m->drain_timer);
+        sd_event_source_disable_unref(m->housekeeping);
         if (m->auth_fd >= 0)
                 close(m->auth_fd);
         if (m->auth_path_bound) {
@@ -597,6 +633,20 @@ static int load_user(struct user_record *u, void *userdata) {
         return user_table_insert(m->users, u);
 }
 
+/* Set-aside cache files (cache.h) older than offline_max_age go: at
+ * start and every HOUSEKEEPING_USEC. */
+static int on_housekeeping(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        if (m->cache)
+                (void) cache_remove_set_aside(m->cache, (int64_t) (m->config->offline_max_age_ms / 1000u),
+                                              now_wall());
+        if (s && (sd_event_source_set_time_relative(s, HOUSEKEEPING_USEC) < 0 ||
+                  sd_event_source_set_enabled(s, SD_EVENT_ONESHOT) < 0))
+                log_msg(LOG_WARNING, "cannot schedule the removal of old set-aside cache files");
+        return 0;
+}
+
 int manager_open_cache(Manager *m) {
         int r;
 
@@ -609,14 +659,22 @@ int manager_open_cache(Manager *m) {
                 return 0;
         }
         writeback_set_cache(m->writeback, m->cache);
+        /* The uids first: no user may be given one that is taken. */
+        r = cache_load_uids(m->cache, uid_table_load, m->uids);
+        if (r < 0)
+                log_msg(LOG_ERR, "cannot read the uid assignments from the cache: %s", strerror(-r));
         r = cache_load(m->cache, load_user, m);
         if (r < 0)
                 log_msg(LOG_ERR, "cannot read the cache: %s", strerror(-r));
         r = cache_load_groups(m->cache, userdb_load_group, m->userdb);
         if (r < 0)
                 log_msg(LOG_ERR, "cannot read the group ids from the cache: %s", strerror(-r));
-        log_msg(LOG_INFO, "cache %s/%s: %zu user(s)", m->config->cache_directory, CACHE_FILE_NAME,
-                user_table_size(m->users));
+        log_msg(LOG_INFO, "cache %s/%s: %zu user(s), %zu uid(s) assigned", m->config->cache_directory,
+                CACHE_FILE_NAME, user_table_size(m->users), uid_table_size(m->uids));
+        (void) on_housekeeping(NULL, 0, m);
+        if (sd_event_add_time_relative(m->event, &m->housekeeping, CLOCK_MONOTONIC, HOUSEKEEPING_USEC,
+                                       60u * 1000000u, on_housekeeping, m) < 0)
+                log_msg(LOG_WARNING, "cannot schedule the removal of old set-aside cache files");
         return 0;
 }
 

@@ -65,7 +65,8 @@ static void usage(FILE *f) {
                 "                      read from the terminal, or one line of stdin\n"
                 "  user USER           what the daemon remembers about USER\n"
                 "  invalidate [USER]   make the next login of USER (or everybody) go to\n"
-                "                      the API; offline credentials are kept (root)\n"
+                "                      the API and the account step ask for a password;\n"
+                "                      offline credentials are kept (root)\n"
                 "  clear [USER]        drop everything cached for USER, or for\n"
                 "                      everybody, offline credentials included (root)\n"
                 "  token [USER]        the API token the daemon holds for you (root:\n"
@@ -165,7 +166,7 @@ static void print_object(FILE *f, json_t *obj, int indent);
 static bool print_time(FILE *f, const char *key, json_t *v) {
         static const char *const keys[] = {
                 "since", "started", "nextProbe", "lastOnlineSuccess", "tokenExpires", "verifierTime",
-                "expires", "offlineUntil",
+                "expires", "offlineUntil", "lastOnlineProof", "accessUntil",
         };
         char buf[64];
         struct tm tm;

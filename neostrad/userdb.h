@@ -22,6 +22,7 @@
 #include "cache.h"
 #include "localnames.h"
 #include "nss-park.h"
+#include "uids.h"
 #include "users.h"
 #include "varlink-server.h"
 
@@ -76,6 +77,7 @@ struct userdb_deps {
         LocalNames *localnames;
         NamesPark *park;
         Cache *const *cache;                    /* opened after the UserDb is made */
+        UidTable *uids;                         /* the uids handed out (the cache's, loaded) */
 };
 
 int userdb_new(const struct userdb_deps *deps, UserDb **ret);

@@ -240,6 +240,8 @@ void user_record_free(struct user_record *u) {
 }
 
 void user_record_drop_verifier(struct user_record *u) {
+        if (u->has_verifier)
+                u->secret_dropped = true;
         u->has_verifier = false;
         u->verifier_time = 0;
         user_record_verifier_changed(u);
@@ -423,6 +425,10 @@ int user_table_record_success(struct user_table *t, const char *name,
 
         u->token_expires = res->expires_in >= 0 ? now + res->expires_in : 0;
         u->last_online_success = now;
+        /* The API accepted the password: the best proof there is, and it
+         * brings back an account whose access had ended. */
+        u->last_online_proof = now;
+        u->access_end = ACCESS_END_NONE;
         u->live->successes = ++success_seq;
         u->offline_failures = 0;
         u->invalidated = false;
@@ -436,9 +442,29 @@ void user_table_record_refusal(struct user_table *t, const char *name) {
 
         if (!u)
                 return;
+        if (u->has_token || u->has_refresh_token)
+                u->secret_dropped = true;
         u->has_token = u->has_refresh_token = false;
         u->token_expires = 0;
         /* The password changed upstream (or was never right): the old one
          * must stop working offline at once. */
         user_record_drop_verifier(u);
+}
+
+void user_table_end_access(struct user_table *t, struct user_record *u, enum user_access_end how) {
+        user_table_record_refusal(t, u->name);
+        u->access_end = (uint8_t) how;
+}
+
+int user_record_refresh_proof(struct user_record *u, const struct api_signin_result *res, int64_t now) {
+        struct role_set *roles = NULL;
+        int r;
+
+        r = role_set_intern(res->roles, res->n_roles, &roles);
+        if (r < 0)
+                return r;
+        role_set_unref(u->roles);
+        u->roles = roles;
+        u->last_online_proof = now;
+        return 0;
 }

@@ -86,6 +86,7 @@ struct user_live {
         struct make_job *pending_make;  /* login.c: the verifier job queued for this user */
         unsigned offline_checks;        /* login.c: offline checks on a worker; each may yet be
                                          * a failure, so they count towards max_failures */
+        int64_t refresh_tried;          /* revalidate.c: unix seconds of its last token refresh, 0 none */
         /* Secrets the cache could not take (no cache at all, a full disk):
          * they stand for the stored ones until a write of the row succeeds. */
         struct user_secrets unsaved;
@@ -96,23 +97,38 @@ struct user_live {
         bool success_mac_set;
 };
 
+/* Why a user's access ended before account_max_age ran out (access.h);
+ * only an online sign-in brings it back. */
+enum user_access_end {
+        ACCESS_END_NONE = 0,
+        ACCESS_END_REVOKED = 1,         /* the API refused a refresh of its token (401/403) */
+        ACCESS_END_DEPROVISIONED = 2,   /* the API does not know the account any more (404) */
+        _ACCESS_END_MAX,
+};
+
 struct user_record {
         char *name;                     /* login name */
         char *email;
         struct role_set *roles;         /* interned; NULL: none */
         int64_t token_expires;          /* unix seconds, 0 unknown */
-        int64_t last_online_success;    /* unix seconds, 0 never */
+        int64_t last_online_success;    /* unix seconds, 0 never: the API accepted a password */
+        int64_t last_online_proof;      /* unix seconds, 0 never: that, or a refresh that
+                                         * brought the user's roles (access.h) */
         int64_t verifier_time;          /* unix seconds the verifier was made */
         struct user_live *live;         /* NULL until its first login in this process */
         struct user_record *next;
         struct user_record *next_uid;   /* users.c: chain of the uid index */
         uid_t uid;                      /* ids.c: 0 = not assigned yet; once set, never changed */
         unsigned offline_failures;      /* wrong passwords checked offline since the last online success */
+        uint8_t access_end;             /* enum user_access_end */
         bool has_token : 1;             /* the cache holds an API token for it */
         bool has_refresh_token : 1;
         bool has_verifier : 1;
-        bool invalidated : 1;           /* neostractl invalidate: next login must go online */
+        bool invalidated : 1;           /* neostractl invalidate: next login must go online, and
+                                         * nothing rests on the last online proof (access.h) */
         bool local_conflict : 1;        /* the name (or its private group) is a local one: not published */
+        bool secret_dropped : 1;        /* a secret it had was dropped here and its row not written
+                                         * since (writeback.c checkpoints the WAL after writing it) */
 };
 
 static inline char *const *user_roles(const struct user_record *u) {
@@ -177,6 +193,19 @@ int user_table_record_success(struct user_table *t, const char *name,
 /* A definite refusal: the token and the verifier are dropped, roles stay
  * for reporting; the caller writes the row with SECRET_ALL dropped. */
 void user_table_record_refusal(struct user_table *t, const char *name);
+
+/* End u's access (how: ACCESS_END_REVOKED or _DEPROVISIONED) until its
+ * next online success: user_table_record_refusal() and the reason kept.
+ * The caller writes the row with SECRET_ALL dropped. */
+void user_table_end_access(struct user_table *t, struct user_record *u, enum user_access_end how);
+
+/*
+ * A refresh whose answer carried the user (api.h, has_user): an online
+ * proof at now, and the roles of the answer replace u's.  The token's
+ * expiry is the caller's (it writes the new tokens).  0 or -ENOMEM (u as
+ * it was).
+ */
+int user_record_refresh_proof(struct user_record *u, const struct api_signin_result *res, int64_t now);
 
 /* Forget one user, or everyone with name NULL. */
 void user_table_forget(struct user_table *t, const char *name);

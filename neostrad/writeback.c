@@ -19,6 +19,7 @@ struct WriteBack {
         sd_event_source *timer;         /* or this soon at the latest */
         char **queue;                   /* names of the users to write */
         size_t n_queue;
+        bool checkpoint_due;            /* a secret held on disk was dropped: checkpoint once written */
         struct writeback_stats stats;
 };
 
@@ -116,6 +117,15 @@ static void keep_unsaved(struct user_record *u, struct user_secrets *all) {
         log_msg(LOG_ERR, "out of memory: the new secrets of %s are lost", u->name);
 }
 
+/* After a write that succeeded: a dropped secret still sits in the page
+ * images of the WAL (secure_delete clears only the database's own pages),
+ * so the WAL is checkpointed into the database and truncated at once.  A
+ * checkpoint held back (busy) is tried again after the next write. */
+static void written(WriteBack *w) {
+        if (w->checkpoint_due && cache_checkpoint(w->cache) == 0)
+                w->checkpoint_due = false;
+}
+
 static void log_write_failed(const char *name, int r) {
         log_msg(LOG_ERR, "cannot write %s to the cache (the previous entry stays): %s", name, strerror(-r));
 }
@@ -144,6 +154,7 @@ static void save_now(WriteBack *w, struct user_record *u, struct user_secrets *a
         if (all->mask)
                 schedule_scrub(w);
         user_secrets_clear(all);
+        written(w);
 }
 
 static void save_queue_clear(WriteBack *w) {
@@ -217,6 +228,8 @@ void writeback_flush(WriteBack *w) {
         }
         if (any_secret)
                 schedule_scrub(w);
+        if (r == 0)
+                written(w);
 done:
         save_queue_clear(w);
         free(users);
@@ -287,6 +300,15 @@ void writeback_save(WriteBack *w, struct user_record *u, struct user_secrets *s)
                            ((s->mask & SECRET_REFRESH_TOKEN) && !s->refresh_token) ||
                            ((s->mask & SECRET_VERIFIER) && !s->verifier));
 
+        /* Only a secret the user had can be on the disk (or on its way);
+         * the record says so when users.c dropped it before this call. */
+        if (u->secret_dropped ||
+            (s && (((s->mask & SECRET_TOKEN) && !s->token && u->has_token) ||
+                   ((s->mask & SECRET_REFRESH_TOKEN) && !s->refresh_token && u->has_refresh_token) ||
+                   ((s->mask & SECRET_VERIFIER) && !s->verifier && u->has_verifier)))) {
+                w->checkpoint_due = true;
+                u->secret_dropped = false;
+        }
         if (s) {
                 if (s->mask & SECRET_TOKEN)
                         u->has_token = s->token != NULL;

@@ -11,7 +11,9 @@
  * at once.  Without a cache the secrets stay in memory for good.
  *
  * A write that stores secrets is followed, SCRUB_DELAY_USEC later, by
- * cache_scrub(): SQLite's memory then holds no copy of them.
+ * cache_scrub(): SQLite's memory then holds no copy of them.  A write that
+ * drops a secret the user had is followed at once by cache_checkpoint():
+ * the WAL's old page images holding it leave the disk.
  */
 #pragma once
 

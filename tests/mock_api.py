@@ -20,6 +20,14 @@ Sign-in (POST /api/v1/auth/signin, or --signin-path):
   no Content-Length (or chunked) -> 411, body over 64 KiB -> 413, body too slow -> 408
   other methods -> 405, other paths -> 404
 
+Token refresh (POST /api/v1/auth/refresh, or --refresh-path): Neostra does
+not document it, so the mock answers in the sign-in answer's shape.
+  {"refreshToken": <one a sign-in or refresh issued>} -> 200 + the success
+      document (a new token and refresh token, data.user with the user's
+      current roles); each refresh token works once
+  anything else, or a user no longer in the users file -> 401
+  the user's refresh_status (below) -> that status with an error document
+
 Users file: {"users": {"alice@example.com": {"password": "...", "roles": [...],
 "name": "...", "id": "...", <overrides>, <extra fields>}}}.  It is re-read
 whenever its mtime, size or inode changes; a broken rewrite keeps the previous
@@ -30,6 +38,9 @@ users (and is retried on the next request).  Per-user overrides:
   body         raw string sent verbatim instead of the normal document (ditto)
   answer_email any JSON value put in data.user.email instead of the email asked
   inner_status any JSON value put in the top-level "status" of a success
+  expires_in   data.expiresIn of a success (sign-in and refresh; default 3600)
+  refresh_status  HTTP status to answer a refresh of this user's token with
+                  (an error document, no token)
 Any other key of a user (besides password/roles/name/id) is copied into
 data.user, so tests can add fields or send ill-typed ones ("roles": "admin").
 
@@ -72,7 +83,7 @@ POLL_SECONDS = 0.25
 
 # Keys of a user entry that are not copied into data.user.
 USER_RESERVED = ("password", "delay_ms", "status", "body", "retry_after", "answer_email", "inner_status",
-                 "expires_in")
+                 "expires_in", "refresh_status")
 DEFAULT_REFRESH_PATH = "/api/v1/auth/refresh"
 
 _log_lock = threading.Lock()
@@ -149,6 +160,9 @@ def validate_users(doc):
             raise UserError("%s: body must be a string" % email)
         if "retry_after" in user and not (is_int(user["retry_after"]) and user["retry_after"] >= 0):
             raise UserError("%s: retry_after must be an integer >= 0" % email)
+        if "refresh_status" in user and not (is_int(user["refresh_status"])
+                                             and 200 <= user["refresh_status"] <= 599):
+            raise UserError("%s: refresh_status must be an integer in 200..599" % email)
     return doc["users"]
 
 
@@ -414,7 +428,7 @@ class Handler(BaseHTTPRequestHandler):
                 else:
                     action(self, body)
             elif path == self.server.refresh_path and self.command == "POST":
-                self._refresh(body)
+                self._refresh(body, entry)
             elif path != self.server.signin_path:
                 self._send_error_doc(404, "Not Found", "no such endpoint")
             elif self.command != "POST":
@@ -521,9 +535,10 @@ class Handler(BaseHTTPRequestHandler):
             headers.append(("Retry-After", str(setting("retry_after"))))
         self._send(code, answer, headers=headers)
 
-    def _refresh(self, body):
+    def _refresh(self, body, entry):
         """POST {"refreshToken": ...}: a new token (and refresh token) for
-        a refresh token a sign-in issued; each works once; else 401."""
+        a refresh token a sign-in issued, in the sign-in answer's shape
+        (data.user with the user's roles now); each works once; else 401."""
         try:
             request = json.loads(body)
         except ValueError:
@@ -531,21 +546,17 @@ class Handler(BaseHTTPRequestHandler):
         token = request.get("refreshToken") if isinstance(request, dict) else None
         email = self.server.state.redeem_refresh_token(token) if isinstance(token, str) else None
         user = self.server.users.current().get(email) if email else None
+        if email:
+            self._email = email
+            self.server.state.update_record(entry, email=email)
         if user is None:
             self._send(401, error_doc(401, "Unauthorized", "Invalid refresh token"))
             return
-        self._email = email
-        default_id = "u-" + hashlib.sha256(to_bytes(email)).hexdigest()[:12]
-        self._send(200, json_bytes({
-            "status": 200,
-            "message": "Success",
-            "data": {
-                "token": make_token(user.get("id", default_id), email, user.get("roles", [])),
-                "refreshToken": self.server.state.issue_refresh_token(email),
-                "expiresIn": user.get("expires_in", 3600),
-            },
-            "errors": [],
-        }))
+        if user.get("refresh_status") is not None:
+            code = user["refresh_status"]
+            self._send(code, error_doc(code, "Refused", "refresh refused (refresh_status)"))
+            return
+        self._send(200, self._success_doc(email, user))
 
     def _success_doc(self, email, user):
         # A stable default id, so repeated sign-ins look like the same account.

@@ -104,7 +104,8 @@ write_users() { # write_users ALICE-ROLES-JSON
   "busy@example.com": {"password": "$CANARY", "status": 429, "retry_after": 30},
   "raw@example.com": {"password": "$CANARY", "body": "this is not json"},
   "liar@example.com": {"password": "$CANARY", "answer_email": "mallory@example.com"},
-  "odd@example.com": {"password": "$CANARY", "inner_status": 500}
+  "odd@example.com": {"password": "$CANARY", "inner_status": 500},
+  "gone@example.com": {"password": "$CANARY", "refresh_status": 401}
 }}
 EOF
     mv "$USERS.new" "$USERS"
@@ -240,6 +241,33 @@ check "edited roles show on the next sign-in" json reloaded 'd["data"]["user"]["
 echo '{"users": {' >"$USERS"
 signin broken "$HTTP" alice@example.com "$CANARY"
 check "a broken users file keeps the previous users" json broken 'd["data"]["user"]["roles"] == ["ops"]'
+write_users '["dev", "admin"]'
+
+# --- token refresh ----------------------------------------------------------------------
+
+# refresh NAME REFRESH-TOKEN
+refresh() {
+    req "$1" -H 'Content-Type: application/json' --data-binary "{\"refreshToken\":\"$2\"}" \
+        "$HTTP/api/v1/auth/refresh"
+}
+signin forrefresh "$HTTP" alice@example.com "$CANARY"
+rt=$(value forrefresh 'd["data"]["refreshToken"]')
+write_users '["ops"]'
+refresh r1 "$rt"
+check "refresh: 200 in the sign-in answer's shape, with the roles as they are now" json r1 '
+d["status"] == 200 and isinstance(d["data"]["token"], str) and d["data"]["refreshToken"]
+and d["data"]["expiresIn"] == 3600
+and d["data"]["user"] == {"id": "u-1", "email": "alice@example.com", "name": "Alice", "roles": ["ops"]}'
+refresh r1again "$rt"
+check "a refresh token works once" code_is r1again 401
+refresh r2 "$(value r1 'd["data"]["refreshToken"]')"
+check "the refresh token a refresh issued works" code_is r2 200
+refresh rbad "no-such-token"
+check "an unknown refresh token: 401" code_is rbad 401
+signin gone "$HTTP" gone@example.com "$CANARY"
+refresh rgone "$(value gone 'd["data"]["refreshToken"]')"
+check "refresh_status: that status" code_is rgone 401
+check "refresh_status: no token" json rgone '"data" not in d'
 write_users '["dev", "admin"]'
 
 # --- requests log ----------------------------------------------------------------------

@@ -57,6 +57,7 @@ struct neostra_config {
 
         /* [access] */
         struct neostra_strv allow_roles;  /* empty: any API user */
+        uint64_t account_max_age_ms;      /* 7 days: oldest online proof an answer may rest on */
 
         /* [groups] */
         struct neostra_group_map *groups;

@@ -24,24 +24,35 @@
  *                 errors: AuthenticationFailed, UserUnknown, NotOurUser,
  *                         ServiceUnavailable, PermissionDenied, RateLimited
  *   CheckAccount  user, service?
- *                 → allowed, reason, roles[], groups[{name,gid}]
+ *                 → allowed, reason, roles[], groups[{name,gid}]: allowed
+ *                   false (reason: why, and to log in with the password) and
+ *                   no groups once the user's last online proof is older than
+ *                   [access] account_max_age or its access ended
+ *                   (neostrad/access.h)
  *                 errors: UserUnknown, NotOurUser, PermissionDenied, RateLimited,
  *                         ServiceUnavailable (never NotOurUser when NSS fails)
  *   GetStatus     (none) → version, protocol, state ("unknown", "online",
  *                 "offline"), since, nextProbe, started, users, connections,
  *                 connectionsAccepted, pendingApiRequests, lastApiLatencyMs,
  *                 logins{success, offlineSuccess, cachedSuccess, failure,
- *                 unknown, unavailable, notOurs, rateLimited, deniedRole},
+ *                 unknown, unavailable, notOurs, rateLimited, deniedRole,
+ *                 deniedAccess},
  *                 configFile, cache, cacheBytes, verifiers{made, kept,
  *                 queued}, cacheWrites{rows, transactions, failed},
  *                 localLookups{offLoop, onLoop, failed, staleCalls,
- *                 pending, kept}
- *   GetUser       user → user, email, uid (0: none yet), roles[], groups[], lastOnlineSuccess,
+ *                 pending, kept}, revalidation{inFlight, refreshes,
+ *                 proofs, revoked, failed}
+ *   GetUser       user → user, email, uid (0: none yet), roles[], groups[] (those the
+ *                 user gets now: none unless access is "valid"), lastOnlineSuccess,
  *                 hasToken, tokenExpires, hasVerifier, verifierTime,
- *                 offlineFailures, invalidated (root, or the caller's own)
+ *                 offlineFailures, invalidated, lastOnlineProof, accessUntil
+ *                 (0: none), access ("valid", "expired", "invalidated",
+ *                 "revoked", "deprovisioned") (root, or the caller's own)
  *   InvalidateCache  user? → (empty)   root only: the next login of user (or
- *                 everyone) goes to the API; offline credentials stay
- *   ClearCache    user? → (empty)   root only: drop everything cached
+ *                 everyone) goes to the API, and the account step asks for
+ *                 a password until then; offline credentials stay
+ *   ClearCache    user? → (empty)   root only: drop everything cached but
+ *                 the uids handed out
  *   GetToken      user → token, expires   (root, or the caller's own)
  *
  * Times are unix seconds; 0 means never.

@@ -61,8 +61,8 @@ def main():
     os.umask(0o077)  # the daemon refuses cache files others can read
     con = sqlite3.connect(db, isolation_level=None)
     version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    if not version or version[0] != "2":
-        sys.exit("daemon-populate: %s: schema version %r, expected 2" % (db, version))
+    if not version or version[0] != "3":
+        sys.exit("daemon-populate: %s: schema version %r, expected 3" % (db, version))
     cols = [r[1] for r in con.execute("PRAGMA table_info(users)")]
     row = con.execute("SELECT * FROM users WHERE name = ?", (seed,)).fetchone()
     if row is None:
@@ -72,6 +72,7 @@ def main():
         sys.exit("daemon-populate: the seed row lacks a verifier, token or uid: %r"
                  % sorted(k for k, v in seed_row.items() if v))
     taken = {r[0] for r in con.execute("SELECT uid FROM users WHERE uid > 0")}
+    taken |= {r[0] for r in con.execute("SELECT uid FROM uids")}
     taken |= {r[0] for r in con.execute("SELECT gid FROM groups")}
     span = uid_max - uid_min + 1
     rows = []
@@ -92,6 +93,9 @@ def main():
         rows.append(tuple(r[c] for c in cols))
     con.execute("BEGIN IMMEDIATE")
     con.executemany("INSERT INTO users (%s) VALUES (%s)" % (", ".join(cols), ", ".join("?" * len(cols))), rows)
+    # Each uid is kept for its email, as the daemon does (schema version 3).
+    con.executemany("INSERT INTO uids (email, uid) VALUES (?, ?)",
+                    [(r[cols.index("email")], r[cols.index("uid")]) for r in rows])
     con.execute("COMMIT")
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()

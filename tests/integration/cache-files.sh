@@ -13,6 +13,9 @@
 # (the daemon runs without a cache).  Each time: the daemon starts, logs what it
 # set aside, renames it (neostrad.db.broken-<time>), starts empty, a
 # login succeeds and is persisted, and the daemon exits 0 at SIGTERM.
+# Secrets leave the disk: after a refused password drops a token, neither
+# the -wal file nor the database holds a copy of it; set-aside files older
+# than offline_max_age are removed at start.
 # The cases are in cache_files.py.
 # Ends with "cache-files: N passed, N failed[, N skipped]".
 set -u
@@ -63,7 +66,7 @@ export NEOSTRA_MOCK_URL="http://127.0.0.1:$NT_MOCK_HTTP_PORT"
 export NEOSTRA_NEOSTRAD="$NT_BUILD/neostrad"
 
 nt_run_cases good_cache garbage damaged_page newer_schema symlink foreign_owner mode_0666 wal_symlink foreign_directory \
-      directory_mode full_disk disk_too_small
+      directory_mode full_disk disk_too_small dropped_token_leaves_the_wal old_set_aside_removed
 
 leaks=$(nt_find_canary "$(cat "$NT_TMP/canary")" "$NT_TMP" |
         grep -v -x -e "$NT_TMP/canary" -e "$NT_TMP/users.json")

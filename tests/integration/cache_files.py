@@ -50,7 +50,7 @@ def canary():
 
 
 ACCOUNTS = ("ghost", "garbage", "symlink", "owner", "mode", "walsym", "dirowner", "dirmode", "disk",
-            "small", "damaged", "schema")
+            "small", "damaged", "schema", "dropped")
 
 
 def users(roles=None):
@@ -524,6 +524,61 @@ def case_disk_too_small():
         if daemon:
             stop(daemon)
         subprocess.run(["umount", cache])
+
+
+def file_holds(path, secret):
+    try:
+        with open(path, "rb") as f:
+            return secret.encode() in f.read()
+    except FileNotFoundError:
+        return False
+
+
+def case_dropped_token_leaves_the_wal():
+    """After a write that drops a token (a refused password), the WAL is
+    checkpointed and truncated at once: neither the -wal file nor the
+    database holds a copy of the token any more (searched byte by byte
+    while the daemon runs)."""
+    daemon = start("dropped")
+    cache = os.path.join(daemon.dir, "cache")
+    wal, db = os.path.join(cache, DB + "-wal"), os.path.join(cache, DB)
+    try:
+        login(daemon, "dropped")
+        wait_verifier(daemon, "dropped")
+        token = itest.call("GetToken", {"user": "dropped"}, path=daemon.sock)["parameters"]["token"]
+        expect(file_holds(wal, token) or file_holds(db, token), "the token is not in the cache files at all")
+        itest.mock_config(status=401)
+        try:
+            reply = itest.authenticate("dropped", canary(), path=daemon.sock)
+        finally:
+            itest.mock_config(status=None)
+        expect_error(reply, AUTH + "AuthenticationFailed", "the refused login")
+        expect(not get_user(daemon, "dropped")["hasToken"], "the token was not dropped")
+        expect(not file_holds(wal, token), "the -wal file still holds the dropped token")
+        expect(not file_holds(db, token), "the database still holds the dropped token")
+    finally:
+        stop(daemon)
+
+
+def case_old_set_aside_removed():
+    """Files set aside longer ago than offline_max_age (they may hold
+    tokens and verifiers) are removed at start; younger ones stay."""
+    cache = cache_dir("aside")
+    now = int(time.time())
+    old = ["%s.broken-%d" % (DB, now - 8 * 86400), "%s-wal.broken-%d.1" % (DB, now - 8 * 86400)]
+    young = ["%s.broken-%d" % (DB, now - 86400), "notes.broken-%d" % (now - 8 * 86400)]
+    for name in old + young:
+        fd = os.open(os.path.join(cache, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, b"a set-aside file")
+        os.close(fd)
+    daemon = start("aside")
+    try:
+        left = os.listdir(cache)
+        expect(not any(n in left for n in old), "old set-aside files were kept: %r" % left)
+        expect(all(n in left for n in young), "younger (or foreign) files were removed: %r" % left)
+        expect("removed %s/%s" % (cache, old[0]) in daemon.text(), "no log line for the removal")
+    finally:
+        stop(daemon)
 
 
 if __name__ == "__main__":

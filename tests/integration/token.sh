@@ -1,7 +1,10 @@
 #!/bin/sh
 # token.sh BUILDDIR: GetToken and the token refresh through [api]
-# refresh_path against the mock API, which issues one-time refresh tokens.
-# The cases are in token_cases.py.  Ends with "token: N passed, N failed".
+# refresh_path against the mock API, which issues one-time refresh tokens
+# and answers refreshes in the sign-in answer's shape; the background
+# re-validation (a refresh with the user is an online proof, a refused one
+# ends the access).  The cases are in token_cases.py.  Ends with
+# "token: N passed, N failed".
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib.sh"
@@ -15,7 +18,10 @@ cat >"$NT_TMP/users.json" <<'JSON'
 {"users": {
   "long@example.com":    {"password": "long-pw", "roles": ["dev"]},
   "short@example.com":   {"password": "short-pw", "roles": ["dev"], "expires_in": 30},
-  "expired@example.com": {"password": "expired-pw", "roles": ["dev"], "expires_in": 1}
+  "expired@example.com": {"password": "expired-pw", "roles": ["dev"], "expires_in": 1},
+  "bg@example.com":      {"password": "bg-pw", "roles": ["dev"], "expires_in": 4},
+  "bgrevoked@example.com": {"password": "bgrevoked-pw", "roles": ["dev"], "expires_in": 4,
+                            "refresh_status": 401}
 }}
 JSON
 nt_mock_start "$NT_TMP/users.json" || { nt_fail "mock API start"; nt_finish; }
@@ -33,8 +39,8 @@ export NEOSTRA_DAEMON_LOG="$NT_LOGS/tok.log"
 # is kept in $NT_TMP/case-pids until reaped.
 export NEOSTRA_TMP="$NT_TMP" NEOSTRA_PIDS="$NT_TMP/case-pids"
 export NEOSTRA_NEOSTRAD="$NT_BUILD/neostrad" NEOSTRA_TOP="$NT_TOP" NEOSTRA_BUILD="$NT_BUILD"
-nt_run_cases fresh_token_not_refreshed near_expiry_refreshed refused_refresh_keeps_valid_token \
-        expired_token api_down_during_refresh token_from_the_cache unknown_user
+nt_run_cases fresh_token_not_refreshed near_expiry_refreshed refresh_confirms_user refused_refresh_ends_access \
+        expired_token api_down_during_refresh token_from_the_cache background_revalidation unknown_user
 
 if grep -qE "eyJ|AddressSanitizer|runtime error" "$NT_LOGS/tok.log"; then
         nt_fail "a token or a sanitizer report in the daemon log"

@@ -1,5 +1,12 @@
 #!/usr/bin/python3
-"""Cases for token.sh: GetToken and the token refresh ([api] refresh_path)."""
+"""Cases for token.sh: GetToken and the token refresh ([api] refresh_path),
+in the foreground (GetToken) and in the background (revalidate.c): a
+refresh that carries the user is an online proof, a refused one ends the
+user's access.
+
+With refresh_path set the daemon also refreshes tokens by itself, so a case
+counts the refreshes of its own user (the mock records each refresh's
+email), never the mock's total."""
 import os
 import sys
 import time
@@ -19,6 +26,22 @@ def get_token(user):
     return itest.call("GetToken", {"user": user})
 
 
+def refreshes(user):
+    """How many refreshes of user's tokens the mock has seen since its last
+    reset (None: of refresh tokens it did not know, which name nobody)."""
+    email = user + "@example.com" if user else None
+    return sum(1 for r in itest.mock_requests()
+               if r["path"] == "/api/v1/auth/refresh" and r["email"] == email)
+
+
+def get_user(user, path=None):
+    return itest.call("GetUser", {"user": user}, path=path)["parameters"]
+
+
+def check_account(user, path=None):
+    return itest.call("CheckAccount", {"user": user}, path=path)["parameters"]
+
+
 def case_fresh_token_not_refreshed():
     """A token with an hour to go is handed out as it is."""
     itest.fresh_mock()
@@ -27,7 +50,7 @@ def case_fresh_token_not_refreshed():
     again = get_token("long")["parameters"]
     expect(first["token"] == again["token"], "token changed without need")
     expect(first["expires"] > time.time() + 3000, "expiry %r" % first["expires"])
-    expect(itest.mock_stats()["refreshes"] == 0, "a refresh was made")
+    expect(refreshes("long") == 0, "a refresh was made")
 
 
 def case_near_expiry_refreshed():
@@ -38,28 +61,57 @@ def case_near_expiry_refreshed():
     old = itest.call("GetUser", {"user": "short"})["parameters"]
     expect(old["hasToken"], "no token after login")
     reply = get_token("short")["parameters"]
-    expect(itest.mock_stats()["refreshes"] == 1, "refreshes: %r" % itest.mock_stats())
+    expect(refreshes("short") == 1, "refreshes: %r" % refreshes("short"))
     second = get_token("short")["parameters"]
     # The mock's tokens carry no nonce, so compare through a second
     # refresh: each GetToken of a 30 s token refreshes again with the
     # rotated refresh token, which only works if the new one was kept.
-    expect(itest.mock_stats()["refreshes"] == 2, "rotated refresh token not kept: %r" % itest.mock_stats())
+    expect(refreshes("short") == 2, "rotated refresh token not kept: %r" % refreshes("short"))
     expect(reply["expires"] <= time.time() + 31 and second["expires"] <= time.time() + 31,
            "expiry %r / %r" % (reply["expires"], second["expires"]))
 
 
-def case_refused_refresh_keeps_valid_token():
-    """A refresh the API refuses (its refresh tokens were forgotten) drops
-    the refresh token; the old token is still handed out while valid."""
+def case_refresh_confirms_user():
+    """The mock answers a refresh in the sign-in answer's shape: with the
+    user, that is an online proof (lastOnlineProof moves, the last online
+    success does not)."""
     itest.fresh_mock()
     login("short", "short-pw")
+    before = get_user("short")
+    expect(before["lastOnlineProof"] == before["lastOnlineSuccess"], "proof %r" % before)
+    time.sleep(1.1)             # the times are in seconds
+    reply = get_token("short")
+    expect("error" not in reply, "GetToken: %r" % reply)
+    after = get_user("short")
+    expect(refreshes("short") == 1, "refreshes: %r" % refreshes("short"))
+    expect(after["lastOnlineProof"] > before["lastOnlineProof"], "proof did not move: %r" % after)
+    expect(after["lastOnlineSuccess"] == before["lastOnlineSuccess"], "success moved: %r" % after)
+    expect(after["accessUntil"] == after["lastOnlineProof"] + 7 * 86400, "accessUntil %r" % after)
+    expect(after["access"] == "valid", "access %r" % after)
+
+
+def case_refused_refresh_ends_access():
+    """A refresh the API refuses (its refresh tokens were forgotten) ends
+    the user's access: the tokens are wiped, the account step refuses
+    (asking for the password), until the next sign-in."""
+    itest.fresh_mock()
+    login("short", "short-pw")
+    expect(check_account("short")["allowed"], "allowed before")
     itest.mock_reset()          # forgets the refresh tokens it issued
     reply = get_token("short")
-    expect("error" not in reply, "valid token not handed out: %r" % reply)
-    expect(itest.mock_stats()["refreshes"] == 1, "stats %r" % itest.mock_stats())
+    expect_error(reply, AUTH + "UserUnknown", "GetToken after a refused refresh")
+    expect("log in again" in reply["parameters"]["reason"], "reason %r" % reply["parameters"])
+    expect(refreshes(None) == 1, "refreshes: %r" % refreshes(None))
+    user = get_user("short")
+    expect(not user["hasToken"] and user["access"] == "revoked", "user %r" % user)
+    verdict = check_account("short")
+    expect(not verdict["allowed"] and "log in with your password" in verdict["reason"]
+           and verdict["groups"] == [], "CheckAccount %r" % verdict)
     # No refresh token any more: the next call does not even try.
     get_token("short")
-    expect(itest.mock_stats()["refreshes"] == 1, "tried again without a refresh token")
+    expect(refreshes(None) == 1 and refreshes("short") == 0, "tried again without a refresh token")
+    login("short", "short-pw")
+    expect(check_account("short")["allowed"], "a sign-in brings the access back")
 
 
 def case_expired_token():
@@ -71,7 +123,7 @@ def case_expired_token():
     time.sleep(1.2)             # waiting out the token's configured life
     reply = get_token("expired")
     expect("error" not in reply, "refresh of an expired token failed: %r" % reply)
-    expect(itest.mock_stats()["refreshes"] == 1, "stats %r" % itest.mock_stats())
+    expect(refreshes("expired") == 1, "refreshes: %r" % refreshes("expired"))
     login("expired", "expired-pw")
     itest.mock_reset()          # the new refresh token is forgotten
     time.sleep(1.2)
@@ -119,7 +171,7 @@ def case_token_from_the_cache():
         itest.poll(lambda: itest.status(sock), 10, what="neostrad (restart) up again")
         after = itest.call("GetToken", {"user": "long"}, path=sock)["parameters"]
         expect(after == first, "GetToken after a restart: %r, before: %r" % (after, first))
-        expect(itest.mock_stats()["refreshes"] == 0, "a refresh was made")
+        expect(refreshes("long") == 0, "a refresh was made")
 
         time.sleep(1.1)         # the mock's tokens differ per second (iat) and signature
         reply = itest.authenticate("long", "long-pw", path=sock)
@@ -128,6 +180,51 @@ def case_token_from_the_cache():
         expect(second["token"] != first["token"], "the old token after a new login")
         expect(second["expires"] >= first["expires"], "expiry went back: %r / %r" % (second, first))
         expect(first["token"] not in daemon.text(), "a token in the daemon log")
+    finally:
+        daemon.stop_clean()
+
+
+def case_background_revalidation():
+    """With refresh_path set the daemon refreshes each recently seen user's
+    token before it expires (these tokens live 4 s): one whose refresh
+    carries the user gets a new online proof; one whose refresh the API
+    refuses loses its access (account step refused, token wiped).  The
+    daemon is restarted after the sign-ins, so its first look at the users
+    (at start) finds them."""
+    d = os.path.join(itest.env("NEOSTRA_TMP"), "background")
+    os.makedirs(d, mode=0o700, exist_ok=True)
+    sock = os.path.join(d, "auth.sock")
+    conf = itest.write_config(os.path.join(d, "neostrad.conf"), sock, api="refresh_path = /api/v1/auth/refresh")
+    log = os.path.join(d, "neostrad.log")
+    itest.fresh_mock()
+    daemon = itest.Daemon(conf, log)
+    try:
+        itest.poll(lambda: itest.status(sock), 10, what="neostrad (background) up")
+        for user in ("bg", "bgrevoked"):
+            reply = itest.authenticate(user, user + "-pw", path=sock)
+            expect("error" not in reply, "login of %s: %r" % (user, reply))
+        before = get_user("bg", sock)
+        expect(check_account("bgrevoked", sock)["allowed"], "bgrevoked allowed before")
+        expect(daemon.stop() == 0, "exit status at SIGTERM")
+        daemon.check_sanitizers()
+        time.sleep(1.1)         # the proof's time is in seconds
+
+        daemon = itest.Daemon(conf, log)
+        itest.poll(lambda: itest.status(sock), 10, what="neostrad (background) up again")
+        itest.poll(lambda: refreshes("bg") >= 1 and refreshes("bgrevoked") >= 1, 15,
+                   what="a background refresh of each user")
+        itest.poll(lambda: get_user("bg", sock)["lastOnlineProof"] > before["lastOnlineProof"], 5,
+                   what="bg's online proof to move")
+        expect(check_account("bg", sock)["allowed"], "bg still allowed")
+        itest.poll(lambda: get_user("bgrevoked", sock)["access"] == "revoked", 5,
+                   what="bgrevoked's access to end")
+        user = get_user("bgrevoked", sock)
+        verdict = check_account("bgrevoked", sock)
+        expect(not user["hasToken"] and not verdict["allowed"] and verdict["groups"] == [],
+               "bgrevoked: %r / %r" % (user, verdict))
+        revalidation = itest.status(sock)["revalidation"]
+        expect(revalidation["proofs"] >= 1 and revalidation["revoked"] == 1, "GetStatus %r" % revalidation)
+        expect("access of bgrevoked ended" in daemon.text(), "no log line for bgrevoked")
     finally:
         daemon.stop_clean()
 

@@ -527,6 +527,92 @@ def case_socket_activation_userdb_off():
         daemon.kill()
 
 
+def lookup_on(upath, **params):
+    params["service"] = SERVICE
+    with varlink.Connection(upath) as c:
+        return c.call(UDB + "GetUserRecord", params)
+
+
+def case_deprovisioned():
+    """A 404 to a sign-in: the account is gone.  Its userdb record goes at
+    once (by name and by uid), CheckAccount refuses it; a later successful
+    sign-in brings it back with the same uid."""
+    daemon, sock, upath = activated("activate-deprovisioned", True)
+    try:
+        r = itest.authenticate("bob", "bob-pw", path=sock)
+        expect("error" not in r, "bob signs in: %r" % r)
+        uid = record(lookup_on(upath, userName="bob"), "bob")["uid"]
+        itest.mock_config(status=404)
+        try:
+            r = itest.authenticate("bob", "bob-pw", path=sock)
+        finally:
+            itest.mock_config(status=None)
+        expect_error(r, itest.AUTH + "UserUnknown", "bob after a 404")
+        expect_error(lookup_on(upath, userName="bob"), NO_RECORD, "bob by name after the 404")
+        expect_error(lookup_on(upath, uid=uid), NO_RECORD, "bob's uid after the 404")
+        with varlink.Connection(upath) as c:
+            r = c.call(UDB + "GetGroupRecord", {"groupName": "developers", "service": SERVICE})
+        expect("bob" not in record(r, "developers").get("members", []), "bob is still a member")
+        v = itest.call("CheckAccount", {"user": "bob"}, path=sock)["parameters"]
+        expect(not v["allowed"] and v["groups"] == [], "CheckAccount after the 404: %r" % v)
+        u = itest.call("GetUser", {"user": "bob"}, path=sock)["parameters"]
+        expect(u["access"] == "deprovisioned" and not u["hasToken"] and not u["hasVerifier"]
+               and u["uid"] == uid, "GetUser after the 404: %r" % u)
+
+        r = itest.authenticate("bob", "bob-pw", path=sock)
+        expect("error" not in r, "bob signs in again: %r" % r)
+        again = record(lookup_on(upath, userName="bob"), "bob back")
+        expect(again["uid"] == uid, "bob came back with uid %s, not %s" % (again["uid"], uid))
+        expect(itest.call("CheckAccount", {"user": "bob"}, path=sock)["parameters"]["allowed"],
+               "bob allowed again")
+        daemon.stop_clean()
+    finally:
+        daemon.kill()
+
+
+def case_uids_never_reused():
+    """Ten users in a thirty-uid range sign in, the cache is cleared, and
+    they sign in again in reverse order (then again after a restart): each
+    gets the uid it had."""
+    lo = 320000
+    names = ["ten%d" % i for i in range(10)]
+    identities = "uid_min = %d\nuid_max = %d" % (lo, lo + 29)
+
+    def sign_in_all(sock, upath, order):
+        uids = {}
+        for name in order:
+            r = itest.authenticate(name, name + "-pw", path=sock)
+            expect("error" not in r, "%s signs in: %r" % (name, r))
+            uids[name] = record(lookup_on(upath, userName=name), name)["uid"]
+        return uids
+
+    daemon, sock, upath = activated("activate-uids", True, identities=identities)
+    try:
+        first = sign_in_all(sock, upath, names)
+        expect(len(set(first.values())) == 10 and all(lo <= u < lo + 30 for u in first.values()),
+               "uids %r" % first)
+        expect("error" not in itest.call("ClearCache", {}, path=sock), "ClearCache")
+        # Forgotten, yet a first-login lookup promises it the uid it had.
+        r = record(lookup_on(upath, userName="ten0"), "ten0 after the clear (first_login)")
+        expect(r["uid"] == first["ten0"] and "memberOf" not in r, "ten0 after the clear: %r" % r)
+        again = sign_in_all(sock, upath, reversed(names))
+        expect(again == first, "after a clear: %r, before: %r" % (again, first))
+        expect("error" not in itest.call("ClearCache", {}, path=sock), "ClearCache")
+        daemon.stop_clean()
+    finally:
+        daemon.kill()
+    for path in (sock, upath):          # systemd-socket-activate binds them anew
+        if os.path.exists(path):
+            os.unlink(path)
+    daemon, sock, upath = activated("activate-uids", True, identities=identities)
+    try:
+        again = sign_in_all(sock, upath, reversed(names))
+        expect(again == first, "after a clear and a restart: %r, before: %r" % (again, first))
+        daemon.stop_clean()
+    finally:
+        daemon.kill()
+
+
 def dump_ids():
     """Print name=uid lines (for the restart comparison in the shell)."""
     for m in ucall_more("GetUserRecord"):

@@ -6,7 +6,10 @@
 # fields; answers stay fast while a sign-in hangs at the API; uids and
 # gids are the same after a restart; first_login: provisional records for
 # names never seen (their fields, the uid they get at the first login, not
-# enumerated, refused names, fast, first_login = no).  Then, inside this script's private
+# enumerated, refused names, fast, first_login = no); a 404 unpublishes a
+# user at once and its next sign-in brings back its uid; ten users in a
+# thirty-uid range, cleared and signed in again in reverse order, keep
+# their uids.  Then, inside this script's private
 # mount namespace only (a tmpfs over /run/systemd), the socket is put at
 # /run/systemd/userdb/io.neostra and userdbctl, getent and id (through
 # the host's nss-systemd) show the records.  The cases are in userdb.py.
@@ -26,7 +29,8 @@ nt_trap
 
 "$NT_PYTHON" - >"$NT_TMP/users.json" <<'EOF2'
 import json
-print(json.dumps({"users": {
+users = {"ten%d@example.com" % i: {"password": "ten%d-pw" % i, "roles": ["dev"]} for i in range(10)}
+print(json.dumps({"users": dict(users, **{
     "alice@example.com": {"password": "alice-pw", "roles": ["dev", "admin"]},
     "bob@example.com": {"password": "bob-pw", "roles": ["dev"]},
     "slow@example.com": {"password": "slow-pw", "roles": ["dev"], "delay_ms": 1500},
@@ -34,7 +38,7 @@ print(json.dumps({"users": {
     "dave@example.com": {"password": "dave-pw", "roles": ["admin"]},
     "erin@example.com": {"password": "erin-pw", "roles": ["admin"]},
     "twin148@example.com": {"password": "twin148-pw", "roles": ["dev"]},
-}}))
+})}))
 EOF2
 nt_mock_start "$NT_TMP/users.json" || { nt_fail "mock API start"; nt_finish; }
 # carol is a Neostra user and, in this namespace, a local account too:
@@ -73,7 +77,7 @@ fi
 nt_run_cases login user_by_name user_by_uid no_record bad_service unknown_parameters \
         enumerate_users groups memberships provisional provisional_policy provisional_callers provisional_fast \
         fast_while_api_hangs local_wins socket_activation socket_activation_one_unit socket_activation_userdb_off first_login_off \
-        provisional_reserved
+        provisional_reserved deprovisioned uids_never_reused
 
 # ---- the same ids after a restart ----------------------------------------------
 "$NT_PYTHON" "$here/userdb.py" dump >"$NT_TMP/ids-before" 2>&1

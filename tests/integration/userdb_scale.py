@@ -48,8 +48,8 @@ def populate(db, n, every, uid_min):
     os.umask(0o077)     # the daemon refuses cache files others can read
     con = sqlite3.connect(db, isolation_level=None)
     version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    if not version or version[0] != "2":
-        sys.exit("userdb_scale: %s: schema version %r, expected 2" % (db, version))
+    if not version or version[0] != "3":
+        sys.exit("userdb_scale: %s: schema version %r, expected 3" % (db, version))
     taken = {r[0] for r in con.execute("SELECT gid FROM groups")}
     now = int(time.time())
     rows, uid = [], uid_min
@@ -57,11 +57,14 @@ def populate(db, n, every, uid_min):
         while uid in taken:
             uid += 1
         rows.append((name(i), name(i) + "@example.com", '["staff"]' if i % every == 0 else '["dev"]',
-                     now, uid))
+                     now, now, uid))
         uid += 1
     con.execute("BEGIN IMMEDIATE")
-    con.executemany("INSERT INTO users (name, email, roles, last_online_success, uid) VALUES (?, ?, ?, ?, ?)",
-                    rows)
+    # A recent online proof (the role groups are published only with one)
+    # and each uid in the uids table, as the daemon keeps them.
+    con.executemany("INSERT INTO users (name, email, roles, last_online_success, last_online_proof, uid) "
+                    "VALUES (?, ?, ?, ?, ?, ?)", rows)
+    con.executemany("INSERT INTO uids (email, uid) VALUES (?, ?)", [(r[1], r[5]) for r in rows])
     con.execute("COMMIT")
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     gid = con.execute("SELECT gid FROM groups WHERE name = ?", (GROUP,)).fetchone()

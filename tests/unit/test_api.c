@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Validation of sign-in answers: only a fully valid answer is an allow. */
+/* Validation of sign-in and refresh answers: only a fully valid answer is an allow. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -146,10 +146,13 @@ static enum api_outcome judge_refresh(long status, const char *body) {
         struct api_signin_result r;
         enum api_outcome o;
 
-        api_parse_refresh_response(status, body, body ? strlen(body) : 0, &r);
+        api_parse_refresh_response(status, body, body ? strlen(body) : 0, EMAIL, &r);
         o = r.outcome;
-        if (o != API_ALLOW)
+        if (o != API_ALLOW) {
                 assert_null(r.token);
+                assert_null(r.roles);
+                assert_false(r.has_user);
+        }
         api_signin_result_clear(&r);
         return o;
 }
@@ -158,11 +161,14 @@ static void test_refresh_answers(void **state) {
         struct api_signin_result r;
         const char *ok = "{\"status\":200,\"data\":{\"token\":\"new\",\"refreshToken\":\"r2\",\"expiresIn\":60}}";
 
-        api_parse_refresh_response(200, ok, strlen(ok), &r);
+        api_parse_refresh_response(200, ok, strlen(ok), EMAIL, &r);
         assert_int_equal(r.outcome, API_ALLOW);
         assert_string_equal(r.token, "new");
         assert_string_equal(r.refresh_token, "r2");
         assert_int_equal(r.expires_in, 60);
+        /* No data.user: a new token, but no word on the user. */
+        assert_false(r.has_user);
+        assert_null(r.roles);
         api_signin_result_clear(&r);
 
         assert_int_equal(judge_refresh(200, "{\"data\":{\"token\":\"t\"}}"), API_ALLOW);
@@ -177,6 +183,47 @@ static void test_refresh_answers(void **state) {
         assert_int_equal(judge_refresh(200, "{\"data\":{\"token\":\"t\"}} x"), API_UNAVAILABLE);
         assert_int_equal(judge_refresh(200, "{\"data\":{\"token\":\"t\",\"token\":\"u\"}}"), API_UNAVAILABLE);
         assert_int_equal(judge_refresh(200, NULL), API_UNAVAILABLE);
+}
+
+/* The refresh endpoint is not documented; an answer of the sign-in
+ * answer's shape carries the user and its roles, checked as a sign-in's. */
+static void test_refresh_with_user(void **state) {
+        struct api_signin_result r;
+        const char *body = OK_BODY("200", GOOD_DATA);
+        static const char *const bad_users[] = {
+                OK_BODY("200", "{\"token\":\"t\",\"user\":[]}"),
+                OK_BODY("200", "{\"token\":\"t\",\"user\":{\"roles\":[]}}"),
+                OK_BODY("200", "{\"token\":\"t\",\"user\":{\"email\":\"" EMAIL "\"}}"),
+                OK_BODY("200", "{\"token\":\"t\",\"user\":{\"email\":\"" EMAIL "\",\"roles\":\"admin\"}}"),
+                OK_BODY("200", "{\"token\":\"t\",\"user\":{\"email\":\"" EMAIL "\",\"roles\":[\"\"]}}"),
+                OK_BODY("200", "{\"token\":\"t\",\"user\":{\"email\":\"mallory@example.com\",\"roles\":[]}}"),
+                OK_BODY("200", "{\"token\":\"t\",\"user\":{\"id\":[],\"email\":\"" EMAIL "\",\"roles\":[]}}"),
+        };
+
+        api_parse_refresh_response(200, body, strlen(body), EMAIL, &r);
+        assert_int_equal(r.outcome, API_ALLOW);
+        assert_true(r.has_user);
+        assert_string_equal(r.token, "eyJ.x.y");
+        assert_string_equal(r.email, EMAIL);
+        assert_int_equal(r.n_roles, 2);
+        assert_string_equal(r.roles[0], "dev");
+        assert_string_equal(r.roles[1], "admin");
+        api_signin_result_clear(&r);
+
+        /* Without an email to expect, the user is not read. */
+        api_parse_refresh_response(200, body, strlen(body), NULL, &r);
+        assert_int_equal(r.outcome, API_ALLOW);
+        assert_false(r.has_user);
+        api_signin_result_clear(&r);
+
+        assert_int_equal(judge_refresh(200, OK_BODY("200", "{\"token\":\"t\",\"user\":null}")), API_ALLOW);
+        for (size_t i = 0; i < sizeof(bad_users) / sizeof(bad_users[0]); i++) {
+                print_message("user %zu\n", i);
+                assert_int_equal(judge_refresh(200, bad_users[i]), API_UNAVAILABLE);
+        }
+        /* A 404 is no refusal: a refresh_path the API does not have must not
+         * end anybody's access. */
+        assert_int_equal(judge_refresh(404, ""), API_UNAVAILABLE);
 }
 
 static void test_outcome_names(void **state) {
@@ -194,6 +241,7 @@ int main(void) {
                 cmocka_unit_test(test_wrong_email),
                 cmocka_unit_test(test_too_many_roles),
                 cmocka_unit_test(test_refresh_answers),
+                cmocka_unit_test(test_refresh_with_user),
                 cmocka_unit_test(test_outcome_names),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

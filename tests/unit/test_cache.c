@@ -2,7 +2,10 @@
 /*
  * The persistent cache: round trips, the trust rules for the directory and
  * the files, corrupt and foreign databases set aside, bad rows skipped,
- * failed writes that leave the old row alone, and secure_delete.  The
+ * failed writes that leave the old row alone, and secure_delete; the uid
+ * assignments that deleting users leaves alone, the access fields, the
+ * checkpoint that takes dropped secrets out of the WAL, and set-aside
+ * files removed once old enough.  The
  * secrets (token, refresh token, verifier) are written next to a record
  * and read back one at a time; a load says only which exist.
  *
@@ -1058,6 +1061,164 @@ static void test_failed_write_keeps_old_row(void **state) {
         free(big);
 }
 
+/* ---- uids for good -------------------------------------------------------- */
+
+struct uid_list {
+        char emails[8][64];
+        uid_t uids[8];
+        size_t n;
+};
+
+static int uid_cb(const char *email, uid_t uid, void *userdata) {
+        struct uid_list *l = userdata;
+
+        assert_true(l->n < 8);
+        snprintf(l->emails[l->n], sizeof(l->emails[0]), "%s", email);
+        l->uids[l->n++] = uid;
+        return 0;
+}
+
+static uid_t stored_uid(struct uid_list *l, const char *email) {
+        for (size_t i = 0; i < l->n; i++)
+                if (strcmp(l->emails[i], email) == 0)
+                        return l->uids[i];
+        return 0;
+}
+
+static void test_uids_outlive_users(void **state) {
+        struct fixture *f = *state;
+        struct uid_list l = {};
+        Cache *c = open_ok(f);
+
+        put_ok(c, "alice", "t1");
+        assert_int_equal(cache_put_uid(c, "Alice@Example.com", 200001), 0);
+        assert_int_equal(cache_put_uid(c, "bob@example.com", 200002), 0);
+        /* Never changed, never given twice. */
+        assert_int_equal(cache_put_uid(c, "alice@example.com", 200003), -EEXIST);
+        assert_int_equal(cache_put_uid(c, "carol@example.com", 200002), -EEXIST);
+        assert_int_equal(cache_put_uid(c, "carol@example.com", 0), -EINVAL);
+        assert_int_equal(cache_put_uid(c, "bad\nemail", 200004), -EINVAL);
+
+        /* neostractl clear deletes the users, not what they were given. */
+        assert_int_equal(cache_delete(c, "alice"), 0);
+        assert_int_equal(cache_delete(c, NULL), 0);
+        cache_close(c);
+        c = open_ok(f);
+        assert_int_equal(count_loaded(c), 0);
+        assert_int_equal(cache_load_uids(c, uid_cb, &l), 0);
+        assert_int_equal(l.n, 2);
+        /* Stored lowercased, as ids.c hashes emails. */
+        assert_int_equal(stored_uid(&l, "alice@example.com"), 200001);
+        assert_int_equal(stored_uid(&l, "bob@example.com"), 200002);
+        cache_close(c);
+}
+
+/* The access fields round-trip; an unknown reason is not loaded. */
+static void test_access_fields(void **state) {
+        struct fixture *f = *state;
+        struct rec r = rec_new("alice", "t");
+        struct loaded l;
+        Cache *c = open_ok(f);
+
+        r.u->last_online_success = 1700000000;
+        r.u->last_online_proof = 1700003000;
+        r.u->access_end = ACCESS_END_REVOKED;
+        assert_int_equal(rec_put(c, &r), 0);
+        load(c, &l);
+        assert_int_equal(l.n, 1);
+        assert_int_equal(l.head->last_online_proof, 1700003000);
+        assert_int_equal(l.head->access_end, ACCESS_END_REVOKED);
+        loaded_free(&l);
+        r.u->access_end = _ACCESS_END_MAX;
+        assert_int_equal(rec_put(c, &r), -EINVAL);
+        cache_close(c);
+
+        sql(f->db, "UPDATE users SET access_end = 7 WHERE name = 'alice';");
+        c = open_ok(f);
+        assert_int_equal(count_loaded(c), 0);
+        cache_close(c);
+        rec_free(&r);
+}
+
+/* ---- secrets leave the disk ----------------------------------------------- */
+
+static bool file_contains(const char *path, const char *needle) {
+        size_t len;
+        char *data = read_file(path, &len);
+        bool found = data && memmem(data, len, needle, strlen(needle));
+
+        free(data);
+        return found;
+}
+
+static void test_checkpoint_empties_wal(void **state) {
+        struct fixture *f = *state;
+        char wal[200];
+        struct rec r = rec_new("alice", "DROPPED-TOKEN-4c1d9e");
+        Cache *c = open_ok(f);
+
+        snprintf(wal, sizeof(wal), "%s-wal", f->db);
+        assert_int_equal(rec_put(c, &r), 0);
+        /* The write sits in the WAL (reading the -wal file takes no lock
+         * of SQLite's: its locks are on the database and -shm files). */
+        assert_true(file_contains(wal, "DROPPED-TOKEN-4c1d9e"));
+        /* Dropped: the new row is in the WAL, the old page image too. */
+        user_secrets_clear(&r.s);
+        r.s.mask = SECRET_ALL;
+        assert_int_equal(rec_put(c, &r), 0);
+        assert_true(file_contains(wal, "DROPPED-TOKEN-4c1d9e"));
+        assert_int_equal(cache_checkpoint(c), 0);
+        assert_false(file_contains(wal, "DROPPED-TOKEN-4c1d9e"));
+        assert_false(file_contains(f->db, "DROPPED-TOKEN-4c1d9e"));
+        assert_int_equal(count_loaded(c), 1);
+        cache_close(c);
+        assert_int_equal(cache_checkpoint(NULL), -EINVAL);
+        rec_free(&r);
+}
+
+static void test_remove_set_aside(void **state) {
+        struct fixture *f = *state;
+        static const char *const old_names[] = {
+                CACHE_FILE_NAME ".broken-1000", CACHE_FILE_NAME "-wal.broken-1000",
+                CACHE_FILE_NAME "-shm.broken-1000.2", CACHE_FILE_NAME "-journal.broken-500",
+        };
+        static const char *const kept[] = {
+                /* younger than max_age */
+                CACHE_FILE_NAME ".broken-9500", CACHE_FILE_NAME "-wal.broken-9500.1",
+                /* from the future: a clock set back */
+                CACHE_FILE_NAME ".broken-99999",
+                /* not ours to remove */
+                CACHE_FILE_NAME ".broken-", CACHE_FILE_NAME ".broken-12x", CACHE_FILE_NAME ".broken-1000.",
+                CACHE_FILE_NAME ".broken-1000.x", "other.broken-1000", CACHE_FILE_NAME "x.broken-1000",
+        };
+        char path[256];
+        Cache *c = open_ok(f);
+
+        put_ok(c, "alice", "t");
+        for (size_t i = 0; i < sizeof(old_names) / sizeof(old_names[0]); i++) {
+                snprintf(path, sizeof(path), "%s/%s", f->dir, old_names[i]);
+                write_file(path, "x", 1);
+        }
+        for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+                snprintf(path, sizeof(path), "%s/%s", f->dir, kept[i]);
+                write_file(path, "x", 1);
+        }
+        /* now = 10000, max_age = 1000: set aside at 9000 or before goes. */
+        assert_int_equal(cache_remove_set_aside(c, 1000, 10000), 4);
+        for (size_t i = 0; i < sizeof(old_names) / sizeof(old_names[0]); i++) {
+                snprintf(path, sizeof(path), "%s/%s", f->dir, old_names[i]);
+                assert_int_equal(access(path, F_OK), -1);
+        }
+        for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+                snprintf(path, sizeof(path), "%s/%s", f->dir, kept[i]);
+                assert_int_equal(access(path, F_OK), 0);
+        }
+        assert_int_equal(access(f->db, F_OK), 0);
+        assert_int_equal(count_loaded(c), 1);
+        assert_int_equal(cache_remove_set_aside(c, 1000, 10000), 0);
+        cache_close(c);
+}
+
 /* ---- secure_delete ------------------------------------------------------ */
 
 static void test_secure_delete(void **state) {
@@ -1128,6 +1289,10 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_put_batch, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failed_write_keeps_old_row, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_secure_delete, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_uids_outlive_users, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_access_fields, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_checkpoint_empties_wal, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_remove_set_aside, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

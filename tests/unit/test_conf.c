@@ -150,6 +150,7 @@ static void check_defaults(const struct neostra_config *c)
         assert_int_equal(c->domains.n, 0);
         assert_false(neostra_domain_accepted(c, "alice@example.com"));
         assert_int_equal(c->allow_roles.n, 0);
+        assert_int_equal(c->account_max_age_ms, 7ull * 24 * 3600 * 1000);
         assert_int_equal(c->n_groups, 0);
         assert_true(c->userdb);
         assert_int_equal(c->uid_min, 200000);
@@ -216,6 +217,7 @@ static void test_every_key(void **state)
                    "domains = corp.example Sub-1.Corp.Example\n"
                    "[access]\n"
                    "allow_roles = ADMIN,dev ops\n"
+                   "account_max_age = 12h\n"
                    "[groups]\n"
                    "ADMIN = sudo adm\n"
                    "Site Reliability = docker, sudo\n"
@@ -264,6 +266,7 @@ static void test_every_key(void **state)
         assert_string_equal(c->allow_roles.v[0], "ADMIN");
         assert_string_equal(c->allow_roles.v[1], "dev");
         assert_string_equal(c->allow_roles.v[2], "ops");
+        assert_int_equal(c->account_max_age_ms, 12ull * 3600 * 1000);
         assert_int_equal(c->n_groups, 2);
         assert_string_equal(c->groups[0].role, "ADMIN");
         assert_int_equal(c->groups[0].groups.n, 2);
@@ -516,6 +519,9 @@ static const struct bad_case bad_cases[] = {
         { URL "[cache]\ndirectory = var/lib\n", -EINVAL, ":4: [cache] directory: 'var/lib' is not an absolute path" },
         { URL "[cache]\noffline = y\n", -EINVAL, ":4: [cache] offline: 'y' is not a boolean (use yes or no)" },
         { URL "[cache]\noffline_max_age = 0\n", -ERANGE, ":4: [cache] offline_max_age: must be greater than 0" },
+        { URL "[access]\naccount_max_age = 0\n", -ERANGE, ":4: [access] account_max_age: must be greater than 0" },
+        { URL "[access]\naccount_max_age = a week\n", -EINVAL,
+          ":4: [access] account_max_age: 'a week' is not a duration (use e.g. 10, 10s, 250ms, 5m, 2h or 7d)" },
         { URL "[cache]\noffline_after = 0s\n", -ERANGE, ":4: [cache] offline_after: must be greater than 0" },
         { URL "[cache]\noffline_max_age = -1d\n", -EINVAL,
           ":4: [cache] offline_max_age: '-1d' is not a duration (use e.g. 10, 10s, 250ms, 5m, 2h or 7d)" },
@@ -1582,8 +1588,8 @@ static void test_shipped_config(void **state)
         fclose(in);
         assert_int_equal(fclose(out), 0);
         assert_int_equal(chmod(f->main, 0644), 0);
-        /* 28 keys outside [groups]. */
-        assert_int_equal(keys, 28);
+        /* 29 keys outside [groups]. */
+        assert_int_equal(keys, 29);
 
         c = load_ok(f);
         assert_string_equal(c->api_url, "https://api.neostra.example");

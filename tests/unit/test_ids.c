@@ -3,9 +3,11 @@
  * Stable ids (neostrad/ids.c): the same key always gives the same id,
  * case-insensitively; ids stay in [min, max]; taken ids are skipped by
  * linear probing with wrap-around; a full range is an error.  And the
- * assignments survive the cache (schema version 2): a user's uid and a
- * published group's gid round-trip, a stored uid is never overwritten,
- * and a version 1 database is migrated with its rows kept.
+ * assignments survive the cache: a user's uid and a published group's gid
+ * round-trip, a stored uid is never overwritten, a version 1 database is
+ * migrated with its rows kept, and a version 2 one has its uids moved
+ * into the uids table (which clearing the users leaves alone) and its
+ * online proofs started at the last online success.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -269,12 +271,12 @@ static void test_migration_from_v1(void **state) {
         assert_int_equal(cache_put_group(c, "ops", 250000), 0);
         cache_close(c);
 
-        /* Not set aside: the same file, now at version 2. */
+        /* Not set aside: the same file, now at the current version. */
         assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
         assert_int_equal(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema_version'",
                                             -1, &s, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-        assert_string_equal((const char *) sqlite3_column_text(s, 0), "2");
+        assert_int_equal(atoi((const char *) sqlite3_column_text(s, 0)), CACHE_SCHEMA_VERSION);
         sqlite3_finalize(s);
         sqlite3_close(db);
 
@@ -282,6 +284,106 @@ static void test_migration_from_v1(void **state) {
         assert_int_equal(cache_open(f->dir, &c), 0);
         assert_int_equal(cache_load(c, load_cb, &users), 0);
         assert_int_equal(uid_of(&users, "carol"), 204242);
+        cache_close(c);
+}
+
+static int uids_cb(const char *email, uid_t uid, void *userdata) {
+        struct loaded *l = userdata;
+
+        assert_true(l->n < 4);
+        snprintf(l->names[l->n], sizeof(l->names[0]), "%s", email);
+        l->uids[l->n++] = uid;
+        return 0;
+}
+
+/* Version 2 kept each uid in its user's row only, so clearing a user gave
+ * the uid away; version 3 moves the assignments into a table of their own
+ * and starts the online proof at the last online success. */
+static void test_migration_from_v2(void **state) {
+        struct fixture *f = *state;
+        struct loaded users = {}, uids = {};
+        struct user_record *u;
+        sqlite3 *db;
+        sqlite3_stmt *s;
+        Cache *c;
+
+        assert_int_equal(mkdir(f->dir, 0700), 0);
+        sql(f->db,
+            "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);"
+            "CREATE TABLE users (name TEXT PRIMARY KEY NOT NULL, email TEXT NOT NULL,"
+            "  roles TEXT NOT NULL, token TEXT, refresh_token TEXT,"
+            "  token_expires INTEGER NOT NULL DEFAULT 0, last_online_success INTEGER NOT NULL DEFAULT 0,"
+            "  verifier TEXT, verifier_time INTEGER NOT NULL DEFAULT 0,"
+            "  offline_failures INTEGER NOT NULL DEFAULT 0, invalidated INTEGER NOT NULL DEFAULT 0,"
+            "  uid INTEGER NOT NULL DEFAULT 0);"
+            "CREATE TABLE groups (name TEXT PRIMARY KEY NOT NULL, gid INTEGER NOT NULL);"
+            "INSERT INTO meta VALUES ('schema_version', '2');"
+            "INSERT INTO users (name, email, roles, last_online_success, uid) "
+            "  VALUES ('carol', 'Carol@Example.com', '[\"dev\"]', 1700000000, 204242);"
+            "INSERT INTO users (name, email, roles, uid) VALUES ('dave', 'dave@example.com', '[]', 0);"
+            "INSERT INTO groups VALUES ('ops', 250000);");
+        assert_int_equal(chmod(f->db, 0600), 0);
+
+        assert_int_equal(cache_open(f->dir, &c), 0);
+        assert_int_equal(cache_load_uids(c, uids_cb, &uids), 0);
+        assert_int_equal(uids.n, 1);
+        assert_string_equal(uids.names[0], "carol@example.com");
+        assert_int_equal(uids.uids[0], 204242);
+        /* Clearing every user keeps carol's uid assigned to her email. */
+        assert_int_equal(cache_delete(c, NULL), 0);
+        u = rec("dave", 0);
+        assert_int_equal(cache_put(c, u), 0);
+        user_record_free(u);
+        cache_close(c);
+
+        assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema_version'",
+                                            -1, &s, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+        assert_int_equal(atoi((const char *) sqlite3_column_text(s, 0)), CACHE_SCHEMA_VERSION);
+        sqlite3_finalize(s);
+        sqlite3_close(db);
+
+        uids.n = 0;
+        assert_int_equal(cache_open(f->dir, &c), 0);
+        assert_int_equal(cache_load_uids(c, uids_cb, &uids), 0);
+        assert_int_equal(uids.n, 1);
+        assert_int_equal(uids.uids[0], 204242);
+        assert_int_equal(cache_load(c, load_cb, &users), 0);
+        assert_int_equal(users.n, 1);
+        cache_close(c);
+}
+
+/* The proof starts where the last online success was. */
+static int proof_cb(struct user_record *u, void *userdata) {
+        int64_t *proof = userdata;
+
+        *proof = u->last_online_proof;
+        assert_int_equal(u->access_end, ACCESS_END_NONE);
+        user_record_free(u);
+        return 0;
+}
+
+static void test_migration_starts_the_proof(void **state) {
+        struct fixture *f = *state;
+        int64_t proof = -1;
+        Cache *c;
+
+        assert_int_equal(mkdir(f->dir, 0700), 0);
+        sql(f->db,
+            "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);"
+            "CREATE TABLE users (name TEXT PRIMARY KEY NOT NULL, email TEXT NOT NULL,"
+            "  roles TEXT NOT NULL, token TEXT, refresh_token TEXT,"
+            "  token_expires INTEGER NOT NULL DEFAULT 0, last_online_success INTEGER NOT NULL DEFAULT 0,"
+            "  verifier TEXT, verifier_time INTEGER NOT NULL DEFAULT 0,"
+            "  offline_failures INTEGER NOT NULL DEFAULT 0, invalidated INTEGER NOT NULL DEFAULT 0);"
+            "INSERT INTO meta VALUES ('schema_version', '1');"
+            "INSERT INTO users (name, email, roles, last_online_success) "
+            "  VALUES ('erin', 'erin@example.com', '[]', 1700000123);");
+        assert_int_equal(chmod(f->db, 0600), 0);
+        assert_int_equal(cache_open(f->dir, &c), 0);
+        assert_int_equal(cache_load(c, proof_cb, &proof), 0);
+        assert_int_equal(proof, 1700000123);
         cache_close(c);
 }
 
@@ -312,6 +414,8 @@ int main(void) {
                 cmocka_unit_test(test_local_ids),
                 cmocka_unit_test_setup_teardown(test_cache_round_trip, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_migration_from_v1, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_migration_from_v2, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_migration_starts_the_proof, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bad_uid_row_skipped, setup, teardown),
         };
 

@@ -4,7 +4,11 @@
  * sets and the in-memory password MACs (neostrad/verifier.c): lookups by
  * name and by uid stay right through growth, replacement, forgetting one
  * user and everyone; records hold no secrets and share their roles; MACs
- * separate users and passwords.
+ * separate users and passwords.  The revocation bound (neostrad/access.c):
+ * an online proof younger than account_max_age, and nothing since that
+ * ended the access; a success brings it back, a refresh with the user
+ * moves the proof and the roles.  The uids handed out (neostrad/uids.c):
+ * one per email for good, case-insensitively, indexed both ways.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -15,6 +19,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "access.h"
+#include "uids.h"
 #include "users.h"
 #include "verifier.h"
 
@@ -241,6 +247,128 @@ static void test_role_sets_interned(void **state) {
         role_set_unref(d);
 }
 
+/* ---- the revocation bound ---------------------------------------------------- */
+
+#define T0 1700000000
+#define DAY 86400
+
+static struct api_signin_result answer_with_roles(const char *role) {
+        struct api_signin_result res = { .outcome = API_ALLOW, .expires_in = 3600, .has_user = true };
+
+        res.email = strdup("alice@example.com");
+        res.roles = calloc(2, sizeof(char *));
+        assert_non_null(res.roles);
+        res.roles[0] = strdup(role);
+        res.n_roles = 1;
+        assert_true(res.email && res.roles[0]);
+        return res;
+}
+
+static void test_access_bound(void **state) {
+        struct neostra_config *c = NULL;
+        struct user_table *t = NULL;
+        struct api_signin_result res = answer_with_roles("dev");
+        struct user_record *u = NULL;
+
+        assert_int_equal(neostra_config_new_default(&c), 0);
+        /* The default: seven days, like offline_max_age. */
+        assert_int_equal(c->account_max_age_ms, 7ull * DAY * 1000);
+        assert_int_equal(user_table_new(&t), 0);
+
+        /* Never proven: expired, and no time it runs out. */
+        assert_int_equal(user_table_insert(t, record("alice", 0)), 0);
+        u = user_table_get(t, "alice");
+        assert_int_equal(access_state(c, u, T0), ACCESS_EXPIRED);
+        assert_int_equal(access_until(c, u), 0);
+
+        /* A sign-in is a proof, valid for account_max_age and not a
+         * second longer. */
+        assert_int_equal(user_table_record_success(t, "alice", &res, T0, &u), 0);
+        assert_int_equal(u->last_online_proof, T0);
+        assert_int_equal(access_until(c, u), T0 + 7 * DAY);
+        assert_true(access_valid(c, u, T0));
+        assert_true(access_valid(c, u, T0 + 7 * DAY - 1));
+        assert_int_equal(access_state(c, u, T0 + 7 * DAY), ACCESS_EXPIRED);
+        c->account_max_age_ms = 3600 * 1000;
+        assert_int_equal(access_state(c, u, T0 + 3600), ACCESS_EXPIRED);
+        assert_true(access_valid(c, u, T0 + 3599));
+
+        /* A refresh that brought the user moves the proof (not the last
+         * online success) and replaces the roles. */
+        api_signin_result_clear(&res);
+        res = answer_with_roles("ops");
+        assert_int_equal(user_record_refresh_proof(u, &res, T0 + 3000), 0);
+        assert_int_equal(u->last_online_proof, T0 + 3000);
+        assert_int_equal(u->last_online_success, T0);
+        assert_int_equal(user_n_roles(u), 1);
+        assert_string_equal(user_roles(u)[0], "ops");
+        assert_true(access_valid(c, u, T0 + 6000));
+
+        /* Invalidated: nothing rests on the proof, whatever its age. */
+        u->invalidated = true;
+        assert_int_equal(access_state(c, u, T0 + 3001), ACCESS_INVALIDATED);
+        assert_int_equal(access_until(c, u), 0);
+
+        /* A refused refresh, then a 404: the access ends, the secrets go,
+         * and each says why. */
+        u->invalidated = false;
+        u->has_token = u->has_refresh_token = u->has_verifier = true;
+        user_table_end_access(t, u, ACCESS_END_REVOKED);
+        assert_int_equal(access_state(c, u, T0 + 3001), ACCESS_REVOKED);
+        assert_false(u->has_token || u->has_refresh_token || u->has_verifier);
+        assert_true(u->secret_dropped);
+        user_table_end_access(t, u, ACCESS_END_DEPROVISIONED);
+        assert_int_equal(access_state(c, u, T0 + 3001), ACCESS_DEPROVISIONED);
+        assert_string_equal(access_state_name(ACCESS_DEPROVISIONED), "deprovisioned");
+        assert_non_null(strstr(access_refusal(ACCESS_EXPIRED), "log in with your password"));
+
+        /* Only a sign-in brings it back. */
+        assert_int_equal(user_record_refresh_proof(u, &res, T0 + 4000), 0);
+        assert_int_equal(access_state(c, u, T0 + 4000), ACCESS_DEPROVISIONED);
+        assert_int_equal(user_table_record_success(t, "alice", &res, T0 + 5000, &u), 0);
+        assert_int_equal(access_state(c, u, T0 + 5000), ACCESS_VALID);
+        assert_int_equal(u->access_end, ACCESS_END_NONE);
+
+        api_signin_result_clear(&res);
+        user_table_free(t);
+        neostra_config_free(c);
+}
+
+static void test_uid_table(void **state) {
+        UidTable *t = NULL;
+        char email[64];
+
+        assert_int_equal(uid_table_new(&t), 0);
+        assert_int_equal(uid_table_add(t, "Alice@Example.com", 200001), 0);
+        /* One uid per email, one email per uid, for good. */
+        assert_int_equal(uid_table_add(t, "alice@example.com", 200002), -EEXIST);
+        assert_int_equal(uid_table_add(t, "bob@example.com", 200001), -EEXIST);
+        assert_int_equal(uid_table_add(t, "bob@example.com", 0), -EINVAL);
+        assert_int_equal(uid_table_add(t, "", 200003), -EINVAL);
+        assert_int_equal(uid_table_get(t, "ALICE@example.COM"), 200001);
+        assert_int_equal(uid_table_get(t, "bob@example.com"), 0);
+        assert_true(uid_table_taken(t, 200001, NULL));
+        assert_true(uid_table_taken(t, 200001, "bob@example.com"));
+        assert_false(uid_table_taken(t, 200001, "alice@EXAMPLE.com"));
+        assert_false(uid_table_taken(t, 200002, NULL));
+        /* A damaged table's clashes are skipped when it loads. */
+        assert_int_equal(uid_table_load("carol@example.com", 200001, t), 0);
+        assert_int_equal(uid_table_get(t, "carol@example.com"), 0);
+
+        /* Through growth, both ways. */
+        for (unsigned i = 0; i < 5000; i++) {
+                snprintf(email, sizeof(email), "user%u@example.com", i);
+                assert_int_equal(uid_table_add(t, email, 300000 + i), 0);
+        }
+        assert_int_equal(uid_table_size(t), 5001);
+        for (unsigned i = 0; i < 5000; i++) {
+                snprintf(email, sizeof(email), "USER%u@example.com", i);
+                assert_int_equal(uid_table_get(t, email), 300000 + i);
+                assert_true(uid_table_taken(t, 300000 + i, NULL));
+        }
+        uid_table_free(t);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_table_grows_and_indexes),
@@ -248,6 +376,8 @@ int main(void) {
                 cmocka_unit_test(test_drop_verifier),
                 cmocka_unit_test(test_record_holds_no_secrets),
                 cmocka_unit_test(test_role_sets_interned),
+                cmocka_unit_test(test_access_bound),
+                cmocka_unit_test(test_uid_table),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
