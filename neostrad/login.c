@@ -9,6 +9,7 @@
 #include "decisions.h"
 #include "log.h"
 #include "login.h"
+#include "login-internal.h"
 #include "userdb.h"
 #include "neostra/protocol.h"
 #include "neostra/secure.h"
@@ -17,13 +18,6 @@
 #include "verifier.h"
 #include "writeback.h"
 
-struct Logins {
-        struct login_deps d;
-        struct login *pending;          /* every login not yet freed */
-        struct login_stats stats;
-        unsigned waiting;               /* logins in pending that wait (login.waiting) */
-        unsigned refusing;              /* logins in pending whose refused password is checked */
-};
 
 static const struct neostra_config *config_of(const Logins *ls) {
         return *ls->d.config;
@@ -103,37 +97,9 @@ struct job {
         int result;                     /* -ECANCELED until it has run */
 };
 
-/*
- * Making a verifier (one yescrypt, ~13 ms and 16 MiB, after the answer)
- * is a job of its own that holds a copy of the password, not the login:
- * at most one job per user waits, and a later success of the same user
- * while it waits hands it the newer password instead of queueing another.
- * So the queue is bounded by the users signing in, not by the sign-ins
- * (a busy user at 100 logins/s used to queue 100 jobs a second for two
- * threads that make ~150 a second, each holding its login and password
- * until its turn, without end).  VERIFIER_QUEUE_MAX bounds it further.
- */
-#define VERIFIER_QUEUE_MAX 65536u
-
 /* A wait (login.h, LOGIN_WAIT_MAX_USEC) ends this long before the
  * connection's deadline, to answer in time. */
 #define LOGIN_WAIT_MARGIN_USEC (200u * 1000ull)
-
-struct make_job {
-        Logins *ls;
-        int (*make)(const char *password, char **ret);         /* verifier_make(), or the test's */
-        char *user;
-        char *password;                 /* secret; replaced while !started */
-        uint64_t generation;            /* the user's successes it is for */
-        bool started;                   /* a worker took it: the loop leaves it alone */
-        unsigned char mac[VERIFIER_MAC_SIZE];   /* loop only: verifier_mac() of password */
-        bool mac_set;
-        char *hash;
-        int result;
-};
-
-/* Guards make_job.password and .started between the loop and a worker. */
-static pthread_mutex_t make_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Read and set on the loop's thread only; a test sets it before any login
  * starts.  Worker jobs take the functions they run with them. */
@@ -271,18 +237,6 @@ static void job_check(void *data) {
         j->result = j->check(j->hash, j->login->password);
 }
 
-static void job_make(void *data) {
-        struct make_job *j = data;
-        char *hash = NULL;
-
-        pthread_mutex_lock(&make_lock);
-        j->started = true;
-        pthread_mutex_unlock(&make_lock);
-        /* From here on only this thread touches the password. */
-        j->result = j->make(j->password, &hash);
-        j->hash = hash;
-}
-
 static void start_online(struct login *l);
 static void online_unavailable(struct login *l, const char *reason, long http_status,
                                int64_t latency_ms);
@@ -381,7 +335,7 @@ static bool wait_for(struct login *l, enum login_wait what) {
 /* Something changed for user (a check ended, a verifier came or went):
  * the logins that wait on it decide again.  user must outlive the call;
  * a login freed here is only ever the one just woken. */
-static void wake_waiters(Logins *ls, const char *user) {
+void logins_wake_waiters(Logins *ls, const char *user) {
         if (ls->waiting == 0)
                 return;
         for (struct login *l = ls->pending, *next; l; l = next) {
@@ -399,7 +353,7 @@ static void wake_waiters(Logins *ls, const char *user) {
 static void revoke_cached(Logins *ls, struct user_record *u) {
         user_table_record_refusal(ls->d.users, u->name);
         writeback_save(ls->d.writeback, u, &(struct user_secrets) { .mask = SECRET_ALL });
-        wake_waiters(ls, u->name);
+        logins_wake_waiters(ls, u->name);
 }
 
 /* Is a refusal of this password of user still being checked? */
@@ -515,7 +469,7 @@ done:
         secure_free_string(j->hash);
         free(j);
         /* A check in flight ended: those waiting for one decide again. */
-        wake_waiters(ls, l->user);
+        logins_wake_waiters(ls, l->user);
         login_maybe_free(l);
 }
 
@@ -602,16 +556,17 @@ enum refusal {
 static enum refusal judge_refusal(struct login *l, struct user_record *u) {
         struct user_live *live = u->live;
         struct make_job *mj = live ? live->pending_make : NULL;
+        const unsigned char *mj_mac = mj ? login_make_job_mac(mj) : NULL;
         unsigned char mac[VERIFIER_MAC_SIZE];
         bool have_mac = verifier_mac(l->user, l->password, mac) == 0;
         enum refusal r = REFUSAL_REVOKED;
 
         if (have_mac && ((live && live->success_mac_set && verifier_mac_equal(mac, live->success_mac)) ||
-                         (mj && mj->mac_set && verifier_mac_equal(mac, mj->mac)) ||
+                         (mj_mac && verifier_mac_equal(mac, mj_mac)) ||
                          (u->has_verifier && live && live->verifier_mac_set &&
                           verifier_mac_equal(mac, live->verifier_mac))))
                 revoke_cached(l->ls, u);               /* the password of the last success or of the verifier */
-        else if (mj && !(have_mac && mj->mac_set))
+        else if (mj && !(have_mac && mj_mac))
                 revoke_cached(l->ls, u);               /* a verifier in the making, of a password we cannot tell */
         else if (!u->has_verifier || (have_mac && live && live->verifier_mac_set))
                 r = REFUSAL_WRONG;
@@ -627,97 +582,6 @@ static enum refusal judge_refusal(struct login *l, struct user_record *u) {
         }
         explicit_bzero(mac, sizeof(mac));
         return r;
-}
-
-static void make_job_free(struct make_job *j) {
-        explicit_bzero(j->mac, sizeof(j->mac));
-        secure_free_string(j->password);
-        secure_free_string(j->hash);
-        free(j->user);
-        free(j);
-}
-
-static void on_make_done(void *data) {
-        struct make_job *j = data;
-        struct user_record *u = user_table_get(j->ls->d.users, j->user);
-
-        if (u && u->live && u->live->pending_make == j)
-                u->live->pending_make = NULL;
-        /* Only if nothing refused the user since the API said yes, and the
-         * password is still that of the latest success: the same MAC (a
-         * steady stream of logins with one password must not discard
-         * every job), or, MACs unknown, no later success at all.  (A
-         * record with a success has its live part.) */
-        if (j->result == 0 && j->hash && u && u->live && u->last_online_success > 0 &&
-            u->has_token &&
-            (j->mac_set && u->live->success_mac_set ? verifier_mac_equal(j->mac, u->live->success_mac)
-                                                       : u->live->successes == j->generation)) {
-                struct user_secrets s = { .mask = SECRET_VERIFIER, .verifier = j->hash };
-
-                j->hash = NULL;
-                u->verifier_time = u->last_online_success;
-                user_record_verifier_changed(u);
-                memcpy(u->live->verifier_mac, j->mac, sizeof(u->live->verifier_mac));
-                u->live->verifier_mac_set = j->mac_set;
-                j->ls->stats.verifiers_made++;
-                writeback_save(j->ls->d.writeback, u, &s);
-        } else if (j->result < 0 && j->result != -ECANCELED)
-                log_msg(LOG_ERR, "cannot make a verifier for %s: %s", j->user, strerror(-j->result));
-        /* Made or not, those waiting for it decide now. */
-        wake_waiters(j->ls, j->user);
-        make_job_free(j);
-}
-
-/* u has its live part (user_table_record_success made it). */
-static void start_make(struct login *l, struct user_record *u, const unsigned char *mac) {
-        struct make_job *j = u->live->pending_make;
-        bool handed = false;
-
-        /* Waiting or running for this very password: it will do. */
-        if (j && mac && j->mac_set && verifier_mac_equal(j->mac, mac)) {
-                j->generation = u->live->successes;
-                return;
-        }
-
-        pthread_mutex_lock(&make_lock);
-        if (j && !j->started) {
-                /* Still waiting: let it make this (the latest) password's verifier. */
-                char *pw = strdup(l->password);
-
-                if (pw) {
-                        secure_free_string(j->password);
-                        j->password = pw;
-                        j->generation = u->live->successes;
-                        handed = true;
-                        j->mac_set = mac != NULL;
-                        if (mac)
-                                memcpy(j->mac, mac, sizeof(j->mac));
-                }
-        }
-        pthread_mutex_unlock(&make_lock);
-        if (handed)
-                return;
-        if (workers_queued(l->ls->d.workers) >= VERIFIER_QUEUE_MAX) {
-                log_msg(LOG_WARNING, "verifier queue full: no offline verifier for %s from this sign-in", l->user);
-                return;
-        }
-        j = calloc(1, sizeof(*j));
-        if (j) {
-                /* Filled in before a worker can see it; a job the workers
-                 * drop at shutdown is never run and installs nothing. */
-                *j = (struct make_job) { .ls = l->ls, .make = env.verifier_make,
-                                         .user = strdup(l->user), .password = strdup(l->password),
-                                         .generation = u->live->successes, .result = -ECANCELED,
-                                         .mac_set = mac != NULL };
-                if (mac)
-                        memcpy(j->mac, mac, sizeof(j->mac));
-                if (j->user && j->password && workers_submit(l->ls->d.workers, job_make, on_make_done, j) == 0) {
-                        u->live->pending_make = j;
-                        return;
-                }
-                make_job_free(j);
-        }
-        log_msg(LOG_ERR, "cannot queue a verifier for %s", l->user);
 }
 
 /* ---- the online attempt ------------------------------------------------------- */
@@ -792,7 +656,7 @@ static void on_signin_done(struct api_signin_result *res, void *userdata) {
                         answer_success(l, RESULT_SUCCESS, u, res->reason, res->http_status, latency_ms);
                 writeback_save(ls->d.writeback, u, &secrets);
                 if (new_verifier)
-                        start_make(l, u, have_mac ? mac : NULL);
+                        login_make_verifier(l->ls, u, l->user, l->password, have_mac ? mac : NULL, env.verifier_make);
                 explicit_bzero(mac, sizeof(mac));
                 break;
         case API_DENY:

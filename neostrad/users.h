@@ -83,7 +83,7 @@ struct user_live {
                                          * dropped or replaced (user_record_verifier_changed):
                                          * a check that ends sees whether it checked the
                                          * verifier that still stands */
-        struct make_job *pending_make;  /* login.c: the verifier job queued for this user */
+        struct make_job *pending_make;  /* login-verifier.c: the verifier job queued for this user */
         unsigned offline_checks;        /* login.c: offline checks on a worker; each may yet be
                                          * a failure, so they count towards max_failures */
         int64_t refresh_tried;          /* revalidate.c: unix seconds of its last token refresh, 0 none */
