@@ -29,6 +29,7 @@
 struct make_job {
         Logins *ls;
         int (*make)(const char *password, char **ret);         /* verifier_make(), or the test's */
+        void (*done)(Logins *ls, const char *user);            /* on the loop, once it has ended */
         char *user;
         char *password;                 /* secret; replaced while !started */
         uint64_t generation;            /* the user's successes it is for */
@@ -93,12 +94,13 @@ static void on_make_done(void *data) {
         } else if (j->result < 0 && j->result != -ECANCELED)
                 log_msg(LOG_ERR, "cannot make a verifier for %s: %s", j->user, strerror(-j->result));
         /* Made or not, those waiting for it decide now. */
-        logins_wake_waiters(j->ls, j->user);
+        j->done(j->ls, j->user);
         make_job_free(j);
 }
 
 void login_make_verifier(Logins *ls, struct user_record *u, const char *user, const char *password,
-                         const unsigned char *mac, int (*make)(const char *password, char **ret)) {
+                         const unsigned char *mac, int (*make)(const char *password, char **ret),
+                         void (*done)(Logins *ls, const char *user)) {
         struct make_job *j = u->live->pending_make;
         bool handed = false;
 
@@ -134,7 +136,7 @@ void login_make_verifier(Logins *ls, struct user_record *u, const char *user, co
         if (j) {
                 /* Filled in before a worker can see it; a job the workers
                  * drop at shutdown is never run and installs nothing. */
-                *j = (struct make_job) { .ls = ls, .make = make,
+                *j = (struct make_job) { .ls = ls, .make = make, .done = done,
                                          .user = strdup(user), .password = strdup(password),
                                          .generation = u->live->successes, .result = -ECANCELED,
                                          .mac_set = mac != NULL };

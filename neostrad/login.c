@@ -335,7 +335,7 @@ static bool wait_for(struct login *l, enum login_wait what) {
 /* Something changed for user (a check ended, a verifier came or went):
  * the logins that wait on it decide again.  user must outlive the call;
  * a login freed here is only ever the one just woken. */
-void logins_wake_waiters(Logins *ls, const char *user) {
+static void logins_wake_waiters(Logins *ls, const char *user) {
         if (ls->waiting == 0)
                 return;
         for (struct login *l = ls->pending, *next; l; l = next) {
@@ -656,7 +656,7 @@ static void on_signin_done(struct api_signin_result *res, void *userdata) {
                         answer_success(l, RESULT_SUCCESS, u, res->reason, res->http_status, latency_ms);
                 writeback_save(ls->d.writeback, u, &secrets);
                 if (new_verifier)
-                        login_make_verifier(l->ls, u, l->user, l->password, have_mac ? mac : NULL, env.verifier_make);
+                        login_make_verifier(l->ls, u, l->user, l->password, have_mac ? mac : NULL, env.verifier_make, logins_wake_waiters);
                 explicit_bzero(mac, sizeof(mac));
                 break;
         case API_DENY:

@@ -18,7 +18,7 @@
 #include "cache.h"
 #include "ids.h"
 #include "log.h"
-#include "userdb-internal.h"
+#include "userdb-ids-internal.h"
 
 int userdb_new(const struct userdb_deps *deps, UserDb **ret) {
         UserDb *db = calloc(1, sizeof(*db));
@@ -138,7 +138,7 @@ static struct provisional *provisional_slot(UserDb *db) {
 
 /* The reserved uid for a provisional name (a reservation not yet used). */
 const struct provisional *userdb_provisional_by_uid(UserDb *db, uid_t uid) {
-        if (!cfg(db)->first_login || uid == 0)
+        if (!userdb_cfg(db)->first_login || uid == 0)
                 return NULL;
         for (size_t i = 0; db->provisional && i < USERDB_PROVISIONAL_MAX; i++) {
                 const struct provisional *p = &db->provisional[i];
@@ -150,8 +150,8 @@ const struct provisional *userdb_provisional_by_uid(UserDb *db, uid_t uid) {
 }
 
 static bool provisional_eligible(UserDb *db, const char *name) {
-        return cfg(db)->first_login && !user_table_get(db->users, name) && neostra_valid_login_name(name) &&
-               !neostra_user_excluded(cfg(db), name) && !userdb_find_mapped(db, name);
+        return userdb_cfg(db)->first_login && !user_table_get(db->users, name) && neostra_valid_login_name(name) &&
+               !neostra_user_excluded(userdb_cfg(db), name) && !userdb_find_mapped(db, name);
 }
 
 /* userdb_provisional_lookup() of name would look at local names now. */
@@ -188,17 +188,17 @@ const struct provisional *userdb_provisional_lookup(UserDb *db, const char *name
         p = provisional_find(db, name);
         if (p && now - p->checked_usec < USERDB_LOCAL_CHECK_USEC)
                 return p->local ? NULL : p;
-        if (neostra_email_for_user(cfg(db), name, &email) < 0)
+        if (neostra_email_for_user(userdb_cfg(db), name, &email) < 0)
                 return NULL;
 
         local = name_is_local(db, name);
         if (!local && !(p && p->uid != 0) && (uid = assigned_uid(db, email, NULL)) == 0) {
                 struct taken_ctx ctx = { db, NULL, name, email };
 
-                r = ids_assign(email, cfg(db)->uid_min, cfg(db)->uid_max, id_taken, &ctx, &uid);
+                r = ids_assign(email, userdb_cfg(db)->uid_min, userdb_cfg(db)->uid_max, id_taken, &ctx, &uid);
                 if (r < 0) {
                         log_msg(LOG_ERR, "no free uid in [%u, %u] for a first login of %s: %s",
-                                (unsigned) cfg(db)->uid_min, (unsigned) cfg(db)->uid_max, name,
+                                (unsigned) userdb_cfg(db)->uid_min, (unsigned) userdb_cfg(db)->uid_max, name,
                                 strerror(-r));
                         free(email);
                         return NULL;
@@ -224,7 +224,7 @@ const struct provisional *userdb_provisional_lookup(UserDb *db, const char *name
 size_t userdb_identity_keys(UserDb *db, const char *name, struct localnames_key *keys) {
         const struct user_record *u = user_table_get(db->users, name);
         const struct provisional *p = provisional_find(db, name);
-        uid_t min = cfg(db)->uid_min, max = cfg(db)->uid_max;
+        uid_t min = userdb_cfg(db)->uid_min, max = userdb_cfg(db)->uid_max;
         char *email = NULL;
         size_t n = 0;
 
@@ -232,7 +232,7 @@ size_t userdb_identity_keys(UserDb *db, const char *name, struct localnames_key 
         keys[n++] = (struct localnames_key) { .kind = LOCALNAMES_GROUP, .name = name };
         if (u && u->uid != 0)
                 return n;
-        if (!(u && u->email && *u->email) && neostra_email_for_user(cfg(db), name, &email) < 0)
+        if (!(u && u->email && *u->email) && neostra_email_for_user(userdb_cfg(db), name, &email) < 0)
                 email = NULL;
         /* The first id ids_assign() would try; probing past it (a
          * collision) looks up on the loop.  A uid given before is not
@@ -295,10 +295,10 @@ int userdb_prepare_user(UserDb *db, struct user_record *u) {
                         (unsigned) reserved, u->name);
                 return 0;
         }
-        r = ids_assign(u->email, cfg(db)->uid_min, cfg(db)->uid_max, id_taken, &ctx, &uid);
+        r = ids_assign(u->email, userdb_cfg(db)->uid_min, userdb_cfg(db)->uid_max, id_taken, &ctx, &uid);
         if (r < 0) {
-                log_msg(LOG_ERR, "no free uid in [%u, %u] for %s: %s", (unsigned) cfg(db)->uid_min,
-                        (unsigned) cfg(db)->uid_max, u->name, strerror(-r));
+                log_msg(LOG_ERR, "no free uid in [%u, %u] for %s: %s", (unsigned) userdb_cfg(db)->uid_min,
+                        (unsigned) userdb_cfg(db)->uid_max, u->name, strerror(-r));
                 return r;
         }
         user_table_set_uid(db->users, u, uid);
@@ -394,10 +394,10 @@ static int resolve_group(UserDb *db, const char *name) {
         if (a)
                 return add_mapped(db, name, a->gid, true);
 
-        r = ids_assign(name, cfg(db)->uid_min, cfg(db)->uid_max, id_taken, &ctx, &gid);
+        r = ids_assign(name, userdb_cfg(db)->uid_min, userdb_cfg(db)->uid_max, id_taken, &ctx, &gid);
         if (r < 0) {
-                log_msg(LOG_ERR, "no free gid in [%u, %u] for group %s: %s", (unsigned) cfg(db)->uid_min,
-                        (unsigned) cfg(db)->uid_max, name, strerror(-r));
+                log_msg(LOG_ERR, "no free gid in [%u, %u] for group %s: %s", (unsigned) userdb_cfg(db)->uid_min,
+                        (unsigned) userdb_cfg(db)->uid_max, name, strerror(-r));
                 return 0;
         }
         r = userdb_load_group(name, gid, db);
@@ -416,9 +416,9 @@ int userdb_refresh_groups(UserDb *db) {
          * reservation is only ever a promise made under the current one. */
         provisional_clear(db);
         free_mapped(db);
-        for (size_t i = 0; r >= 0 && i < cfg(db)->n_groups; i++)
-                for (size_t j = 0; r >= 0 && j < cfg(db)->groups[i].groups.n; j++)
-                        r = resolve_group(db, cfg(db)->groups[i].groups.v[j]);
+        for (size_t i = 0; r >= 0 && i < userdb_cfg(db)->n_groups; i++)
+                for (size_t j = 0; r >= 0 && j < userdb_cfg(db)->groups[i].groups.n; j++)
+                        r = resolve_group(db, userdb_cfg(db)->groups[i].groups.v[j]);
         return r;
 }
 

@@ -25,7 +25,8 @@
 #include "nss-park.h"
 #include "neostra/protocol.h"
 #include "neostra/varlink.h"
-#include "userdb-internal.h"
+#include "userdb-ids-internal.h"
+#include "userdb.h"
 
 /* ---- records (memory only) ----------------------------------------------- */
 
@@ -38,11 +39,11 @@ static bool published_user(const struct user_record *u) {
 /* The groups of u's roles are published only while an online proof
  * backs them (access.h); names are NULL then. */
 static int role_groups(UserDb *db, const struct user_record *u, struct neostra_strv *ret) {
-        if (!access_valid(cfg(db), u, access_now())) {
+        if (!access_valid(userdb_cfg(db), u, access_now())) {
                 *ret = (struct neostra_strv) {};
                 return 0;
         }
-        return neostra_groups_for_roles(cfg(db), (const char *const *) user_roles(u), user_n_roles(u), ret);
+        return neostra_groups_for_roles(userdb_cfg(db), (const char *const *) user_roles(u), user_n_roles(u), ret);
 }
 
 /* The names of the groups u's roles map to that resolve on this host. */
@@ -77,7 +78,7 @@ static json_t *user_json(UserDb *db, const struct user_record *u) {
         char *home = NULL;
         json_t *rec;
 
-        if (neostra_home_for_user(cfg(db), u->name, &home) < 0)
+        if (neostra_home_for_user(userdb_cfg(db), u->name, &home) < 0)
                 return NULL;
         /* No password fields at all: the password is checked by PAM. */
         rec = json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:o}",
@@ -86,7 +87,7 @@ static json_t *user_json(UserDb *db, const struct user_record *u) {
                         "gid", (json_int_t) u->uid,
                         "realName", u->name,
                         "homeDirectory", home,
-                        "shell", cfg(db)->shell,
+                        "shell", userdb_cfg(db)->shell,
                         "disposition", "regular",
                         "service", USERDB_SERVICE,
                         "memberOf", member_of(db, u));
@@ -384,11 +385,11 @@ static int method_lookup(VarlinkConn *c, struct lookup_params *p, UserDb *db, en
                 return varlink_conn_error(c, VARLINK_ERROR_EXPECTED_MORE, NULL), 0;
         /* userdb = no (a socket from systemd, or a reload): publish nothing,
          * but answer at once. */
-        if (!cfg(db)->userdb)
+        if (!userdb_cfg(db)->userdb)
                 return varlink_conn_error(c, USERDB_ERROR_NO_RECORD, NULL), 0;
         /* A name not seen yet (first_login): its local-name checks run off
          * the loop while this query alone waits. */
-        first_login = !enumeration && what != LOOKUP_MEMBERSHIPS && cfg(db)->first_login &&
+        first_login = !enumeration && what != LOOKUP_MEMBERSHIPS && userdb_cfg(db)->first_login &&
                       first_login_caller(c);
         if (first_login && p->name && userdb_provisional_check_due(db, p->name)) {
                 struct localnames_key keys[USERDB_IDENTITY_KEYS_MAX];

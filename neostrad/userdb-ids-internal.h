@@ -9,7 +9,7 @@
  */
 #pragma once
 
-#include "userdb.h"
+#include "userdb-ids.h"
 
 struct UserDb {
         struct neostra_config *const *config;   /* the manager's: a reload replaces it */
@@ -26,7 +26,7 @@ struct UserDb {
         uint64_t provisional_seq;
 };
 
-static inline const struct neostra_config *cfg(const UserDb *db) {
+static inline const struct neostra_config *userdb_cfg(const UserDb *db) {
         return *db->config;
 }
 
