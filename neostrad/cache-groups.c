@@ -29,30 +29,12 @@ int cache_put_group(Cache *c, const char *name, gid_t gid) {
         return sqlite_errno(rc);
 }
 
-int cache_load_groups(Cache *c, int (*cb)(const char *name, gid_t gid, void *userdata), void *userdata) {
-        sqlite3_stmt *s;
-        int rc, r = 0;
+static bool valid_group_row(const char *name, size_t bytes, int64_t gid) {
+        return neostra_valid_unix_name(name) && gid > 0 && gid < (int64_t) UINT32_MAX;
+}
 
+int cache_load_groups(Cache *c, int (*cb)(const char *name, gid_t gid, void *userdata), void *userdata) {
         if (!c || !cb)
                 return -EINVAL;
-        s = c->stmt[STMT_LOAD_GROUPS];
-        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-                const char *name = sqlite3_column_type(s, 0) == SQLITE_TEXT ?
-                                   (const char *) sqlite3_column_text(s, 0) : NULL;
-                int64_t gid = sqlite3_column_type(s, 1) == SQLITE_INTEGER ? sqlite3_column_int64(s, 1) : -1;
-
-                if (!name || !neostra_valid_unix_name(name) || gid <= 0 || gid >= (int64_t) UINT32_MAX) {
-                        log_msg(LOG_WARNING, "cache: skipping an invalid stored group assignment");
-                        continue;
-                }
-                r = cb(name, (gid_t) gid, userdata);
-                if (r < 0)
-                        break;
-        }
-        if (r == 0 && rc != SQLITE_DONE) {
-                log_msg(LOG_ERR, "cache: reading %s: %s", c->path[FILE_DB], sqlite3_errmsg(c->db));
-                r = sqlite_errno(rc);
-        }
-        sqlite3_reset(s);
-        return r;
+        return cache_load_pairs(c, STMT_LOAD_GROUPS, valid_group_row, "group", cb, userdata);
 }

@@ -115,6 +115,15 @@ int cache_prepare_files(int dirfd);
  * (cache.c). */
 int sqlite_errno(int rc);
 
+/*
+ * Step the rows of a (name, id) table (the group and the uid assignments):
+ * each valid(name, its byte length, id) row goes to cb, the others are
+ * skipped with a warning naming what.  cb < 0 stops; 0 or the first
+ * negative errno (cache.c).
+ */
+int cache_load_pairs(Cache *c, int which, bool (*valid)(const char *name, size_t bytes, int64_t id),
+                     const char *what, int (*cb)(const char *name, uint32_t id, void *userdata), void *userdata);
+
 /* Step a statement that returns no rows and reset it. */
 static inline int step_done(Cache *c, int which) {
         int rc = sqlite3_step(c->stmt[which]);

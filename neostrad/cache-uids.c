@@ -43,31 +43,12 @@ int cache_put_uid(Cache *c, const char *email, uid_t uid) {
         return (rc & 0xff) == SQLITE_CONSTRAINT ? -EEXIST : sqlite_errno(rc);
 }
 
-int cache_load_uids(Cache *c, int (*cb)(const char *email, uid_t uid, void *userdata), void *userdata) {
-        sqlite3_stmt *s;
-        int rc, r = 0;
+static bool valid_uid_row(const char *email, size_t bytes, int64_t uid) {
+        return valid_email(email) && bytes == strlen(email) && valid_uid(uid);
+}
 
+int cache_load_uids(Cache *c, int (*cb)(const char *email, uid_t uid, void *userdata), void *userdata) {
         if (!c || !cb)
                 return -EINVAL;
-        s = c->stmt[STMT_LOAD_UIDS];
-        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-                const char *email = sqlite3_column_type(s, 0) == SQLITE_TEXT ?
-                                    (const char *) sqlite3_column_text(s, 0) : NULL;
-                int64_t uid = sqlite3_column_type(s, 1) == SQLITE_INTEGER ? sqlite3_column_int64(s, 1) : -1;
-
-                if (!valid_email(email) || (size_t) sqlite3_column_bytes(s, 0) != strlen(email) ||
-                    !valid_uid(uid)) {
-                        log_msg(LOG_WARNING, "cache: skipping an invalid stored uid assignment");
-                        continue;
-                }
-                r = cb(email, (uid_t) uid, userdata);
-                if (r < 0)
-                        break;
-        }
-        if (r == 0 && rc != SQLITE_DONE) {
-                log_msg(LOG_ERR, "cache: reading %s: %s", c->path[FILE_DB], sqlite3_errmsg(c->db));
-                r = sqlite_errno(rc);
-        }
-        sqlite3_reset(s);
-        return r;
+        return cache_load_pairs(c, STMT_LOAD_UIDS, valid_uid_row, "uid", cb, userdata);
 }

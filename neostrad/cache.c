@@ -100,6 +100,32 @@ int sqlite_errno(int rc) {
         }
 }
 
+int cache_load_pairs(Cache *c, int which, bool (*valid)(const char *name, size_t bytes, int64_t id),
+                     const char *what, int (*cb)(const char *name, uint32_t id, void *userdata), void *userdata) {
+        sqlite3_stmt *s = c->stmt[which];
+        int rc, r = 0;
+
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+                const char *name = sqlite3_column_type(s, 0) == SQLITE_TEXT ?
+                                   (const char *) sqlite3_column_text(s, 0) : NULL;
+                int64_t id = sqlite3_column_type(s, 1) == SQLITE_INTEGER ? sqlite3_column_int64(s, 1) : -1;
+
+                if (!name || !valid(name, (size_t) sqlite3_column_bytes(s, 0), id)) {
+                        log_msg(LOG_WARNING, "cache: skipping an invalid stored %s assignment", what);
+                        continue;
+                }
+                r = cb(name, (uint32_t) id, userdata);
+                if (r < 0)
+                        break;
+        }
+        if (r == 0 && rc != SQLITE_DONE) {
+                log_msg(LOG_ERR, "cache: reading %s: %s", c->path[FILE_DB], sqlite3_errmsg(c->db));
+                r = sqlite_errno(rc);
+        }
+        sqlite3_reset(s);
+        return r;
+}
+
 static bool sqlite_says_untrusted(int rc) {
         return (rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT;
 }
