@@ -91,7 +91,7 @@ UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILDDIR)/tests/%,$(UNIT_SRC))
 DAEMON_LIB_OBJ := $(filter-out $(BUILDDIR)/obj/neostrad/neostrad.o,$(DAEMON_OBJ))
 TEST_LIBS  = $(call pc_libs,$(DAEMON_PKGS) cmocka) -lpthread
 
-$(BUILDDIR)/tests/test_%: tests/unit/test_%.c $(DAEMON_LIB_OBJ) $(COMMON_OBJ) $(HEADERS)
+$(BUILDDIR)/tests/test_%: tests/unit/test_%.c $(DAEMON_LIB_OBJ) $(COMMON_OBJ) $(HEADERS) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Ineostrad -o $@ $< $(DAEMON_LIB_OBJ) $(COMMON_OBJ) $(LDHARD) $(TEST_LIBS) \
 		$(UNIT_LDFLAGS)

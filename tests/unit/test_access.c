@@ -38,6 +38,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "inproc-client.h"
+
 #include "access.h"
 #include "login.h"
 #include "manager.h"
@@ -198,20 +200,11 @@ struct fixture {
         sd_event *event;
 };
 
-struct client {
-        int fd;
-        struct varlink_reader r;
-};
-
 struct options {
         uint64_t account_max_age_sec;   /* 0: MAX_AGE */
         uint64_t offline_max_age_sec;   /* 0: MAX_AGE */
         uid_t uid_range;                /* 0: 1000 */
 };
-
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
-        return remove(path);
-}
 
 static void set_string(char **p, const char *v) {
         free(*p);
@@ -300,76 +293,6 @@ static int teardown(void **state) {
         return 0;
 }
 
-static uint64_t monotonic_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
-
-static void client_send(const char *path, struct client *c, const char *method, json_t *params) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        struct vbuf out = {};
-        json_t *call = varlink_call_new(method, params);
-
-        assert_non_null(call);
-        *c = (struct client) { .fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0) };
-        assert_true(c->fd >= 0);
-        assert_true(strlen(path) < sizeof(sa.sun_path));
-        memcpy(sa.sun_path, path, strlen(path) + 1);
-        assert_int_equal(connect(c->fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-        assert_int_equal(varlink_encode(call, &out), 0);
-        json_decref(call);
-        assert_int_equal(write(c->fd, out.data, out.len), (ssize_t) out.len);
-        vbuf_done(&out);
-}
-
-static json_t *client_poll(struct client *c) {
-        char buf[4096];
-        json_t *msg = NULL;
-        ssize_t n;
-
-        while ((n = read(c->fd, buf, sizeof(buf))) > 0)
-                assert_int_equal(varlink_reader_feed(&c->r, buf, (size_t) n), 0);
-        assert_true(n < 0 && errno == EAGAIN);
-        assert_true(varlink_reader_pop(&c->r, &msg) >= 0);
-        return msg;
-}
-
-static void client_close(struct client *c) {
-        varlink_reader_done(&c->r);
-        close(c->fd);
-}
-
-static void run_until(struct fixture *f, bool (*cond)(void *), void *userdata) {
-        uint64_t end = monotonic_usec() + 10000000u;
-
-        while (!cond(userdata)) {
-                assert_true(monotonic_usec() < end);
-                assert_true(sd_event_run(f->event, 10000) >= 0);
-        }
-}
-
-static void run_for(struct fixture *f, uint64_t usec) {
-        uint64_t end = monotonic_usec() + usec;
-
-        while (monotonic_usec() < end)
-                assert_true(sd_event_run(f->event, 10000) >= 0);
-}
-
-struct answer {
-        struct client *c;
-        json_t *msg;
-};
-
-static bool answered(void *userdata) {
-        struct answer *a = userdata;
-
-        if (!a->msg)
-                a->msg = client_poll(a->c);
-        return a->msg != NULL;
-}
-
 static bool signin_pending(void *userdata) {
         return fake.pending;
 }
@@ -387,7 +310,7 @@ static json_t *call(struct fixture *f, const char *path, const char *method, jso
         bool continues = false;
 
         client_send(path, &c, method, params);
-        run_until(f, answered, &a);
+        loop_until(f->event, answered, &a);
         client_close(&c);
         assert_int_equal(varlink_reply_parse(a.msg, ret_error, ret_params, &continues), 0);
         return a.msg;
@@ -405,9 +328,9 @@ static void sign_in_as(struct fixture *f, const char *user, enum api_outcome out
 
         client_send(f->sock, &c, NEOSTRA_METHOD_AUTHENTICATE,
                     json_pack("{s:s, s:s, s:s}", "user", user, "password", PASSWORD, "service", "test"));
-        run_until(f, signin_pending, NULL);
+        loop_until(f->event, signin_pending, NULL);
         api_answer(outcome, http_status);
-        run_until(f, answered, &a);
+        loop_until(f->event, answered, &a);
         client_close(&c);
         assert_int_equal(varlink_reply_parse(a.msg, &e, &params, &continues), 0);
         snprintf(error, n, "%s", e ? e : "");
@@ -570,7 +493,7 @@ static bool made_enough(void *userdata) {
 static void wait_verifiers(struct fixture *f, json_int_t n) {
         struct made m = { f, n };
 
-        run_until(f, made_enough, &m);
+        loop_until(f->event, made_enough, &m);
 }
 
 static bool is_root(void) {
@@ -658,10 +581,10 @@ static void test_offline_login_rests_on_the_proof(void **state) {
                 fake.now = i == 0 ? T0 + DAY - 10 : T0 + 2 * DAY;
                 client_send(f->sock, &c, NEOSTRA_METHOD_AUTHENTICATE,
                             json_pack("{s:s, s:s}", "user", USER, "password", PASSWORD));
-                run_until(f, signin_pending, NULL);
+                loop_until(f->event, signin_pending, NULL);
                 api_answer(API_UNAVAILABLE, 503);
                 a.msg = NULL;
-                run_until(f, answered, &a);
+                loop_until(f->event, answered, &a);
                 client_close(&c);
                 msg = a.msg;
                 assert_int_equal(varlink_reply_parse(msg, &error, &p, &continues), 0);
@@ -820,12 +743,12 @@ static void test_revalidation(void **state) {
 
         /* Not due yet: the token has more than 5 minutes. */
         fake.now = T0 + 3000;
-        run_for(f, 100000);
+        loop_for(f->event, 100000);
         assert_int_equal(fake.refreshes, 0);
 
         /* Due within its last 5 minutes (jitter up to 2.5 of them). */
         fake.now = T0 + 3460;
-        run_until(f, refresh_pending_for, EMAIL);
+        loop_until(f->event, refresh_pending_for, EMAIL);
         r = refresh_for(EMAIL);
         assert_string_equal(r->token, "refresh-1");
         /* The answer carries the user, now with role ops: an online proof,
@@ -845,7 +768,7 @@ static void test_revalidation(void **state) {
         fake.now = T0 + MAX_AGE + 10;
         /* (the next refresh is long due: answer it without the user, a new
          * token but no proof) */
-        run_until(f, refresh_pending_for, EMAIL);
+        loop_until(f->event, refresh_pending_for, EMAIL);
         r = refresh_for(EMAIL);
         assert_string_equal(r->token, "refresh-2");
         refresh_answer(r, API_ALLOW, 200, false);
@@ -853,13 +776,13 @@ static void test_revalidation(void **state) {
         assert_int_equal(user_field(f, USER, "tokenExpires"), T0 + MAX_AGE + 10 + 3600);
         assert_true(check_account(f, USER).allowed);
         /* Not again within a minute of the last one. */
-        run_for(f, 100000);
+        loop_for(f->event, 100000);
         assert_null(refresh_for(EMAIL));
 
         /* A refused refresh ends the access: refused, groups unpublished,
          * tokens wiped. */
         fake.now = T0 + MAX_AGE + 3400;
-        run_until(f, refresh_pending_for, EMAIL);
+        loop_until(f->event, refresh_pending_for, EMAIL);
         r = refresh_for(EMAIL);
         assert_string_equal(r->token, "refresh-3");
         refresh_answer(r, API_DENY, 401, false);
@@ -876,7 +799,7 @@ static void test_revalidation(void **state) {
         json_decref(msg);
         /* No refresh token: never refreshed again. */
         fake.now += 3 * 3600;
-        run_for(f, 100000);
+        loop_for(f->event, 100000);
         assert_null(refresh_for(EMAIL));
 
         /* A sign-in brings it back. */
@@ -896,17 +819,17 @@ static void test_revalidation_bounded(void **state) {
                 sign_in_ok(f, name);
         }
         fake.now = T0 + 3599;
-        run_until(f, refresh_pending_for, NULL);
-        run_for(f, 100000);
+        loop_until(f->event, refresh_pending_for, NULL);
+        loop_for(f->event, 100000);
         assert_int_equal(refreshes_pending(), REVALIDATE_IN_FLIGHT_MAX);
         assert_int_equal(status_field(f, "revalidation", "inFlight"), REVALIDATE_IN_FLIGHT_MAX);
         /* An answer frees a slot for the next. */
         refresh_answer(refresh_for(NULL), API_ALLOW, 200, true);
-        run_for(f, 50000);
+        loop_for(f->event, 50000);
         assert_int_equal(refreshes_pending(), REVALIDATE_IN_FLIGHT_MAX);
         while (refresh_for(NULL)) {
                 refresh_answer(refresh_for(NULL), API_UNAVAILABLE, 503, false);
-                run_for(f, 20000);
+                loop_for(f->event, 20000);
         }
         assert_int_equal(fake.refreshes, 6);
         assert_int_equal(status_field(f, "revalidation", "refreshes"), 1);
@@ -927,7 +850,7 @@ static void test_signin_overtakes_refresh(void **state) {
         start(f, &(struct options) {});
         sign_in_ok(f, USER);
         fake.now = T0 + 3599;
-        run_until(f, refresh_pending_for, EMAIL);
+        loop_until(f->event, refresh_pending_for, EMAIL);
         r = refresh_for(EMAIL);
         sign_in_ok(f, USER);
         refresh_answer(r, API_DENY, 401, false);

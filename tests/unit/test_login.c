@@ -43,6 +43,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "inproc-client.h"
+
 #include "login.h"
 #include "manager.h"
 #include "neostra/protocol.h"
@@ -198,15 +200,6 @@ struct fixture {
         sd_event *event;
 };
 
-struct client {
-        int fd;
-        struct varlink_reader r;
-};
-
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
-        return remove(path);
-}
-
 static void set_string(char **p, const char *v) {
         free(*p);
         *p = strdup(v);
@@ -287,80 +280,6 @@ static int teardown(void **state) {
         return 0;
 }
 
-static uint64_t monotonic_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
-
-static void client_send(struct fixture *f, struct client *c, const char *method, json_t *params) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        struct vbuf out = {};
-        json_t *call = varlink_call_new(method, params);
-
-        assert_non_null(call);
-        *c = (struct client) { .fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0) };
-        assert_true(c->fd >= 0);
-        assert_true(strlen(f->sock) < sizeof(sa.sun_path));
-        memcpy(sa.sun_path, f->sock, strlen(f->sock) + 1);
-        assert_int_equal(connect(c->fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-        assert_int_equal(varlink_encode(call, &out), 0);
-        json_decref(call);
-        /* A few hundred bytes: the socket buffer takes them at once. */
-        assert_int_equal(write(c->fd, out.data, out.len), (ssize_t) out.len);
-        vbuf_done(&out);
-}
-
-/* The answer, if it is in; never blocks. */
-static json_t *client_poll(struct client *c) {
-        char buf[4096];
-        json_t *msg = NULL;
-        ssize_t n;
-
-        while ((n = read(c->fd, buf, sizeof(buf))) > 0)
-                assert_int_equal(varlink_reader_feed(&c->r, buf, (size_t) n), 0);
-        assert_true(n < 0 && errno == EAGAIN);
-        assert_true(varlink_reader_pop(&c->r, &msg) >= 0);
-        return msg;
-}
-
-static void client_close(struct client *c) {
-        varlink_reader_done(&c->r);
-        close(c->fd);
-}
-
-/* Turn the loop until cond() holds, at most 10 s. */
-static void run_until(struct fixture *f, bool (*cond)(void *), void *userdata) {
-        uint64_t end = monotonic_usec() + 10000000u;
-
-        while (!cond(userdata)) {
-                assert_true(monotonic_usec() < end);
-                assert_true(sd_event_run(f->event, 10000) >= 0);
-        }
-}
-
-/* Turn the loop for usec. */
-static void run_for(struct fixture *f, uint64_t usec) {
-        uint64_t end = monotonic_usec() + usec;
-
-        while (monotonic_usec() < end)
-                assert_true(sd_event_run(f->event, 10000) >= 0);
-}
-
-struct answer {
-        struct client *c;
-        json_t *msg;
-};
-
-static bool answered(void *userdata) {
-        struct answer *a = userdata;
-
-        if (!a->msg)
-                a->msg = client_poll(a->c);
-        return a->msg != NULL;
-}
-
 static bool signin_pending(void *userdata) {
         return fake.pending;
 }
@@ -371,14 +290,14 @@ static json_t *wait_answer(struct fixture *f, struct client *c, const char **ret
         json_t *params = NULL;
         bool continues = false;
 
-        run_until(f, answered, &a);
+        loop_until(f->event, answered, &a);
         assert_int_equal(varlink_reply_parse(a.msg, ret_error, &params, &continues), 0);
         assert_false(continues);
         return a.msg;
 }
 
 static void authenticate_as(struct fixture *f, struct client *c, const char *user, const char *password) {
-        client_send(f, c, NEOSTRA_METHOD_AUTHENTICATE,
+        client_send(f->sock, c, NEOSTRA_METHOD_AUTHENTICATE,
                     json_pack("{s:s, s:s, s:s}", "user", user, "password", password, "service", "test"));
 }
 
@@ -393,7 +312,7 @@ static json_int_t user_field(struct fixture *f, const char *key) {
         json_t *msg, *v;
         json_int_t n;
 
-        client_send(f, &c, NEOSTRA_METHOD_GET_USER, json_pack("{s:s}", "user", USER));
+        client_send(f->sock, &c, NEOSTRA_METHOD_GET_USER, json_pack("{s:s}", "user", USER));
         msg = wait_answer(f, &c, &error);
         client_close(&c);
         assert_null(error);
@@ -464,7 +383,7 @@ static bool reached_gate(void *userdata) {
 static void wait_checks_at_gate(struct fixture *f, unsigned before, unsigned n) {
         struct at_gate g = { .count = &gate.checks, .want = before + n };
 
-        run_until(f, reached_gate, &g);
+        loop_until(f->event, reached_gate, &g);
 }
 
 struct made {
@@ -509,7 +428,7 @@ static void login_started(struct fixture *f, struct client *c, const char *passw
         unsigned before = fake.signins;
 
         authenticate_start(f, c, password);
-        run_until(f, signin_pending, NULL);
+        loop_until(f->event, signin_pending, NULL);
         assert_int_equal(fake.signins, before + 1);
         assert_string_equal(fake.email, EMAIL);
         assert_string_equal(fake.password, password);
@@ -524,7 +443,7 @@ static struct outcome login_as(struct fixture *f, const char *user, const char *
         char email[128];
 
         authenticate_as(f, &c, user, password);
-        run_until(f, signin_pending, NULL);
+        loop_until(f->event, signin_pending, NULL);
         assert_int_equal(fake.signins, before + 1);
         snprintf(email, sizeof(email), "%s@example.com", user);
         assert_string_equal(fake.email, email);
@@ -560,7 +479,7 @@ static void sign_in_online(struct fixture *f) {
 
         assert_string_equal(o.error, "");
         assert_false(o.offline);
-        run_until(f, made_enough, &want);
+        loop_until(f->event, made_enough, &want);
         assert_true(user_field(f, "hasVerifier"));
         assert_int_equal(user_field(f, "verifierTime"), fake.now);
 }
@@ -707,7 +626,7 @@ static void test_slow_api(void **state) {
 
         /* The right password: in from the verifier while the API thinks. */
         authenticate_start(f, &c, PASSWORD);
-        run_until(f, signin_pending, NULL);
+        loop_until(f->event, signin_pending, NULL);
         o = finish(f, &c);
         assert_string_equal(o.error, "");
         assert_true(o.offline);
@@ -719,8 +638,8 @@ static void test_slow_api(void **state) {
 
         /* The wrong one: no answer until the API gives one. */
         authenticate_start(f, &c, WRONG);
-        run_until(f, signin_pending, NULL);
-        run_for(f, 300000);
+        loop_until(f->event, signin_pending, NULL);
+        loop_for(f->event, 300000);
         assert_null(client_poll(&c));
         api_answer(API_DENY, 401);
         o = finish(f, &c);
@@ -802,7 +721,7 @@ static void test_concurrent_offline_failures(void **state) {
         login_started(f, &c[1], WRONG, API_UNAVAILABLE, 503);
         login_started(f, &c[2], PASSWORD, API_UNAVAILABLE, 503);
         /* The only attempt left is in flight: no other check starts. */
-        run_for(f, 100000);
+        loop_for(f->event, 100000);
         assert_int_equal(gate_count(&gate.checks), at_gate + 1);
         assert_null(client_poll(&c[1]));
         assert_null(client_poll(&c[2]));
@@ -836,14 +755,14 @@ static void in_flight_refused(struct fixture *f) {
         /* (After a restart its answer waits for the check of the refused
          * password, behind the same gate.) */
         login_started(f, &refused, PASSWORD, API_DENY, 401);
-        run_for(f, 50000);
+        loop_for(f->event, 50000);
         gate_set(false);
         o = finish(f, &refused);
         assert_string_equal(o.error, NEOSTRA_ERROR_AUTHENTICATION_FAILED);
         o = finish(f, &c);
         assert_string_not_equal(o.error, "");
         assert_false(o.offline);
-        run_until(f, workers_idle, f);
+        loop_until(f->event, workers_idle, f);
         assert_false(user_field(f, "hasVerifier"));
         assert_int_equal(logins(f, "offlineSuccess"), 0);
 }
@@ -963,7 +882,7 @@ static void test_offline_waits_for_verifier(void **state) {
         /* Other users' verifiers take both workers and queue... */
         assert_string_equal(login_as(f, BOB, "bob's password", API_ALLOW, 200, 0).error, "");
         assert_string_equal(login_as(f, CAROL, "carol's password", API_ALLOW, 200, 0).error, "");
-        run_until(f, reached_gate, &both);
+        loop_until(f->event, reached_gate, &both);
         assert_string_equal(login_as(f, DAVE, "dave's password", API_ALLOW, 200, 0).error, "");
         assert_string_equal(login_as(f, ERIN, "erin's password", API_ALLOW, 200, 0).error, "");
         /* ...and this one's waits behind them. */
@@ -973,12 +892,12 @@ static void test_offline_waits_for_verifier(void **state) {
         assert_false(user_field(f, "hasVerifier"));
 
         login_started(f, &c, PASSWORD, API_UNAVAILABLE, 503);
-        run_for(f, 100000);
+        loop_for(f->event, 100000);
         assert_null(client_poll(&c));
         /* One worker free: the next job it takes is this one, ahead of
          * Dave's and Erin's. */
         gate_let_one();
-        run_until(f, reached_gate, &(struct at_gate) { .count = &gate.makes, .want = 3 });
+        loop_until(f->event, reached_gate, &(struct at_gate) { .count = &gate.makes, .want = 3 });
         pthread_mutex_lock(&gate.lock);
         memcpy(third, gate.made[2], sizeof(third));
         pthread_mutex_unlock(&gate.lock);
@@ -1010,8 +929,8 @@ static void test_slow_waits_for_verifier(void **state) {
         assert_string_equal(o.error, "");
 
         authenticate_start(f, &c, WRONG);
-        run_until(f, signin_pending, NULL);
-        run_for(f, 200000);
+        loop_until(f->event, signin_pending, NULL);
+        loop_for(f->event, 200000);
         assert_null(client_poll(&c));
         assert_true(gate_count(&gate.makes) >= at_gate + 1);
         gate_set(false);
