@@ -12,6 +12,7 @@ own under NEOSTRA_TMP, and stops it before it returns.
 
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -168,7 +169,17 @@ def case_test_config():
     conf = os.path.join(d, "empty.conf")
     open(conf, "w").close()
     r = run_test_config(conf)
-    expect(r.returncode == 0 and "not configured yet: [api] url is not set" in r.stdout,
+    # Its only findings: not configured yet (a warning) and, on a host
+    # without the packages' user, the default [daemon] user (an error).
+    try:
+        pwd.getpwnam("neostra")
+        want_rc = 0
+    except KeyError:
+        want_rc = 1
+        expect("error: [daemon] user 'neostra' does not exist" in r.stderr,
+               "empty config, no user neostra: %r" % r.stderr)
+    expect(r.returncode == want_rc and "warning [unconfigured]: not configured yet" in r.stderr
+           and r.stderr.count("error:") == want_rc,
            "empty config: %d %r %r" % (r.returncode, r.stdout, r.stderr))
     r = run_test_config(os.path.join(d, "missing.conf"))
     expect(r.returncode != 0 and "missing.conf" in r.stderr,
