@@ -56,7 +56,7 @@ for p in $bdeps; do
         names build-deps.txt | grep -qx "$p" || missing="$missing $p"
 done
 if [ -n "$bdeps" ] && [ -z "$missing" ]; then
-        nt_pass "build-deps.txt has every Build-Depends of packaging/debian/control ($(echo $bdeps | wc -w))"
+        nt_pass "build-deps.txt has every Build-Depends of packaging/debian/control ($(echo "$bdeps" | wc -w))"
 else
         nt_fail "Build-Depends missing from build-deps.txt:$missing"
 fi
