@@ -212,7 +212,9 @@ install: all
 	install -m 0644 neostrad/neostrad.8 $(DESTDIR)$(MANDIR)/man8/neostrad.8
 	install -m 0644 pam_neostra/pam_neostra.8 $(DESTDIR)$(MANDIR)/man8/pam_neostra.8
 
+# Refused while a PAM file still names the module (FORCE=1 to go on).
 uninstall:
+	@sh packaging/uninstall-check.sh $(DESTDIR)$(SYSCONFDIR)/pam.d
 	rm -f $(DESTDIR)$(PAMDIR)/pam_neostra.so $(DESTDIR)$(SBINDIR)/neostrad \
 		$(DESTDIR)$(BINDIR)/neostractl $(DESTDIR)$(UNITDIR)/neostrad.service \
 		$(DESTDIR)$(UNITDIR)/neostrad.socket \
