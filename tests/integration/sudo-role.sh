@@ -490,6 +490,34 @@ else
         nt_fail "sessions: erin $(id erin 2>&1); frank $(id frank 2>&1)"
 fi
 
+# neostractl user: what sudo will see.
+"$NT_BUILD/neostractl" -s "$sock" user erin >"$NT_TMP/user-erin" 2>&1
+sed 's/^/  | /' "$NT_TMP/user-erin" >>"$NT_LOGS/neostractl-user.log"
+if grep -qx 'roles: admin, dev' "$NT_TMP/user-erin" &&
+   grep -qx "groups: neo-admin($admin_gid, published), neo-dev($dev_gid, published)" "$NT_TMP/user-erin" &&
+   grep -qx 'published: yes' "$NT_TMP/user-erin" &&
+   grep -qx "uid: $(id -u erin)" "$NT_TMP/user-erin" &&
+   grep -qE '^lastOnlineProof: [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8} .* \([0-9]+ s ago\)$' "$NT_TMP/user-erin" &&
+   grep -qE '^accessUntil: [0-9]{4}-.* \(in (59 min [0-9]+ s|1 h 0 min)\)$' "$NT_TMP/user-erin" &&
+   grep -qx 'accountMaxAge: 3600 (1 h 0 min)' "$NT_TMP/user-erin" && grep -qx 'access: valid' "$NT_TMP/user-erin"; then
+        nt_pass "neostractl user erin: roles, published groups, uid, the proof's age, when account_max_age runs out"
+else
+        nt_fail "neostractl user erin:"
+        sed 's/^/  | /' "$NT_TMP/user-erin"
+fi
+if "$NT_BUILD/neostractl" -s "$sock" --json user erin | "$NT_PYTHON" -c 'import json, sys, time
+u = json.load(sys.stdin)
+now = time.time()
+ok = (u["roles"] == ["admin", "dev"] and u["published"] is True and u["uid"] == int(sys.argv[1])
+      and [(g["name"], g["published"]) for g in u["groups"]] == [("neo-admin", True), ("neo-dev", True)]
+      and u["accountMaxAge"] == 3600 and 0 <= now - u["lastOnlineProof"] < 600
+      and u["accessUntil"] == u["lastOnlineProof"] + 3600 and u["access"] == "valid")
+sys.exit(0 if ok else 1)' "$(id -u erin)"; then
+        nt_pass "neostractl --json user erin: the same (published, groups[].published, accountMaxAge, lastOnlineProof, accessUntil)"
+else
+        nt_fail "neostractl --json user erin: $("$NT_BUILD/neostractl" -s "$sock" --json user erin 2>&1 | tr '\n' ' ')"
+fi
+
 expect_root "root" root - -n
 expect_root "erin (admin), her password" erin "$pw_erin" -k
 expect_refused "erin, a wrong password" "incorrect password" erin "$wrong" -k
@@ -508,6 +536,13 @@ if login_setcred alice "$pw_alice"; then
 else
         nt_fail "alice's login:"
         sed 's/^/  | /' "$NT_TMP/pamcheck.out"
+fi
+"$NT_BUILD/neostractl" -s "$sock" user alice >"$NT_TMP/user-alice" 2>&1
+if grep -qx 'published: no' "$NT_TMP/user-alice" && grep -q "^groups: neo-admin($admin_gid, published)" "$NT_TMP/user-alice"; then
+        nt_pass "neostractl user alice: published: no (a local account: her groups come from pam_setcred only)"
+else
+        nt_fail "neostractl user alice:"
+        sed 's/^/  | /' "$NT_TMP/user-alice"
 fi
 if has_gid "$admin_gid" "$(session_of alice | cut -d: -f3)" && ! id -G alice | tr ' ' '\n' | grep -qx "$admin_gid"; then
         nt_pass "alice: pam_setcred gave her session neo-admin; NSS does not list it (not published for a local account): $(id alice)"
