@@ -1,7 +1,7 @@
 #!/bin/sh
 # sudo-role.sh BUILDDIR: sudo by Neostra role, with Debian's real sudo.
 #
-# First, without root: packaging/sudoers.d/neostra parses with `visudo -cf`
+# First (root or not): packaging/sudoers.d/neostra parses with `visudo -cf`
 # as shipped (its rule commented out: it grants nothing) and with the rule
 # uncommented, and README.md's /etc/pam.d/sudo block is exactly
 # packaging/pam/sudo.example.
@@ -23,6 +23,8 @@
 #                       tests/lib.sh nt_pam_rewrite, as pam-stacks.sh does)
 #   /etc/nsswitch.conf  passwd, group and shadow from files and systemd,
 #                       hosts from files only
+#   /etc/passwd, /etc/group, /etc/shadow   copies with the local account
+#                       alice (locked password)
 #   /run                a private directory: neostrad binds its userdb
 #                       socket at /run/systemd/userdb/io.neostra, where
 #                       nss-systemd finds it, and sudo keeps its timestamps
@@ -38,16 +40,27 @@
 # logged in then.  Passwords reach sudo on its stdin (sudo -S), never on a
 # command line.
 #
-# The cases: erin gets sudo, frank does not; the role admin removed at the
-# mock: erin's sudo with the password is refused by the account step
-# (allow_roles=admin in the example), and after one more sign-in, her old
-# session (whose groups still list neo-admin) is refused by sudoers too,
-# with group_source dynamic and no re-login or restart, while the default
-# group_source would still let her in (the trap the README warns about);
-# the role back and one more sign-in, the same old session gets sudo again;
-# sudo's timestamp spares the password, yet past account_max_age (a
-# reload with a short one) sudo is refused until she signs in again; with
-# the daemon stopped, root keeps sudo and erin is refused at once.
+# The cases: root gets sudo; erin gets sudo with her password, not with a
+# wrong one; frank is refused (by sudoers and by the account step);
+# neostractl user shows what sudo will see.  alice (a local account listed
+# in local_accounts) logs in through the README's stack and gets her role
+# groups from pam_setcred: sudo lets her in with sudo.conf's default
+# group_source, not with dynamic (NSS does not list them for her), and her
+# role removed, the example's account step refuses her next sudo.  erin's
+# role admin removed at the mock, her old session (whose groups still list
+# neo-admin) is refused at once: her sudo's own sign-in brings the roles
+# and the account step (allow_roles=admin) refuses; then each fence alone
+# and both: group_source default without allow_roles= lets her in (the
+# trap the README warns about), dynamic refuses by sudoers, allow_roles=
+# refuses with either.  The role back, the first sudo is still refused
+# (sudoers decides before the sign-in) and the next one works; removed
+# again and erin signed in elsewhere (neostractl auth), the first sudo is
+# refused; back and signed in, the first sudo works; all in the same
+# session, with the same daemon.  sudo's timestamp spares the password, yet
+# past account_max_age (a reload with a short one) the account step
+# refuses.  With the daemon stopped, root keeps sudo, and erin (who then
+# does not exist) and alice (whose password cannot be checked) are refused
+# at once.  No password is left in any file (sudo's log included).
 # Under an ASan build the module's runtime comes in with the module (sudo is
 # setuid: no LD_PRELOAD), with verify_asan_link_order=0.
 # Ends with "sudo-role: N passed, N failed[, N skipped]".
@@ -484,6 +497,7 @@ if ! { login erin && login frank; }; then
         nt_fail "erin or frank does not resolve through nss-systemd"
         nt_finish
 fi
+erin_session0=$(session_of erin)
 if has_gid "$admin_gid" "$(session_of erin | cut -d: -f3)" && ! has_gid "$admin_gid" "$(session_of frank | cut -d: -f3)"; then
         nt_pass "erin's session has neo-admin ($admin_gid), frank's does not: $(id erin); $(id frank)"
 else
@@ -596,20 +610,35 @@ NOT_WHY=$NOT_IN_SUDOERS expect_refused "group_source default, the example's allo
 sudo_conf dynamic
 expect_refused "group_source dynamic and the example (as shipped): refused" "$NOT_IN_SUDOERS" erin "$pw_erin" -k
 NOT_WHY=
-if _nt_alive "$dpid"; then
-        nt_pass "no restart: neostrad is still pid $dpid, and no new session was started"
-else
-        nt_fail "neostrad (pid $dpid) is gone"
-fi
 
 echo "# the role back"
 users_json '["admin", "dev"]' '["dev"]'
-if signin erin "$pw_erin" && grep -q 'roles admin, dev' "$NT_TMP/signin.out"; then
-        nt_pass "erin signs in once more: $(cat "$NT_TMP/signin.out")"
+# sudo looks at the groups before it asks for the password: this sudo's own
+# sign-in brings the role back, for the next one.
+expect_refused "erin's first sudo after the role came back: sudoers decided before its sign-in" \
+        "$NOT_IN_SUDOERS" erin "$pw_erin" -k
+expect_root "erin's next sudo, same old session: sudo again" erin "$pw_erin" -k
+
+echo "# the role removed again; erin signs in elsewhere"
+users_json '["dev"]' '["dev"]'
+if signin erin "$pw_erin" && grep -q 'roles dev;' "$NT_TMP/signin.out"; then
+        nt_pass "erin signs in once more (neostractl auth): $(cat "$NT_TMP/signin.out")"
 else
         nt_fail "erin's sign-in: $(cat "$NT_TMP/signin.out")"
 fi
-expect_root "erin's same old session gets sudo again" erin "$pw_erin" -k
+expect_refused "erin's old session, after that sign-in: refused by sudoers at once" "$NOT_IN_SUDOERS" erin "$pw_erin" -k
+users_json '["admin", "dev"]' '["dev"]'
+if signin erin "$pw_erin" && grep -q 'roles admin, dev' "$NT_TMP/signin.out"; then
+        nt_pass "the role back, erin signs in once more: $(cat "$NT_TMP/signin.out")"
+else
+        nt_fail "erin's sign-in: $(cat "$NT_TMP/signin.out")"
+fi
+expect_root "erin's same old session gets sudo again, at its first sudo" erin "$pw_erin" -k
+if [ "$(_nt_alive "$dpid" && echo up)" = up ] && [ "$(session_of erin)" = "$erin_session0" ]; then
+        nt_pass "all in one session (the same groups since the first login) and one daemon (pid $dpid)"
+else
+        nt_fail "the session or the daemon changed: $(session_of erin) vs $erin_session0, pid $dpid"
+fi
 
 # ---- account_max_age -----------------------------------------------------------------
 
