@@ -198,6 +198,12 @@ install: all
 	install -d $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
 	install -m 0644 packaging/systemd/neostrad.sysusers $(DESTDIR)$(SYSUSERSDIR)/neostrad.conf
 	install -m 0644 packaging/systemd/neostrad.tmpfiles $(DESTDIR)$(TMPFILESDIR)/neostrad.conf
+	@# sudo by role (README): the rule is commented out.  An existing file
+	@# (its rule uncommented by the admin) is kept, and so is the mode of an
+	@# existing directory (sudo's own: 0755 on Debian, 0750 on Fedora).
+	test -d $(DESTDIR)$(SYSCONFDIR)/sudoers.d || install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/sudoers.d
+	test -e $(DESTDIR)$(SYSCONFDIR)/sudoers.d/neostra || \
+		install -m 0440 packaging/sudoers.d/neostra $(DESTDIR)$(SYSCONFDIR)/sudoers.d/neostra
 	@# Installing onto this very system (no DESTDIR): make the user now and
 	@# give its group read access to the config: under systemd the daemon
 	@# runs as neostra from the start and reads it again at every reload.
@@ -217,7 +223,7 @@ uninstall:
 	@sh packaging/uninstall-check.sh $(DESTDIR)$(SYSCONFDIR)/pam.d
 	rm -f $(DESTDIR)$(PAMDIR)/pam_neostra.so $(DESTDIR)$(SBINDIR)/neostrad \
 		$(DESTDIR)$(BINDIR)/neostractl $(DESTDIR)$(UNITDIR)/neostrad.service \
-		$(DESTDIR)$(UNITDIR)/neostrad.socket \
+		$(DESTDIR)$(UNITDIR)/neostrad.socket $(DESTDIR)$(SYSCONFDIR)/sudoers.d/neostra \
 		$(DESTDIR)$(SYSUSERSDIR)/neostrad.conf $(DESTDIR)$(TMPFILESDIR)/neostrad.conf \
 		$(DESTDIR)$(MANDIR)/man1/neostractl.1 $(DESTDIR)$(MANDIR)/man5/neostrad.conf.5 \
 		$(DESTDIR)$(MANDIR)/man8/neostrad.8 $(DESTDIR)$(MANDIR)/man8/pam_neostra.8

@@ -674,6 +674,7 @@ def case_install():
         "/usr/share/man/man8/neostrad.8": 0o644,
         "/usr/share/man/man5/neostrad.conf.5": 0o644,
         "/usr/share/man/man1/neostractl.1": 0o644,
+        "/etc/sudoers.d/neostra": 0o440,
     }
     for path, mode in want.items():
         full = dest + path

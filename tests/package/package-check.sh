@@ -17,7 +17,8 @@
 #     /etc is never touched (checked at the end).
 #  4. apt-get install ./pam-neostra_*.deb inside the chroot (dependencies
 #     from the mirror), then: files, modes and owners, dpkg -L, the
-#     conffile and its statoverride, the user neostra and /var/lib/neostra,
+#     conffiles (the config and sudoers.d/neostra, its rule commented
+#     out) and the statoverride, the user neostra and /var/lib/neostra,
 #     the socket enabled, the PAM stacks pam-auth-update wrote (common-auth
 #     exactly the README's stack), neostrad --test-config on the shipped
 #     config (also as neostra), and logins through those stacks
@@ -264,6 +265,7 @@ expect_file /usr/sbin/neostrad 755 root:root
 expect_file /usr/bin/neostractl 755 root:root
 expect_file /etc/neostra/neostrad.conf 640 root:neostra
 expect_file /etc/neostra/neostrad.conf.d 755 root:root directory
+expect_file /etc/sudoers.d/neostra 440 root:root
 expect_file /lib/systemd/system/neostrad.service 644 root:root
 expect_file /lib/systemd/system/neostrad.socket 644 root:root
 expect_file /usr/lib/sysusers.d/neostrad.conf 644 root:root
@@ -284,13 +286,15 @@ for f in "/lib/$multiarch/security/pam_neostra.so" /usr/sbin/neostrad /usr/bin/n
          /usr/lib/tmpfiles.d/neostrad.conf /usr/share/man/man1/neostractl.1.gz \
          /usr/share/man/man5/neostrad.conf.5.gz /usr/share/man/man8/neostrad.8.gz \
          /usr/share/man/man8/pam_neostra.8.gz /usr/share/pam-configs/neostra \
-         /usr/share/pam-configs/neostra-groups; do
+         /usr/share/pam-configs/neostra-groups /etc/sudoers.d/neostra; do
         grep -qx "$f" "$NT_TMP/dpkg-L" || missing="$missing $f"
 done
 check "dpkg -L $PKG lists every file above${missing:+ (missing:$missing)}" [ -z "$missing" ]
 conffiles=$(in_chroot dpkg-query -W -f='${Conffiles}' "$PKG" 2>/dev/null)
-check "/etc/neostra/neostrad.conf is a registered conffile (and the only one)" \
-        [ "$(echo "$conffiles" | awk 'NF { print $1 }')" = /etc/neostra/neostrad.conf ]
+check "the conffiles are /etc/neostra/neostrad.conf and /etc/sudoers.d/neostra" \
+        [ "$(echo "$conffiles" | awk 'NF { print $1 }' | sort | tr '\n' ' ')" = "/etc/neostra/neostrad.conf /etc/sudoers.d/neostra " ]
+check "/etc/sudoers.d/neostra grants nothing (its rule commented out)" \
+        sh -c "! grep -v -e '^#' -e '^[[:space:]]*\$' '$R/etc/sudoers.d/neostra' | grep -q ."
 so=$(in_chroot dpkg-statoverride --list /etc/neostra/neostrad.conf 2>&1)
 check "dpkg-statoverride keeps it root:neostra 0640 across upgrades ($so)" \
         [ "$so" = "root neostra 640 /etc/neostra/neostrad.conf" ]
@@ -618,6 +622,7 @@ case $status in
 *) nt_fail "after purge: dpkg still has $PKG as '$status'" ;;
 esac
 check "after purge: /etc/neostra is gone" test ! -e "$R/etc/neostra"
+check "after purge: /etc/sudoers.d/neostra is gone" test ! -e "$R/etc/sudoers.d/neostra"
 check "after purge: /var/lib/neostra is gone" test ! -e "$R/var/lib/neostra"
 check "after purge: no statoverride left" [ -z "$(in_chroot dpkg-statoverride --list /etc/neostra/neostrad.conf)" ]
 check "after purge: the system user neostra stays (Debian practice)" \

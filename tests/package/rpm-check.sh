@@ -201,6 +201,7 @@ $docdir/README.md
 $docdir/common-account.example
 $docdir/common-auth.example
 $docdir/common-session.example
+$docdir/sudo.example
 $libdir/security/pam_neostra.so
 $localstatedir/lib/neostra
 $mandir/man1/neostractl.1
@@ -212,6 +213,8 @@ $sbindir/neostrad
 $sysconfdir/neostra
 $sysconfdir/neostra/neostrad.conf
 $sysconfdir/neostra/neostrad.conf.d
+$sysconfdir/sudoers.d
+$sysconfdir/sudoers.d/neostra
 $sysusersdir/neostrad.conf
 $tmpfilesdir/neostrad.conf
 $unitdir/neostrad.service
@@ -252,6 +255,9 @@ mode_is "$sysconfdir/neostra/neostrad.conf" -rw-r----- root neostra
 mode_is "$sysconfdir/neostra" drwxr-xr-x root root
 mode_is "$sysconfdir/neostra/neostrad.conf.d" drwxr-xr-x root root
 mode_is "$localstatedir/lib/neostra" drwx------ neostra neostra
+# sudo by role: the directory as Fedora's sudo has it, the file as sudo wants it.
+mode_is "$sysconfdir/sudoers.d" drwxr-x--- root root
+mode_is "$sysconfdir/sudoers.d/neostra" -r--r----- root root
 mode_is "$rundir/neostra" drwxr-xr-x neostra neostra
 mode_is "$libdir/security/pam_neostra.so" -rwxr-xr-x root root
 mode_is "$sbindir/neostrad" -rwxr-xr-x root root
@@ -274,8 +280,8 @@ else
 fi
 
 # %config(noreplace) and %ghost.
-if [ "$(q -c)" = "$sysconfdir/neostra/neostrad.conf" ]; then
-        nt_pass "rpm -qcp: $sysconfdir/neostra/neostrad.conf is the one config file"
+if [ "$(q -c | tr '\n' ' ')" = "$sysconfdir/neostra/neostrad.conf $sysconfdir/sudoers.d/neostra " ]; then
+        nt_pass "rpm -qcp: the config files are $sysconfdir/neostra/neostrad.conf and $sysconfdir/sudoers.d/neostra"
 else
         nt_fail "rpm -qcp says: $(q -c | tr '\n' ' ')"
 fi
@@ -283,6 +289,10 @@ flags_of() { awk -v p="$1" '$5 == p { print $4 }' "$NT_TMP/modes"; }
 case $(flags_of "$sysconfdir/neostra/neostrad.conf") in
 *c*n*|*n*c*) nt_pass "neostrad.conf is %config(noreplace)" ;;
 *) nt_fail "neostrad.conf flags '$(flags_of "$sysconfdir/neostra/neostrad.conf")', not config+noreplace" ;;
+esac
+case $(flags_of "$sysconfdir/sudoers.d/neostra") in
+*c*n*|*n*c*) nt_pass "sudoers.d/neostra is %config(noreplace)" ;;
+*) nt_fail "sudoers.d/neostra flags '$(flags_of "$sysconfdir/sudoers.d/neostra")', not config+noreplace" ;;
 esac
 case $(flags_of "$rundir/neostra") in
 *g*) nt_pass "$rundir/neostra is %ghost (tmpfiles.d and RuntimeDirectory= make it)" ;;
