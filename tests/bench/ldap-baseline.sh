@@ -151,25 +151,9 @@ mount --make-rprivate / || setup_failed "mount --make-rprivate /"
 shift 2 # BUILDDIR --: what is left is CMD
 
 nt_tmpdir
-mounts=
-undo_mounts() {
-        for m in $mounts; do
-                umount "$m" 2>/dev/null
-        done
-        mounts=
-}
-# tests/lib.sh nt_trap, with our bind mounts undone once everything that
-# uses them has stopped (the namespace drops them anyway when we end).
-# shellcheck disable=SC2154 # _st is assigned inside the trap
-trap '_st=$?; trap - EXIT; nt_stop_all; undo_mounts; nt_cleanup; exit $_st' EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-bind() { # SOURCE TARGET
-        mount --bind "$1" "$2" || return 1
-        mounts="$2 $mounts"
-}
+# nt_bind's mounts are undone by nt_cleanup once everything that uses them
+# has stopped (the namespace drops them anyway when we end).
+nt_trap
 
 t0=$(nt_now_cs)
 umask 077
@@ -314,9 +298,9 @@ fi
 # The log is opened while nslcd is still root; keep it ours.
 : >"$NT_LOGS/nslcd.log"
 
-bind "$NT_TMP/nslcd.conf" /etc/nslcd.conf || setup_failed "bind-mounting /etc/nslcd.conf"
-bind "$NT_TMP/nsswitch.conf" /etc/nsswitch.conf || setup_failed "bind-mounting /etc/nsswitch.conf"
-bind "$NT_TMP/run" /run || setup_failed "bind-mounting a private /run"
+nt_bind "$NT_TMP/nslcd.conf" /etc/nslcd.conf || setup_failed "bind-mounting /etc/nslcd.conf"
+nt_bind "$NT_TMP/nsswitch.conf" /etc/nsswitch.conf || setup_failed "bind-mounting /etc/nsswitch.conf"
+nt_bind "$NT_TMP/run" /run || setup_failed "bind-mounting a private /run"
 if [ ! -d /run/nslcd ] || [ -e /run/nslcd/socket ]; then
         setup_failed "the private /run is not in place"
 fi

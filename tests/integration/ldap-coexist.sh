@@ -67,22 +67,7 @@ fi
 
 [ "${NT_IN_PRIVATE_NS:-}" = 1 ] || { nt_fail "not in a private mount namespace"; nt_finish; }
 nt_tmpdir
-mounts=
-undo_mounts() {
-        for m in $mounts; do
-                umount "$m" 2>/dev/null
-        done
-        mounts=
-}
-# shellcheck disable=SC2154 # _st is assigned inside the trap
-trap '_st=$?; trap - EXIT; nt_stop_all; undo_mounts; nt_cleanup; exit $_st' EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
-bind() { # SOURCE TARGET
-        mount --bind "$1" "$2" || return 1
-        mounts="$2 $mounts"
-}
+nt_trap
 setup() { # DESC COMMAND...: a set-up step that must work
         _d=$1
         shift
@@ -118,7 +103,7 @@ fi
 # /home, /run/sshd, /run/systemd/userdb (ldap-baseline.sh's /run is private
 # already), the login records.
 setup "a private /home" mkdir -m 0755 "$NT_TMP/home"
-setup "bind-mounting /home" bind "$NT_TMP/home" /home
+setup "bind-mounting /home" nt_bind "$NT_TMP/home" /home
 setup "/run/sshd" mkdir -m 0755 /run/sshd
 setup "/run/systemd/userdb" mkdir -m 0755 /run/systemd /run/systemd/userdb
 for f in /var/log/wtmp /var/log/btmp /var/log/lastlog; do
@@ -126,7 +111,7 @@ for f in /var/log/wtmp /var/log/btmp /var/log/lastlog; do
         b=$NT_TMP/$(basename "$f")
         setup "an empty $b" touch "$b"
         setup "chmod $b" chmod 0600 "$b"
-        setup "bind-mounting $f" bind "$b" "$f"
+        setup "bind-mounting $f" nt_bind "$b" "$f"
 done
 
 # ---- the mock API and neostrad --------------------------------------------------
@@ -168,10 +153,10 @@ setup "adding ours" cp "$NT_TOP/packaging/debian/pam-configs/neostra" \
         "$NT_TOP/packaging/debian/pam-configs/neostra-groups" "$NT_TMP/pam-configs/"
 setup "copying debconf's database" cp -a /var/cache/debconf "$NT_TMP/debconf"
 setup "an empty /var/lib/pam" mkdir -m 0755 "$NT_TMP/var-lib-pam"
-setup "bind-mounting /etc/pam.d" bind "$NT_TMP/pam.d" /etc/pam.d
-setup "bind-mounting /usr/share/pam-configs" bind "$NT_TMP/pam-configs" /usr/share/pam-configs
-setup "bind-mounting /var/lib/pam" bind "$NT_TMP/var-lib-pam" /var/lib/pam
-setup "bind-mounting /var/cache/debconf" bind "$NT_TMP/debconf" /var/cache/debconf
+setup "bind-mounting /etc/pam.d" nt_bind "$NT_TMP/pam.d" /etc/pam.d
+setup "bind-mounting /usr/share/pam-configs" nt_bind "$NT_TMP/pam-configs" /usr/share/pam-configs
+setup "bind-mounting /var/lib/pam" nt_bind "$NT_TMP/var-lib-pam" /var/lib/pam
+setup "bind-mounting /var/cache/debconf" nt_bind "$NT_TMP/debconf" /var/cache/debconf
 # A fresh state (nothing seen yet): every profile that is on by default, as
 # on a host that installs both packages.  --force: the copied common-*
 # files may carry local changes.

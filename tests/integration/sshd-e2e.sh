@@ -96,32 +96,10 @@ if [ ! -d /home ] || [ ! -d /run ]; then
 fi
 nt_private_ns "$@" || skip_all "unshare is missing (a private mount namespace is needed)"
 [ "${NT_IN_PRIVATE_NS:-}" = 1 ] || skip_all "not in a private mount namespace"
-# Never mount anything in the namespace we were started in.
-if [ "$(readlink /proc/self/ns/mnt)" = "$(readlink "/proc/$PPID/ns/mnt")" ]; then
-        nt_fail "not in a mount namespace of our own; not mounting anything"
-        nt_finish
-fi
+nt_own_ns
 
 nt_tmpdir
-mounts=
-# tests/lib.sh nt_trap, with our bind mounts undone as well (the namespace
-# drops them anyway when the script ends).
-undo_mounts() {
-        for m in $mounts; do
-                umount "$m" 2>/dev/null
-        done
-        mounts=
-}
-# shellcheck disable=SC2154 # _st is assigned inside the trap
-trap '_st=$?; trap - EXIT; nt_stop_all; undo_mounts; nt_cleanup; exit $_st' EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-bind() { # SOURCE TARGET
-        mount --bind "$1" "$2" || return 1
-        mounts="$2 $mounts"
-}
+nt_trap
 
 for p in "$NT_BUILD/neostrad" "$NT_BUILD/pam_neostra.so"; do
         [ -e "$p" ] || { nt_fail "$p is missing"; nt_finish; }
@@ -173,17 +151,17 @@ today=$(( $(date +%s) / 86400 ))
         printf 'carol:!:%s:0:99999:7:::\n' "$today"
 } >"$NT_TMP/shadow" || { nt_fail "writing the shadow copy"; nt_finish; }
 chmod 0640 "$NT_TMP/shadow"
-bind "$NT_TMP/shadow" /etc/shadow || { nt_fail "bind-mounting the shadow copy"; nt_finish; }
+nt_bind "$NT_TMP/shadow" /etc/shadow || { nt_fail "bind-mounting the shadow copy"; nt_finish; }
 
 # /home: empty, so the homes pam_mkhomedir makes are new.
-if ! { mkdir -m 0755 "$NT_TMP/home" && bind "$NT_TMP/home" /home; }; then
+if ! { mkdir -m 0755 "$NT_TMP/home" && nt_bind "$NT_TMP/home" /home; }; then
         nt_fail "bind-mounting a private /home"
         nt_finish
 fi
 # /run: private, with the privilege separation directory sshd chroots to
 # (root-owned, not group or world writable, as sshd insists).
 if ! { mkdir -m 0755 "$NT_TMP/run" "$NT_TMP/run/sshd" && mkdir -m 0755 "$NT_TMP/run/systemd" "$NT_TMP/run/systemd/userdb" &&
-        bind "$NT_TMP/run" /run; }; then
+        nt_bind "$NT_TMP/run" /run; }; then
         nt_fail "bind-mounting a private /run"
         nt_finish
 fi
@@ -191,7 +169,7 @@ fi
 for f in /var/log/wtmp /var/log/btmp /var/log/lastlog; do
         [ -f "$f" ] || continue
         b=$NT_TMP/$(basename "$f")
-        if ! { : >"$b" && chmod 0600 "$b" && bind "$b" "$f"; }; then
+        if ! { : >"$b" && chmod 0600 "$b" && nt_bind "$b" "$f"; }; then
                 nt_fail "bind-mounting $f"
                 nt_finish
         fi
@@ -251,7 +229,7 @@ if ! grep -qE '^passwd:.*systemd' /etc/nsswitch.conf || ! grep -qE '^group:.*sys
    ! grep -qE '^shadow:.*systemd' /etc/nsswitch.conf; then
         printf 'passwd: files systemd\ngroup: files systemd\nshadow: files systemd\n' >"$NT_TMP/nsswitch.conf"
         chmod 0644 "$NT_TMP/nsswitch.conf"
-        bind "$NT_TMP/nsswitch.conf" /etc/nsswitch.conf || { nt_fail "bind-mounting nsswitch.conf"; nt_finish; }
+        nt_bind "$NT_TMP/nsswitch.conf" /etc/nsswitch.conf || { nt_fail "bind-mounting nsswitch.conf"; nt_finish; }
 fi
 chmod 0600 "$conf"
 if ! "$NT_BUILD/neostrad" -c "$conf" --test-config >"$NT_LOGS/test-config.log" 2>&1; then
@@ -289,7 +267,7 @@ else
         nt_fail "the pam_neostra-first stack has no package account line:"
         sed 's/^/  | /' "$NT_TMP/pam.sshd.first"
 fi
-bind "$NT_TMP/pam.sshd" /etc/pam.d/sshd || { nt_fail "bind-mounting /etc/pam.d/sshd"; nt_finish; }
+nt_bind "$NT_TMP/pam.sshd" /etc/pam.d/sshd || { nt_fail "bind-mounting /etc/pam.d/sshd"; nt_finish; }
 # Undo the rewriting: what is left must be the example lines, verbatim.
 sed -e "s# socket=$sock config=$conf##" -e "s#$NT_BUILD/pam_neostra\.so#pam_neostra.so#" \
     -e "s#$moddir/##" /etc/pam.d/sshd >"$NT_TMP/pam.sshd.undone"

@@ -177,29 +177,10 @@ if ldd "$NT_BUILD/pam_neostra.so" 2>/dev/null | grep -q libasan; then
 fi
 nt_private_ns "$@" || skip_rest "unshare is missing (a private mount namespace is needed)"
 [ "${NT_IN_PRIVATE_NS:-}" = 1 ] || skip_rest "not in a private mount namespace"
-# Never mount anything in the namespace we were started in.
-if [ "$(readlink /proc/self/ns/mnt)" = "$(readlink "/proc/$PPID/ns/mnt")" ]; then
-        nt_fail "not in a mount namespace of our own; not mounting anything"
-        nt_finish
-fi
+nt_own_ns
 
 nt_tmpdir
-mounts=
-undo_mounts() {
-        for m in $mounts; do
-                umount "$m" 2>/dev/null
-        done
-        mounts=
-}
-# shellcheck disable=SC2154 # _st is assigned inside the trap
-trap '_st=$?; trap - EXIT; nt_stop_all; undo_mounts; nt_cleanup; exit $_st' EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
-bind() { # SOURCE TARGET
-        mount --bind "$1" "$2" || return 1
-        mounts="$2 $mounts"
-}
+nt_trap
 # The users reach nothing in the test directory but what sudo itself opens
 # as root; the directory stays searchable for the module's config path.
 chmod 0711 "$NT_TMP"
@@ -236,14 +217,14 @@ nt_mock_start "$NT_TMP/users.json" || { nt_fail "mock API start"; nt_finish; }
 
 mkdir -m 0755 "$NT_TMP/run" "$NT_TMP/run/systemd" "$NT_TMP/run/systemd/userdb" ||
         { nt_fail "making the private /run"; nt_finish; }
-bind "$NT_TMP/run" /run || { nt_fail "bind-mounting a private /run"; nt_finish; }
+nt_bind "$NT_TMP/run" /run || { nt_fail "bind-mounting a private /run"; nt_finish; }
 
 # alice: a local account made for a Neostra user (locked password, listed
 # in [users] local_accounts), so neostrad never publishes her: her role
 # groups reach her only through pam_setcred at login.
 nt_add_test_user alice 4301 || { nt_fail "adding the local account alice"; nt_finish; }
 if ! { { cat /etc/shadow; printf 'alice:!:%s:0:99999:7:::\n' "$(( $(date +%s) / 86400 ))"; } >"$NT_TMP/shadow" &&
-        chmod 0640 "$NT_TMP/shadow" && bind "$NT_TMP/shadow" /etc/shadow; }; then
+        chmod 0640 "$NT_TMP/shadow" && nt_bind "$NT_TMP/shadow" /etc/shadow; }; then
         nt_fail "bind-mounting a shadow copy"
         nt_finish
 fi
@@ -273,7 +254,7 @@ fi
 printf 'passwd: files systemd\ngroup: files systemd\nshadow: files systemd\ngshadow: files systemd\nhosts: files\nsudoers: files\n' \
         >"$NT_TMP/nsswitch.conf"
 chmod 0644 "$NT_TMP/nsswitch.conf"
-bind "$NT_TMP/nsswitch.conf" /etc/nsswitch.conf || { nt_fail "bind-mounting nsswitch.conf"; nt_finish; }
+nt_bind "$NT_TMP/nsswitch.conf" /etc/nsswitch.conf || { nt_fail "bind-mounting nsswitch.conf"; nt_finish; }
 
 sudo_log=$NT_LOGS/sudoers.log
 cat >"$NT_TMP/sudoers" <<EOF
@@ -289,7 +270,7 @@ EOF
 mkdir -m 0750 "$NT_TMP/sudoers.d"
 sed "s/^# $RULE\$/$RULE/" "$shipped" >"$NT_TMP/sudoers.d/neostra"
 chmod 0440 "$NT_TMP/sudoers" "$NT_TMP/sudoers.d/neostra"
-if ! { bind "$NT_TMP/sudoers" /etc/sudoers && bind "$NT_TMP/sudoers.d" /etc/sudoers.d; }; then
+if ! { nt_bind "$NT_TMP/sudoers" /etc/sudoers && nt_bind "$NT_TMP/sudoers.d" /etc/sudoers.d; }; then
         nt_fail "bind-mounting sudoers"
         nt_finish
 fi
@@ -310,7 +291,7 @@ sudo_conf() {
 }
 sudo_conf dynamic
 chmod 0644 "$NT_TMP/sudo.conf"
-bind "$NT_TMP/sudo.conf" /etc/sudo.conf || { nt_fail "bind-mounting sudo.conf"; nt_finish; }
+nt_bind "$NT_TMP/sudo.conf" /etc/sudo.conf || { nt_fail "bind-mounting sudo.conf"; nt_finish; }
 
 # /etc/pam.d: the host's files, with sudo, common-auth and common-account
 # from packaging/pam, rewritten as pam-stacks.sh does.
@@ -326,7 +307,7 @@ grep -v 'pam_neostra\.so.* allow_roles=' "$NT_TMP/pam.d/sudo" >"$NT_TMP/pam.sudo
 cp "$NT_TMP/pam.d/sudo" "$NT_TMP/pam.sudo.example"
 chmod 0644 "$NT_TMP/pam.d/sudo" "$NT_TMP/pam.d/common-auth" "$NT_TMP/pam.d/common-account" \
         "$NT_TMP/pam.sudo.groups-only" "$NT_TMP/pam.sudo.example"
-bind "$NT_TMP/pam.d" /etc/pam.d || { nt_fail "bind-mounting /etc/pam.d"; nt_finish; }
+nt_bind "$NT_TMP/pam.d" /etc/pam.d || { nt_fail "bind-mounting /etc/pam.d"; nt_finish; }
 # Undo the rewriting: what is left must be the example's lines, verbatim.
 undo() {
         sed -e "s# socket=$sock config=$conf##" -e "s#$NT_BUILD/pam_neostra\.so#pam_neostra.so#" -e "s#$moddir/##" "$1"
