@@ -14,6 +14,7 @@ UNITDIR    ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/
 MANDIR     ?= $(PREFIX)/share/man
 SYSUSERSDIR ?= $(shell pkg-config --variable=sysusersdir systemd 2>/dev/null || echo /usr/lib/sysusers.d)
 TMPFILESDIR ?= $(shell pkg-config --variable=tmpfilesdir systemd 2>/dev/null || echo /usr/lib/tmpfiles.d)
+CATALOGDIR ?= $(shell pkg-config --variable=catalogdir systemd 2>/dev/null || echo /usr/lib/systemd/catalog)
 
 CC         ?= gcc
 PKG_CONFIG ?= pkg-config
@@ -189,6 +190,13 @@ install: all
 	install -d $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
 	install -m 0644 packaging/systemd/neostrad.sysusers $(DESTDIR)$(SYSUSERSDIR)/neostrad.conf
 	install -m 0644 packaging/systemd/neostrad.tmpfiles $(DESTDIR)$(TMPFILESDIR)/neostrad.conf
+	install -d $(DESTDIR)$(CATALOGDIR)
+	install -m 0644 packaging/systemd/neostra.catalog $(DESTDIR)$(CATALOGDIR)/neostra.catalog
+	@# journalctl -x explains neostrad's entries once the catalog database
+	@# is rebuilt (the packages leave that to systemd's own trigger).
+	@if [ -z "$(DESTDIR)" ] && command -v journalctl >/dev/null; then \
+		journalctl --update-catalog || true; \
+	fi
 	@# Installing onto this very system (no DESTDIR): make the user now and
 	@# give its group read access to the config: under systemd the daemon
 	@# runs as neostra from the start and reads it again at every reload.
@@ -208,6 +216,7 @@ uninstall:
 		$(DESTDIR)$(BINDIR)/neostractl $(DESTDIR)$(UNITDIR)/neostrad.service \
 		$(DESTDIR)$(UNITDIR)/neostrad.socket \
 		$(DESTDIR)$(SYSUSERSDIR)/neostrad.conf $(DESTDIR)$(TMPFILESDIR)/neostrad.conf \
+		$(DESTDIR)$(CATALOGDIR)/neostra.catalog \
 		$(DESTDIR)$(MANDIR)/man1/neostractl.1 $(DESTDIR)$(MANDIR)/man5/neostrad.conf.5 \
 		$(DESTDIR)$(MANDIR)/man8/neostrad.8 $(DESTDIR)$(MANDIR)/man8/pam_neostra.8
 

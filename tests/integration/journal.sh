@@ -18,7 +18,8 @@
 # decision shows), and the API down.  Checked: the fields of every
 # decision (MESSAGE, PRIORITY, SYSLOG_IDENTIFIER, NEOSTRA_USER,
 # NEOSTRA_SERVICE, NEOSTRA_RESULT, NEOSTRA_REASON, NEOSTRA_HTTP_STATUS,
-# NEOSTRA_API_LATENCY_MS, ...), the number of entries, and that no
+# NEOSTRA_API_LATENCY_MS, ...), the MESSAGE_ID of each kind of decision
+# (neostrad/log-ids.h), the number of entries, and that no
 # datagram holds a password (canaries).  The capture itself is checked
 # first with entries in every shape the protocol has (plain, binary
 # length-prefixed, memfd), sent by Python and by libsystemd (logger).
@@ -226,6 +227,9 @@ done
 
 # ---- the journal entries --------------------------------------------------------
 
+# The MESSAGE_IDs, by their names in neostrad/log-ids.h.
+ids=$("$NT_PYTHON" "$here/journal_catalog.py" ids "$NT_TOP")
+id_of() { echo "$ids" | awk -v n="$1" '$1 == n { print "MESSAGE_ID=" $2 }'; }
 A="NEOSTRA_METHOD=Authenticate"
 C="NEOSTRA_METHOD=CheckAccount"
 S=NEOSTRA_SERVICE=journal-test
@@ -236,19 +240,20 @@ expect_decision() {
                 'NEOSTRA_REASON~^[^\x00-\x1f]+$' 'MESSAGE~ user=[^ ]+ service=[^ ]+ rhost=[^ ]+ reason=.'
 }
 expect_decision "journal: success (Authenticate)" $A NEOSTRA_USER=alice $S NEOSTRA_RESULT=success -- \
-        PRIORITY=6 NEOSTRA_HTTP_STATUS=200 'NEOSTRA_API_LATENCY_MS~^[0-9]+$' \
+        PRIORITY=6 NEOSTRA_HTTP_STATUS=200 'NEOSTRA_API_LATENCY_MS~^[0-9]+$' "$(id_of LOGIN_SUCCESS)" \
         'MESSAGE~^Authenticate success: user=alice service=journal-test '
 expect_decision "journal: success (CheckAccount: role allowed)" $C NEOSTRA_USER=alice NEOSTRA_SERVICE=journal-key NEOSTRA_RESULT=success -- \
-        PRIORITY=6 NEOSTRA_HTTP_STATUS=0 NEOSTRA_API_LATENCY_MS=- \
+        PRIORITY=6 NEOSTRA_HTTP_STATUS=0 NEOSTRA_API_LATENCY_MS=- "$(id_of ACCOUNT_ALLOWED)" \
         "NEOSTRA_REASON=a role of the user is in allow_roles" 'MESSAGE~^CheckAccount success: user=alice '
 expect_decision "journal: wrong password (failure, HTTP 401)" $A NEOSTRA_USER=alice $S NEOSTRA_RESULT=failure -- \
-        PRIORITY=5 NEOSTRA_HTTP_STATUS=401 'NEOSTRA_API_LATENCY_MS~^[0-9]+$' \
+        PRIORITY=5 NEOSTRA_HTTP_STATUS=401 'NEOSTRA_API_LATENCY_MS~^[0-9]+$' "$(id_of LOGIN_FAILURE)" \
         'MESSAGE~^Authenticate failure: user=alice service=journal-test '
 expect_decision "journal: local system account sent anyway (notOurs, no API call)" $A NEOSTRA_USER=daemon \
         NEOSTRA_SERVICE=journal-sys -- NEOSTRA_RESULT=notOurs PRIORITY=5 NEOSTRA_HTTP_STATUS=0 \
-        NEOSTRA_API_LATENCY_MS=- "NEOSTRA_REASON=local system account or excluded name"
+        NEOSTRA_API_LATENCY_MS=- "NEOSTRA_REASON=local system account or excluded name" "$(id_of NOT_OURS)"
 expect_decision "journal: API down (unavailable, no HTTP status)" $A NEOSTRA_USER=alice $S \
         NEOSTRA_RESULT=unavailable -- PRIORITY=4 NEOSTRA_HTTP_STATUS=0 'NEOSTRA_API_LATENCY_MS~^[0-9]+$' \
+        "$(id_of UNAVAILABLE)" \
         'MESSAGE~^Authenticate unavailable: user=alice service=journal-test '
 # All entries are in (the last one above came last): now the counts.
 jcount "journal: the system account through the normal module sent nothing" 0 NEOSTRA_USER=daemon $S
@@ -259,6 +264,13 @@ if jc all "$cap" '!SELFTEST' -- SYSLOG_IDENTIFIER=neostrad "PRIORITY~^[0-7]\$" "
         nt_pass "journal: every entry of neostrad has MESSAGE, PRIORITY, SYSLOG_IDENTIFIER=neostrad and well-formed fields"
 else
         nt_fail "journal: malformed entries"
+        sed 's/^/  | /' "$NT_TMP/jc.out"
+fi
+expect "journal: the start carries its MESSAGE_ID" "$(id_of DAEMON_READY)" -- 'MESSAGE~^neostrad .* ready; API http://127\.0\.0\.1:'
+if jc all "$cap" NEOSTRA_RESULT -- 'MESSAGE_ID~^[0-9a-f]{32}$' >"$NT_TMP/jc.out" 2>&1; then
+        nt_pass "journal: every decision entry carries a MESSAGE_ID"
+else
+        nt_fail "journal: a decision entry without a MESSAGE_ID"
         sed 's/^/  | /' "$NT_TMP/jc.out"
 fi
 if grep -q -E '(Authenticate|CheckAccount) [a-zA-Z]+; user=' "$NT_LOGS/journal.log"; then
