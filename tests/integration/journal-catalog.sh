@@ -19,8 +19,8 @@
 #     `journalctl MESSAGE_ID=... NEOSTRA_USER=alice` finds the decision
 #     with every NEOSTRA_* field, `journalctl -x` shows the catalog's
 #     explanation with the entry's fields filled in, no hostile value
-#     forges a field, a line or a result, and start, reload and stop carry
-#     their ids.
+#     forges a field, a line or a result, and the API going offline and
+#     coming back, start, reload and stop carry their ids.
 # Ends with "journal-catalog: N passed, N failed[, N skipped]".
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -219,6 +219,28 @@ auth mallory "$right" 192.0.2.12 journal-test >>"$NT_LOGS/calls.log" 2>&1
 hostile_user='eve"service=\x'
 hostile_rhost="h\" NEOSTRA_RESULT=success user=root $(printf '\302\233')2J$(printf '\342\200\256')"
 auth "$hostile_user" "$wrong" "$hostile_rhost" 'sshd" rhost="x' >>"$NT_LOGS/calls.log" 2>&1
+# The API goes away: three sign-ins in a row that reach nobody (carol has
+# no verifier, so each one asks the API) make it offline; back on the same
+# port, the daemon's next probe finds it online again.
+port=$NT_MOCK_HTTP_PORT
+nt_stop "$NT_MOCK_PID" mock_api
+for i in 1 2 3; do
+        auth carol "$wrong" 192.0.2.13 journal-test >>"$NT_LOGS/calls.log" 2>&1
+done
+jd_has() { journalctl -D /run/log/journal -o cat MESSAGE_ID="$1" 2>/dev/null | grep -q .; }
+if nt_wait_until 10 "the API offline entry" jd_has "$(id_of API_OFFLINE)"; then
+        nt_pass "journal: the API going offline carries its MESSAGE_ID"
+else
+        nt_fail "journal: no entry with the API offline MESSAGE_ID"
+fi
+env -u NEOSTRA_CANARY "$NT_PYTHON" "$top/tests/mock_api.py" --users "$NT_TMP/users.json" --http-port "$port" \
+        >>"$NT_LOGS/mock.log" 2>&1 &
+_nt_track $! mock_api
+if nt_wait_until 30 "the API online entry" jd_has "$(id_of API_ONLINE)"; then
+        nt_pass "journal: the API coming back online carries its MESSAGE_ID"
+else
+        nt_fail "journal: no entry with the API online MESSAGE_ID"
+fi
 kill -HUP "$dpid" 2>/dev/null
 sleep 1
 nt_stop "$dpid" neostrad-jd
