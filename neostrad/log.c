@@ -52,7 +52,8 @@ static const char *prio_name(int p) {
 /* Characters that are valid UTF-8 and still must not reach a log as they
  * are: the C1 controls (terminals act on them: U+009B is a CSI), the line
  * and paragraph separators (a new line to some viewers), and the
- * bidirectional controls, which reorder what a reader sees. */
+ * bidirectional embeddings, overrides, isolates and marks, which reorder
+ * what a reader sees. */
 static bool char_is_hidden(uint32_t c) {
         return (c >= 0x80 && c <= 0x9f) || c == 0x2028 || c == 0x2029 ||
                (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069) || c == 0x200e ||
@@ -71,8 +72,8 @@ static size_t escape_piece(const char *s, size_t len, size_t i, unsigned flags, 
         clen = neostra_utf8_decode(s + i, len - i, &c);
         if (clen == 0 || c < 0x20 || c == 0x7f || char_is_hidden(c) ||
             (c == ' ' && (flags & LOG_ESCAPE_SPACE)) || (c == '"' && (flags & LOG_ESCAPE_QUOTE))) {
-                /* Not valid UTF-8 here: this one byte, then on from the
-                 * next. */
+                /* Byte by byte; where the bytes are not valid UTF-8,
+                 * only the first, and on from the next. */
                 if (clen == 0)
                         clen = 1;
                 for (size_t k = 0; k < clen; k++) {
