@@ -20,7 +20,10 @@
 # NEOSTRA_SERVICE, NEOSTRA_RESULT, NEOSTRA_REASON, NEOSTRA_HTTP_STATUS,
 # NEOSTRA_API_LATENCY_MS, ...), the MESSAGE_ID of each kind of decision
 # (neostrad/log-ids.h), the number of entries, and that no
-# datagram holds a password (canaries).  The capture itself is checked
+# datagram holds a password (canaries).  And log.c's own sending path with
+# newlines and would-be fields in every value (tests/unit/test_log.c
+# test_journal_entry, which needs this capture): each arrives escaped, in
+# its own field, and forges none.  The capture itself is checked
 # first with entries in every shape the protocol has (plain, binary
 # length-prefixed, memfd), sent by Python and by libsystemd (logger).
 # Ends with "journal: N passed, N failed[, N skipped]".
@@ -142,6 +145,39 @@ if command -v logger >/dev/null 2>&1 && ldd "$(command -v logger)" 2>/dev/null |
 else
         echo "skipped: logger with libsystemd is missing; the Python-sent shapes are checked above"
         NT_SKIPPED=$((NT_SKIPPED + 1))
+fi
+
+# ---- values that would forge fields, sent the daemon's way -------------------------
+# tests/unit/test_log.c test_journal_entry, run with its stderr as the
+# "journal stream": log.c's own sending path with newlines in values, which
+# the protocol never lets a peer send (so no login can show it).
+if [ -x "$NT_BUILD/tests/test_log" ]; then
+        : >"$NT_TMP/test_log.err"
+        TEST_LOG_JOURNAL_STREAM=$(stat -c '%d:%i' "$NT_TMP/test_log.err") \
+                "$NT_BUILD/tests/test_log" >"$NT_TMP/test_log.out" 2>>"$NT_TMP/test_log.err"
+        if grep -q 'OK.*test_journal_entry' "$NT_TMP/test_log.out"; then
+                nt_pass "test_log: the journal entries of test_journal_entry were sent"
+        else
+                nt_fail "test_log test_journal_entry did not run"
+                sed 's/^/  | /' "$NT_TMP/test_log.out" "$NT_TMP/test_log.err"
+        fi
+        expect "a newline in a value forges no field (decision)" NEOSTRA_USER=unit-test-eve NEOSTRA_METHOD -- \
+                'NEOSTRA_SERVICE=unit-test\x0aNEOSTRA_RESULT=success' NEOSTRA_RESULT=failure \
+                'NEOSTRA_RHOST=a\x0aNEOSTRA_USER=root\x0aMESSAGE_ID=00000000000000000000000000000001' \
+                'NEOSTRA_TTY=\x0d\x1b[1A' 'NEOSTRA_REASON=wrong\x0a\x22password\x22' \
+                MESSAGE_ID=00000000000000000000000000000002 'MESSAGE~^[^\n\r\x1b]+$'
+        expect "a newline in a value forges no field (message)" MESSAGE_ID=00000000000000000000000000000003 -- \
+                'NEOSTRA_USER=unit-test-eve\x0aNEOSTRA_USER=root' PRIORITY=5 \
+                'MESSAGE=token refresh for unit-test-eve\x0aPRIORITY=0: done'
+        jcount "no entry for root, and one MESSAGE_ID each (nothing forged)" 0 NEOSTRA_USER=root
+        jcount "the forged MESSAGE_ID is in no entry" 0 MESSAGE_ID=00000000000000000000000000000001
+        # cmocka's summary goes to stderr; a log line must not.
+        if grep -q 'neostrad\[' "$NT_TMP/test_log.err"; then
+                nt_fail "test_log logged to stderr instead of the journal:"
+                sed 's/^/  | /' "$NT_TMP/test_log.err"
+        fi
+else
+        nt_fail "$NT_BUILD/tests/test_log is missing (make tests-build)"
 fi
 
 # ---- mock API, two daemons, services -----------------------------------------

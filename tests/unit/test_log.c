@@ -167,6 +167,30 @@ static void test_stderr_message_line(void **state) {
                             "> token refresh for eve\\x0aneostrad[1]: <error> forged\\x0d\\x1b[1A: done\n");
 }
 
+/* Run by tests/integration/journal.sh only, with stderr on a file whose
+ * "dev:ino" is in TEST_LOG_JOURNAL_STREAM and a stand-in journal socket
+ * recording what arrives: a decision whose values hold newlines and would-be
+ * fields, and a message with the same, sent the way the daemon sends them. */
+static void test_journal_entry(void **state) {
+        const char *stream = getenv("TEST_LOG_JOURNAL_STREAM");
+
+        if (!stream)
+                skip();
+        assert_int_equal(setenv("JOURNAL_STREAM", stream, 1), 0);
+        log_setup(false);
+        log_auth_event(LOG_NOTICE, &(struct auth_event) {
+                .message_id = "00000000000000000000000000000002", .method = "Authenticate",
+                .user = "unit-test-eve", .service = "unit-test\nNEOSTRA_RESULT=success",
+                .rhost = "a\nNEOSTRA_USER=root\nMESSAGE_ID=00000000000000000000000000000001", .tty = "\r\x1b[1A",
+                .peer_uid = 0, .result = "failure", .reason = "wrong\n\"password\"",
+                .http_status = 401, .latency_ms = 3,
+        });
+        log_event(LOG_NOTICE, "00000000000000000000000000000003", "unit-test-eve\nNEOSTRA_USER=root",
+                  "token refresh for %s: done", "unit-test-eve\nPRIORITY=0");
+        unsetenv("JOURNAL_STREAM");
+        log_setup(false);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_plain_text_unchanged),
@@ -177,6 +201,7 @@ int main(void) {
                 cmocka_unit_test(test_worst_case_fits),
                 cmocka_unit_test(test_stderr_decision_line),
                 cmocka_unit_test(test_stderr_message_line),
+                cmocka_unit_test(test_journal_entry),
         };
 
         return cmocka_run_group_tests_name("log", tests, NULL, NULL);
