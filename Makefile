@@ -64,8 +64,8 @@ HEADERS    := $(wildcard include/neostra/*.h common/*.h neostrad/*.h pam_neostra
 
 ALL_CFLAGS = $(CFLAGS) $(call pc_cflags,$(DAEMON_PKGS) pam)
 
-.PHONY: all clean install uninstall deps check check-plain check-asan demo fuzz fuzz-build \
-        unit pamtests integration fuzz-smoke bench bench-deps deb package-check rpm-check
+.PHONY: all clean install uninstall deps build-deps check check-plain check-asan demo fuzz fuzz-build \
+        unit pamtests integration fuzz-smoke bench bench-deps deb rpm package-check rpm-check
 
 all: $(BUILDDIR)/pam_neostra.so $(BUILDDIR)/neostrad $(BUILDDIR)/neostractl
 
@@ -114,8 +114,13 @@ tests-build: all $(TEST_BINS)
 
 .PHONY: tests-build
 
+# deps: what make check and make demo need (the build's packages too);
+# build-deps: only what make, make deb and make rpm need.
 deps:
-	@sh packaging/install-deps.sh
+	@sh packaging/install-deps.sh build-deps.txt debian-deps.txt
+
+build-deps:
+	@sh packaging/install-deps.sh build-deps.txt
 
 # One sanitizer-free pass and one ASan+UBSan pass, each in its own build
 # directory, then the fuzz smoke.  tests/run-suite.sh prints the totals.
@@ -157,8 +162,12 @@ fuzz: deps fuzz-build
 # make deb: the Debian package (debhelper) in $(BUILDDIR)/.
 # make package-check: build it, lintian, install into a debootstrap chroot and
 # check it there; then the RPM spec (rpmspec -P, rpmbuild -bb --nodeps).
-deb: deps
+deb: build-deps
 	@sh packaging/debian/build-deb.sh $(BUILDDIR)
+
+# make rpm: the RPM (rpmbuild) in $(BUILDDIR)/rpm/RPMS.
+rpm: build-deps
+	@sh packaging/rpm/build-rpm.sh $(BUILDDIR)
 
 package-check: deps
 	@sh tests/package/package-check.sh $(BUILDDIR)
@@ -211,7 +220,9 @@ install: all
 	install -m 0644 neostrad/neostrad.8 $(DESTDIR)$(MANDIR)/man8/neostrad.8
 	install -m 0644 pam_neostra/pam_neostra.8 $(DESTDIR)$(MANDIR)/man8/pam_neostra.8
 
+# Refused while a PAM file still names the module (FORCE=1 to go on).
 uninstall:
+	@sh packaging/uninstall-check.sh $(DESTDIR)$(SYSCONFDIR)/pam.d
 	rm -f $(DESTDIR)$(PAMDIR)/pam_neostra.so $(DESTDIR)$(SBINDIR)/neostrad \
 		$(DESTDIR)$(BINDIR)/neostractl $(DESTDIR)$(UNITDIR)/neostrad.service \
 		$(DESTDIR)$(UNITDIR)/neostrad.socket \

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "account.h"
 #include "decisions.h"
 #include "log-ids.h"
@@ -214,9 +215,12 @@ static void answer_success(struct login *l, enum login_result result, const stru
         /* The account step will refuse on this verdict without asking
          * again: count and log the refusal here, as CheckAccount would. */
         if (!allowed) {
-                decisions_count(l->ls->d.decisions, RESULT_DENIED_ROLE);
+                enum login_result refusal = access_valid(config_of(l->ls), u, access_now())
+                                            ? RESULT_DENIED_ROLE : RESULT_DENIED_ACCESS;
+
+                decisions_count(l->ls->d.decisions, refusal);
                 decisions_log(l->ls->d.decisions, l->peer_uid, "CheckAccount", l->user, l->service, NULL, NULL,
-                                     RESULT_DENIED_ROLE, verdict, 0, -1);
+                              refusal, verdict, 0, -1);
         }
         params = json_pack("{s:s, s:s, s:o, s:o, s:b, s:b, s:s}",
                            "user", l->user, "email", u->email,
