@@ -14,6 +14,7 @@ UNITDIR    ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/
 MANDIR     ?= $(PREFIX)/share/man
 SYSUSERSDIR ?= $(shell pkg-config --variable=sysusersdir systemd 2>/dev/null || echo /usr/lib/sysusers.d)
 TMPFILESDIR ?= $(shell pkg-config --variable=tmpfilesdir systemd 2>/dev/null || echo /usr/lib/tmpfiles.d)
+CATALOGDIR ?= $(shell pkg-config --variable=catalogdir systemd 2>/dev/null || echo /usr/lib/systemd/catalog)
 
 CC         ?= gcc
 PKG_CONFIG ?= pkg-config
@@ -204,6 +205,13 @@ install: all
 	test -d $(DESTDIR)$(SYSCONFDIR)/sudoers.d || install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/sudoers.d
 	test -e $(DESTDIR)$(SYSCONFDIR)/sudoers.d/neostra || \
 		install -m 0440 packaging/sudoers.d/neostra $(DESTDIR)$(SYSCONFDIR)/sudoers.d/neostra
+	install -d $(DESTDIR)$(CATALOGDIR)
+	install -m 0644 packaging/systemd/neostra.catalog $(DESTDIR)$(CATALOGDIR)/neostra.catalog
+	@# journalctl -x explains neostrad's entries once the catalog database
+	@# is rebuilt (the packages leave that to systemd's own trigger).
+	@if [ -z "$(DESTDIR)" ] && command -v journalctl >/dev/null; then \
+		journalctl --update-catalog || true; \
+	fi
 	@# Installing onto this very system (no DESTDIR): make the user now and
 	@# give its group read access to the config: under systemd the daemon
 	@# runs as neostra from the start and reads it again at every reload.
@@ -225,6 +233,7 @@ uninstall:
 		$(DESTDIR)$(BINDIR)/neostractl $(DESTDIR)$(UNITDIR)/neostrad.service \
 		$(DESTDIR)$(UNITDIR)/neostrad.socket $(DESTDIR)$(SYSCONFDIR)/sudoers.d/neostra \
 		$(DESTDIR)$(SYSUSERSDIR)/neostrad.conf $(DESTDIR)$(TMPFILESDIR)/neostrad.conf \
+		$(DESTDIR)$(CATALOGDIR)/neostra.catalog \
 		$(DESTDIR)$(MANDIR)/man1/neostractl.1 $(DESTDIR)$(MANDIR)/man5/neostrad.conf.5 \
 		$(DESTDIR)$(MANDIR)/man8/neostrad.8 $(DESTDIR)$(MANDIR)/man8/pam_neostra.8
 

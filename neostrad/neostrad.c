@@ -18,6 +18,7 @@
 #include <curl/curl.h>
 
 #include "alloc.h"
+#include "log-ids.h"
 #include "log.h"
 #include "manager.h"
 #include "neostra/conf-check.h"
@@ -104,7 +105,7 @@ int main(int argc, char *argv[]) {
                         fprintf(stderr, "%s\n", err);
                         return 1;
                 }
-                log_msg(LOG_ERR, "%s", err);
+                log_event(LOG_ERR, MESSAGE_ID_CONFIG_ERROR, NULL, "%s", err);
                 return 1;
         }
         if (test_config) {
@@ -121,7 +122,7 @@ int main(int argc, char *argv[]) {
 
         r = manager_new(config_path, config, &m);
         if (r < 0) {
-                log_msg(LOG_ERR, "cannot start: %s", strerror(-r));
+                log_event(LOG_ERR, MESSAGE_ID_START_FAILED, NULL, "cannot start: %s", strerror(-r));
                 neostra_config_free(config);
                 goto out;
         }
@@ -130,7 +131,7 @@ int main(int argc, char *argv[]) {
                 goto out;
         r = manager_drop_privileges(m);
         if (r < 0) {
-                log_msg(LOG_ERR, "cannot drop privileges: %s", strerror(-r));
+                log_event(LOG_ERR, MESSAGE_ID_START_FAILED, NULL, "cannot drop privileges: %s", strerror(-r));
                 goto out;
         }
         r = manager_open_cache(m);
@@ -138,7 +139,8 @@ int main(int argc, char *argv[]) {
                 goto out;
         r = manager_prepare_identities(m);
         if (r < 0) {
-                log_msg(LOG_ERR, "cannot prepare the identities: %s", strerror(-r));
+                log_event(LOG_ERR, MESSAGE_ID_START_FAILED, NULL, "cannot prepare the identities: %s",
+                          strerror(-r));
                 goto out;
         }
         r = manager_run(m);

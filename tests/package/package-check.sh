@@ -270,6 +270,7 @@ expect_file /lib/systemd/system/neostrad.service 644 root:root
 expect_file /lib/systemd/system/neostrad.socket 644 root:root
 expect_file /usr/lib/sysusers.d/neostrad.conf 644 root:root
 expect_file /usr/lib/tmpfiles.d/neostrad.conf 644 root:root
+expect_file /usr/lib/systemd/catalog/neostra.catalog 644 root:root
 expect_file /usr/share/man/man1/neostractl.1.gz 644 root:root
 expect_file /usr/share/man/man5/neostrad.conf.5.gz 644 root:root
 expect_file /usr/share/man/man8/neostrad.8.gz 644 root:root
@@ -283,7 +284,8 @@ missing=
 for f in "/lib/$multiarch/security/pam_neostra.so" /usr/sbin/neostrad /usr/bin/neostractl \
          /etc/neostra/neostrad.conf /etc/neostra/neostrad.conf.d /lib/systemd/system/neostrad.service \
          /lib/systemd/system/neostrad.socket /usr/lib/sysusers.d/neostrad.conf \
-         /usr/lib/tmpfiles.d/neostrad.conf /usr/share/man/man1/neostractl.1.gz \
+         /usr/lib/tmpfiles.d/neostrad.conf /usr/lib/systemd/catalog/neostra.catalog \
+         /usr/share/man/man1/neostractl.1.gz \
          /usr/share/man/man5/neostrad.conf.5.gz /usr/share/man/man8/neostrad.8.gz \
          /usr/share/man/man8/pam_neostra.8.gz /usr/share/pam-configs/neostra \
          /usr/share/pam-configs/neostra-groups /etc/sudoers.d/neostra; do

@@ -176,6 +176,7 @@ rundir=$(ev '%{?_rundir}%{!?_rundir:/run}')
 unitdir=$(ev '%{?_unitdir}%{!?_unitdir:%{_prefix}/lib/systemd/system}')
 sysusersdir=$(ev '%{?_sysusersdir}%{!?_sysusersdir:%{_prefix}/lib/sysusers.d}')
 tmpfilesdir=$(ev '%{?_tmpfilesdir}%{!?_tmpfilesdir:%{_prefix}/lib/tmpfiles.d}')
+catalogdir=$(ev '%{?_journalcatalogdir}%{!?_journalcatalogdir:%{_prefix}/lib/systemd/catalog}')
 # %doc goes to _docdir_fmt (Fedora: %{NAME}); rpm's default is NAME-VERSION.
 docdir=$(ev '%{_defaultdocdir}')
 docfmt=$(ev '%{?_docdir_fmt}')
@@ -217,6 +218,7 @@ $sysconfdir/sudoers.d
 $sysconfdir/sudoers.d/neostra
 $sysusersdir/neostrad.conf
 $tmpfilesdir/neostrad.conf
+$catalogdir/neostra.catalog
 $unitdir/neostrad.service
 $unitdir/neostrad.socket
 EOF
