@@ -46,9 +46,10 @@ pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1))
 pc_libs   = $(shell $(PKG_CONFIG) --libs $(1))
 
 COMMON_SRC := $(wildcard common/*.c)
-DAEMON_SRC := $(filter-out neostrad/neostractl.c,$(wildcard neostrad/*.c))
+# neostractl.c and its neostractl-*.c are the CLI; the rest is the daemon.
+CTL_SRC    := $(wildcard neostrad/neostractl*.c)
+DAEMON_SRC := $(filter-out $(CTL_SRC),$(wildcard neostrad/*.c))
 MODULE_SRC := $(wildcard pam_neostra/*.c)
-CTL_SRC    := neostrad/neostractl.c
 
 obj = $(patsubst %.c,$(BUILDDIR)/obj/%.o,$(1))
 COMMON_OBJ := $(call obj,$(COMMON_SRC))
