@@ -345,7 +345,7 @@ static int method_check_account(VarlinkConn *c, void *params, void *userdata) {
          * no groups (setcred adds none). */
         valid = access_valid(config_of(m), u, access_now());
         allowed = account_verdict(config_of(m), u, reason, sizeof(reason));
-        outcome = allowed ? OUTCOME_ACCOUNT_ALLOWED : valid ? OUTCOME_ACCOUNT_ROLE : OUTCOME_ACCOUNT_MAX_AGE;
+        outcome = allowed ? OUTCOME_ACCOUNT_ALLOWED : valid ? OUTCOME_ACCOUNT_ROLE : OUTCOME_ACCOUNT_ACCESS_ENDED;
         result = decisions_outcome_result(outcome);
         decisions_count(m->d.decisions, outcome);
         decisions_log(m->d.decisions, uid, "CheckAccount", p->user, p->service, NULL, NULL, result, reason, 0, -1);

@@ -53,7 +53,7 @@ static const struct {
         [OUTCOME_AUTH_NOT_OURS_DOMAIN] = { "authenticate", "not_ours", "domain", RESULT_UNKNOWN },
         [OUTCOME_ACCOUNT_ALLOWED] = { "account", "success", "online_proof", RESULT_SUCCESS, true },
         [OUTCOME_ACCOUNT_ROLE] = { "account", "refused", "role", RESULT_DENIED_ROLE },
-        [OUTCOME_ACCOUNT_MAX_AGE] = { "account", "refused", "account_max_age", RESULT_DENIED_ACCESS },
+        [OUTCOME_ACCOUNT_ACCESS_ENDED] = { "account", "refused", "access_ended", RESULT_DENIED_ACCESS },
         [OUTCOME_ACCOUNT_UNKNOWN] = { "account", "refused", "no_signin", RESULT_UNKNOWN, true },
         [OUTCOME_ACCOUNT_UNAVAILABLE_UNCONFIGURED] = { "account", "unavailable", "unconfigured",
                                                        RESULT_UNAVAILABLE },

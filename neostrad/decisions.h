@@ -52,7 +52,7 @@ enum decision_outcome {
         OUTCOME_AUTH_NOT_OURS_DOMAIN,   /* a domain [users] domains does not accept */
         OUTCOME_ACCOUNT_ALLOWED,        /* CheckAccount: a valid online proof, roles allowed */
         OUTCOME_ACCOUNT_ROLE,           /* roles not allowed (CheckAccount, or the verdict of a login) */
-        OUTCOME_ACCOUNT_MAX_AGE,        /* no online proof within account_max_age */
+        OUTCOME_ACCOUNT_ACCESS_ENDED,   /* no valid online proof: past account_max_age, invalidated, revoked, deprovisioned */
         OUTCOME_ACCOUNT_UNKNOWN,        /* no sign-in seen for the user */
         OUTCOME_ACCOUNT_UNAVAILABLE_UNCONFIGURED,
         OUTCOME_ACCOUNT_UNAVAILABLE_LOOKUP,

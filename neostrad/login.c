@@ -217,7 +217,7 @@ static void answer_success(struct login *l, enum decision_outcome outcome, const
          * again: count and log the refusal here, as CheckAccount would. */
         if (!allowed) {
                 enum decision_outcome refusal = access_valid(config_of(l->ls), u, access_now())
-                                                ? OUTCOME_ACCOUNT_ROLE : OUTCOME_ACCOUNT_MAX_AGE;
+                                                ? OUTCOME_ACCOUNT_ROLE : OUTCOME_ACCOUNT_ACCESS_ENDED;
 
                 decisions_count(l->ls->d.decisions, refusal);
                 decisions_log(l->ls->d.decisions, l->peer_uid, "CheckAccount", l->user, l->service, NULL, NULL,
