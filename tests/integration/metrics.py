@@ -109,6 +109,15 @@ def case_counters():
                "%s: expected %s to move by 1, the series moved: %r" % (what, series, moved(was, now)))
         api_calls += user != "root"
     itest.mock_reset()
+    # Both steps, as a login runs them: the account step counts too.
+    was = decisions(parse(metrics()))
+    r = subprocess.run([itest.env("NEOSTRA_CTL"), "-s", itest.sock(), "auth", "alice"], input="alice-pw\n",
+                       capture_output=True, text=True, timeout=20)
+    expect(r.returncode == 0, "neostractl auth alice: exit %d: %s%s" % (r.returncode, r.stdout, r.stderr))
+    api_calls += 1
+    now = decisions(parse(metrics()))
+    expect(moved(was, now) == {"authenticate/success/online": 1, "account/success/online_proof": 1},
+           "neostractl auth alice moved %r" % moved(was, now))
     after = parse(metrics())
     timed = value(after, "neostra_api_request_duration_seconds_count", request="signin") - signins
     expect(timed == api_calls, "the sign-in latency histogram counted %d answers, %d calls were made"

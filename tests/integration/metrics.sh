@@ -8,7 +8,8 @@
 #     and no other: online success, a wrong password (refused by the
 #     API), root (not ours), an API answering 503 for a user without a
 #     verifier (unavailable), the same 503 for a user with one (offline
-#     success); and the sign-in latency histogram counts each API call;
+#     success); `neostractl auth` moves the account step's series too;
+#     and the sign-in latency histogram counts each API call;
 #   - --textfile DIR writes DIR/neostra.prom with the same series, mode
 #     0644, by rename (a reader never sees half a file, no temporary file
 #     is left), and "neostra_up 0" when the daemon does not answer;
