@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import stat
 import subprocess
 import sys
@@ -258,6 +259,81 @@ def case_non_root():
     r = ctl("status", user=NOBODY)
     expect(r.returncode == 0 and "state:" in r.stdout and "logins" not in r.stdout,
            "neostractl status as uid %d: exit %d, %r" % (NOBODY, r.returncode, r.stdout))
+
+
+def fake_daemon(path, params):
+    """A one-shot Varlink server on path answering any call with params;
+    returns the thread (joined by the caller)."""
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+    srv.settimeout(20)
+
+    def serve():
+        try:
+            conn, _ = srv.accept()
+            with conn:
+                conn.settimeout(20)
+                data = b""
+                while b"\0" not in data:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        return
+                    data += chunk
+                conn.sendall(json.dumps({"parameters": params}).encode() + b"\0")
+        finally:
+            srv.close()
+    t = threading.Thread(target=serve)
+    t.start()
+    return t
+
+
+def case_hostile_answer():
+    """What the daemon says cannot break the format: label values are
+    escaped, ill-formed members are left out, the rest still parses."""
+    d = os.path.join(itest.env("NEOSTRA_TMP"), "fake")
+    os.makedirs(d, mode=0o755, exist_ok=True)
+    path = os.path.join(d, "fake.sock")
+    good = {"boundsUsec": [1000, 5000], "cumulative": [1, 2], "count": 3, "sumUsec": 7000500}
+    params = {
+        "version": 'v1"\\\n# TYPE x counter', "protocol": 1, "state": 'odd"state', "started": 1,
+        "decisions": [
+            {"method": "authenticate", "result": "success", "cause": "online", "count": 5},
+            {"method": 7, "result": "success", "cause": "online", "count": 1},
+            {"method": "authenticate", "result": "refused", "cause": "api", "count": -1},
+            {"method": 'a"b', "result": "x\ny", "cause": "c\\d", "count": 2},
+        ],
+        "apiLatency": {"signin": {"boundsUsec": [5000, 1000], "cumulative": [1, 2], "count": 2, "sumUsec": 1},
+                       "probe": good, "refresh": "nonsense"},
+        "users": "many", "usersByAccess": {"valid": 2, "expired": -3},
+    }
+    t = fake_daemon(path, params)
+    try:
+        r = subprocess.run([itest.env("NEOSTRA_CTL"), "-s", path, "metrics"], capture_output=True, text=True,
+                           timeout=30)
+    finally:
+        t.join(30)
+    expect(r.returncode == 0, "metrics from the fake daemon: exit %d: %s" % (r.returncode, r.stderr))
+    text = r.stdout
+    samples = parse(text)
+    expect(('neostra_build_info{version="v1\\"\\\\\\n# TYPE x counter",protocol="1"} 1') in text,
+           "the version is not escaped:\n%s" % text[:600])
+    expect(value(samples, "neostra_api_state", state='odd\\"state') == 1, "the odd state is not shown")
+    dec = {k: v for (n, k), v in samples.items() if n == "neostra_decisions_total"}
+    expect(len(dec) == 2, "ill-formed decisions were written: %r" % dec)
+    expect(not any(n.startswith("neostra_api_request_duration_seconds") and dict(l).get("request") != "probe"
+                   for n, l in samples), "an ill-formed histogram was written")
+    expect(value(samples, "neostra_api_request_duration_seconds_bucket", request="probe", le="0.005") == 2 and
+           value(samples, "neostra_api_request_duration_seconds_bucket", request="probe", le="+Inf") == 3 and
+           value(samples, "neostra_api_request_duration_seconds_sum", request="probe") == 7.0005,
+           "the probe histogram is wrong:\n%s" % text)
+    expect(("neostra_users_cached", ()) not in samples, "a string count was written")
+    expect(value(samples, "neostra_users_access", access="valid") == 2 and
+           ("neostra_users_access", (("access", "expired"),)) not in samples, "a negative gauge was written")
+    promtool = shutil.which("promtool")
+    if promtool:
+        p = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
+        expect(p.returncode == 0, "promtool check metrics:\n%s%s" % (p.stdout, p.stderr))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,10 @@
 #     0644, by rename (a reader never sees half a file, no temporary file
 #     is left), and "neostra_up 0" when the daemon does not answer;
 #   - GetStatus gives a caller other than root the version and the API
-#     state only (no counts), and `neostractl metrics` refuses it.
+#     state only (no counts), and `neostractl metrics` refuses it;
+#   - a fake daemon's strings (quotes, backslashes, newlines) come out
+#     escaped, and its ill-formed members (wrong types, negative counts,
+#     falling histogram bounds) are left out.  promtool accepts the rest.
 # Then the shipped units: neostra-metrics.service (@BINDIR@ replaced by
 # BUILDDIR) and .timer load cleanly (systemd-analyze verify), and the
 # packages install the timer disabled.
@@ -53,7 +56,7 @@ export NEOSTRA_TMP="$NT_TMP" NEOSTRA_PIDS="$NT_TMP/case-pids"
 export NEOSTRA_NEOSTRAD="$NT_BUILD/neostrad" NEOSTRA_CTL="$NT_BUILD/neostractl"
 
 # counters first: it expects a daemon nobody has logged in to yet.
-nt_run_cases counters promtool textfile textfile_down non_root
+nt_run_cases counters promtool textfile textfile_down non_root hostile_answer
 
 # ---- the units the packages ship ---------------------------------------------------
 
