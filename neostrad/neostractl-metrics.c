@@ -274,7 +274,7 @@ static void write_metrics(FILE *f, json_t *st) {
                  (const char *const[]) { "valid", "valid", "expired", "expired", "invalidated", "invalidated",
                                          "revoked", "revoked", "deprovisioned", "deprovisioned", NULL });
         single(f, json_object_get(st, "usersByAccess"), "expired", "neostra_users_past_account_max_age", "gauge",
-               "Users whose last online proof is older than account_max_age.");
+               "Users whose last online proof is older than account_max_age, or who have none.");
         single(f, st, "verifiersHeld", "neostra_verifiers", "gauge",
                "Users holding an offline verifier of their last good password.");
         by_label(f, json_object_get(st, "connectionsBySocket"), "neostra_connections", "gauge",
