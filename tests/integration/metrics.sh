@@ -86,7 +86,7 @@ fi
 # Disabled by the packages: Debian's rules name them with --no-enable,
 # the RPM's %post presets only neostrad's units, make install enables
 # nothing.
-if grep -q 'dh_installsystemd --no-enable --no-start neostra-metrics.timer neostra-metrics.service' \
+if grep -qE '^[[:space:]]*dh_installsystemd .*--no-enable .*--no-start .*neostra-metrics\.timer' \
         "$NT_TOP/packaging/debian/rules" &&
    ! grep -E '^%systemd_post .*neostra-metrics' "$NT_TOP/packaging/rpm/pam_neostra.spec" >/dev/null &&
    grep -q '^%{_unitdir}/neostra-metrics.timer$' "$NT_TOP/packaging/rpm/pam_neostra.spec" &&
