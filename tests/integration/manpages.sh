@@ -160,7 +160,7 @@ while read -r s k; do
         [ -n "$k" ] || continue
         man_section "$page_conf" "[$(upper "$s")] SECTION" | grep -qE "^\.BI $k= " ||
                 missing_conf="$missing_conf [$s]$k"
-        shipped_section "$s" | grep -qE "^#? ?$k =" || missing_shipped="$missing_shipped [$s]$k"
+        shipped_section "$s" | grep -qE "^(#|# Example: )?$k =" || missing_shipped="$missing_shipped [$s]$k"
 done <<EOF
 $keys
 EOF
