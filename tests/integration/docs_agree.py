@@ -648,9 +648,20 @@ def check_options(bad, prog, helptxt, title, page, readme_syn):
     # The synopses (the page's and README.md's) name only real options,
     # with their argument, and every option but --help.
     byshort = {v[0]: (k, v[1]) for k, v in hopts.items() if v[0]}
+    # A command's own options ("metrics [--textfile DIR]" in --help's
+    # Commands) may stand in a synopsis too, with the same argument.
+    cmd_opts = {}
+    for head, _ in help_block(helptxt, "Commands:"):
+        for opt, arg in synopsis_options(head):
+            cmd_opts[opt] = arg or None
     for where, syn in readme_syn:
         seen = set()
         for opt, arg in synopsis_options(syn):
+            if opt in cmd_opts and opt not in hopts:
+                if (arg or None) != cmd_opts[opt]:
+                    bad.append("%s synopsis in %s: [%s %s], --help's command: %s %s"
+                               % (prog, where, opt, arg, opt, cmd_opts[opt] or ""))
+                continue
             name, want = (opt, hopts[opt][1]) if opt in hopts else byshort.get(opt, (None, None))
             if name is None:
                 bad.append("%s synopsis in %s: %s is no option" % (prog, where, opt))
