@@ -23,7 +23,7 @@ DAEMON_PKGS := libsystemd libcurl jansson sqlite3 libcrypt libcrypto
 # The module links no jansson: libpam loads it at every pam_start, and it
 # speaks JSON through its own codec (common/wire.c, README "Dependencies").
 MODULE_PKGS := pam
-CTL_PKGS    := jansson
+CTL_PKGS    := jansson libcurl sqlite3
 
 WARN    := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wmissing-prototypes \
            -Wstrict-prototypes -Wno-unused-parameter -Wvla -Wdate-time
@@ -45,9 +45,10 @@ pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1))
 pc_libs   = $(shell $(PKG_CONFIG) --libs $(1))
 
 COMMON_SRC := $(wildcard common/*.c)
-DAEMON_SRC := $(filter-out neostrad/neostractl.c,$(wildcard neostrad/*.c))
+# neostractl: the CLI and its doctor (neostrad/doctor*.c).
+CTL_SRC    := neostrad/neostractl.c $(wildcard neostrad/doctor*.c)
+DAEMON_SRC := $(filter-out $(CTL_SRC),$(wildcard neostrad/*.c))
 MODULE_SRC := $(wildcard pam_neostra/*.c)
-CTL_SRC    := neostrad/neostractl.c
 
 obj = $(patsubst %.c,$(BUILDDIR)/obj/%.o,$(1))
 COMMON_OBJ := $(call obj,$(COMMON_SRC))

@@ -8,6 +8,7 @@
  * Exit codes (also in --help):
  *   0  success; for auth: the login would be allowed
  *   1  denied or failed: wrong password, account not allowed, unknown user,
+ *      a failed doctor check,
  *      or an error answer such as a method this daemon does not have
  *   2  usage error
  *   3  daemon unreachable or unavailable: no socket, refused, timed out,
@@ -38,6 +39,8 @@
 #include "neostra/text.h"
 #include "neostra/varlink.h"
 
+#include "doctor.h"
+
 enum {
         EXIT_OK = 0,
         EXIT_DENIED = 1,
@@ -48,6 +51,8 @@ enum {
 
 struct options {
         const char *socket_path;
+        const char *config_path;        /* doctor: NULL for the default */
+        bool socket_given;
         uint64_t timeout_ms;
         bool json;
 };
@@ -71,9 +76,13 @@ static void usage(FILE *f) {
                 "                      everybody, offline credentials included (root)\n"
                 "  token [USER]        the API token the daemon holds for you (root:\n"
                 "                      for USER)\n"
+                "  doctor              check config, daemon, sockets, API, NSS, PAM\n"
+                "                      stacks and cache; one line per check with the\n"
+                "                      fix; exit 0 only when nothing is wrong (root)\n"
                 "\n"
                 "Options:\n"
                 "  -s, --socket PATH   daemon socket (default %s)\n"
+                "  -c, --config FILE   doctor: the daemon's config (default %s)\n"
                 "  -t, --timeout TIME  deadline per call, e.g. 30, 5s, 500ms (default %us)\n"
                 "  -j, --json          print the daemon's answer as JSON\n"
                 "  -h, --help          show this help\n"
@@ -81,12 +90,12 @@ static void usage(FILE *f) {
                 "Exit status:\n"
                 "  0  success; for auth: the login would be allowed\n"
                 "  1  denied or failed (wrong password, not allowed, unknown user,\n"
-                "     method not supported by this daemon)\n"
+                "     method not supported by this daemon; doctor: a check failed)\n"
                 "  2  usage error\n"
                 "  3  daemon unreachable or unavailable\n"
                 "  4  permission denied (admin commands need root; other users may\n"
                 "     only ask about their own account)\n",
-                NEOSTRA_DEFAULT_SOCKET, NEOSTRA_CLIENT_TIMEOUT_MS / 1000u);
+                NEOSTRA_DEFAULT_SOCKET, NEOSTRA_DEFAULT_CONFIG, NEOSTRA_CLIENT_TIMEOUT_MS / 1000u);
 }
 
 /* ---- printing ------------------------------------------------------------ */
@@ -621,6 +630,7 @@ done:
 int main(int argc, char *argv[]) {
         static const struct option longopts[] = {
                 { "socket",  required_argument, NULL, 's' },
+                { "config",  required_argument, NULL, 'c' },
                 { "timeout", required_argument, NULL, 't' },
                 { "json",    no_argument,       NULL, 'j' },
                 { "help",    no_argument,       NULL, 'h' },
@@ -636,10 +646,14 @@ int main(int argc, char *argv[]) {
         /* A daemon that dies mid-write must not kill us either. */
         signal(SIGPIPE, SIG_IGN);
 
-        while ((c = getopt_long(argc, argv, "+s:t:jh", longopts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "+s:c:t:jh", longopts, NULL)) != -1) {
                 switch (c) {
                 case 's':
                         o.socket_path = optarg;
+                        o.socket_given = true;
+                        break;
+                case 'c':
+                        o.config_path = optarg;
                         break;
                 case 't':
                         if (neostra_parse_duration_ms(optarg, &o.timeout_ms) < 0 || o.timeout_ms == 0) {
@@ -672,6 +686,12 @@ int main(int argc, char *argv[]) {
                 return EXIT_USAGE;
         }
 
+        if (strcmp(cmd, "doctor") == 0 && nargs == 0)
+                return doctor_run(&(struct doctor_options) {
+                        .config_path = o.config_path,
+                        .socket_path = o.socket_given ? o.socket_path : NULL,
+                        .json = o.json,
+                });
         if (strcmp(cmd, "status") == 0 && nargs == 0)
                 return run_simple(&o, NEOSTRA_METHOD_GET_STATUS, NULL, false, NULL);
         if (strcmp(cmd, "auth") == 0 && nargs == 1)
