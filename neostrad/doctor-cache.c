@@ -172,10 +172,10 @@ static void check_database(struct doctor_ctx *d, const char *path) {
         sqlite3_finalize(st);
         st = NULL;
 
-        if (sqlite3_prepare_v2(db, "SELECT count(*), "
-                               "  coalesce(sum(last_online_proof + ?1 <= strftime('%s', 'now')), 0) FROM users",
+        if (sqlite3_prepare_v2(db, "SELECT count(*), coalesce(sum(last_online_proof + ?1 <= ?2), 0) FROM users",
                                -1, &st, NULL) == SQLITE_OK &&
-            sqlite3_bind_int64(st, 1, max_age) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+            sqlite3_bind_int64(st, 1, max_age) == SQLITE_OK &&
+            sqlite3_bind_int64(st, 2, (sqlite3_int64) time(NULL)) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
                 doctor_report(d, "max-age", DOCTOR_OK, NULL, "%lld user(s) cached, %lld past account_max_age "
                               "(%lld s): those log in with their password again",
                               (long long) sqlite3_column_int64(st, 0), (long long) sqlite3_column_int64(st, 1),

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "doctor-internal.h"
+#include "neostra/transport.h"
 
 #define DROPIN_KEYS_MAX 512u
 
@@ -157,7 +158,13 @@ void doctor_check_config(struct doctor_ctx *d) {
         if (r > 0 && uid == 0)
                 doctor_report(d, "user", DOCTOR_OK, NULL, "[daemon] user is root: neostrad keeps the user "
                               "it is started as");
-        else if (r > 0)
+        else if (r > 0 && uid > NEOSTRA_CLIENT_SYSTEM_UID_MAX) {
+                snprintf(fix, sizeof(fix), "make %s a system account (uid %u or below), as systemd-sysusers "
+                         "does", d->config->user, NEOSTRA_CLIENT_SYSTEM_UID_MAX);
+                doctor_report(d, "user", DOCTOR_FAIL, fix, "[daemon] user %s has uid %u, not a system account: "
+                              "pam_neostra.so and neostractl refuse the sockets it owns", d->config->user,
+                              (unsigned) uid);
+        } else if (r > 0)
                 doctor_report(d, "user", DOCTOR_OK, NULL, "[daemon] user %s exists (uid %u)",
                               d->config->user, (unsigned) uid);
         else if (r == 0) {

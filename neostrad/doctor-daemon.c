@@ -21,7 +21,7 @@
 #include "neostra/protocol.h"
 #include "neostra/transport.h"
 
-#define DOCTOR_CALL_TIMEOUT_MS 2000u
+#define DOCTOR_CALL_TIMEOUT_MS 1500u
 #define USERDB_PROBE_NAME "neostra-doctor-no-such-user"
 
 static void check_running(struct doctor_ctx *d) {
@@ -91,8 +91,8 @@ static const char *socket_problem(const char *path, uid_t service_uid, char *buf
                 snprintf(buf, size, "%s is not a socket: clients refuse it", path);
                 return buf;
         }
-        if (st.st_uid != 0 && st.st_uid != service_uid) {
-                snprintf(buf, size, "%s is owned by %s, neither root nor the daemon's user: "
+        if ((st.st_uid != 0 && st.st_uid != service_uid) || st.st_uid > NEOSTRA_CLIENT_SYSTEM_UID_MAX) {
+                snprintf(buf, size, "%s is owned by %s, neither root nor the daemon's (system) user: "
                          "pam_neostra.so and neostractl refuse it", path,
                          doctor_uid_name(st.st_uid, who, sizeof(who)));
                 return buf;

@@ -23,7 +23,8 @@
  *     frozen, so after pam_unix's success=N jump it must still reach a
  *     pam_neostra line (the setcred_only one) to add the role groups.
  * Modules other than pam_unix, pam_neostra, pam_deny and pam_permit are
- * taken to answer "ignore", which every keyword control passes over.
+ * taken to answer "ignore" in auth and account, which every keyword
+ * control passes over, and "success" in session and password.
  * Whether pam_neostra's use_first_pass/try_first_pass agree with the
  * modules that asked for the password before it on the same path is
  * checked too, and so is the package's pam-auth-update profile, whose
@@ -389,7 +390,9 @@ static int module_result(const struct pam_line *l, const struct scenario *sc) {
         if (strcmp(l->module, "pam_deny.so") == 0)
                 return sc->step == STEP_SETCRED ? PAM_CRED_ERR : sc->step == STEP_PASSWORD ?
                        PAM_AUTHTOK_ERR : sc->step == STEP_SESSION ? PAM_SESSION_ERR : PAM_AUTH_ERR;
-        return PAM_IGNORE;
+        /* What else is in session and password stacks (pam_mkhomedir,
+         * pam_systemd, pam_limits, pam_pwquality) succeeds for a local user. */
+        return sc->step == STEP_SESSION || sc->step == STEP_PASSWORD ? PAM_SUCCESS : PAM_IGNORE;
 }
 
 enum { UNDEF, POSITIVE, NEGATIVE };
@@ -508,8 +511,12 @@ static void add_problem(struct verdict *v, const char *fmt, ...) {
 static void add_checked(struct verdict *v, const char *service) {
         int k;
 
-        if (strstr(v->checked, service))
-                return;
+        size_t n = strlen(service);
+
+        /* Already named: a whole item of the ", " separated list. */
+        for (const char *p = v->checked; (p = strstr(p, service)); p += n)
+                if ((p == v->checked || p[-1] == ' ') && (p[n] == '\0' || p[n] == ','))
+                        return;
         k = snprintf(v->checked + v->checked_len, sizeof(v->checked) - v->checked_len, "%s%s",
                      v->checked_len ? ", " : "", service);
         if (k > 0 && (size_t) k < sizeof(v->checked) - v->checked_len)

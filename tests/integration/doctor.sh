@@ -1,0 +1,342 @@
+#!/bin/sh
+# doctor.sh BUILDDIR: `neostractl doctor` gives the right verdict on a
+# healthy set-up and on broken ones (issue 16, "neostractl doctor").
+#
+# Everything the doctor reads that is not ours is replaced inside a private
+# mount namespace only (nt_private_ns), by bind mounts that vanish with it:
+# /etc/pam.d (sshd, login, su and sudo @including the common-* files made
+# from packaging/pam/*.example verbatim), /usr/share/pam-configs (the
+# package's profiles), /etc/nsswitch.conf, and /etc/passwd and /etc/group
+# (the daemon's user "ntdaemon" and another account "ntother").  neostrad
+# runs as ntdaemon with its sockets and cache in $NT_TMP, against the mock
+# API over TLS (our CA, the server's pin); alice has signed in once, so
+# the cache holds a token.
+#
+# Healthy: exit 0, no line marked ✗, a ✓ from every section, --json parses
+# and says ok; the API saw only GET probes from the doctor (never a
+# password).  Then each broken set-up must exit 1 and fail the check that
+# names it:
+#   a pam-auth-update profile with default=ignore on the account line
+#   (pam.profile), the same in common-account (pam.account-final), an auth
+#   line that locks out local users when the daemon is down
+#   (pam.local-safe), nsswitch.conf without systemd (nss.passwd) and with a
+#   source that shadows it (nss.group), the auth socket owned by the wrong
+#   user (daemon.auth-socket), an API that accepts and never answers while
+#   [api] timeout is 20 s (api.probe; the doctor still ends within a few
+#   seconds), a bad pin (api.pin), a missing service user (config.user),
+#   and a stopped (SIGSTOP) daemon (daemon.running, within a few seconds).
+# Ends with "doctor: N passed, N failed[, N skipped]".
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib.sh"
+nt_init "$here/../.." "${1:?usage: $0 BUILDDIR}"
+export PYTHONDONTWRITEBYTECODE=1
+nt_counts doctor
+
+skip_all() {
+        echo "skipped: every case ($*)"
+        NT_SKIPPED=1
+        nt_finish
+}
+
+[ "$(id -u)" -eq 0 ] || skip_all "it needs root (the doctor runs as root; bind mounts)"
+for f in /etc/pam.d /usr/share/pam-configs /etc/nsswitch.conf; do
+        [ -e "$f" ] || skip_all "$f is missing (nothing to bind-mount over)"
+done
+nt_private_ns "$@" || skip_all "unshare is missing (a private mount namespace is needed)"
+[ "${NT_IN_PRIVATE_NS:-}" = 1 ] || skip_all "not in a private mount namespace"
+if [ "$(readlink /proc/self/ns/mnt)" = "$(readlink "/proc/$PPID/ns/mnt")" ]; then
+        nt_fail "not in a mount namespace of our own; not mounting anything"
+        nt_finish
+fi
+
+nt_tmpdir
+mounts=
+undo_mounts() {
+        for m in $mounts; do
+                umount "$m" 2>/dev/null
+        done
+        mounts=
+}
+# shellcheck disable=SC2154 # _st is assigned inside the trap
+trap '_st=$?; trap - EXIT; nt_stop_all; undo_mounts; nt_cleanup; exit $_st' EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+bind() { # SOURCE TARGET
+        mount --bind "$1" "$2" || return 1
+        mounts="$2 $mounts"
+}
+
+ctl=$NT_BUILD/neostractl
+helper=$here/doctor_json.py
+for p in "$ctl" "$NT_BUILD/neostrad"; do
+        [ -x "$p" ] || { nt_fail "$p is missing (make tests-build)"; nt_finish; }
+done
+
+# The daemon's user must be a system account (uid below 1000: clients
+# trust no other owner of the socket); the first free one from 990 down.
+DUSER=ntdaemon DUID=
+for u in 990 989 988 987 986 985 984 983 982 981 980; do
+        if ! getent passwd "$u" >/dev/null && ! getent group "$u" >/dev/null; then DUID=$u; break; fi
+done
+[ -n "$DUID" ] || skip_all "no free system uid between 980 and 990"
+OUSER=ntother OUID=4321
+nt_add_test_user "$DUSER" "$DUID" && nt_add_test_user "$OUSER" "$OUID" ||
+        { nt_fail "adding the test accounts"; nt_finish; }
+[ "$(id -u "$DUSER" 2>/dev/null)" = "$DUID" ] || { nt_fail "test account not visible"; nt_finish; }
+# The daemon's user reaches its cache and the CA by name, nothing else.
+chmod 0711 "$NT_TMP"
+
+# ---- the mock API over TLS ----------------------------------------------------------
+
+umask 077
+pw=$(nt_canary_new) || { nt_fail "canary"; nt_finish; }
+printf '{"users": {"alice@example.com": {"password": "%s", "roles": ["admin"]}}}\n' "$pw" >"$NT_TMP/users.json"
+nt_gen_certs "$NT_TMP/certs" || { nt_fail "test certificates"; nt_finish; }
+chmod 0755 "$NT_TMP/certs"
+chmod 0644 "$NT_TMP/certs/ca.pem"
+nt_mock_start "$NT_TMP/users.json" "$NT_TMP/certs" || { nt_fail "mock API start"; nt_finish; }
+api=https://127.0.0.1:$NT_MOCK_HTTPS_PORT
+pin=$(cat "$NT_TMP/certs/server.pin")
+
+# ---- the config, the cache, the daemon ------------------------------------------------
+
+cache=$NT_TMP/cache
+mkdir -m 0700 "$cache" && chown "$DUID:$DUID" "$cache" || { nt_fail "cache directory"; nt_finish; }
+sock=$NT_TMP/doc.sock
+usock=$NT_TMP/doc-userdb.sock
+# write_conf FILE URL PIN USER: a whole config (root's, 0600).
+write_conf() {
+        {
+                printf '[api]\nurl = %s\nconnect_timeout = 1s\ntimeout = 20s\nca_file = %s\n' "$2" "$NT_TMP/certs/ca.pem"
+                [ -n "$3" ] && printf 'pinned_public_key = %s\n' "$3"
+                printf '\n[users]\nemail_template = %%u@example.com\n\n[access]\nallow_roles = admin\n\n'
+                printf '[identities]\nuserdb = yes\n\n[cache]\ndirectory = %s\n\n' "$cache"
+                printf '[daemon]\nuser = %s\nsocket = %s\nuserdb_socket = %s\n' "$4" "$sock" "$usock"
+        } >"$1"
+}
+conf=$NT_TMP/doc.conf
+write_conf "$conf" "$api" "$pin" "$DUSER"
+nt_daemon_start doc "$conf" || { nt_fail "neostrad start"; nt_finish; }
+daemon_pid=$NT_LAST_PID
+
+printf '%s\n' "$pw" | "$ctl" -s "$sock" auth alice >"$NT_TMP/auth.out" 2>&1 ||
+        { nt_fail "alice's sign-in: $(cat "$NT_TMP/auth.out")"; nt_finish; }
+# GetUser writes the cache back first: the token is in the database now.
+"$ctl" -s "$sock" user alice >/dev/null 2>&1 || { nt_fail "neostractl user alice"; nt_finish; }
+
+# ---- PAM stacks, profiles and nsswitch.conf, in this namespace only ---------------------
+
+pamd=$NT_TMP/pam.d
+mkdir -m 0755 "$pamd"
+for t in auth account session; do
+        cp "$NT_TOP/packaging/pam/common-$t.example" "$pamd/common-$t"
+done
+printf 'password [success=1 default=ignore] pam_unix.so obscure yescrypt\npassword requisite pam_deny.so\npassword required pam_permit.so\n' \
+        >"$pamd/common-password"
+for s in sshd login su sudo; do
+        printf 'auth required pam_env.so\n@include common-auth\naccount required pam_nologin.so\n@include common-account\n@include common-session\n@include common-password\n' \
+                >"$pamd/$s"
+done
+chmod 0644 "$pamd"/*
+bind "$pamd" /etc/pam.d || { nt_fail "bind-mounting /etc/pam.d"; nt_finish; }
+
+profiles=$NT_TMP/pam-configs
+mkdir -m 0755 "$profiles"
+cp "$NT_TOP"/packaging/debian/pam-configs/* "$profiles/"
+bind "$profiles" /usr/share/pam-configs || { nt_fail "bind-mounting /usr/share/pam-configs"; nt_finish; }
+
+nsswitch=$NT_TMP/nsswitch.conf
+healthy_nss() {
+        printf 'passwd: files systemd\ngroup: files [SUCCESS=merge] systemd\nshadow: files systemd\nhosts: files\n' >"$nsswitch"
+}
+healthy_nss
+chmod 0644 "$nsswitch"
+bind "$nsswitch" /etc/nsswitch.conf || { nt_fail "bind-mounting nsswitch.conf"; nt_finish; }
+
+# ---- running the doctor -------------------------------------------------------------------
+
+out=$NT_TMP/out
+json=$NT_TMP/out.json
+# doctor [CONFIG]: text in $out and JSON in $json; sets rc, jrc, and secs
+# (the text run's wall time, whole seconds).
+doctor() {
+        _c=${1:-$conf}
+        _t0=$(nt_now_cs)
+        "$ctl" -c "$_c" doctor >"$out" 2>&1
+        rc=$?
+        secs=$(( ($(nt_now_cs) - _t0) / 100 ))
+        "$ctl" -c "$_c" --json doctor >"$json" 2>"$NT_TMP/json.err"
+        jrc=$?
+}
+status_of() { # SECTION CHECK
+        "$NT_PYTHON" "$helper" status "$json" "$1" "$2"
+}
+# expect_broken DESC SECTION CHECK: exit 1 both ways, that check failed,
+# and its line is marked in the text.
+expect_broken() {
+        _st=$(status_of "$2" "$3")
+        if [ "$rc" -eq 1 ] && [ "$jrc" -eq 1 ] && [ "$_st" = fail ] && grep -q '^✗ ' "$out"; then
+                nt_pass "$1: exit 1, $2.$3 fails"
+        else
+                nt_fail "$1: exit $rc/$jrc, $2.$3 is $_st; failed: $("$NT_PYTHON" "$helper" failed "$json" | tr '\n' ' ')"
+                sed 's/^/  | /' "$out"
+        fi
+}
+# expect_only DESC SECTION.CHECK...: nothing else failed.
+expect_only() {
+        _d=$1
+        shift
+        _got=$("$NT_PYTHON" "$helper" failed "$json" | sort | tr '\n' ' ')
+        _want=$(printf '%s\n' "$@" | sort | tr '\n' ' ')
+        if [ "$_got" = "$_want" ]; then
+                nt_pass "$_d: nothing else fails"
+        else
+                nt_fail "$_d: failed checks are [$_got], expected [$_want]"
+        fi
+}
+# Robust on a loaded machine: the doctor's own deadline is 5 s.
+within() { # DESC SECONDS
+        if [ "$secs" -le "$2" ]; then nt_pass "$1: done in ${secs}s (at most $2)"
+        else nt_fail "$1: took ${secs}s (more than $2)"; fi
+}
+
+# ---- healthy --------------------------------------------------------------------------------
+
+doctor
+[ -n "${DOCTOR_SHOW:-}" ] && cat "$out"
+if [ "$rc" -eq 0 ] && ! grep -q '^✗' "$out"; then
+        nt_pass "healthy: exit 0, no line marked ✗"
+else
+        nt_fail "healthy: exit $rc"
+        sed 's/^/  | /' "$out"
+fi
+for s in Config Daemon API NSS PAM Cache; do
+        if grep -q "^✓ $s: " "$out"; then nt_pass "healthy: a ✓ line from $s"
+        else nt_fail "healthy: no ✓ line from $s"; fi
+done
+if grep -q '^Nothing wrong found\.$' "$out"; then nt_pass "healthy: says nothing is wrong"
+else nt_fail "healthy: no closing verdict"; fi
+if [ "$jrc" -eq 0 ] && "$NT_PYTHON" "$helper" healthy "$json"; then
+        nt_pass "healthy: --json parses, ok is true, no check failed"
+else
+        nt_fail "healthy: --json (exit $jrc): $(head -c 600 "$json") $(head -c 300 "$NT_TMP/json.err")"
+fi
+for c in config.user daemon.running daemon.auth-socket daemon.userdb-socket daemon.userdb-answers \
+         api.probe api.tls api.pin api.clock nss.passwd nss.group nss.shadow pam.present \
+         pam.account-final pam.local-safe pam.setcred pam.first-pass pam.fail-closed pam.profile \
+         cache.directory cache.integrity cache.max-age cache.token-clock; do
+        st=$(status_of "${c%%.*}" "${c#*.}")
+        if [ "$st" = ok ]; then nt_pass "healthy: $c ok"
+        else nt_fail "healthy: $c is $st"; fi
+done
+if grep -q '^✓ Cache: 1 user(s) cached, 0 past account_max_age' "$out"; then
+        nt_pass "healthy: alice is cached, not past account_max_age"
+else
+        nt_fail "healthy: the cache line does not count alice: $(grep '^. Cache' "$out")"
+fi
+sed 's/^allow_roles = admin$/allow_roles = admin\naccount_max_age = 1s/' "$conf" >"$NT_TMP/maxage.conf"
+sleep 2
+doctor "$NT_TMP/maxage.conf"
+if grep -q '^✓ Cache: 1 user(s) cached, 1 past account_max_age (1 s)' "$out"; then
+        nt_pass "with account_max_age = 1s, alice is past it two seconds later"
+else
+        nt_fail "account_max_age = 1s: $(grep '^. Cache' "$out")"
+fi
+if "$NT_PYTHON" "$helper" probes "$NT_MOCK_HTTP_PORT"; then
+        nt_pass "the API saw only GET probes from the doctor, never a password"
+else
+        nt_fail "the doctor's requests to the API"
+fi
+if nt_find_canary "$pw" "$out" "$json" | grep -q .; then nt_fail "the password is in the doctor's output"
+else nt_pass "the password is in none of the doctor's output"; fi
+
+# ---- PAM: the himmelblau trap, in the profile and in common-account ---------------------------
+
+cp "$profiles/neostra" "$NT_TMP/profile.good"
+sed 's/default=bad\]\([[:space:]]*pam_neostra.so\)/default=ignore]\1/' "$NT_TMP/profile.good" >"$profiles/neostra"
+grep -q 'default=ignore\][[:space:]]*pam_neostra.so$' "$profiles/neostra" || nt_fail "could not break the profile"
+doctor
+expect_broken "profile with default=ignore on the account line" pam profile
+expect_only "profile with default=ignore" pam.profile
+cp "$NT_TMP/profile.good" "$profiles/neostra"
+
+cp "$pamd/common-account" "$NT_TMP/account.good"
+sed 's/\[success=ok ignore=ignore default=bad\]\([[:space:]]*pam_neostra.so\)/[success=ok default=ignore]\1/' \
+        "$NT_TMP/account.good" >"$pamd/common-account"
+doctor
+expect_broken "common-account with default=ignore on pam_neostra's line" pam account-final
+cp "$NT_TMP/account.good" "$pamd/common-account"
+
+cp "$pamd/common-auth" "$NT_TMP/auth.good"
+sed 's/authinfo_unavail=ignore //' "$NT_TMP/auth.good" >"$pamd/common-auth"
+# pam_neostra first, so a dead daemon (authinfo_unavail → die) stops root too.
+{ grep pam_neostra.so "$pamd/common-auth" | grep -v setcred_only | sed 's/use_first_pass//; s/success=1/success=3/'
+  grep -v pam_neostra.so "$pamd/common-auth"; } >"$NT_TMP/auth.bad"
+cp "$NT_TMP/auth.bad" "$pamd/common-auth"
+doctor
+expect_broken "pam_neostra first, authinfo_unavail=die" pam local-safe
+cp "$NT_TMP/auth.good" "$pamd/common-auth"
+
+# ---- NSS ----------------------------------------------------------------------------------------
+
+printf 'passwd: files\ngroup: files systemd\nshadow: files systemd\n' >"$nsswitch"
+doctor
+expect_broken "nsswitch.conf without systemd for passwd" nss passwd
+expect_only "nsswitch.conf without systemd" nss.passwd
+printf 'passwd: files systemd\ngroup: files [NOTFOUND=return] systemd\nshadow: files systemd\n' >"$nsswitch"
+doctor
+expect_broken "a source before systemd with [NOTFOUND=return]" nss group
+healthy_nss
+
+# ---- the socket's owner -------------------------------------------------------------------------
+
+chown "$OUID" "$sock"
+doctor
+expect_broken "auth socket owned by $OUSER" daemon auth-socket
+chown "$DUID:$DUID" "$sock"
+
+# ---- the API --------------------------------------------------------------------------------------
+
+nt_spawn hang-server "$NT_PYTHON" "$helper" hang "$NT_TMP/hang.port" >>"$NT_LOGS/hang.log" 2>&1
+nt_wait_until 10 "the hanging server's port" test -s "$NT_TMP/hang.port" || { nt_fail "hang server"; nt_finish; }
+write_conf "$NT_TMP/hang.conf" "http://127.0.0.1:$(cat "$NT_TMP/hang.port")" "" "$DUSER"
+doctor "$NT_TMP/hang.conf"
+expect_broken "an API that accepts and never answers ([api] timeout = 20s)" api probe
+within "an API that hangs" 10
+expect_only "an API that hangs" api.probe
+
+write_conf "$NT_TMP/pin.conf" "$api" "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" "$DUSER"
+doctor "$NT_TMP/pin.conf"
+[ -n "${DOCTOR_SHOW:-}" ] && cat "$out"
+expect_broken "a pin that does not match the API's key" api pin
+expect_only "a bad pin" api.pin
+
+# ---- the service user --------------------------------------------------------------------------------
+
+write_conf "$NT_TMP/nouser.conf" "$api" "$pin" ntnosuchuser
+doctor "$NT_TMP/nouser.conf"
+expect_broken "[daemon] user that does not exist" config user
+if grep -q "^✗ Config: \[daemon\] user ntnosuchuser does not exist" "$out"; then
+        nt_pass "the missing user's line names it"
+else
+        nt_fail "no line names the missing user"
+fi
+
+# ---- a daemon that does not answer ----------------------------------------------------------------------
+
+kill -STOP "$daemon_pid"
+doctor
+kill -CONT "$daemon_pid"
+expect_broken "a stopped daemon" daemon running
+within "a stopped daemon" 10
+
+# And all is well again.
+doctor
+if [ "$rc" -eq 0 ]; then nt_pass "healthy again after the broken cases"
+else nt_fail "not healthy again: $(grep '^✗' "$out")"; fi
+
+nt_end_checks
+nt_finish
