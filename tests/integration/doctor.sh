@@ -170,6 +170,11 @@ doctor() {
         secs=$(( ($(nt_now_cs) - _t0) / 100 ))
         "$ctl" -c "$_c" --json doctor >"$json" 2>"$NT_TMP/json.err"
         jrc=$?
+        # Under ASan a sections' child or the parent would report here.
+        if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$out" "$NT_TMP/json.err"; then
+                nt_fail "a sanitizer report from neostractl doctor:"
+                cat "$out" "$NT_TMP/json.err" | sed 's/^/  | /'
+        fi
 }
 status_of() { # SECTION CHECK
         "$NT_PYTHON" "$helper" status "$json" "$1" "$2"
