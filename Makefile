@@ -100,6 +100,11 @@ $(BUILDDIR)/tests/test_%: tests/unit/test_%.c $(DAEMON_LIB_OBJ) $(COMMON_OBJ) $(
 # test_wire sees every free() of the codec, to check nothing freed holds a secret.
 $(BUILDDIR)/tests/test_wire: UNIT_LDFLAGS := -Wl,--wrap=free
 
+# test_doctor_pam runs neostractl doctor's PAM checks on stacks of its own.
+DOCTOR_OBJ := $(call obj,$(wildcard neostrad/doctor*.c))
+$(BUILDDIR)/tests/test_doctor_pam: $(DOCTOR_OBJ)
+$(BUILDDIR)/tests/test_doctor_pam: UNIT_LDFLAGS := $(DOCTOR_OBJ)
+
 # PAM tests: drive the built module through libpamtest under pam_wrapper.
 PAMTEST_SRC := $(wildcard tests/pam/*.c)
 $(BUILDDIR)/tests/pamtest: $(PAMTEST_SRC) $(wildcard tests/pam/*.h) $(COMMON_OBJ) $(HEADERS)

@@ -213,11 +213,14 @@ static int stack_append(struct stack *s, const struct pam_line *l) {
         return 0;
 }
 
+/* Where relative names are looked up: PAM_DIR but in the unit test. */
+static const char *pam_dir = PAM_DIR;
+
 static void path_of(const char *name, char *buf, size_t size) {
         if (name[0] == '/')
                 snprintf(buf, size, "%s", name);
         else
-                snprintf(buf, size, PAM_DIR "/%s", name);
+                snprintf(buf, size, "%s/%s", pam_dir, name);
 }
 
 static int add_file(struct stack *s, const char *path, int type, int depth, char *err, size_t errlen);
@@ -483,29 +486,59 @@ static const char *action_name(int act, char *buf, size_t size) {
 /* ---- the checks --------------------------------------------------------------- */
 
 /* What one check found wrong over all services, in one line. */
+#define PROBLEMS_KEPT 16u
+
+/* What one check found wrong over all services.  The same problem found
+ * through several services (sshd, login, su and sudo all @include
+ * common-auth) is said once, with their names. */
 struct verdict {
-        char problems[PROBLEMS_MAX];
-        size_t len;
+        struct {
+                char services[128];
+                char msg[384];
+        } problems[PROBLEMS_KEPT];
+        size_t n;
         char checked[256];
         size_t checked_len;
 };
 
-static void add_problem(struct verdict *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add_problem(struct verdict *v, const char *fmt, ...) {
+static void add_problem(struct verdict *v, const char *svc, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static void add_problem(struct verdict *v, const char *svc, const char *fmt, ...) {
+        char msg[sizeof(v->problems[0].msg)];
         va_list ap;
-        int k;
+        size_t i, len;
 
-        if (v->len + 4 >= sizeof(v->problems))
-                return;
-        if (v->len) {
-                v->problems[v->len++] = ';';
-                v->problems[v->len++] = ' ';
-        }
         va_start(ap, fmt);
-        k = vsnprintf(v->problems + v->len, sizeof(v->problems) - v->len, fmt, ap);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
-        if (k > 0)
-                v->len = (size_t) k < sizeof(v->problems) - v->len ? v->len + (size_t) k : sizeof(v->problems) - 1;
+        for (i = 0; i < v->n; i++)
+                if (strcmp(v->problems[i].msg, msg) == 0) {
+                        len = strlen(v->problems[i].services);
+                        snprintf(v->problems[i].services + len, sizeof(v->problems[i].services) - len,
+                                 ", %s", svc);
+                        return;
+                }
+        if (v->n == PROBLEMS_KEPT)
+                return;
+        snprintf(v->problems[v->n].services, sizeof(v->problems[0].services), "%s", svc);
+        memcpy(v->problems[v->n].msg, msg, sizeof(msg));
+        v->n++;
+}
+
+/* "sshd, login: problem; common-auth: other problem" into buf. */
+static const char *problems_text(const struct verdict *v, char *buf, size_t size) {
+        size_t len = 0, i;
+
+        buf[0] = '\0';
+        for (i = 0; i < v->n && len + 1 < size; i++) {
+                int k = snprintf(buf + len, size - len, "%s%s: %s", i ? "; " : "", v->problems[i].services,
+                                 v->problems[i].msg);
+
+                if (k < 0)
+                        break;
+                len += (size_t) k < size - len ? (size_t) k : size - len - 1;
+        }
+        return buf;
 }
 
 static void add_checked(struct verdict *v, const char *service) {
@@ -532,9 +565,9 @@ struct service {
 
 /* The services that matter; the RHEL ones are read when they exist. */
 static const struct service services[] = {
-        { "sshd", true }, { "login", false }, { "su", false }, { "sudo", false },
         { "common-auth", true }, { "common-account", true }, { "common-session", false },
         { "common-password", false }, { "system-auth", true }, { "password-auth", true },
+        { "sshd", true }, { "login", false }, { "su", false }, { "sudo", false },
 };
 
 static bool prompts(const struct pam_line *l) {
@@ -560,13 +593,13 @@ static void check_first_pass(struct verdict *v, const char *svc, const struct tr
                         continue;
                 }
                 if (use && try)
-                        add_problem(v, "%s: %s has both use_first_pass and try_first_pass", svc, l->where);
+                        add_problem(v, svc, "%s has both use_first_pass and try_first_pass", l->where);
                 else if (use && !before)
-                        add_problem(v, "%s: %s has use_first_pass but no module before it asks for the "
-                                    "password (remove use_first_pass)", svc, l->where);
+                        add_problem(v, svc, "%s has use_first_pass but no module before it asks for the "
+                                    "password (remove use_first_pass)", l->where);
                 else if (!use && !try && before)
-                        add_problem(v, "%s: %s asks for the password a second time after %s (%s): add "
-                                    "use_first_pass", svc, l->where, before->module, before->where);
+                        add_problem(v, svc, "%s asks for the password a second time after %s (%s): add "
+                                    "use_first_pass", l->where, before->module, before->where);
                 return;
         }
 }
@@ -577,17 +610,17 @@ static void check_auth(struct verdict *v, const char *svc, bool required, const 
 
         if (!find_neostra(s, true)) {
                 if (required)
-                        add_problem(&v[V_PRESENT], "%s: no pam_neostra.so in auth", svc);
+                        add_problem(&v[V_PRESENT], svc, "no pam_neostra.so in auth");
                 return;
         }
         add_checked(&v[V_PRESENT], svc);
         r = simulate(s, STEP_AUTH, PAM_AUTH_ERR, PAM_SUCCESS, &t);
         if (!t.neostra)
-                add_problem(&v[V_PRESENT], "%s: pam_neostra.so (%s) is never reached in auth for a Neostra "
-                            "user", svc, find_neostra(s, true)->where);
+                add_problem(&v[V_PRESENT], svc, "pam_neostra.so (%s) is never reached in auth for a Neostra "
+                            "user", find_neostra(s, true)->where);
         else if (r != PAM_SUCCESS)
-                add_problem(&v[V_PRESENT], "%s: a Neostra user with the right password is refused in auth "
-                            "(%s)", svc, ret_names[r]);
+                add_problem(&v[V_PRESENT], svc, "a Neostra user with the right password is refused in auth "
+                            "(%s)", ret_names[r]);
         else {
                 add_checked(&v[V_SETCRED], svc);
                 add_checked(&v[V_FIRST_PASS], svc);
@@ -596,29 +629,33 @@ static void check_auth(struct verdict *v, const char *svc, bool required, const 
 
         add_checked(&v[V_FAIL_CLOSED], svc);
         if (simulate(s, STEP_AUTH, PAM_AUTH_ERR, PAM_AUTH_ERR, &t) == PAM_SUCCESS)
-                add_problem(&v[V_FAIL_CLOSED], "%s: a wrong password is accepted", svc);
+                add_problem(&v[V_FAIL_CLOSED], svc, "a wrong password is accepted");
         if (simulate(s, STEP_AUTH, PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, &t) == PAM_SUCCESS)
-                add_problem(&v[V_FAIL_CLOSED], "%s: with neostrad down a Neostra user is let in", svc);
+                add_problem(&v[V_FAIL_CLOSED], svc, "with neostrad down a Neostra user is let in");
 
         add_checked(&v[V_LOCAL_SAFE], svc);
         if ((r = simulate(s, STEP_AUTH, PAM_SUCCESS, PAM_IGNORE, &t)) != PAM_SUCCESS)
-                add_problem(&v[V_LOCAL_SAFE], "%s: root and local users are refused in auth when "
-                            "pam_neostra ignores them (%s)", svc, ret_names[r]);
+                add_problem(&v[V_LOCAL_SAFE], svc, "root and local users are refused in auth when "
+                            "pam_neostra ignores them (%s)", ret_names[r]);
         if ((r = simulate(s, STEP_AUTH, PAM_SUCCESS, PAM_AUTHINFO_UNAVAIL, &t)) != PAM_SUCCESS) {
                 char a[48];
 
-                add_problem(&v[V_LOCAL_SAFE], "%s: with neostrad down, root and local users are refused in "
-                            "auth (%s maps authinfo_unavail to %s)", svc, t.neostra ? t.neostra->where : "?",
-                            t.neostra ? action_name(t.neostra->actions[PAM_AUTHINFO_UNAVAIL], a, sizeof(a)) : "?");
+                if (t.neostra)
+                        add_problem(&v[V_LOCAL_SAFE], svc, "with neostrad down, root and local users are refused "
+                                    "in auth (%s maps authinfo_unavail to %s)", t.neostra->where,
+                                    action_name(t.neostra->actions[PAM_AUTHINFO_UNAVAIL], a, sizeof(a)));
+                else
+                        add_problem(&v[V_LOCAL_SAFE], svc, "with neostrad down, root and local users are refused "
+                                    "in auth (%s)", ret_names[r]);
         }
 
         /* sshd's key logins: setcred with nothing frozen. */
         if (strcmp(svc, "sshd") == 0) {
                 simulate(s, STEP_SETCRED, PAM_SUCCESS, PAM_SUCCESS, &t);
                 if (!t.neostra)
-                        add_problem(&v[V_SETCRED], "%s: for an SSH-key login pam_setcred never reaches "
+                        add_problem(&v[V_SETCRED], svc, "for an SSH-key login pam_setcred never reaches "
                                     "pam_neostra (add \"auth optional pam_neostra.so setcred_only\" at the end "
-                                    "of auth)", svc);
+                                    "of auth)");
         }
 }
 
@@ -629,27 +666,27 @@ static void check_account(struct verdict *v, const char *svc, bool required, con
 
         if (!l) {
                 if (required)
-                        add_problem(&v[V_PRESENT], "%s: no pam_neostra.so in account", svc);
+                        add_problem(&v[V_PRESENT], svc, "no pam_neostra.so in account");
                 return;
         }
         add_checked(&v[V_PRESENT], svc);
         simulate(s, STEP_ACCOUNT, PAM_SUCCESS, PAM_SUCCESS, &t);
         if (!t.neostra)
-                add_problem(&v[V_PRESENT], "%s: pam_neostra.so (%s) is never reached in account", svc, l->where);
+                add_problem(&v[V_PRESENT], svc, "pam_neostra.so (%s) is never reached in account", l->where);
 
         add_checked(&v[V_ACCOUNT_FINAL], svc);
         if (simulate(s, STEP_ACCOUNT, PAM_SUCCESS, PAM_PERM_DENIED, &t) == PAM_SUCCESS) {
                 char a[48];
 
                 l = t.neostra ? t.neostra : l;
-                add_problem(&v[V_ACCOUNT_FINAL], "%s: pam_neostra's refusal is thrown away: %s \"%s\" maps "
-                            "perm_denied to %s, so anyone with a Neostra account logs in", svc, l->where,
+                add_problem(&v[V_ACCOUNT_FINAL], svc, "pam_neostra's refusal is thrown away: %s \"%s\" maps "
+                            "perm_denied to %s, so anyone with a Neostra account logs in", l->where,
                             l->control, action_name(l->actions[PAM_PERM_DENIED], a, sizeof(a)));
         }
         add_checked(&v[V_LOCAL_SAFE], svc);
         if ((r = simulate(s, STEP_ACCOUNT, PAM_SUCCESS, PAM_IGNORE, &t)) != PAM_SUCCESS)
-                add_problem(&v[V_LOCAL_SAFE], "%s: root and local users are refused in account when "
-                            "pam_neostra ignores them (%s)", svc, ret_names[r]);
+                add_problem(&v[V_LOCAL_SAFE], svc, "root and local users are refused in account when "
+                            "pam_neostra ignores them (%s)", ret_names[r]);
 }
 
 /* Session and password: a local user must not notice pam_neostra. */
@@ -661,8 +698,8 @@ static void check_other(struct verdict *v, const char *svc, enum step step, cons
                 return;
         add_checked(&v[V_LOCAL_SAFE], svc);
         if ((r = simulate(s, step, PAM_SUCCESS, PAM_IGNORE, &t)) != PAM_SUCCESS)
-                add_problem(&v[V_LOCAL_SAFE], "%s: %s fails for root and local users when pam_neostra "
-                            "ignores them (%s)", svc, step == STEP_SESSION ? "session" : "password", ret_names[r]);
+                add_problem(&v[V_LOCAL_SAFE], svc, "%s fails for root and local users when pam_neostra "
+                            "ignores them (%s)", step == STEP_SESSION ? "session" : "password", ret_names[r]);
 }
 
 static void check_service(struct doctor_ctx *d, struct verdict *v, const struct service *svc, bool *any) {
@@ -726,28 +763,28 @@ static void check_profile_line(const char *file, const char *field, char *line, 
         if (*p)
                 *p++ = '\0';
         if (!parse_control(control, bracket, true, l.actions)) {
-                add_problem(v, "%s %s: unknown control '%s'", file, field, control);
+                add_problem(v, file, "%s: unknown control '%s'", field, control);
                 return;
         }
         p += strspn(p, " \t");
         snprintf(l.module, sizeof(l.module), "pam_neostra.so");
         snprintf(l.args, sizeof(l.args), "%s", p + strcspn(p, " \t") + (p[strcspn(p, " \t")] ? 1 : 0));
         if (account && l.actions[PAM_PERM_DENIED] != ACT_BAD && l.actions[PAM_PERM_DENIED] != ACT_DIE)
-                add_problem(v, "%s %s: perm_denied goes to %s, so pam_neostra's refusal is thrown away and "
-                            "anyone with a Neostra account logs in (make it default=bad)", file, field,
+                add_problem(v, file, "%s: perm_denied goes to %s, so pam_neostra's refusal is thrown away and "
+                            "anyone with a Neostra account logs in (make it default=bad)", field,
                             action_name(l.actions[PAM_PERM_DENIED], a, sizeof(a)));
         if (auth && !setcred_only(&l)) {
                 if (l.actions[PAM_AUTHINFO_UNAVAIL] != ACT_IGNORE || l.actions[PAM_IGNORE] != ACT_IGNORE)
-                        add_problem(v, "%s %s: authinfo_unavail and ignore must be ignore, or a dead daemon "
-                                    "locks out local users", file, field);
+                        add_problem(v, file, "%s: authinfo_unavail and ignore must be ignore, or a dead "
+                                    "daemon locks out local users", field);
                 if (l.actions[PAM_AUTH_ERR] != ACT_BAD && l.actions[PAM_AUTH_ERR] != ACT_DIE)
-                        add_problem(v, "%s %s: auth_err goes to %s: a wrong password must end in a refusal",
-                                    file, field, action_name(l.actions[PAM_AUTH_ERR], a, sizeof(a)));
+                        add_problem(v, file, "%s: auth_err goes to %s: a wrong password must end in a refusal",
+                                    field, action_name(l.actions[PAM_AUTH_ERR], a, sizeof(a)));
                 if (initial && has_arg(&l, "use_first_pass"))
-                        add_problem(v, "%s %s: use_first_pass, but nothing before it asks for the password",
-                                    file, field);
+                        add_problem(v, file, "%s: use_first_pass, but nothing before it asks for the password",
+                                    field);
                 if (!initial && !has_arg(&l, "use_first_pass") && !has_arg(&l, "try_first_pass"))
-                        add_problem(v, "%s %s: no use_first_pass: a second password prompt", file, field);
+                        add_problem(v, file, "%s: no use_first_pass: a second password prompt", field);
         }
 }
 
@@ -781,28 +818,33 @@ static void check_profile(const char *dir, const char *name, struct verdict *v) 
         free(buf);
 }
 
-static void check_profiles(struct doctor_ctx *d) {
+static void check_profiles(struct doctor_ctx *d, const char *profiles_dir) {
+        char text[PROBLEMS_MAX];
         struct verdict v = {};
         struct dirent *de;
-        DIR *dir = opendir(PAM_CONFIGS_DIR);
+        DIR *dir = opendir(profiles_dir);
 
         while (dir && (de = readdir(dir)))
                 if (de->d_name[0] != '.')
-                        check_profile(PAM_CONFIGS_DIR, de->d_name, &v);
+                        check_profile(profiles_dir, de->d_name, &v);
         if (dir)
                 closedir(dir);
         if (!v.checked_len)
-                doctor_report(d, "profile", DOCTOR_SKIP, NULL, "no pam-auth-update profile in " PAM_CONFIGS_DIR
-                              " names pam_neostra.so");
-        else if (v.len)
+                doctor_report(d, "profile", DOCTOR_SKIP, NULL, "no pam-auth-update profile in %s names "
+                              "pam_neostra.so", profiles_dir);
+        else if (v.n)
                 doctor_report(d, "profile", DOCTOR_FAIL, "correct the profile, then run pam-auth-update",
-                              "pam-auth-update profile: %s", v.problems);
+                              "pam-auth-update profile %s", problems_text(&v, text, sizeof(text)));
         else
                 doctor_report(d, "profile", DOCTOR_OK, NULL, "pam-auth-update profile(s) %s: the account "
                               "refusal is final, local users pass a dead daemon", v.checked);
 }
 
 void doctor_check_pam(struct doctor_ctx *d) {
+        doctor_check_pam_in(d, PAM_DIR, PAM_CONFIGS_DIR);
+}
+
+void doctor_check_pam_in(struct doctor_ctx *d, const char *stacks_dir, const char *profiles_dir) {
         static const struct {
                 const char *check, *ok, *fix;
         } texts[N_VERDICTS] = {
@@ -826,21 +868,25 @@ void doctor_check_pam(struct doctor_ctx *d) {
                                    "ask first", "see the lines named" },
         };
         struct verdict v[N_VERDICTS] = {};
+        char text[PROBLEMS_MAX];
         bool any = false;
         size_t i;
 
+        pam_dir = stacks_dir;
         for (i = 0; i < sizeof(services) / sizeof(services[0]); i++)
                 check_service(d, v, &services[i], &any);
         if (!any)
-                doctor_report(d, "present", DOCTOR_FAIL, texts[V_PRESENT].fix, "no PAM stack in " PAM_DIR
-                              " uses pam_neostra.so: nobody logs in with a Neostra account");
+                doctor_report(d, "present", DOCTOR_FAIL, texts[V_PRESENT].fix, "no PAM stack in %s uses "
+                              "pam_neostra.so: nobody logs in with a Neostra account", stacks_dir);
         else
                 for (i = 0; i < N_VERDICTS; i++) {
-                        if (v[i].len)
-                                doctor_report(d, texts[i].check, DOCTOR_FAIL, texts[i].fix, "%s", v[i].problems);
+                        if (v[i].n)
+                                doctor_report(d, texts[i].check, DOCTOR_FAIL, texts[i].fix, "%s",
+                                              problems_text(&v[i], text, sizeof(text)));
                         else if (v[i].checked_len)
                                 doctor_report(d, texts[i].check, DOCTOR_OK, NULL, "%s: %s", texts[i].ok,
                                               v[i].checked);
                 }
-        check_profiles(d);
+        check_profiles(d, profiles_dir);
+        pam_dir = PAM_DIR;
 }
