@@ -131,8 +131,9 @@ static void check_socket(struct doctor_ctx *d, const char *check, const char *wh
         else if (!have_user)
                 snprintf(fix, sizeof(fix), "restart neostrad once its [daemon] user exists");
         else
-                snprintf(fix, sizeof(fix), "restart neostrad (or neostrad.socket): it makes the socket "
-                         "0666 and owned by %s", doctor_uid_name(service_uid, who, sizeof(who)));
+                snprintf(fix, sizeof(fix), "remove it and restart neostrad.socket (systemd makes it root's, "
+                         "0666) or neostrad (it makes its own 0666 and %s's)",
+                         doctor_uid_name(service_uid, who, sizeof(who)));
         doctor_report(d, check, DOCTOR_FAIL, fix, "%s socket %s", what, problem);
 }
 
