@@ -329,6 +329,13 @@ if grep -q "^✗ Config: \[daemon\] user ntnosuchuser does not exist" "$out"; th
 else
         nt_fail "no line names the missing user"
 fi
+# The file itself is valid: only the doctor sees what would stop the daemon.
+if "$NT_BUILD/neostrad" --test-config -c "$NT_TMP/nouser.conf" >"$NT_TMP/tc.out" 2>&1 &&
+   [ "$(status_of config load)" = ok ]; then
+        nt_pass "neostrad --test-config accepts the config (the doctor's Config check agrees on the file)"
+else
+        nt_fail "neostrad --test-config and config.load disagree: $(cat "$NT_TMP/tc.out")"
+fi
 
 # ---- a daemon that does not answer ----------------------------------------------------------------------
 
