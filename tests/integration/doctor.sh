@@ -345,6 +345,51 @@ kill -CONT "$daemon_pid"
 expect_broken "a stopped daemon" daemon running
 within "a stopped daemon" 10
 
+# ---- a hung NSS source ----------------------------------------------------------------------------------
+
+# tests/slownss.c makes every lookup of a name starting with "n" (the
+# daemon's user, the made-up name the NSS section looks up) take 30 s:
+# the sections that ask are killed at the deadline and said to hang, and
+# the others still report.
+if [ -e "$NT_BUILD/tests/slownss.so" ]; then
+        printf 'name n 30000\n' >"$NT_TMP/slownss.rules"
+        _t0=$(nt_now_cs)
+        SLOWNSS_RULES=$NT_TMP/slownss.rules LD_PRELOAD=$NT_BUILD/tests/slownss.so \
+                ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}:verify_asan_link_order=0 \
+                "$ctl" -c "$conf" --json doctor >"$json" 2>"$NT_TMP/json.err"
+        jrc=$?
+        secs=$(( ($(nt_now_cs) - _t0) / 100 ))
+        rc=$jrc
+        : >"$out"
+        if [ "$jrc" -eq 1 ] && [ "$(status_of nss deadline)" = fail ] && [ "$(status_of config deadline)" = fail ] &&
+           [ "$(status_of api probe)" = ok ] && [ "$(status_of pam account-final)" = ok ]; then
+                nt_pass "a hung NSS source: the sections that ask are reported hanging, the others report"
+        else
+                nt_fail "a hung NSS source: exit $jrc; failed: $("$NT_PYTHON" "$helper" failed "$json" | tr '\n' ' ')"
+        fi
+        within "a hung NSS source" 10
+else
+        NT_SKIPPED=$((NT_SKIPPED + 1))
+        echo "skipped - a hung NSS source ($NT_BUILD/tests/slownss.so is missing: make tests-build)"
+fi
+
+# ---- not root, and a config that does not load ---------------------------------------------------------------
+
+if command -v setpriv >/dev/null 2>&1; then
+        setpriv --reuid="$OUID" --regid="$OUID" --clear-groups -- "$ctl" -c "$conf" doctor >"$out" 2>&1
+        rc=$?
+        if [ "$rc" -eq 4 ] && grep -q 'must run as root' "$out"; then
+                nt_pass "as another user: exit 4, must run as root"
+        else
+                nt_fail "as another user: exit $rc: $(cat "$out")"
+        fi
+fi
+printf '[api]\nurl = https://127.0.0.1:1\nbogus = 1\n' >"$NT_TMP/bad.conf"
+doctor "$NT_TMP/bad.conf"
+expect_broken "a config with an unknown key" config load
+if grep -qF "$NT_TMP/bad.conf:3:" "$out"; then nt_pass "the config error names file:line"
+else nt_fail "the config error does not name file:line: $(grep Config "$out")"; fi
+
 # And all is well again.
 doctor
 if [ "$rc" -eq 0 ]; then nt_pass "healthy again after the broken cases"
