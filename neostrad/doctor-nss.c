@@ -14,7 +14,6 @@
  * continue) never shadow.  A source that hangs also hides the rest: a
  * lookup of a name nobody has is timed, and must come back at once.
  */
-#include <ctype.h>
 #include <dlfcn.h>
 #include <grp.h>
 #include <pwd.h>

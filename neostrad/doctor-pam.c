@@ -1,10 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * neostractl doctor, PAM: reads the stacks of the services that matter the
- * way libpam does (/etc/pam.d/SERVICE, "@include", include and substack,
- * "-" before the type, the keyword controls and the [value=action ...]
- * syntax, backslash continuation lines) and then runs them, without
- * loading a single module, for the logins that must come out right:
+ * way libpam does and runs them, without loading a single module
+ * (doctor-pamsim.c), for the logins that must come out right:
  *
  *   - a Neostra user with the right password: pam_unix fails, pam_neostra
  *     says success; the stack must let the user in through a pam_neostra
@@ -30,458 +28,20 @@
  * checked too, and so is the package's pam-auth-update profile, whose
  * lines become common-auth and common-account at the next pam-auth-update.
  */
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
-#include <security/_pam_types.h>
-
 #include "doctor-internal.h"
+#include "doctor-pamsim.h"
 
 #define PAM_DIR "/etc/pam.d"
 #define PAM_CONFIGS_DIR "/usr/share/pam-configs"
-#define PAM_FILE_MAX (256u * 1024u)
-#define PAM_LINE_MAX 2048u
-#define STACK_LINES_MAX 256u
-#define INCLUDE_DEPTH_MAX 8
-#define N_RET (PAM_INCOMPLETE + 1)
 #define PROBLEMS_MAX 1536u
-
-enum { T_AUTH, T_ACCOUNT, T_SESSION, T_PASSWORD, N_TYPES };
-static const char *const type_names[N_TYPES] = { "auth", "account", "session", "password" };
-
-enum {
-        ACT_IGNORE = 0,
-        ACT_OK = -1,
-        ACT_DONE = -2,
-        ACT_BAD = -3,
-        ACT_DIE = -4,
-        ACT_RESET = -5,
-        ACT_END = -6,           /* pam-auth-update's placeholder, profiles only */
-};
-
-/* libpam's names of the return values in [value=action]. */
-static const char *const ret_names[N_RET] = {
-        "success", "open_err", "symbol_err", "service_err", "system_err", "buf_err", "perm_denied",
-        "auth_err", "cred_insufficient", "authinfo_unavail", "user_unknown", "maxtries",
-        "new_authtok_reqd", "acct_expired", "session_err", "cred_unavail", "cred_expired", "cred_err",
-        "no_module_data", "conv_err", "authtok_err", "authtok_recover_err", "authtok_lock_busy",
-        "authtok_disable_aging", "try_again", "ignore", "abort", "authtok_expired", "module_unknown",
-        "bad_item", "conv_again", "incomplete",
-};
-
-struct stack;
-
-struct pam_line {
-        char module[64];                /* the module's file name, no directory */
-        char args[256];
-        char control[192];              /* as written, for messages */
-        char where[96];                 /* file:line */
-        int actions[N_RET];
-        struct stack *sub;              /* a substack; module is then its file */
-};
-
-struct stack {
-        struct pam_line *lines;
-        size_t n;
-};
-
-/* ---- reading ---------------------------------------------------------------- */
-
-static int parse_action(const char *s, bool profile) {
-        char *end;
-        long n;
-
-        if (strcmp(s, "ignore") == 0)
-                return ACT_IGNORE;
-        if (strcmp(s, "ok") == 0)
-                return ACT_OK;
-        if (strcmp(s, "done") == 0)
-                return ACT_DONE;
-        if (strcmp(s, "bad") == 0)
-                return ACT_BAD;
-        if (strcmp(s, "die") == 0)
-                return ACT_DIE;
-        if (strcmp(s, "reset") == 0)
-                return ACT_RESET;
-        if (profile && strcmp(s, "end") == 0)
-                return ACT_END;
-        n = strtol(s, &end, 10);
-        if (*s && !*end && n > 0 && n < 1000)
-                return (int) n;
-        return ACT_BAD;         /* what libpam does with a word it does not know */
-}
-
-/* Fill actions from a control: a keyword or "[value=action ...]" (the
- * brackets stripped).  Returns false for an unknown keyword. */
-static bool parse_control(const char *control, bool bracket, bool profile, int actions[N_RET]) {
-        char copy[PAM_LINE_MAX], *tok, *save = NULL;
-        int dflt = ACT_BAD, i;
-        bool set[N_RET] = {};
-
-        if (!bracket) {
-                int success, other;
-
-                if (strcmp(control, "required") == 0)
-                        success = ACT_OK, other = ACT_BAD;
-                else if (strcmp(control, "requisite") == 0)
-                        success = ACT_OK, other = ACT_DIE;
-                else if (strcmp(control, "sufficient") == 0)
-                        success = ACT_DONE, other = ACT_IGNORE;
-                else if (strcmp(control, "optional") == 0)
-                        success = ACT_OK, other = ACT_IGNORE;
-                else
-                        return false;
-                for (i = 0; i < N_RET; i++)
-                        actions[i] = other;
-                actions[PAM_SUCCESS] = actions[PAM_NEW_AUTHTOK_REQD] = success;
-                if (other != ACT_IGNORE)
-                        actions[PAM_IGNORE] = ACT_IGNORE;
-                return true;
-        }
-        snprintf(copy, sizeof(copy), "%s", control);
-        for (tok = strtok_r(copy, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save)) {
-                char *eq = strchr(tok, '=');
-
-                if (!eq)
-                        continue;
-                *eq = '\0';
-                if (strcasecmp(tok, "default") == 0) {
-                        dflt = parse_action(eq + 1, profile);
-                        continue;
-                }
-                for (i = 0; i < N_RET; i++)
-                        if (strcasecmp(tok, ret_names[i]) == 0) {
-                                actions[i] = parse_action(eq + 1, profile);
-                                set[i] = true;
-                        }
-        }
-        for (i = 0; i < N_RET; i++)
-                if (!set[i])
-                        actions[i] = dflt;
-        return true;
-}
-
-/* The file's logical lines (continuations joined, comments cut). */
-static char *read_file(const char *path) {
-        FILE *f = fopen(path, "re");
-        char *buf;
-        size_t n;
-
-        if (!f)
-                return NULL;
-        buf = malloc(PAM_FILE_MAX + 1);
-        if (!buf) {
-                fclose(f);
-                return NULL;
-        }
-        n = fread(buf, 1, PAM_FILE_MAX, f);
-        fclose(f);
-        buf[n] = '\0';
-        for (char *p = buf; (p = strstr(p, "\\\n")); )
-                p[0] = p[1] = ' ';
-        return buf;
-}
-
-static void stack_free(struct stack *s) {
-        size_t i;
-
-        if (!s)
-                return;
-        for (i = 0; i < s->n; i++)
-                stack_free(s->lines[i].sub);
-        free(s->lines);
-        free(s);
-}
-
-static int stack_append(struct stack *s, const struct pam_line *l) {
-        struct pam_line *nl;
-
-        if (s->n >= STACK_LINES_MAX)
-                return -E2BIG;
-        nl = realloc(s->lines, (s->n + 1) * sizeof(*nl));
-        if (!nl)
-                return -ENOMEM;
-        s->lines = nl;
-        s->lines[s->n++] = *l;
-        return 0;
-}
-
-/* Where relative names are looked up: PAM_DIR but in the unit test. */
-static const char *pam_dir = PAM_DIR;
-
-static void path_of(const char *name, char *buf, size_t size) {
-        if (name[0] == '/')
-                snprintf(buf, size, "%s", name);
-        else
-                snprintf(buf, size, "%s/%s", pam_dir, name);
-}
-
-static int add_file(struct stack *s, const char *path, int type, int depth, char *err, size_t errlen);
-
-/* One logical line of a service file, appended to s when it is of type. */
-static int add_line(struct stack *s, char *line, const char *file, unsigned lineno, int type, int depth,
-                    char *err, size_t errlen) {
-        struct pam_line l = {};
-        char *p = line + strspn(line, " \t"), *word, *control, *module;
-        char include[PAM_LINE_MAX];
-        bool bracket = false;
-        int t, r;
-
-        p[strcspn(p, "#")] = '\0';
-        if (!*p)
-                return 0;
-        snprintf(l.where, sizeof(l.where), "%s:%u", file, lineno);
-        if (strncmp(p, "@include", 8) == 0 && (p[8] == ' ' || p[8] == '\t')) {
-                p += 8 + strspn(p + 8, " \t");
-                p[strcspn(p, " \t\n")] = '\0';
-                path_of(p, include, sizeof(include));
-                return add_file(s, include, type, depth + 1, err, errlen);
-        }
-        word = p;
-        p += strcspn(p, " \t");
-        if (*p)
-                *p++ = '\0';
-        if (*word == '-')
-                word++;
-        for (t = 0; t < N_TYPES; t++)
-                if (strcasecmp(word, type_names[t]) == 0)
-                        break;
-        if (t == N_TYPES) {
-                snprintf(err, errlen, "%s: unknown type '%s'", l.where, word);
-                return -EINVAL;
-        }
-        p += strspn(p, " \t");
-        if (*p == '[') {
-                control = p + 1;
-                p = strchr(p, ']');
-                if (!p) {
-                        snprintf(err, errlen, "%s: '[' without ']'", l.where);
-                        return -EINVAL;
-                }
-                *p++ = '\0';
-                bracket = true;
-        } else {
-                control = p;
-                p += strcspn(p, " \t");
-                if (*p)
-                        *p++ = '\0';
-        }
-        p += strspn(p, " \t");
-        module = p;
-        p += strcspn(p, " \t\n");
-        if (*p)
-                *p++ = '\0';
-        if (!*module) {
-                snprintf(err, errlen, "%s: no module", l.where);
-                return -EINVAL;
-        }
-        if (t != type)
-                return 0;
-        snprintf(l.control, sizeof(l.control), bracket ? "[%s]" : "%s", control);
-        if (!bracket && (strcmp(control, "include") == 0 || strcmp(control, "substack") == 0)) {
-                path_of(module, include, sizeof(include));
-                if (strcmp(control, "include") == 0)
-                        return add_file(s, include, type, depth + 1, err, errlen);
-                l.sub = calloc(1, sizeof(*l.sub));
-                if (!l.sub)
-                        return -ENOMEM;
-                r = add_file(l.sub, include, type, depth + 1, err, errlen);
-                if (r < 0) {
-                        stack_free(l.sub);
-                        return r;
-                }
-                /* libpam's substack is "requisite"-like inside, required outside. */
-                parse_control("required", false, false, l.actions);
-        } else if (!parse_control(control, bracket, false, l.actions)) {
-                snprintf(err, errlen, "%s: unknown control '%s'", l.where, control);
-                return -EINVAL;
-        }
-        snprintf(l.module, sizeof(l.module), "%s", strrchr(module, '/') ? strrchr(module, '/') + 1 : module);
-        p[strcspn(p, "\n")] = '\0';
-        snprintf(l.args, sizeof(l.args), "%s", p);
-        r = stack_append(s, &l);
-        if (r < 0)
-                stack_free(l.sub);
-        return r;
-}
-
-static int add_file(struct stack *s, const char *path, int type, int depth, char *err, size_t errlen) {
-        const char *file = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-        char *buf, *line, *save = NULL;
-        unsigned lineno = 0;
-        int r = 0;
-
-        if (depth > INCLUDE_DEPTH_MAX) {
-                snprintf(err, errlen, "%s: includes nested deeper than %d", path, INCLUDE_DEPTH_MAX);
-                return -ELOOP;
-        }
-        buf = read_file(path);
-        if (!buf) {
-                snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-                return -errno;
-        }
-        /* Line numbers count physical lines; a joined continuation keeps
-         * the number of its first line. */
-        for (char *p = buf; p; ) {
-                char *nl = strchr(p, '\n');
-
-                lineno++;
-                if (nl)
-                        *nl = '\0';
-                line = p;
-                p = nl ? nl + 1 : NULL;
-                r = add_line(s, line, file, lineno, type, depth, err, errlen);
-                if (r < 0)
-                        break;
-        }
-        (void) save;
-        free(buf);
-        return r;
-}
-
-/* ---- running a stack ---------------------------------------------------------- */
-
-enum step { STEP_AUTH, STEP_ACCOUNT, STEP_SESSION, STEP_PASSWORD, STEP_SETCRED };
-
-struct scenario {
-        enum step step;
-        int unix_ret;                   /* pam_unix */
-        int neostra_ret;                /* pam_neostra (and setcred_only in setcred) */
-};
-
-struct trace {
-        const struct pam_line *neostra;         /* the first pam_neostra line that ran */
-        const struct pam_line *ran[STACK_LINES_MAX];
-        size_t n_ran;
-};
-
-static bool has_arg(const struct pam_line *l, const char *arg) {
-        size_t n = strlen(arg);
-
-        for (const char *p = l->args; (p = strstr(p, arg)); p += n)
-                if ((p == l->args || p[-1] == ' ' || p[-1] == '\t') && (p[n] == '\0' || p[n] == ' ' ||
-                    p[n] == '\t'))
-                        return true;
-        return false;
-}
-
-static bool is_neostra(const struct pam_line *l) {
-        return strcmp(l->module, "pam_neostra.so") == 0;
-}
-
-static bool setcred_only(const struct pam_line *l) {
-        return is_neostra(l) && has_arg(l, "setcred_only");
-}
-
-static int module_result(const struct pam_line *l, const struct scenario *sc) {
-        if (is_neostra(l)) {
-                if (setcred_only(l) && sc->step == STEP_AUTH)
-                        return PAM_IGNORE;
-                return sc->neostra_ret;
-        }
-        if (strcmp(l->module, "pam_unix.so") == 0)
-                return sc->unix_ret;
-        if (strcmp(l->module, "pam_permit.so") == 0)
-                return PAM_SUCCESS;
-        if (strcmp(l->module, "pam_deny.so") == 0)
-                return sc->step == STEP_SETCRED ? PAM_CRED_ERR : sc->step == STEP_PASSWORD ?
-                       PAM_AUTHTOK_ERR : sc->step == STEP_SESSION ? PAM_SESSION_ERR : PAM_AUTH_ERR;
-        /* What else is in session and password stacks (pam_mkhomedir,
-         * pam_systemd, pam_limits, pam_pwquality) succeeds for a local user. */
-        return sc->step == STEP_SESSION || sc->step == STEP_PASSWORD ? PAM_SUCCESS : PAM_IGNORE;
-}
-
-enum { UNDEF, POSITIVE, NEGATIVE };
-
-/* libpam's walk of one stack (_pam_dispatch_aux, chain not frozen). */
-static int run_stack(const struct stack *s, const struct scenario *sc, struct trace *t) {
-        int status = PAM_PERM_DENIED, impression = UNDEF;
-        size_t i;
-
-        for (i = 0; i < s->n; i++) {
-                const struct pam_line *l = &s->lines[i];
-                int ret, act;
-
-                if (l->sub)
-                        ret = run_stack(l->sub, sc, t);
-                else {
-                        ret = module_result(l, sc);
-                        if (t->n_ran < STACK_LINES_MAX)
-                                t->ran[t->n_ran++] = l;
-                        if (is_neostra(l) && !t->neostra && !(sc->step == STEP_AUTH && setcred_only(l)))
-                                t->neostra = l;
-                }
-                act = l->actions[ret];
-                switch (act) {
-                case ACT_RESET:
-                        impression = UNDEF;
-                        status = PAM_PERM_DENIED;
-                        break;
-                case ACT_OK:
-                case ACT_DONE:
-                        if ((impression == UNDEF || (impression == POSITIVE && status == PAM_SUCCESS)) &&
-                            ret != PAM_IGNORE) {
-                                impression = POSITIVE;
-                                status = ret;
-                        }
-                        if (impression != NEGATIVE && act == ACT_DONE)
-                                return status;
-                        break;
-                case ACT_BAD:
-                case ACT_DIE:
-                        if (impression != NEGATIVE) {
-                                impression = NEGATIVE;
-                                status = ret == PAM_SUCCESS ? PAM_PERM_DENIED : ret;
-                        }
-                        if (act == ACT_DIE)
-                                return status;
-                        break;
-                case ACT_IGNORE:
-                case ACT_END:
-                        break;
-                default:
-                        i += (size_t) act;      /* skip the next act lines */
-                        break;
-                }
-        }
-        return status;
-}
-
-static int simulate(const struct stack *s, enum step step, int unix_ret, int neostra_ret, struct trace *t) {
-        struct scenario sc = { .step = step, .unix_ret = unix_ret, .neostra_ret = neostra_ret };
-
-        memset(t, 0, sizeof(*t));
-        return run_stack(s, &sc, t);
-}
-
-static const struct pam_line *find_neostra(const struct stack *s, bool main_only) {
-        for (size_t i = 0; i < s->n; i++) {
-                const struct pam_line *l = &s->lines[i], *r;
-
-                if (l->sub && (r = find_neostra(l->sub, main_only)))
-                        return r;
-                if (!l->sub && is_neostra(l) && !(main_only && setcred_only(l)))
-                        return l;
-        }
-        return NULL;
-}
-
-static const char *action_name(int act, char *buf, size_t size) {
-        static const char *const names[] = { "ignore", "ok", "done", "bad", "die", "reset", "end" };
-
-        if (act > 0)
-                snprintf(buf, size, "a jump over %d line(s)", act);
-        else
-                snprintf(buf, size, "%s", names[-act]);
-        return buf;
-}
 
 /* ---- the checks --------------------------------------------------------------- */
 
@@ -570,22 +130,22 @@ static const struct service services[] = {
         { "sshd", true }, { "login", false }, { "su", false }, { "sudo", false },
 };
 
-static bool prompts(const struct pam_line *l) {
+static bool prompts(const struct pamsim_line *l) {
         static const char *const prompters[] = { "pam_unix.so", "pam_neostra.so", "pam_sss.so", "pam_ldap.so",
                                                  "pam_krb5.so", "pam_winbind.so" };
 
         for (size_t i = 0; i < sizeof(prompters) / sizeof(prompters[0]); i++)
                 if (strcmp(l->module, prompters[i]) == 0)
-                        return !setcred_only(l) && !has_arg(l, "use_first_pass") && !has_arg(l, "use_authtok");
+                        return !pamsim_setcred_only(l) && !pamsim_has_arg(l, "use_first_pass") && !pamsim_has_arg(l, "use_authtok");
         return false;
 }
 
-static void check_first_pass(struct verdict *v, const char *svc, const struct trace *t) {
-        const struct pam_line *before = NULL;
+static void check_first_pass(struct verdict *v, const char *svc, const struct pamsim_trace *t) {
+        const struct pamsim_line *before = NULL;
 
         for (size_t i = 0; i < t->n_ran; i++) {
-                const struct pam_line *l = t->ran[i];
-                bool use = has_arg(l, "use_first_pass"), try = has_arg(l, "try_first_pass");
+                const struct pamsim_line *l = t->ran[i];
+                bool use = pamsim_has_arg(l, "use_first_pass"), try = pamsim_has_arg(l, "try_first_pass");
 
                 if (l != t->neostra) {
                         if (!before && prompts(l))
@@ -604,23 +164,23 @@ static void check_first_pass(struct verdict *v, const char *svc, const struct tr
         }
 }
 
-static void check_auth(struct verdict *v, const char *svc, bool required, const struct stack *s) {
-        struct trace t;
+static void check_auth(struct verdict *v, const char *svc, bool required, const struct pamsim_stack *s) {
+        struct pamsim_trace t;
         int r;
 
-        if (!find_neostra(s, true)) {
+        if (!pamsim_find_neostra(s, true)) {
                 if (required)
                         add_problem(&v[V_PRESENT], svc, "no pam_neostra.so in auth");
                 return;
         }
         add_checked(&v[V_PRESENT], svc);
-        r = simulate(s, STEP_AUTH, PAM_AUTH_ERR, PAM_SUCCESS, &t);
+        r = pamsim_run(s, STEP_AUTH, PAM_AUTH_ERR, PAM_SUCCESS, &t);
         if (!t.neostra)
                 add_problem(&v[V_PRESENT], svc, "pam_neostra.so (%s) is never reached in auth for a Neostra "
-                            "user", find_neostra(s, true)->where);
+                            "user", pamsim_find_neostra(s, true)->where);
         else if (r != PAM_SUCCESS)
                 add_problem(&v[V_PRESENT], svc, "a Neostra user with the right password is refused in auth "
-                            "(%s)", ret_names[r]);
+                            "(%s)", pamsim_ret_names[r]);
         else {
                 add_checked(&v[V_SETCRED], svc);
                 add_checked(&v[V_FIRST_PASS], svc);
@@ -628,30 +188,30 @@ static void check_auth(struct verdict *v, const char *svc, bool required, const 
         }
 
         add_checked(&v[V_FAIL_CLOSED], svc);
-        if (simulate(s, STEP_AUTH, PAM_AUTH_ERR, PAM_AUTH_ERR, &t) == PAM_SUCCESS)
+        if (pamsim_run(s, STEP_AUTH, PAM_AUTH_ERR, PAM_AUTH_ERR, &t) == PAM_SUCCESS)
                 add_problem(&v[V_FAIL_CLOSED], svc, "a wrong password is accepted");
-        if (simulate(s, STEP_AUTH, PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, &t) == PAM_SUCCESS)
+        if (pamsim_run(s, STEP_AUTH, PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, &t) == PAM_SUCCESS)
                 add_problem(&v[V_FAIL_CLOSED], svc, "with neostrad down a Neostra user is let in");
 
         add_checked(&v[V_LOCAL_SAFE], svc);
-        if ((r = simulate(s, STEP_AUTH, PAM_SUCCESS, PAM_IGNORE, &t)) != PAM_SUCCESS)
+        if ((r = pamsim_run(s, STEP_AUTH, PAM_SUCCESS, PAM_IGNORE, &t)) != PAM_SUCCESS)
                 add_problem(&v[V_LOCAL_SAFE], svc, "root and local users are refused in auth when "
-                            "pam_neostra ignores them (%s)", ret_names[r]);
-        if ((r = simulate(s, STEP_AUTH, PAM_SUCCESS, PAM_AUTHINFO_UNAVAIL, &t)) != PAM_SUCCESS) {
+                            "pam_neostra ignores them (%s)", pamsim_ret_names[r]);
+        if ((r = pamsim_run(s, STEP_AUTH, PAM_SUCCESS, PAM_AUTHINFO_UNAVAIL, &t)) != PAM_SUCCESS) {
                 char a[48];
 
                 if (t.neostra)
                         add_problem(&v[V_LOCAL_SAFE], svc, "with neostrad down, root and local users are refused "
                                     "in auth (%s maps authinfo_unavail to %s)", t.neostra->where,
-                                    action_name(t.neostra->actions[PAM_AUTHINFO_UNAVAIL], a, sizeof(a)));
+                                    pamsim_action_name(t.neostra->actions[PAM_AUTHINFO_UNAVAIL], a, sizeof(a)));
                 else
                         add_problem(&v[V_LOCAL_SAFE], svc, "with neostrad down, root and local users are refused "
-                                    "in auth (%s)", ret_names[r]);
+                                    "in auth (%s)", pamsim_ret_names[r]);
         }
 
         /* sshd's key logins: setcred with nothing frozen. */
         if (strcmp(svc, "sshd") == 0) {
-                simulate(s, STEP_SETCRED, PAM_SUCCESS, PAM_SUCCESS, &t);
+                pamsim_run(s, STEP_SETCRED, PAM_SUCCESS, PAM_SUCCESS, &t);
                 if (!t.neostra)
                         add_problem(&v[V_SETCRED], svc, "for an SSH-key login pam_setcred never reaches "
                                     "pam_neostra (add \"auth optional pam_neostra.so setcred_only\" at the end "
@@ -659,9 +219,9 @@ static void check_auth(struct verdict *v, const char *svc, bool required, const 
         }
 }
 
-static void check_account(struct verdict *v, const char *svc, bool required, const struct stack *s) {
-        const struct pam_line *l = find_neostra(s, true);
-        struct trace t;
+static void check_account(struct verdict *v, const char *svc, bool required, const struct pamsim_stack *s) {
+        const struct pamsim_line *l = pamsim_find_neostra(s, true);
+        struct pamsim_trace t;
         int r;
 
         if (!l) {
@@ -670,73 +230,71 @@ static void check_account(struct verdict *v, const char *svc, bool required, con
                 return;
         }
         add_checked(&v[V_PRESENT], svc);
-        simulate(s, STEP_ACCOUNT, PAM_SUCCESS, PAM_SUCCESS, &t);
+        pamsim_run(s, STEP_ACCOUNT, PAM_SUCCESS, PAM_SUCCESS, &t);
         if (!t.neostra)
                 add_problem(&v[V_PRESENT], svc, "pam_neostra.so (%s) is never reached in account", l->where);
 
         add_checked(&v[V_ACCOUNT_FINAL], svc);
-        if (simulate(s, STEP_ACCOUNT, PAM_SUCCESS, PAM_PERM_DENIED, &t) == PAM_SUCCESS) {
+        if (pamsim_run(s, STEP_ACCOUNT, PAM_SUCCESS, PAM_PERM_DENIED, &t) == PAM_SUCCESS) {
                 char a[48];
 
                 l = t.neostra ? t.neostra : l;
                 add_problem(&v[V_ACCOUNT_FINAL], svc, "pam_neostra's refusal is thrown away: %s \"%s\" maps "
                             "perm_denied to %s, so anyone with a Neostra account logs in", l->where,
-                            l->control, action_name(l->actions[PAM_PERM_DENIED], a, sizeof(a)));
+                            l->control, pamsim_action_name(l->actions[PAM_PERM_DENIED], a, sizeof(a)));
         }
         add_checked(&v[V_LOCAL_SAFE], svc);
-        if ((r = simulate(s, STEP_ACCOUNT, PAM_SUCCESS, PAM_IGNORE, &t)) != PAM_SUCCESS)
+        if ((r = pamsim_run(s, STEP_ACCOUNT, PAM_SUCCESS, PAM_IGNORE, &t)) != PAM_SUCCESS)
                 add_problem(&v[V_LOCAL_SAFE], svc, "root and local users are refused in account when "
-                            "pam_neostra ignores them (%s)", ret_names[r]);
+                            "pam_neostra ignores them (%s)", pamsim_ret_names[r]);
 }
 
 /* Session and password: a local user must not notice pam_neostra. */
-static void check_other(struct verdict *v, const char *svc, enum step step, const struct stack *s) {
-        struct trace t;
+static void check_other(struct verdict *v, const char *svc, enum pamsim_step step, const struct pamsim_stack *s) {
+        struct pamsim_trace t;
         int r;
 
-        if (!find_neostra(s, false))
+        if (!pamsim_find_neostra(s, false))
                 return;
         add_checked(&v[V_LOCAL_SAFE], svc);
-        if ((r = simulate(s, step, PAM_SUCCESS, PAM_IGNORE, &t)) != PAM_SUCCESS)
+        if ((r = pamsim_run(s, step, PAM_SUCCESS, PAM_IGNORE, &t)) != PAM_SUCCESS)
                 add_problem(&v[V_LOCAL_SAFE], svc, "%s fails for root and local users when pam_neostra "
-                            "ignores them (%s)", step == STEP_SESSION ? "session" : "password", ret_names[r]);
+                            "ignores them (%s)", step == STEP_SESSION ? "session" : "password", pamsim_ret_names[r]);
 }
 
-static void check_service(struct doctor_ctx *d, struct verdict *v, const struct service *svc, bool *any) {
-        static const enum step steps[N_TYPES] = { STEP_AUTH, STEP_ACCOUNT, STEP_SESSION, STEP_PASSWORD };
-        char path[256], err[512];
+static void check_service(struct doctor_ctx *d, const char *dir, struct verdict *v, const struct service *svc,
+                          bool *any) {
+        static const enum pamsim_step steps[PAMSIM_N_TYPES] = {
+                STEP_AUTH, STEP_ACCOUNT, STEP_SESSION, STEP_PASSWORD,
+        };
+        char path[512], err[512];
         int type;
 
-        path_of(svc->name, path, sizeof(path));
+        snprintf(path, sizeof(path), "%s/%s", dir, svc->name);
         if (access(path, F_OK) < 0)
                 return;
-        for (type = 0; type < N_TYPES; type++) {
-                struct stack *s = calloc(1, sizeof(*s));
-                int r;
+        for (type = 0; type < PAMSIM_N_TYPES; type++) {
+                struct pamsim_stack *s = NULL;
 
-                if (!s)
-                        return;
                 err[0] = '\0';
-                r = add_file(s, path, type, 0, err, sizeof(err));
-                if (r < 0) {
-                        char fix[320];
+                if (pamsim_read(dir, path, type, &s, err, sizeof(err)) < 0) {
+                        char fix[640];
 
                         snprintf(fix, sizeof(fix), "correct %s: libpam refuses the whole stack", path);
                         doctor_report(d, svc->name, DOCTOR_FAIL, fix, "%s", err);
-                        stack_free(s);
                         return;
                 }
-                if (s->n > 0 && find_neostra(s, false))
+                if (s->n > 0 && pamsim_find_neostra(s, false))
                         *any = true;
                 if (s->n == 0)
                         ;
-                else if (type == T_AUTH)
+                else if (type == PAMSIM_AUTH)
                         check_auth(v, svc->name, svc->required, s);
-                else if (type == T_ACCOUNT)
+                else if (type == PAMSIM_ACCOUNT)
                         check_account(v, svc->name, svc->required, s);
                 else
                         check_other(v, svc->name, steps[type], s);
-                stack_free(s);
+                pamsim_free(s);
         }
 }
 
@@ -746,7 +304,7 @@ static void check_service(struct doctor_ctx *d, struct verdict *v, const struct 
 static void check_profile_line(const char *file, const char *field, char *line, struct verdict *v) {
         bool account = strncmp(field, "Account", 7) == 0, auth = strncmp(field, "Auth", 4) == 0;
         bool initial = strstr(field, "-Initial") != NULL, bracket = false;
-        struct pam_line l = {};
+        struct pamsim_line l = {};
         char *p = line + strspn(line, " \t"), *control, a[48];
 
         if (!strstr(p, "pam_neostra.so") || (!account && !auth))
@@ -762,7 +320,7 @@ static void check_profile_line(const char *file, const char *field, char *line, 
         }
         if (*p)
                 *p++ = '\0';
-        if (!parse_control(control, bracket, true, l.actions)) {
+        if (!pamsim_parse_control(control, bracket, true, l.actions)) {
                 add_problem(v, file, "%s: unknown control '%s'", field, control);
                 return;
         }
@@ -772,18 +330,18 @@ static void check_profile_line(const char *file, const char *field, char *line, 
         if (account && l.actions[PAM_PERM_DENIED] != ACT_BAD && l.actions[PAM_PERM_DENIED] != ACT_DIE)
                 add_problem(v, file, "%s: perm_denied goes to %s, so pam_neostra's refusal is thrown away and "
                             "anyone with a Neostra account logs in (make it default=bad)", field,
-                            action_name(l.actions[PAM_PERM_DENIED], a, sizeof(a)));
-        if (auth && !setcred_only(&l)) {
+                            pamsim_action_name(l.actions[PAM_PERM_DENIED], a, sizeof(a)));
+        if (auth && !pamsim_setcred_only(&l)) {
                 if (l.actions[PAM_AUTHINFO_UNAVAIL] != ACT_IGNORE || l.actions[PAM_IGNORE] != ACT_IGNORE)
                         add_problem(v, file, "%s: authinfo_unavail and ignore must be ignore, or a dead "
                                     "daemon locks out local users", field);
                 if (l.actions[PAM_AUTH_ERR] != ACT_BAD && l.actions[PAM_AUTH_ERR] != ACT_DIE)
                         add_problem(v, file, "%s: auth_err goes to %s: a wrong password must end in a refusal",
-                                    field, action_name(l.actions[PAM_AUTH_ERR], a, sizeof(a)));
-                if (initial && has_arg(&l, "use_first_pass"))
+                                    field, pamsim_action_name(l.actions[PAM_AUTH_ERR], a, sizeof(a)));
+                if (initial && pamsim_has_arg(&l, "use_first_pass"))
                         add_problem(v, file, "%s: use_first_pass, but nothing before it asks for the password",
                                     field);
-                if (!initial && !has_arg(&l, "use_first_pass") && !has_arg(&l, "try_first_pass"))
+                if (!initial && !pamsim_has_arg(&l, "use_first_pass") && !pamsim_has_arg(&l, "try_first_pass"))
                         add_problem(v, file, "%s: no use_first_pass: a second password prompt", field);
         }
 }
@@ -792,7 +350,7 @@ static void check_profile(const char *dir, const char *name, struct verdict *v) 
         char path[512], field[64] = "", *buf, *line, *save = NULL;
 
         snprintf(path, sizeof(path), "%s/%s", dir, name);
-        buf = read_file(path);
+        buf = pamsim_read_file(path);
         if (!buf || !strstr(buf, "pam_neostra.so")) {
                 free(buf);
                 return;
@@ -872,9 +430,8 @@ void doctor_check_pam_in(struct doctor_ctx *d, const char *stacks_dir, const cha
         bool any = false;
         size_t i;
 
-        pam_dir = stacks_dir;
         for (i = 0; i < sizeof(services) / sizeof(services[0]); i++)
-                check_service(d, v, &services[i], &any);
+                check_service(d, stacks_dir, v, &services[i], &any);
         if (!any)
                 doctor_report(d, "present", DOCTOR_FAIL, texts[V_PRESENT].fix, "no PAM stack in %s uses "
                               "pam_neostra.so: nobody logs in with a Neostra account", stacks_dir);
@@ -888,5 +445,4 @@ void doctor_check_pam_in(struct doctor_ctx *d, const char *stacks_dir, const cha
                                               v[i].checked);
                 }
         check_profiles(d, profiles_dir);
-        pam_dir = PAM_DIR;
 }
