@@ -12,10 +12,11 @@
 # API over TLS (our CA, the server's pin); alice has signed in once, so
 # the cache holds a token.
 #
-# Healthy: exit 0, no line marked ✗, a ✓ from every section, --json parses
-# and says ok; the API saw only GET probes from the doctor (never a
-# password).  Then each broken set-up must exit 1 and fail the check that
-# names it:
+# Healthy: exit 0, no line marked ✗, a ✓ from every section, the drop-in
+# listed with its keys, alice counted in the cache (and past
+# account_max_age once it is 1 s), --json parses and says ok; the API saw
+# only GET probes from the doctor (never a password).  Then each broken
+# set-up must exit 1 and fail the check that names it:
 #   a pam-auth-update profile with default=ignore on the account line
 #   (pam.profile), the same in common-account (pam.account-final), an auth
 #   line that locks out local users when the daemon is down
@@ -24,7 +25,11 @@
 #   user (daemon.auth-socket), an API that accepts and never answers while
 #   [api] timeout is 20 s (api.probe; the doctor still ends within a few
 #   seconds), a bad pin (api.pin), a missing service user (config.user),
-#   and a stopped (SIGSTOP) daemon (daemon.running, within a few seconds).
+#   a stopped (SIGSTOP) daemon (daemon.running, within a few seconds), a
+#   hung NSS source (tests/slownss.c: the sections that look names up are
+#   killed at the deadline and said to hang, the others still report), and
+#   a config that does not load (config.load, naming file:line); run as
+#   another user, the doctor exits 4.
 # Ends with "doctor: N passed, N failed[, N skipped]".
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -119,6 +124,9 @@ write_conf() {
 }
 conf=$NT_TMP/doc.conf
 write_conf "$conf" "$api" "$pin" "$DUSER"
+# A drop-in, which the doctor lists with the keys it sets.
+mkdir -m 0755 "$conf.d"
+printf '[access]\naccount_max_age = 7d\n\n[groups]\nadmin = adm\n' >"$conf.d/50-test.conf"
 nt_daemon_start doc "$conf" || { nt_fail "neostrad start"; nt_finish; }
 daemon_pid=$NT_LAST_PID
 
@@ -222,6 +230,11 @@ for s in Config Daemon API NSS PAM Cache; do
         if grep -q "^✓ $s: " "$out"; then nt_pass "healthy: a ✓ line from $s"
         else nt_fail "healthy: no ✓ line from $s"; fi
 done
+if grep -qF '✓ Config: 1 drop-in(s) in '"$conf"'.d override the main file, in this order: 50-test.conf ([access] account_max_age; [groups] admin)' "$out"; then
+        nt_pass "healthy: the drop-in is listed with the keys it overrides"
+else
+        nt_fail "healthy: the drop-in line: $(grep 'drop-in' "$out")"
+fi
 if grep -q '^Nothing wrong found\.$' "$out"; then nt_pass "healthy: says nothing is wrong"
 else nt_fail "healthy: no closing verdict"; fi
 if [ "$jrc" -eq 0 ] && "$NT_PYTHON" "$helper" healthy "$json"; then
