@@ -3,7 +3,8 @@
  * neostractl: asks neostrad what it knows, over the socket pam_neostra.so
  * uses and with the same client (common/client.c), so what it shows is what
  * a login would get.  `auth` runs the module's two questions, Authenticate
- * and CheckAccount, and never opens a session.
+ * and CheckAccount, and never opens a session.  `doctor` (doctor.c) checks
+ * the whole set-up, the daemon being one part of it.
  *
  * Exit codes (also in --help):
  *   0  success; for auth: the login would be allowed
@@ -82,7 +83,8 @@ static void usage(FILE *f) {
                 "\n"
                 "Options:\n"
                 "  -s, --socket PATH   daemon socket (default %s)\n"
-                "  -c, --config FILE   doctor: the daemon's config (default %s)\n"
+                "  -c, --config FILE   for doctor: the daemon's config file\n"
+                "                      (default %s)\n"
                 "  -t, --timeout TIME  deadline per call, e.g. 30, 5s, 500ms (default %us)\n"
                 "  -j, --json          print the daemon's answer as JSON\n"
                 "  -h, --help          show this help\n"

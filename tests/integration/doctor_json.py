@@ -22,6 +22,7 @@
 """
 
 import json
+import os
 import signal
 import socket
 import sys
@@ -79,7 +80,6 @@ def cmd_hang(portfile):
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with open(portfile + ".tmp", "w", encoding="ascii") as f:
         f.write("%d\n" % srv.getsockname()[1])
-    import os
     os.rename(portfile + ".tmp", portfile)
     srv.settimeout(0.2)
     while not stop.is_set():
