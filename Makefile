@@ -104,6 +104,9 @@ $(BUILDDIR)/tests/test_wire: UNIT_LDFLAGS := -Wl,--wrap=free
 DOCTOR_OBJ := $(call obj,$(wildcard neostrad/doctor*.c))
 $(BUILDDIR)/tests/test_doctor_pam: $(DOCTOR_OBJ)
 $(BUILDDIR)/tests/test_doctor_pam: UNIT_LDFLAGS := $(DOCTOR_OBJ)
+# test_doctor_pamsim runs random stacks through the simulator and libpam.
+$(BUILDDIR)/tests/test_doctor_pamsim: $(DOCTOR_OBJ)
+$(BUILDDIR)/tests/test_doctor_pamsim: UNIT_LDFLAGS = $(DOCTOR_OBJ) $(call pc_libs,pam)
 
 # PAM tests: drive the built module through libpamtest under pam_wrapper.
 PAMTEST_SRC := $(wildcard tests/pam/*.c)

@@ -8,9 +8,11 @@
  * comments.  Running follows libpam's dispatch: an impression (undefined,
  * positive, negative) and a status; ok and done take a positive answer
  * while nothing failed, bad and die make it negative (die and done end
- * the stack), a jump skips lines, ignore and an "ignore" answer change
- * nothing, and a stack that ends undefined fails.  Substacks run as their
- * own stack and count as one module outside.
+ * the level they are on), a jump skips lines, ignore and an "ignore"
+ * answer change nothing, and a stack that ends undefined fails.  A
+ * substack's lines work on the same impression and status as its parent;
+ * it counts as one line for the parent's jumps and confines its own jumps,
+ * done, die and reset (back to the state it was entered with).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -66,8 +68,8 @@ static int parse_action(const char *s, bool profile) {
  * brackets stripped).  Returns false for an unknown keyword. */
 bool pamsim_parse_control(const char *control, bool bracket, bool profile, int actions[PAMSIM_N_RET]) {
         char copy[PAM_LINE_MAX], *tok, *save = NULL;
-        int dflt = ACT_BAD, i;
-        bool set[PAMSIM_N_RET] = {};
+        bool set[PAMSIM_N_RET];
+        int i;
 
         if (!bracket) {
                 int success, other;
@@ -89,26 +91,29 @@ bool pamsim_parse_control(const char *control, bool bracket, bool profile, int a
                         actions[PAM_IGNORE] = ACT_IGNORE;
                 return true;
         }
+        /* As libpam reads it: a value takes its action, "default" fills
+         * the values not given so far (so the first default counts), and
+         * whatever is left at the end is bad. */
         snprintf(copy, sizeof(copy), "%s", control);
+        for (i = 0; i < PAMSIM_N_RET; i++)
+                set[i] = false;
         for (tok = strtok_r(copy, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save)) {
                 char *eq = strchr(tok, '=');
+                int act;
 
                 if (!eq)
                         continue;
                 *eq = '\0';
-                if (strcasecmp(tok, "default") == 0) {
-                        dflt = parse_action(eq + 1, profile);
-                        continue;
-                }
+                act = parse_action(eq + 1, profile);
                 for (i = 0; i < PAMSIM_N_RET; i++)
-                        if (strcasecmp(tok, pamsim_ret_names[i]) == 0) {
-                                actions[i] = parse_action(eq + 1, profile);
+                        if (strcasecmp(tok, "default") == 0 ? !set[i] : strcasecmp(tok, pamsim_ret_names[i]) == 0) {
+                                actions[i] = act;
                                 set[i] = true;
                         }
         }
         for (i = 0; i < PAMSIM_N_RET; i++)
                 if (!set[i])
-                        actions[i] = dflt;
+                        actions[i] = ACT_BAD;
         return true;
 }
 
@@ -335,58 +340,88 @@ static int module_result(const struct pamsim_line *l, const struct scenario *sc)
 
 enum { UNDEF, POSITIVE, NEGATIVE };
 
-/* libpam's walk of one stack (_pam_dispatch_aux, chain not frozen). */
-static int run_stack(const struct pamsim_stack *s, const struct scenario *sc, struct pamsim_trace *t) {
-        int status = PAM_PERM_DENIED, impression = UNDEF;
+/* What libpam carries from line to line: the impression and the status. */
+struct state {
+        int impression;
+        int status;
+};
+
+/*
+ * libpam's walk (_pam_dispatch_aux, chain not frozen) over the lines of one
+ * level.  A substack's lines work on the same state as its parent's (the
+ * substack line's own control is never used); what ends early, done and
+ * die, ends only the level it is on, a jump cannot leave its level (one
+ * past the end is a failure), and reset goes back to the state the level
+ * was entered with.
+ */
+static void run_level(const struct pamsim_stack *s, const struct scenario *sc, struct pamsim_trace *t,
+                      struct state *st) {
+        const struct state entry = *st;
         size_t i;
 
         for (i = 0; i < s->n; i++) {
                 const struct pamsim_line *l = &s->lines[i];
                 int ret, act;
 
-                if (l->sub)
-                        ret = run_stack(l->sub, sc, t);
-                else {
-                        ret = module_result(l, sc);
-                        if (t->n_ran < PAMSIM_LINES_MAX)
-                                t->ran[t->n_ran++] = l;
-                        if (is_neostra(l) && !t->neostra && !(sc->step == STEP_AUTH && pamsim_setcred_only(l)))
-                                t->neostra = l;
+                if (l->sub) {
+                        run_level(l->sub, sc, t, st);
+                        continue;
                 }
+                ret = module_result(l, sc);
+                if (t->n_ran < PAMSIM_LINES_MAX)
+                        t->ran[t->n_ran++] = l;
+                if (is_neostra(l) && !t->neostra && !(sc->step == STEP_AUTH && pamsim_setcred_only(l)))
+                        t->neostra = l;
                 act = l->actions[ret];
                 switch (act) {
                 case ACT_RESET:
-                        impression = UNDEF;
-                        status = PAM_PERM_DENIED;
+                        *st = entry;
                         break;
                 case ACT_OK:
                 case ACT_DONE:
-                        if ((impression == UNDEF || (impression == POSITIVE && status == PAM_SUCCESS)) &&
-                            ret != PAM_IGNORE) {
-                                impression = POSITIVE;
-                                status = ret;
+                        /* Whatever the answer, "ignore" included: a line
+                         * that says ignore=ok makes "ignore" the result. */
+                        if (st->impression == UNDEF || (st->impression == POSITIVE && st->status == PAM_SUCCESS)) {
+                                st->impression = POSITIVE;
+                                st->status = ret;
                         }
-                        if (impression != NEGATIVE && act == ACT_DONE)
-                                return status;
+                        if (st->impression == POSITIVE && act == ACT_DONE)
+                                return;
                         break;
                 case ACT_BAD:
                 case ACT_DIE:
-                        if (impression != NEGATIVE) {
-                                impression = NEGATIVE;
-                                status = ret == PAM_SUCCESS ? PAM_PERM_DENIED : ret;
+                        /* "ignore" never becomes the result; a success
+                         * here is turned into a failure at the end. */
+                        if (st->impression != NEGATIVE) {
+                                st->impression = NEGATIVE;
+                                st->status = ret == PAM_IGNORE ? PAM_PERM_DENIED : ret;
                         }
                         if (act == ACT_DIE)
-                                return status;
+                                return;
                         break;
                 case ACT_IGNORE:
                 case ACT_END:
                         break;
                 default:
+                        if (i + (size_t) act >= s->n) {
+                                st->impression = NEGATIVE;
+                                st->status = PAM_PERM_DENIED;
+                                return;
+                        }
                         i += (size_t) act;      /* skip the next act lines */
                         break;
                 }
         }
-        return status;
+}
+
+static int run_stack(const struct pamsim_stack *s, const struct scenario *sc, struct pamsim_trace *t) {
+        struct state st = { .impression = UNDEF, .status = PAM_PERM_DENIED };
+
+        run_level(s, sc, t, &st);
+        /* libpam's last check: no success without a positive impression. */
+        if (st.status == PAM_SUCCESS && st.impression != POSITIVE)
+                return PAM_PERM_DENIED;
+        return st.status;
 }
 
 int pamsim_run(const struct pamsim_stack *s, enum pamsim_step step, int unix_ret, int neostra_ret,
