@@ -7,9 +7,10 @@
  * and through the real libpam (pam_start_confdir on a private directory)
  * with pam_debug.so standing in for pam_unix, pam_neostra and any other
  * module and answering what the case says, and the real pam_permit and
- * pam_deny.  Both must give the same result, for authentication and for
- * account management.  The seed is fixed: a failure names the case and
- * shows the stack.
+ * pam_deny.  Both must give the same result, for authentication, account
+ * management, pam_setcred with no authentication before it (sshd after a
+ * key login) and opening a session.  The seed is fixed: a failure names
+ * the case and shows the stack.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -112,7 +113,9 @@ static void random_stack(const char *dir, const char *name, const char *type, co
                         break;
                 case M_OTHER:
                         fprintf(sim, "%s %s pam_other.so\n", type, control);
-                        fprintf(real, "%s %s pam_debug.so %s=ignore\n", type, control, arg);
+                        /* What the simulator takes any other module to say. */
+                        fprintf(real, "%s %s pam_debug.so %s=%s\n", type, control, arg,
+                                strcmp(arg, "open_session") == 0 ? "success" : "ignore");
                         break;
                 case M_SUBSTACK:
                 case M_INCLUDE:
@@ -138,13 +141,39 @@ static int conv(int n, const struct pam_message **msg, struct pam_response **res
         return PAM_CONV_ERR;    /* nothing here asks */
 }
 
-static int libpam_result(const char *confdir, bool account) {
+/* What each step is called in a service file, in pam_debug's arguments,
+ * and for the simulator. */
+static const struct {
+        const char *type, *arg, *name;
+        enum pamsim_step step;
+        int pamsim_type;
+} steps[] = {
+        { "auth", "auth", "authenticate", STEP_AUTH, PAMSIM_AUTH },
+        { "account", "acct", "acct_mgmt", STEP_ACCOUNT, PAMSIM_ACCOUNT },
+        { "auth", "cred", "setcred", STEP_SETCRED, PAMSIM_AUTH },
+        { "session", "open_session", "open_session", STEP_SESSION, PAMSIM_SESSION },
+};
+
+static int libpam_result(const char *confdir, enum pamsim_step step) {
         struct pam_conv c = { .conv = conv };
         pam_handle_t *h = NULL;
         int r;
 
         assert_int_equal(pam_start_confdir("case", "nobody", &c, confdir, &h), PAM_SUCCESS);
-        r = account ? pam_acct_mgmt(h, PAM_SILENT) : pam_authenticate(h, PAM_SILENT);
+        switch (step) {
+        case STEP_AUTH:
+                r = pam_authenticate(h, PAM_SILENT);
+                break;
+        case STEP_ACCOUNT:
+                r = pam_acct_mgmt(h, PAM_SILENT);
+                break;
+        case STEP_SETCRED:
+                r = pam_setcred(h, PAM_ESTABLISH_CRED | PAM_SILENT);
+                break;
+        default:
+                r = pam_open_session(h, PAM_SILENT);
+                break;
+        }
         pam_end(h, r);
         return r;
 }
@@ -170,26 +199,25 @@ static void test_same_as_libpam(void **state) {
         assert_int_equal(mkdir(sub, 0700), 0);
 
         for (c = 0; c < CASES; c++) {
-                bool account = rnd(2);
+                unsigned k = rnd(sizeof(steps) / sizeof(steps[0]));
                 int unix_ret = answers[rnd(N_ANSWERS)], neostra_ret = answers[rnd(N_ANSWERS)];
                 struct pamsim_stack *s = NULL;
                 struct pamsim_trace t;
                 int want, got;
 
                 /* Files of an earlier case stay, but nothing names them. */
-                random_stack(dir, "case", account ? "account" : "auth", account ? "acct" : "auth", unix_ret,
-                             neostra_ret, 0);
+                random_stack(dir, "case", steps[k].type, steps[k].arg, unix_ret, neostra_ret, 0);
                 snprintf(path, sizeof(path), "%s/sim/case", dir);
                 snprintf(sub, sizeof(sub), "%s/sim", dir);
-                if (pamsim_read(sub, path, account ? PAMSIM_ACCOUNT : PAMSIM_AUTH, &s, err, sizeof(err)) < 0)
+                if (pamsim_read(sub, path, steps[k].pamsim_type, &s, err, sizeof(err)) < 0)
                         fail_msg("case %u: the simulator cannot read it: %s", c, err);
-                got = pamsim_run(s, account ? STEP_ACCOUNT : STEP_AUTH, unix_ret, neostra_ret, &t);
+                got = pamsim_run(s, steps[k].step, unix_ret, neostra_ret, &t);
                 pamsim_free(s);
                 snprintf(sub, sizeof(sub), "%s/real", dir);
-                want = libpam_result(sub, account);
+                want = libpam_result(sub, steps[k].step);
                 if (got != want) {
                         print_message("case %u (%s; pam_unix %s, pam_neostra %s): libpam says %s, the "
-                                      "simulator %s\n", c, account ? "account" : "auth",
+                                      "simulator %s\n", c, steps[k].name,
                                       pamsim_ret_names[unix_ret], pamsim_ret_names[neostra_ret],
                                       pamsim_ret_names[want], pamsim_ret_names[got]);
                         snprintf(path, sizeof(path), "%s/sim/case", dir);
