@@ -241,16 +241,27 @@ static int start_section(struct section *s, struct doctor_ctx *base) {
         return 0;
 }
 
-static void finish_section(struct section *s, bool kill_it) {
+/* Reap a section: at once when kill_it, else once it exits, but never
+ * after the deadline (then it is killed and said to hang). */
+static void finish_section(struct section *s, bool kill_it, uint64_t deadline) {
         if (s->done)
                 return;
-        if (kill_it) {
-                s->timed_out = true;
-                (void) kill(-s->pid, SIGKILL);
-                (void) kill(s->pid, SIGKILL);
+        while (!kill_it) {
+                pid_t r = waitpid(s->pid, &s->status, WNOHANG);
+
+                if (r == s->pid || (r < 0 && errno != EINTR))
+                        goto reaped;
+                if (neostra_now_usec() >= deadline)
+                        kill_it = true;
+                else
+                        nanosleep(&(struct timespec) { .tv_nsec = 5 * 1000 * 1000 }, NULL);
         }
+        s->timed_out = true;
+        (void) kill(-s->pid, SIGKILL);
+        (void) kill(s->pid, SIGKILL);
         while (waitpid(s->pid, &s->status, 0) < 0 && errno == EINTR)
                 ;
+reaped:
         close(s->fd);
         s->fd = -1;
         s->done = true;
@@ -258,7 +269,10 @@ static void finish_section(struct section *s, bool kill_it) {
 
 static void collect(void) {
         uint64_t deadline = neostra_deadline_ms(DOCTOR_DEADLINE_MS);
-        size_t i, open_sections = N_SECTIONS;
+        size_t i, open_sections = 0;
+
+        for (i = 0; i < N_SECTIONS; i++)
+                open_sections += !sections[i].done;
 
         while (open_sections > 0) {
                 struct pollfd pfd[N_SECTIONS];
@@ -288,7 +302,9 @@ static void collect(void) {
                         if (k < 0 && errno == EINTR)
                                 continue;
                         if (k <= 0) {
-                                finish_section(s, false);
+                                /* The end of its output (or a broken pipe):
+                                 * it is exiting. */
+                                finish_section(s, false, deadline);
                                 open_sections--;
                                 continue;
                         }
@@ -304,7 +320,7 @@ static void collect(void) {
                 }
         }
         for (i = 0; i < N_SECTIONS; i++)
-                finish_section(&sections[i], true);
+                finish_section(&sections[i], true, deadline);
 }
 
 /* The section's checks as a JSON array, plus one for a hang or a crash. */
