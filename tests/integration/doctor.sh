@@ -30,7 +30,8 @@
 #   killed at the deadline and said to hang, the others still report), and
 #   a config that does not load (config.load, naming file:line); run as
 #   another user, the doctor exits 4.
-# Ends with "doctor: N passed, N failed[, N skipped]".
+# DOCTOR_SHOW=1 prints the doctor's output of the healthy and the bad-pin
+# runs.  Ends with "doctor: N passed, N failed[, N skipped]".
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib.sh"
