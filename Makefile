@@ -14,6 +14,7 @@ UNITDIR    ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/
 MANDIR     ?= $(PREFIX)/share/man
 SYSUSERSDIR ?= $(shell pkg-config --variable=sysusersdir systemd 2>/dev/null || echo /usr/lib/sysusers.d)
 TMPFILESDIR ?= $(shell pkg-config --variable=tmpfilesdir systemd 2>/dev/null || echo /usr/lib/tmpfiles.d)
+CATALOGDIR ?= $(shell pkg-config --variable=catalogdir systemd 2>/dev/null || echo /usr/lib/systemd/catalog)
 
 CC         ?= gcc
 PKG_CONFIG ?= pkg-config
@@ -64,8 +65,8 @@ HEADERS    := $(wildcard include/neostra/*.h common/*.h neostrad/*.h pam_neostra
 
 ALL_CFLAGS = $(CFLAGS) $(call pc_cflags,$(DAEMON_PKGS) pam)
 
-.PHONY: all clean install uninstall deps check check-plain check-asan demo fuzz fuzz-build \
-        unit pamtests integration fuzz-smoke bench bench-deps deb package-check rpm-check
+.PHONY: all clean install uninstall deps build-deps check check-plain check-asan demo fuzz fuzz-build \
+        unit pamtests integration fuzz-smoke bench bench-deps deb rpm package-check rpm-check
 
 all: $(BUILDDIR)/pam_neostra.so $(BUILDDIR)/neostrad $(BUILDDIR)/neostractl
 
@@ -122,8 +123,13 @@ tests-build: all $(TEST_BINS)
 
 .PHONY: tests-build
 
+# deps: what make check and make demo need (the build's packages too);
+# build-deps: only what make, make deb and make rpm need.
 deps:
-	@sh packaging/install-deps.sh
+	@sh packaging/install-deps.sh build-deps.txt debian-deps.txt
+
+build-deps:
+	@sh packaging/install-deps.sh build-deps.txt
 
 # One sanitizer-free pass and one ASan+UBSan pass, each in its own build
 # directory, then the fuzz smoke.  tests/run-suite.sh prints the totals.
@@ -165,8 +171,12 @@ fuzz: deps fuzz-build
 # make deb: the Debian package (debhelper) in $(BUILDDIR)/.
 # make package-check: build it, lintian, install into a debootstrap chroot and
 # check it there; then the RPM spec (rpmspec -P, rpmbuild -bb --nodeps).
-deb: deps
+deb: build-deps
 	@sh packaging/debian/build-deb.sh $(BUILDDIR)
+
+# make rpm: the RPM (rpmbuild) in $(BUILDDIR)/rpm/RPMS.
+rpm: build-deps
+	@sh packaging/rpm/build-rpm.sh $(BUILDDIR)
 
 package-check: deps
 	@sh tests/package/package-check.sh $(BUILDDIR)
@@ -198,6 +208,19 @@ install: all
 	install -d $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
 	install -m 0644 packaging/systemd/neostrad.sysusers $(DESTDIR)$(SYSUSERSDIR)/neostrad.conf
 	install -m 0644 packaging/systemd/neostrad.tmpfiles $(DESTDIR)$(TMPFILESDIR)/neostrad.conf
+	@# sudo by role (README): the rule is commented out.  An existing file
+	@# (its rule uncommented by the admin) is kept, and so is the mode of an
+	@# existing directory (sudo's own: 0755 on Debian, 0750 on Fedora).
+	test -d $(DESTDIR)$(SYSCONFDIR)/sudoers.d || install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/sudoers.d
+	test -e $(DESTDIR)$(SYSCONFDIR)/sudoers.d/neostra || \
+		install -m 0440 packaging/sudoers.d/neostra $(DESTDIR)$(SYSCONFDIR)/sudoers.d/neostra
+	install -d $(DESTDIR)$(CATALOGDIR)
+	install -m 0644 packaging/systemd/neostra.catalog $(DESTDIR)$(CATALOGDIR)/neostra.catalog
+	@# journalctl -x explains neostrad's entries once the catalog database
+	@# is rebuilt (the packages leave that to systemd's own trigger).
+	@if [ -z "$(DESTDIR)" ] && command -v journalctl >/dev/null; then \
+		journalctl --update-catalog || true; \
+	fi
 	@# Installing onto this very system (no DESTDIR): make the user now and
 	@# give its group read access to the config: under systemd the daemon
 	@# runs as neostra from the start and reads it again at every reload.
@@ -212,11 +235,14 @@ install: all
 	install -m 0644 neostrad/neostrad.8 $(DESTDIR)$(MANDIR)/man8/neostrad.8
 	install -m 0644 pam_neostra/pam_neostra.8 $(DESTDIR)$(MANDIR)/man8/pam_neostra.8
 
+# Refused while a PAM file still names the module (FORCE=1 to go on).
 uninstall:
+	@sh packaging/uninstall-check.sh $(DESTDIR)$(SYSCONFDIR)/pam.d
 	rm -f $(DESTDIR)$(PAMDIR)/pam_neostra.so $(DESTDIR)$(SBINDIR)/neostrad \
 		$(DESTDIR)$(BINDIR)/neostractl $(DESTDIR)$(UNITDIR)/neostrad.service \
-		$(DESTDIR)$(UNITDIR)/neostrad.socket \
+		$(DESTDIR)$(UNITDIR)/neostrad.socket $(DESTDIR)$(SYSCONFDIR)/sudoers.d/neostra \
 		$(DESTDIR)$(SYSUSERSDIR)/neostrad.conf $(DESTDIR)$(TMPFILESDIR)/neostrad.conf \
+		$(DESTDIR)$(CATALOGDIR)/neostra.catalog \
 		$(DESTDIR)$(MANDIR)/man1/neostractl.1 $(DESTDIR)$(MANDIR)/man5/neostrad.conf.5 \
 		$(DESTDIR)$(MANDIR)/man8/neostrad.8 $(DESTDIR)$(MANDIR)/man8/pam_neostra.8
 

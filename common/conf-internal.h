@@ -96,6 +96,22 @@ enum {
  * this many, so a new key also changes this number. */
 #define N_KEYS 29
 
+/* Where a setting came from: files[file], line; line 0 = the default. */
+struct conf_loc {
+        unsigned file;
+        unsigned line;
+};
+
+/* What neostra_config_load() keeps of the reading (conf.h's origin). */
+struct neostra_config_origin {
+        char **files;
+        unsigned n_files;
+        struct conf_loc key_loc[N_KEYS];
+        struct conf_loc *group_loc;     /* parallel to the config's groups */
+};
+
+void conf_origin_free(struct neostra_config_origin *o);
+
 extern const struct key_def conf_keys[];
 extern const char *const conf_section_names[N_SECTIONS];
 

@@ -56,18 +56,12 @@ static char *trim(char *s)
 
 /* ---- the reader ---------------------------------------------------------- */
 
-/* Where a setting came from: files[file], line; line 0 = the default. */
-struct loc {
-        unsigned file;
-        unsigned line;
-};
-
 struct parser {
         struct neostra_config *c;
         char *files[1 + NEOSTRA_CONF_DROPINS_MAX];
         unsigned n_files;
-        struct loc key_loc[N_KEYS];
-        struct loc *group_loc;          /* parallel to c->groups */
+        struct conf_loc key_loc[N_KEYS];
+        struct conf_loc *group_loc;          /* parallel to c->groups */
         size_t groups_cap;
         char *err;
         size_t errlen;
@@ -150,7 +144,7 @@ static int set_group(struct parser *p, unsigned file, unsigned line, const char 
                 if (c->n_groups == p->groups_cap) {
                         size_t cap = p->groups_cap ? p->groups_cap * 2 : 8;
                         struct neostra_group_map *ng;
-                        struct loc *nl;
+                        struct conf_loc *nl;
 
                         ng = realloc(c->groups, cap * sizeof(*ng));
                         if (ng)
@@ -172,7 +166,7 @@ static int set_group(struct parser *p, unsigned file, unsigned line, const char 
                 c->groups[i].groups = l;
                 c->n_groups++;
         }
-        p->group_loc[i] = (struct loc) { file, line };
+        p->group_loc[i] = (struct conf_loc) { file, line };
         return 0;
 }
 
@@ -237,7 +231,7 @@ static int parse_line(struct parser *p, unsigned file, unsigned line, char *text
         if (r < 0)
                 return fail_line(p, file, line, r, "[%s] %s: %s", conf_section_names[*section], key, msg);
 
-        p->key_loc[i] = (struct loc) { file, line };
+        p->key_loc[i] = (struct conf_loc) { file, line };
         return 0;
 }
 
@@ -546,7 +540,7 @@ done:
 /* ---- checks that need more than one key --------------------------------- */
 
 /* The later of two settings, which is the one to blame for a conflict. */
-static struct loc later(struct loc a, struct loc b)
+static struct conf_loc later(struct conf_loc a, struct conf_loc b)
 {
         if (a.line == 0)
                 return b;
@@ -560,7 +554,7 @@ static struct loc later(struct loc a, struct loc b)
 static int validate(struct parser *p)
 {
         const struct neostra_config *c = p->c;
-        struct loc l;
+        struct conf_loc l;
 
         if (c->timeout_ms < c->connect_timeout_ms) {
                 l = later(p->key_loc[K_TIMEOUT], p->key_loc[K_CONNECT_TIMEOUT]);
@@ -599,6 +593,8 @@ static int validate(struct parser *p)
         return 0;
 }
 
+static int keep_origin(struct parser *p);
+
 int neostra_config_load(const char *path, bool require_safe_owner,
                         struct neostra_config **ret, char *err, size_t errlen)
 {
@@ -636,6 +632,11 @@ int neostra_config_load(const char *path, bool require_safe_owner,
         if (r < 0)
                 goto done;
 
+        r = keep_origin(&p);
+        if (r < 0) {
+                fail_errno_at(&p, path, r);
+                goto done;
+        }
         *ret = p.c;
         p.c = NULL;
 
@@ -645,4 +646,88 @@ done:
                 free(p.files[i]);
         free(p.group_loc);
         return r;
+}
+
+/* ---- where the values came from ----------------------------------------- */
+
+/* Move the file names and locations from the parser into the config. */
+static int keep_origin(struct parser *p)
+{
+        struct neostra_config_origin *o;
+
+        o = calloc(1, sizeof(*o));
+        if (!o)
+                return -ENOMEM;
+        o->files = calloc(p->n_files ? p->n_files : 1, sizeof(char *));
+        if (!o->files) {
+                free(o);
+                return -ENOMEM;
+        }
+        memcpy(o->files, p->files, p->n_files * sizeof(char *));
+        o->n_files = p->n_files;
+        p->n_files = 0;
+        memcpy(o->key_loc, p->key_loc, sizeof(o->key_loc));
+        o->group_loc = p->group_loc;
+        p->group_loc = NULL;
+        p->c->origin = o;
+        return 0;
+}
+
+void conf_origin_free(struct neostra_config_origin *o)
+{
+        unsigned i;
+
+        if (!o)
+                return;
+        for (i = 0; i < o->n_files; i++)
+                free(o->files[i]);
+        free(o->files);
+        free(o->group_loc);
+        free(o);
+}
+
+static bool found(const struct neostra_config_origin *o, struct conf_loc l,
+                  const char **ret_file, unsigned *ret_line)
+{
+        if (l.line == 0 || l.file >= o->n_files)
+                return false;
+        if (ret_file)
+                *ret_file = o->files[l.file];
+        if (ret_line)
+                *ret_line = l.line;
+        return true;
+}
+
+bool neostra_config_origin(const struct neostra_config *c, const char *section, const char *key,
+                           const char **ret_file, unsigned *ret_line)
+{
+        const struct neostra_config_origin *o;
+        size_t i;
+
+        if (!c || !c->origin || !section || !key)
+                return false;
+        o = c->origin;
+        if (streq(section, conf_section_names[SECTION_GROUPS])) {
+                for (i = 0; i < c->n_groups; i++)
+                        if (streq(c->groups[i].role, key))
+                                return o->group_loc && found(o, o->group_loc[i], ret_file, ret_line);
+                return false;
+        }
+        for (i = 0; i < N_KEYS; i++)
+                if (streq(conf_section_names[conf_keys[i].section], section) &&
+                    streq(conf_keys[i].name, key))
+                        return found(o, o->key_loc[i], ret_file, ret_line);
+        return false;
+}
+
+size_t neostra_config_files(const struct neostra_config *c, const char *const **ret)
+{
+        if (!c || !c->origin) {
+                if (ret)
+                        *ret = NULL;
+                return 0;
+        }
+        if (ret)
+                *ret = (const char *const *) c->origin->files;
+        return c->origin->n_files;
 }

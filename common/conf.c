@@ -202,6 +202,7 @@ void neostra_config_free(struct neostra_config *c)
         free(c->socket_path);
         free(c->userdb_socket_path);
         free(c->user);
+        conf_origin_free(c->origin);
         free(c);
 }
 

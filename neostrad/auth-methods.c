@@ -353,6 +353,22 @@ struct user_params {
         const char *user;
 };
 
+/* GetUser's groups: each marked "published" when neostrad publishes the
+ * group itself (userdb), not when it is a local group (sudo, docker). */
+static json_t *groups_with_origin(AuthMethods *m, json_t *groups) {
+        json_t *g;
+        size_t i;
+
+        json_array_foreach(groups, i, g) {
+                const char *name = json_string_value(json_object_get(g, "name"));
+                gid_t gid;
+
+                json_object_set_new(g, "published", json_boolean(name && config_of(m)->userdb &&
+                                                                 userdb_published_gid(m->d.userdb, name, &gid)));
+        }
+        return groups;
+}
+
 static int method_get_user(VarlinkConn *c, void *params, void *userdata) {
         struct user_params *p = params;
         AuthMethods *m = userdata;
@@ -368,14 +384,18 @@ static int method_get_user(VarlinkConn *c, void *params, void *userdata) {
         state = access_state(config_of(m), u, access_now());
         /* Never the token or the verifier: only whether they are held.
          * The groups are those the user gets now: none without a valid
-         * online proof. */
+         * online proof.  "published": userdb serves the user's record and
+         * memberships, so its groups reach NSS (sudo's group_source
+         * dynamic) and not only pam_setcred at login. */
         (void) varlink_conn_reply(c, json_pack(
-                "{s:s, s:s, s:I, s:o, s:o, s:I, s:b, s:I, s:b, s:I, s:i, s:b, s:I, s:I, s:s}",
+                "{s:s, s:s, s:I, s:o, s:o, s:b, s:I, s:b, s:I, s:b, s:I, s:i, s:b, s:I, s:I, s:I, s:s}",
                 "user", u->name, "email", u->email, "uid", (json_int_t) u->uid,
                 "roles", account_roles_json(user_roles(u), user_n_roles(u)),
-                "groups", state == ACCESS_VALID ? account_groups_json(config_of(m), m->d.userdb, m->d.localnames,
-                                                                      user_roles(u), user_n_roles(u))
-                                                : json_array(),
+                "groups", state == ACCESS_VALID
+                        ? groups_with_origin(m, account_groups_json(config_of(m), m->d.userdb, m->d.localnames,
+                                                                    user_roles(u), user_n_roles(u)))
+                        : json_array(),
+                "published", userdb_publishes_user(m->d.userdb, u),
                 "lastOnlineSuccess", (json_int_t) u->last_online_success,
                 "hasToken", u->has_token,
                 "tokenExpires", (json_int_t) u->token_expires,
@@ -385,6 +405,7 @@ static int method_get_user(VarlinkConn *c, void *params, void *userdata) {
                 "invalidated", u->invalidated,
                 "lastOnlineProof", (json_int_t) u->last_online_proof,
                 "accessUntil", (json_int_t) access_until(config_of(m), u),
+                "accountMaxAge", (json_int_t) (config_of(m)->account_max_age_ms / 1000u),
                 "access", access_state_name(state)));
         return 0;
 }

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * neostractl doctor, Config: the daemon's own loader (what neostrad
- * --test-config runs), the stricter load the PAM module does, the
- * drop-ins that override the main file and what each sets, and what
- * would still stop the daemon after a valid config: a [daemon] user that
- * does not exist.
+ * neostractl doctor, Config: the daemon's own loader and the host checks
+ * of neostrad --test-config (conf-check.h: the daemon's user, files it
+ * cannot read, ca_file, the cache directory, the units, what the PAM
+ * module would refuse), each finding a line; the drop-ins that override
+ * the main file and what each sets; and that the daemon's user is a
+ * system account, the only owner of a socket clients trust.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "doctor-internal.h"
+#include "neostra/conf-check.h"
 #include "neostra/transport.h"
 
 #define DROPIN_KEYS_MAX 512u
@@ -115,9 +117,69 @@ static void check_dropins(struct doctor_ctx *d) {
                               "in this order: %s", n, dir, list);
 }
 
+/*
+ * What `neostrad --test-config` finds on this host beyond the syntax
+ * (conf-check.h), one line per finding: "FILE[:LINE]: error: MESSAGE;
+ * FIX" or "... warning [NAME]: ...".  A line without either (the PAM
+ * module's own complaint) is the context of the finding after it.
+ */
+static void check_host(struct doctor_ctx *d) {
+        struct conf_check_result res = {};
+        char *text = NULL, *line, *save = NULL, context[512] = "";
+        size_t size = 0;
+        FILE *f = open_memstream(&text, &size);
+
+        if (!f) {
+                doctor_report(d, "test-config", DOCTOR_FAIL, NULL, "cannot run the checks of neostrad "
+                              "--test-config: %m");
+                return;
+        }
+        neostra_conf_check(d->config, f, &res);
+        if (fclose(f) != 0 || !text) {
+                free(text);
+                doctor_report(d, "test-config", DOCTOR_FAIL, NULL, "cannot run the checks of neostrad "
+                              "--test-config");
+                return;
+        }
+        for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *err = strstr(line, ": error: "), *warn = strstr(line, ": warning ["), *msg, *fix;
+                char name[64] = "";
+
+                if (err && (!warn || err < warn)) {
+                        *err = '\0';
+                        msg = err + 9;
+                } else if (warn) {
+                        char *end = strstr(warn, "]: ");
+
+                        if (!end) {
+                                snprintf(context, sizeof(context), "%s; ", line);
+                                continue;
+                        }
+                        *warn = '\0';
+                        *end = '\0';
+                        snprintf(name, sizeof(name), " (warning %s)", warn + 11);
+                        msg = end + 3;
+                } else {
+                        snprintf(context, sizeof(context), "%s; ", line);
+                        continue;
+                }
+                fix = strstr(msg, "; ");
+                if (fix) {
+                        *fix = '\0';
+                        fix += 2;
+                }
+                doctor_report(d, "test-config", DOCTOR_FAIL, fix, "%s%s:%s %s", context, line, name, msg);
+                context[0] = '\0';
+        }
+        free(text);
+        if (res.errors + res.warnings == 0)
+                doctor_report(d, "test-config", DOCTOR_OK, NULL, "neostrad --test-config finds nothing on this "
+                              "host that stops or cripples the daemon or pam_neostra.so (users, files, ca_file, "
+                              "cache directory, units)");
+}
+
 void doctor_check_config(struct doctor_ctx *d) {
-        struct neostra_config *strict = NULL;
-        char err[512], fix[600];
+        char fix[600];
         uid_t uid;
         gid_t gid;
         int r;
@@ -133,27 +195,13 @@ void doctor_check_config(struct doctor_ctx *d) {
                 check_dropins(d);
                 return;
         }
-        doctor_report(d, "load", DOCTOR_OK, NULL, "%s is valid (the check neostrad --test-config makes)",
-                      d->config_path);
-
-        /* The module takes policy ([users]) only from root's files. */
-        r = neostra_config_load(d->config_path, true, &strict, err, sizeof(err));
-        if (r < 0)
-                doctor_report(d, "owner", DOCTOR_FAIL, "chown root: and chmod go-w the file and its .d "
-                              "directory", "pam_neostra.so refuses it: %s", err);
-        else
-                doctor_report(d, "owner", DOCTOR_OK, NULL, "owned by root and not writable by others, as "
-                              "pam_neostra.so requires");
-        neostra_config_free(strict);
-
+        doctor_report(d, "load", DOCTOR_OK, NULL, "%s loads%s%s", d->config_path,
+                      d->config->api_url ? "; [api] url = " : "", d->config->api_url ? d->config->api_url : "");
+        check_host(d);
         check_dropins(d);
 
-        if (!d->config->api_url)
-                doctor_report(d, "url", DOCTOR_FAIL, "set [api] url, e.g. url = https://api.neostra.example",
-                              "[api] url is not set: every Neostra login is answered \"unavailable\"");
-        else
-                doctor_report(d, "url", DOCTOR_OK, NULL, "[api] url = %s", d->config->api_url);
-
+        /* A missing user is a finding of check_host(); what it does not
+         * say is that clients trust only a system account's socket. */
         r = doctor_service_user(d, &uid, &gid);
         if (r > 0 && uid == 0)
                 doctor_report(d, "user", DOCTOR_OK, NULL, "[daemon] user is root: neostrad keeps the user "
@@ -165,14 +213,9 @@ void doctor_check_config(struct doctor_ctx *d) {
                               "pam_neostra.so and neostractl refuse the sockets it owns", d->config->user,
                               (unsigned) uid);
         } else if (r > 0)
-                doctor_report(d, "user", DOCTOR_OK, NULL, "[daemon] user %s exists (uid %u)",
+                doctor_report(d, "user", DOCTOR_OK, NULL, "[daemon] user %s exists (uid %u), a system account",
                               d->config->user, (unsigned) uid);
-        else if (r == 0) {
-                snprintf(fix, sizeof(fix), "create it (systemd-sysusers neostrad.conf, or useradd --system "
-                         "%s), or set [daemon] user = root", d->config->user);
-                doctor_report(d, "user", DOCTOR_FAIL, fix, "[daemon] user %s does not exist: neostrad "
-                              "started as root will not start", d->config->user);
-        } else
+        else if (r < 0)
                 doctor_report(d, "user", DOCTOR_FAIL, "see why NSS fails (nsswitch.conf passwd:)",
                               "cannot look up [daemon] user %s: %s", d->config->user, strerror(-r));
 }

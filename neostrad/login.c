@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "account.h"
 #include "decisions.h"
+#include "log-ids.h"
 #include "log.h"
 #include "login.h"
 #include "login-internal.h"
@@ -213,9 +215,12 @@ static void answer_success(struct login *l, enum login_result result, const stru
         /* The account step will refuse on this verdict without asking
          * again: count and log the refusal here, as CheckAccount would. */
         if (!allowed) {
-                decisions_count(l->ls->d.decisions, RESULT_DENIED_ROLE);
+                enum login_result refusal = access_valid(config_of(l->ls), u, access_now())
+                                            ? RESULT_DENIED_ROLE : RESULT_DENIED_ACCESS;
+
+                decisions_count(l->ls->d.decisions, refusal);
                 decisions_log(l->ls->d.decisions, l->peer_uid, "CheckAccount", l->user, l->service, NULL, NULL,
-                                     RESULT_DENIED_ROLE, verdict, 0, -1);
+                              refusal, verdict, 0, -1);
         }
         params = json_pack("{s:s, s:s, s:o, s:o, s:b, s:b, s:s}",
                            "user", l->user, "email", u->email,
@@ -376,13 +381,15 @@ static void refusal_checked(struct login *l, struct user_record *u, const struct
          * left; a mismatch is only a wrong password. */
         if (u && u->has_verifier && u->live && u->live->verifier_gen == j->verifier_gen && j->result != 0) {
                 if (j->result > 0)
-                        log_msg(LOG_NOTICE, "the API refused the password %s's cached credentials hold "
-                                "(changed upstream?): they are removed", l->user);
+                        log_event(LOG_NOTICE, MESSAGE_ID_CREDENTIALS_REVOKED, l->user, "the API refused the "
+                                  "password %s's cached credentials hold (changed upstream?): they are removed",
+                                  l->user);
                 else
                         /* Not checked (unusable, or the daemon stops first):
                          * it may have been that password, so it goes. */
-                        log_msg(LOG_WARNING, "cannot tell whether the API refused the password %s's "
-                                "cached credentials hold: they are removed", l->user);
+                        log_event(LOG_WARNING, MESSAGE_ID_CREDENTIALS_REVOKED, l->user, "cannot tell whether "
+                                  "the API refused the password %s's cached credentials hold: they are removed",
+                                  l->user);
                 revoke_cached(ls, u);
         }
         /* The refusal is answered once the cache is settled (and on disk). */
@@ -672,14 +679,18 @@ static void on_signin_done(struct api_signin_result *res, void *userdata) {
                         /* The account is gone: its access ends and userdb
                          * stops publishing it (its uid stays its own). */
                         user_table_end_access(ls->d.users, u, ACCESS_END_DEPROVISIONED);
+                        log_event(LOG_NOTICE, MESSAGE_ID_USER_DEPROVISIONED, l->user, "the API does not know %s "
+                                  "any more (HTTP %ld): its access ended, its cached credentials are removed "
+                                  "and userdb no longer publishes it", l->user, res->http_status);
                         revoke_cached(ls, u);
                         refusal = REFUSAL_REVOKED;
                 } else if (u)
                         refusal = judge_refusal(l, u);
                 if (l->answered) {
                         if (refusal == REFUSAL_REVOKED)
-                                log_msg(LOG_WARNING, "%s was let in from the cache, but the API has since "
-                                        "refused the password; its cached credentials are removed", l->user);
+                                log_event(LOG_WARNING, MESSAGE_ID_CREDENTIALS_REVOKED, l->user, "%s was let in from "
+                                          "the cache, but the API has since refused the password; its cached "
+                                          "credentials are removed", l->user);
                 } else if (refusal == REFUSAL_CHECKING)
                         ;       /* refusal_checked() answers */
                 else if (res->outcome == API_DENY)

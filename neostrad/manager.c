@@ -29,6 +29,7 @@
 #include "api.h"
 #include "auth-methods.h"
 #include "decisions.h"
+#include "log-ids.h"
 #include "log.h"
 #include "login.h"
 #include "manager.h"
@@ -311,7 +312,8 @@ int manager_listen(Manager *m) {
         if (m->auth_fd < 0) {
                 r = bind_socket(m->config->socket_path, &m->auth_path_bound);
                 if (r < 0) {
-                        log_msg(LOG_ERR, "cannot listen on %s: %s", m->config->socket_path, strerror(-r));
+                        log_event(LOG_ERR, MESSAGE_ID_START_FAILED, NULL, "cannot listen on %s: %s",
+                                  m->config->socket_path, strerror(-r));
                         return r;
                 }
                 m->auth_fd = r;
@@ -355,8 +357,8 @@ int manager_drop_privileges(Manager *m) {
         if (geteuid() != 0 || !user || !*user || strcmp(user, "root") == 0)
                 return 0;
         if (getpwnam_r(user, &pw, buf, sizeof(buf), &result) != 0 || !result) {
-                log_msg(LOG_ERR, "[daemon] user '%s' does not exist; create it (the packages do) "
-                        "or set user = root to keep running as root", user);
+                log_event(LOG_ERR, MESSAGE_ID_START_FAILED, NULL, "[daemon] user '%s' does not exist; create it "
+                          "(the packages do) or set user = root to keep running as root", user);
                 return -ESRCH;
         }
         /* The socket must stay ours to the PAM module: it trusts a socket
@@ -433,7 +435,8 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
         (void) sd_notify(false, "RELOADING=1");
         r = neostra_config_load(m->config_path, false, &config, err, sizeof(err));
         if (r < 0)
-                log_msg(LOG_ERR, "reload failed, keeping the running configuration: %s", err);
+                log_event(LOG_ERR, MESSAGE_ID_RELOAD_FAILED, NULL, "reload failed, keeping the running "
+                          "configuration: %s", err);
         else {
                 if (strcmp(config->socket_path, m->config->socket_path) != 0)
                         log_msg(LOG_WARNING, "[daemon] socket changed; it takes effect on restart");
@@ -447,7 +450,8 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                 online_configure(m->online, m->config);
                 revalidate_configure(m->revalidator);
                 (void) userdb_refresh_groups(m->userdb);
-                log_msg(LOG_NOTICE, "configuration reloaded from %s", m->config_path);
+                log_event(LOG_NOTICE, MESSAGE_ID_DAEMON_RELOADED, NULL, "configuration reloaded from %s",
+                          m->config_path);
         }
         (void) sd_notify(false, "READY=1");
         update_status(m);
@@ -652,9 +656,9 @@ int manager_open_cache(Manager *m) {
 
         r = cache_open(m->config->cache_directory, &m->cache);
         if (r < 0) {
-                log_msg(LOG_ERR, "cannot use the cache in %s (%s): running without one; "
-                        "offline logins and restarts lose what was learnt",
-                        m->config->cache_directory, strerror(-r));
+                log_event(LOG_ERR, MESSAGE_ID_CACHE_UNUSABLE, NULL, "cannot use the cache in %s (%s): running "
+                          "without one; offline logins and restarts lose what was learnt",
+                          m->config->cache_directory, strerror(-r));
                 m->cache = NULL;
                 return 0;
         }
@@ -719,11 +723,11 @@ int manager_run(Manager *m) {
 
         (void) sd_notify(false, "READY=1");
         update_status(m);
-        log_msg(LOG_INFO, "neostrad %s ready; API %s", NEOSTRA_VERSION,
-                m->config->api_url ? m->config->api_url : "not configured");
+        log_event(LOG_INFO, MESSAGE_ID_DAEMON_READY, NULL, "neostrad %s ready; API %s", NEOSTRA_VERSION,
+                  m->config->api_url ? m->config->api_url : "not configured");
 
         r = sd_event_loop(m->event);
-        log_msg(LOG_INFO, "neostrad stopped");
+        log_event(LOG_INFO, MESSAGE_ID_DAEMON_STOPPED, NULL, "neostrad stopped");
         return r;
 }
 

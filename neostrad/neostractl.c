@@ -137,15 +137,19 @@ static void print_scalar(FILE *f, json_t *v) {
         }
 }
 
-/* A group as "name(gid)"; false if v is not shaped like one. */
+/* A group as "name(gid)", or "name(gid, published)" / "name(gid, local)"
+ * when the answer says whether neostrad publishes it (GetUser); false if
+ * v is not shaped like a group. */
 static bool print_group(FILE *f, json_t *v) {
         json_t *name = json_object_get(v, "name"), *gid = json_object_get(v, "gid");
+        json_t *published = json_object_get(v, "published");
 
         if (!json_is_object(v) || !json_is_string(name))
                 return false;
         print_safe(f, json_string_value(name));
         if (json_is_integer(gid))
-                fprintf(f, "(%" JSON_INTEGER_FORMAT ")", json_integer_value(gid));
+                fprintf(f, "(%" JSON_INTEGER_FORMAT "%s)", json_integer_value(gid),
+                        !json_is_boolean(published) ? "" : json_is_true(published) ? ", published" : ", local");
         return true;
 }
 
@@ -173,13 +177,37 @@ static bool print_flat_array(FILE *f, json_t *a) {
 
 static void print_object(FILE *f, json_t *obj, int indent);
 
+/* A number of seconds for people: "42 s", "5 min 3 s", "2 h 10 min",
+ * "6 d 23 h" (the two largest units). */
+static void format_duration(long long s, char *buf, size_t n) {
+        if (s < 60)
+                snprintf(buf, n, "%lld s", s);
+        else if (s < 3600)
+                snprintf(buf, n, "%lld min %lld s", s / 60, s % 60);
+        else if (s < 86400)
+                snprintf(buf, n, "%lld h %lld min", s / 3600, s % 3600 / 60);
+        else
+                snprintf(buf, n, "%lld d %lld h", s / 86400, s % 86400 / 3600);
+}
+
+/* Members that are durations in seconds are shown for people too. */
+static bool print_duration(FILE *f, const char *key, json_t *v) {
+        char buf[64];
+
+        if (strcmp(key, "accountMaxAge") != 0 || !json_is_integer(v) || json_integer_value(v) < 0)
+                return false;
+        format_duration((long long) json_integer_value(v), buf, sizeof(buf));
+        fprintf(f, "%" JSON_INTEGER_FORMAT " (%s)", json_integer_value(v), buf);
+        return true;
+}
+
 /* Members that are unix times are shown as local time and age. */
 static bool print_time(FILE *f, const char *key, json_t *v) {
         static const char *const keys[] = {
                 "since", "started", "nextProbe", "lastOnlineSuccess", "tokenExpires", "verifierTime",
                 "expires", "offlineUntil", "lastOnlineProof", "accessUntil",
         };
-        char buf[64];
+        char buf[64], age[64];
         struct tm tm;
         time_t t;
         long long d;
@@ -198,7 +226,8 @@ static bool print_time(FILE *f, const char *key, json_t *v) {
         if (!localtime_r(&t, &tm) || strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %Z", &tm) == 0)
                 return false;
         d = (long long) (t - time(NULL));
-        fprintf(f, "%s (%s%lld s%s)", buf, d > 0 ? "in " : "", d < 0 ? -d : d, d > 0 ? "" : " ago");
+        format_duration(d < 0 ? -d : d, age, sizeof(age));
+        fprintf(f, "%s (%s%s%s)", buf, d > 0 ? "in " : "", age, d > 0 ? "" : " ago");
         return true;
 }
 
@@ -230,7 +259,7 @@ static void print_member(FILE *f, const char *key, json_t *v, int indent) {
                 return;
         }
         fputc(' ', f);
-        if (!print_time(f, key, v))
+        if (!print_time(f, key, v) && !print_duration(f, key, v))
                 print_scalar(f, v);
         fputc('\n', f);
 }

@@ -2,7 +2,7 @@
 /*
  * neostrad: signs Linux logins in at the Neostra API for pam_neostra.so.
  *
- *   neostrad [-c FILE] [--debug] [--test-config] [--version]
+ *   neostrad [-c FILE] [--debug] [--test-config [--strict]] [--version]
  *
  * Runs in the foreground (systemd Type=notify), socket-activated or binding
  * its own socket.  See manager.c for the server, api.c for the API client.
@@ -18,8 +18,10 @@
 #include <curl/curl.h>
 
 #include "alloc.h"
+#include "log-ids.h"
 #include "log.h"
 #include "manager.h"
+#include "neostra/conf-check.h"
 #include "neostra/protocol.h"
 
 static void help(void) {
@@ -27,9 +29,33 @@ static void help(void) {
                "Neostra login daemon for pam_neostra.so.\n\n"
                "  -c, --config FILE   configuration file (default " NEOSTRA_DEFAULT_CONFIG ")\n"
                "  -d, --debug         log debug messages\n"
-               "  -t, --test-config   check the configuration and exit (0 when valid)\n"
+               "  -t, --test-config   check the configuration and this host's set-up for it, and exit:\n"
+               "                      1 on errors, 0 otherwise\n"
+               "      --strict        with --test-config: exit 1 on warnings too\n"
                "  -V, --version       print the version and exit\n"
                "  -h, --help          this text\n");
+}
+
+/* --test-config: the findings on stderr (conf-check.h), a summary on
+ * stdout; 1 on errors, and on warnings with --strict. */
+static int test_config_report(const struct neostra_config *config, const char *path, bool strict) {
+        struct conf_check_result res;
+
+        neostra_conf_check(config, stderr, &res);
+        if (res.errors > 0) {
+                printf("%s: %u error(s), %u warning(s)\n", path, res.errors, res.warnings);
+                return 1;
+        }
+        if (res.warnings == 0) {
+                printf("%s: configuration ok\n", path);
+                return 0;
+        }
+        if (strict) {
+                printf("%s: %u warning(s), refused by --strict\n", path, res.warnings);
+                return 1;
+        }
+        printf("%s: configuration ok, %u warning(s)\n", path, res.warnings);
+        return 0;
 }
 
 int main(int argc, char *argv[]) {
@@ -37,12 +63,13 @@ int main(int argc, char *argv[]) {
                 { "config",      required_argument, NULL, 'c' },
                 { "debug",       no_argument,       NULL, 'd' },
                 { "test-config", no_argument,       NULL, 't' },
+                { "strict",      no_argument,       NULL, 'S' },
                 { "version",     no_argument,       NULL, 'V' },
                 { "help",        no_argument,       NULL, 'h' },
                 {}
         };
         const char *config_path = NEOSTRA_DEFAULT_CONFIG;
-        bool debug = false, test_config = false;
+        bool debug = false, test_config = false, strict = false;
         struct neostra_config *config = NULL;
         Manager *m = NULL;
         char err[512];
@@ -53,6 +80,7 @@ int main(int argc, char *argv[]) {
                 case 'c': config_path = optarg; break;
                 case 'd': debug = true; break;
                 case 't': test_config = true; break;
+                case 'S': strict = true; break;
                 case 'V': printf("neostrad %s\n", NEOSTRA_VERSION); return 0;
                 case 'h': help(); return 0;
                 default: return 2;
@@ -77,17 +105,13 @@ int main(int argc, char *argv[]) {
                         fprintf(stderr, "%s\n", err);
                         return 1;
                 }
-                log_msg(LOG_ERR, "%s", err);
+                log_event(LOG_ERR, MESSAGE_ID_CONFIG_ERROR, NULL, "%s", err);
                 return 1;
         }
         if (test_config) {
-                printf("%s: configuration ok\n", config_path);
-                if (!config->api_url)
-                        printf("%s: not configured yet: [api] url is not set (e.g. url = "
-                               "https://api.neostra.example); until it is, every login is answered "
-                               "\"unavailable\" and goes on to the next PAM module\n", config_path);
+                r = test_config_report(config, config_path, strict);
                 neostra_config_free(config);
-                return 0;
+                return r;
         }
 
         if (secure_alloc_install() < 0) {
@@ -98,7 +122,7 @@ int main(int argc, char *argv[]) {
 
         r = manager_new(config_path, config, &m);
         if (r < 0) {
-                log_msg(LOG_ERR, "cannot start: %s", strerror(-r));
+                log_event(LOG_ERR, MESSAGE_ID_START_FAILED, NULL, "cannot start: %s", strerror(-r));
                 neostra_config_free(config);
                 goto out;
         }
@@ -107,7 +131,7 @@ int main(int argc, char *argv[]) {
                 goto out;
         r = manager_drop_privileges(m);
         if (r < 0) {
-                log_msg(LOG_ERR, "cannot drop privileges: %s", strerror(-r));
+                log_event(LOG_ERR, MESSAGE_ID_START_FAILED, NULL, "cannot drop privileges: %s", strerror(-r));
                 goto out;
         }
         r = manager_open_cache(m);
@@ -115,7 +139,8 @@ int main(int argc, char *argv[]) {
                 goto out;
         r = manager_prepare_identities(m);
         if (r < 0) {
-                log_msg(LOG_ERR, "cannot prepare the identities: %s", strerror(-r));
+                log_event(LOG_ERR, MESSAGE_ID_START_FAILED, NULL, "cannot prepare the identities: %s",
+                          strerror(-r));
                 goto out;
         }
         r = manager_run(m);

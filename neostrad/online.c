@@ -5,6 +5,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "log-ids.h"
 #include "log.h"
 #include "online.h"
 
@@ -129,7 +130,9 @@ static void set_state(Online *o, enum api_state s) {
                 return;
         o->state = s;
         o->since = o->env.now();
-        log_msg(s == API_STATE_OFFLINE ? LOG_WARNING : LOG_NOTICE, "API is %s", online_state_name(s));
+        log_event(s == API_STATE_OFFLINE ? LOG_WARNING : LOG_NOTICE,
+                  s == API_STATE_OFFLINE ? MESSAGE_ID_API_OFFLINE : s == API_STATE_ONLINE ? MESSAGE_ID_API_ONLINE : NULL,
+                  NULL, "API is %s", online_state_name(s));
 }
 
 /* What makes logins wait: no HTTP answer at all (refused, unresolvable,
@@ -261,8 +264,8 @@ static void user_busy(Online *o, const char *user, uint64_t retry_after_sec) {
         if (sec > ONLINE_BACKOFF_MAX_USEC / 1000000u)
                 sec = ONLINE_BACKOFF_MAX_USEC / 1000000u;
         hold(o, user, o->env.now() + sec * 1000000u);
-        log_msg(LOG_NOTICE, "API busy for %s: its logins do not ask it for %llu s", user,
-                (unsigned long long) sec);
+        log_event(LOG_NOTICE, MESSAGE_ID_API_USER_BUSY, user, "API busy for %s: its logins do not ask it for %llu s",
+                  user, (unsigned long long) sec);
         /* An HTTP answer: the transport works. */
         o->transport_failures = 0;
         if (o->state == API_STATE_OFFLINE)
@@ -325,8 +328,8 @@ void online_configure(Online *o, const struct neostra_config *c) {
                 busy_clear(o);
                 stop_probing(o);
                 set_state(o, API_STATE_UNCONFIGURED);
-                log_msg(LOG_WARNING, "[api] url is not set in %s: every login is answered "
-                        "\"unavailable\" and goes on to the next PAM module", c->path);
+                log_event(LOG_WARNING, MESSAGE_ID_API_UNCONFIGURED, NULL, "[api] url is not set in %s: every "
+                          "login is answered \"unavailable\" and goes on to the next PAM module", c->path);
         } else if (o->state == API_STATE_UNCONFIGURED)
                 set_state(o, API_STATE_UNKNOWN);
 }

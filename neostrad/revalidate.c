@@ -7,6 +7,7 @@
 
 #include "access.h"
 #include "ids.h"
+#include "log-ids.h"
 #include "log.h"
 #include "neostra/secure.h"
 #include "revalidate.h"
@@ -218,9 +219,9 @@ static void apply(Revalidator *rv, struct refresh *f, struct api_signin_result *
                 /* Dropped secrets are written (and checkpointed) at once. */
                 writeback_save(rv->writeback, u, &(struct user_secrets) { .mask = SECRET_ALL });
                 rv->stats.revoked++;
-                log_msg(LOG_NOTICE, "access of %s ended: the API refused to refresh its token (HTTP %ld); "
-                        "its account step is refused and its role groups unpublished until it signs in "
-                        "with its password", f->user, res->http_status);
+                log_event(LOG_NOTICE, MESSAGE_ID_ACCESS_REVOKED, f->user, "access of %s ended: the API refused "
+                          "to refresh its token (HTTP %ld); its account step is refused and its role groups "
+                          "unpublished until it signs in with its password", f->user, res->http_status);
                 break;
         default:
                 rv->stats.failed++;

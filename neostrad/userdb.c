@@ -74,6 +74,10 @@ static bool is_member(UserDb *db, const struct user_record *u, const char *group
         return found;
 }
 
+bool userdb_publishes_user(UserDb *db, const struct user_record *u) {
+        return db && userdb_cfg(db)->userdb && published_user(u);
+}
+
 static json_t *user_json(UserDb *db, const struct user_record *u) {
         char *home = NULL;
         json_t *rec;

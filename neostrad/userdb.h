@@ -34,6 +34,12 @@
  * message, about 10 to 20 bytes each. */
 #define USERDB_REPLY_MAX            (4u * 1024u * 1024u)
 
+/* Whether userdb serves u's record and, while its access is valid, its
+ * memberships (nss-systemd then shows its role groups to initgroups, id
+ * and sudo); false for a local account, a user without a uid, a
+ * deprovisioned one, and with [identities] userdb = no. */
+bool userdb_publishes_user(UserDb *db, const struct user_record *u);
+
 /* io.systemd.UserDatabase, registered with the UserDb as userdata. */
 extern const struct varlink_interface userdb_interface;
 

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "log-ids.h"
 #include "log.h"
 #include "neostra/conf.h"
 #include "neostra/protocol.h"
@@ -657,9 +658,9 @@ static void log_refusal(VarlinkServer *s, uid_t uid, const char *why) {
         /* Once per period at most, or a flood would flood the journal too. */
         if (s->refusal_logged_usec != 0 && now - s->refusal_logged_usec < VARLINK_SERVER_REFUSAL_LOG_USEC)
                 return;
-        log_msg(LOG_WARNING, "%s: refusing a connection from uid %u: %s (%u open; %llu refused since the "
-                "last such line)", s->config.description, (unsigned) uid, why, s->n_conns,
-                (unsigned long long) s->refused_unlogged);
+        log_event(LOG_WARNING, MESSAGE_ID_CONNECTION_REFUSED, NULL, "%s: refusing a connection from uid %u: %s "
+                  "(%u open; %llu refused since the last such line)", s->config.description, (unsigned) uid,
+                  why, s->n_conns, (unsigned long long) s->refused_unlogged);
         s->refused_unlogged = 0;
         s->refusal_logged_usec = now ? now : 1;
 }

@@ -1,8 +1,11 @@
 #!/bin/sh
-# Install the Debian packages listed in a dependency list that are missing.
-#   packaging/install-deps.sh                  build, test and packaging tools
-#   packaging/install-deps.sh bench-deps.txt   what `make bench` compares with
-# Prints nothing and changes nothing when all are present.
+# Install the Debian packages of dependency lists (in packaging/) that are
+# missing.
+#   packaging/install-deps.sh build-deps.txt                  make, make deb, make rpm
+#   packaging/install-deps.sh build-deps.txt debian-deps.txt  and the tests (make check)
+#   packaging/install-deps.sh bench-deps.txt                  what `make bench` compares with
+# Without a list: build-deps.txt and debian-deps.txt.  Prints nothing and
+# changes nothing when all are present.
 #
 # Some packages switch themselves on for the whole host when installed:
 # libpam-ldapd/libnss-ldapd add pam_ldap to /etc/pam.d/common-* (through
@@ -11,11 +14,19 @@
 # the install: the machine's own logins never change.
 set -eu
 here=$(dirname "$0")
-list="$here/${1:-debian-deps.txt}"
+[ $# -gt 0 ] || set -- build-deps.txt debian-deps.txt
+if ! command -v dpkg-query >/dev/null 2>&1; then
+        echo "install-deps: not a Debian system; install the equivalents of: $*" >&2
+        exit 0
+fi
 missing=""
-for pkg in $(grep -v '^[[:space:]]*#' "$list"); do
-        status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
-        [ "$status" = "installed" ] || missing="$missing $pkg"
+for list in "$@"; do
+        [ -f "$here/$list" ] || { echo "install-deps: no list $here/$list" >&2; exit 1; }
+        for pkg in $(grep -v '^[[:space:]]*#' "$here/$list"); do
+                status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+                case " $missing " in *" $pkg "*) continue ;; esac
+                [ "$status" = "installed" ] || missing="$missing $pkg"
+        done
 done
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then

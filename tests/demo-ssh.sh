@@ -39,17 +39,7 @@ done
 [ -n "$moddir" ] || skip "no system PAM module directory with pam_unix.so"
 
 nt_tmpdir
-mounts=
-undo_mounts() {
-        for m in $mounts; do umount "$m" 2>/dev/null; done
-        mounts=
-}
-# shellcheck disable=SC2154 # _st is assigned inside the trap
-trap '_st=$?; trap - EXIT; nt_stop_all; undo_mounts; nt_cleanup; exit $_st' EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
-bind() { mount --bind "$1" "$2" && mounts="$2 $mounts"; }
+nt_trap
 show() { printf '$ %s\n' "$*"; }
 
 # The ASan module needs the ASan runtime in sshd.
@@ -60,17 +50,17 @@ asan_rt=$(ldd "$NT_BUILD/pam_neostra.so" 2>/dev/null | awk '/libasan/ { print $3
 
 mkdir -m 0755 "$NT_TMP/home" "$NT_TMP/run" "$NT_TMP/run/sshd" "$NT_TMP/run/systemd" \
         "$NT_TMP/run/systemd/userdb" || nt_die "mkdir"
-{ bind "$NT_TMP/home" /home && bind "$NT_TMP/run" /run; } || nt_die "bind-mounting /home and /run"
+{ nt_bind "$NT_TMP/home" /home && nt_bind "$NT_TMP/run" /run; } || nt_die "bind-mounting /home and /run"
 for f in /var/log/wtmp /var/log/btmp /var/log/lastlog; do
         [ -f "$f" ] || continue
         b=$NT_TMP/$(basename "$f")
-        { : >"$b" && chmod 0600 "$b" && bind "$b" "$f"; } || nt_die "bind-mounting $f"
+        { : >"$b" && chmod 0600 "$b" && nt_bind "$b" "$f"; } || nt_die "bind-mounting $f"
 done
 if ! grep -qE '^passwd:.*systemd' /etc/nsswitch.conf || ! grep -qE '^group:.*systemd' /etc/nsswitch.conf ||
    ! grep -qE '^shadow:.*systemd' /etc/nsswitch.conf; then
         printf 'passwd: files systemd\ngroup: files systemd\nshadow: files systemd\n' >"$NT_TMP/nsswitch.conf"
         chmod 0644 "$NT_TMP/nsswitch.conf"
-        bind "$NT_TMP/nsswitch.conf" /etc/nsswitch.conf || nt_die "bind-mounting nsswitch.conf"
+        nt_bind "$NT_TMP/nsswitch.conf" /etc/nsswitch.conf || nt_die "bind-mounting nsswitch.conf"
 fi
 
 # erin exists only at the mock API (no local account, no local group).
@@ -110,7 +100,7 @@ for f in auth account session; do
         nt_pam_rewrite "socket=$sock config=$conf" "$moddir" <"$top/packaging/pam/common-$f.example"
 done >"$NT_TMP/pam.sshd"
 chmod 0644 "$NT_TMP/pam.sshd"
-bind "$NT_TMP/pam.sshd" /etc/pam.d/sshd || nt_die "bind-mounting /etc/pam.d/sshd"
+nt_bind "$NT_TMP/pam.sshd" /etc/pam.d/sshd || nt_die "bind-mounting /etc/pam.d/sshd"
 echo "/etc/pam.d/sshd (in this namespace only): packaging/pam/common-{auth,account,session}.example"
 
 ssh-keygen -q -t ed25519 -N '' -C demo -f "$NT_TMP/hostkey" </dev/null || nt_die "ssh-keygen"

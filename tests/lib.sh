@@ -92,6 +92,11 @@ nt_cleanup() {
         nt_stop_case_pids
         [ -n "${NT_CLEANUP_HOOK:-}" ] && $NT_CLEANUP_HOOK
         nt_stop_all
+        # nt_bind's mounts, newest first, once nothing started here uses them.
+        for _nt_m in ${NT_MOUNTS:-}; do
+                umount "$_nt_m" 2>/dev/null
+        done
+        NT_MOUNTS=
         if [ -n "${NT_TEST_USER_MOUNTS:-}" ]; then
                 umount /etc/passwd /etc/group 2>/dev/null
                 NT_TEST_USER_MOUNTS=
@@ -198,6 +203,24 @@ nt_private_ns() {
         [ "${NT_IN_PRIVATE_NS:-}" = 1 ] && return 0
         command -v unshare >/dev/null 2>&1 || return 1
         NT_IN_PRIVATE_NS=1 exec unshare --mount --propagation private sh "$0" "$@"
+}
+
+# nt_own_ns: after nt_private_ns, make sure this process really has a mount
+# namespace of its own (its parent's is another one): nothing may ever be
+# mounted in the namespace a test was started in.  Fails the test otherwise.
+nt_own_ns() {
+        [ "$(readlink /proc/self/ns/mnt)" != "$(readlink "/proc/$PPID/ns/mnt")" ] && return 0
+        nt_fail "not in a mount namespace of our own; not mounting anything"
+        nt_finish
+}
+
+# nt_bind SOURCE TARGET: a bind mount inside nt_private_ns, undone by
+# nt_cleanup (nt_trap) once every process started here has stopped (the
+# namespace drops it anyway when the script ends).
+nt_bind() {
+        [ "${NT_IN_PRIVATE_NS:-}" = 1 ] || nt_die "nt_bind needs nt_private_ns first"
+        mount --bind "$1" "$2" || return 1
+        NT_MOUNTS="$2 ${NT_MOUNTS:-}"
 }
 
 # nt_add_test_user NAME UID: inside nt_private_ns, /etc/passwd and

@@ -58,7 +58,7 @@ else
 fi
 
 # The packages: each script skips (and says why) when its tools are
-# missing; make check installs them (packaging/debian-deps.txt).
+# missing; make check installs them (packaging/build-deps.txt, debian-deps.txt).
 for part in "package-check tests/package/package-check.sh" "rpm-check tests/package/rpm-check.sh"; do
         set -- $part
         echo "== $1"

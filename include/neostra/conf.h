@@ -82,6 +82,10 @@ struct neostra_config {
         char *socket_path;                /* NEOSTRA_DEFAULT_SOCKET */
         char *userdb_socket_path;         /* NEOSTRA_DEFAULT_USERDB_SOCKET */
         char *user;                       /* "neostra"; "root" or empty: keep the starting user */
+
+        /* Where each value came from (neostra_config_origin); NULL for a
+         * config that was not read from files. */
+        struct neostra_config_origin *origin;
 };
 
 /* A config with every default filled in and no api_url. */
@@ -100,6 +104,17 @@ int neostra_config_load(const char *path, bool require_safe_owner,
                         struct neostra_config **ret, char *err, size_t errlen);
 
 void neostra_config_free(struct neostra_config *c);
+
+/*
+ * Where the value of KEY in [SECTION] came from ([groups]: KEY is the
+ * role): the file (one of those neostra_config_files() lists) and line.
+ * False when the key has its default.
+ */
+bool neostra_config_origin(const struct neostra_config *c, const char *section, const char *key,
+                           const char **ret_file, unsigned *ret_line);
+
+/* The files read, in order: the main one, then the drop-ins. */
+size_t neostra_config_files(const struct neostra_config *c, const char *const **ret);
 
 /* Parse a duration: "10", "10s", "250ms", "5m", "2h", "7d" → milliseconds. */
 int neostra_parse_duration_ms(const char *s, uint64_t *ret);

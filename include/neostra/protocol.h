@@ -43,11 +43,14 @@
  *                 pending, kept}, revalidation{inFlight, refreshes,
  *                 proofs, revoked, failed}
  *   GetUser       user → user, email, uid (0: none yet), roles[], groups[] (those the
- *                 user gets now: none unless access is "valid"), lastOnlineSuccess,
- *                 hasToken, tokenExpires, hasVerifier, verifierTime,
- *                 offlineFailures, invalidated, lastOnlineProof, accessUntil
- *                 (0: none), access ("valid", "expired", "invalidated",
- *                 "revoked", "deprovisioned") (root, or the caller's own)
+ *                 user gets now: none unless access is "valid"; each {name, gid,
+ *                 published}: published by neostrad, not a local group),
+ *                 published (userdb serves the user and its memberships),
+ *                 lastOnlineSuccess, hasToken, tokenExpires, hasVerifier,
+ *                 verifierTime, offlineFailures, invalidated, lastOnlineProof,
+ *                 accessUntil (0: none), accountMaxAge (seconds), access
+ *                 ("valid", "expired", "invalidated", "revoked",
+ *                 "deprovisioned") (root, or the caller's own)
  *   InvalidateCache  user? → (empty)   root only: the next login of user (or
  *                 everyone) goes to the API, and the account step asks for
  *                 a password until then; offline credentials stay

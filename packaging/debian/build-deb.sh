@@ -13,6 +13,10 @@
 #
 # The version is NEOSTRA_VERSION (neostrad/log.h); it must be the upstream
 # part of the top entry of packaging/debian/changelog.
+#
+# NEOSTRA_DEB_REVISION=N builds the same tree as revision N instead (a
+# changelog entry VERSION-N on top of the copy's changelog): what
+# tests/package/package-check.sh upgrades to.
 set -eu
 
 usage() { echo "usage: $0 BUILDDIR" >&2; exit 2; }
@@ -67,6 +71,20 @@ rm -rf "$src/build" "$src/build-asan"
 tar -C "$work" --sort=name --owner=0 --group=0 --numeric-owner \
         -czf "$work/${source}_$version.orig.tar.gz" "$source-$version"
 cp -a "$src/packaging/debian" "$src/debian"
+if [ -n "${NEOSTRA_DEB_REVISION:-}" ]; then
+        case $NEOSTRA_DEB_REVISION in
+        *[!0-9]*) die "NEOSTRA_DEB_REVISION must be a number" ;;
+        esac
+        debversion=$version-$NEOSTRA_DEB_REVISION
+        {
+                printf '%s (%s) unstable; urgency=medium\n\n' "$source" "$debversion"
+                printf '  * Rebuild of %s as revision %s.\n\n' "$version" "$NEOSTRA_DEB_REVISION"
+                printf ' -- %s  %s\n\n' "$(dpkg-parsechangelog -l "$src/debian/changelog" -S Maintainer)" \
+                        "$(dpkg-parsechangelog -l "$src/debian/changelog" -S Date)"
+                cat "$src/debian/changelog"
+        } >"$src/debian/changelog.new" && mv "$src/debian/changelog.new" "$src/debian/changelog" ||
+                die "cannot write the revision $NEOSTRA_DEB_REVISION changelog entry"
+fi
 
 jobs=$(nproc 2>/dev/null || echo 1)
 say "building $source $debversion in $src (log: $work/build.log)"

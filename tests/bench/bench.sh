@@ -23,7 +23,9 @@
 # then one Markdown table and the targets' ratios from the same run's
 # figures (tests/bench/report.py), the daemon measurements of
 # tests/bench/daemon-bench.sh when it exists, and writes all of it with
-# the machine and the command to $BUILDDIR/bench/results.md.
+# the machine and the command to $BUILDDIR/bench/results.md; last, the same
+# figures as SVG charts in $BUILDDIR/bench/charts/ (tests/bench/charts.py,
+# gnuplot: logins/s by worker count, latency percentiles per worker count).
 #
 # Environment: BENCH_RUNS (3), BENCH_DURATION (5 s measured per run),
 # BENCH_WARMUP (1 s), BENCH_WORKERS ("1 8"), BENCH_ONLY (row ids to run,
@@ -505,3 +507,13 @@ results=$NT_BUILD/bench/results.md
 } >"$results.tmp" && mv "$results.tmp" "$results"
 cat "$results"
 say "written to $results"
+
+# The same figures as SVG charts (gnuplot, packaging/bench-deps.txt):
+# BENCHMARKS.md shows them from tests/bench/charts/, copied from here.
+"$NT_PYTHON" "$here/charts.py" "$results" "$NT_BUILD/bench/charts" >"$out/charts.out" 2>&1
+rc=$?
+case $rc in
+0) say "charts: $(tr '\n' ' ' <"$out/charts.out")" ;;
+77) say "charts: not drawn: gnuplot is missing (make bench-deps installs gnuplot-nox)" ;;
+*) say "charts: charts.py failed with status $rc:"; cat "$out/charts.out" >&2; exit 1 ;;
+esac

@@ -10,7 +10,9 @@
 # ($NT_TMP, removed at the end) over:
 #   /etc/nslcd.conf     nslcd has no option for another configuration file
 #   /etc/nsswitch.conf  the host's, with "passwd/group/shadow: files ldap"
-#                       (see below why)
+#                       (see below why; BENCH_LDAP_NSS="files systemd ldap"
+#                       gives other sources, as tests/integration/ldap-coexist.sh
+#                       needs)
 #   /run                a private directory holding only nslcd/ (nslcd's
 #                       socket and pid file: pam_ldap and libnss_ldap have
 #                       /run/nslcd/socket compiled in) and lock/; the host
@@ -56,6 +58,10 @@
 #   BENCH_LDAP_USER            benchuser
 #   BENCH_LDAP_PASSWORD_FILE   its password, one line without a newline, 0600
 #   BENCH_LDAP_URI             ldap://127.0.0.1:PORT/ (for information)
+#   BENCH_LDAP_ADMIN_URI, BENCH_LDAP_ROOTDN, BENCH_LDAP_ROOTPW_FILE
+#                              ldapi:// socket, rootdn and its password file,
+#                              for ldapadd/ldapmodify -x -D ... -y ...
+#   BENCH_LDAP_SUFFIX          dc=bench,dc=example
 #   BENCH_LDAP_SLAPD_PID, BENCH_LDAP_NSLCD_PID   the daemons (to watch
 #                              their CPU time or RSS; stopping them is ours)
 #   BENCH_LDAP_TMP             the temporary directory, removed at the end
@@ -85,6 +91,7 @@ BUSER=benchuser
 BUID=10000
 SERVICE=ldap-bench
 THREADS=${BENCH_LDAP_NSLCD_THREADS:-5}
+NSS_SOURCES=${BENCH_LDAP_NSS:-files ldap}
 SLAPD=/usr/sbin/slapd
 NSLCD=/usr/sbin/nslcd
 
@@ -120,6 +127,9 @@ getent passwd nslcd >/dev/null || skip "there is no user nslcd (nslcd)"
 case $THREADS in
 ""|*[!0-9]*) setup_failed "BENCH_LDAP_NSLCD_THREADS must be a number" ;;
 esac
+case $NSS_SOURCES in
+*[!a-z\ ]*|"") setup_failed "BENCH_LDAP_NSS must be NSS source names (letters and spaces)" ;;
+esac
 
 # tests/lib.sh nt_private_ns, but keyed to our own PID (unshare execs, so
 # the PID stays): a caller that is itself in a private namespace (and
@@ -141,25 +151,9 @@ mount --make-rprivate / || setup_failed "mount --make-rprivate /"
 shift 2 # BUILDDIR --: what is left is CMD
 
 nt_tmpdir
-mounts=
-undo_mounts() {
-        for m in $mounts; do
-                umount "$m" 2>/dev/null
-        done
-        mounts=
-}
-# tests/lib.sh nt_trap, with our bind mounts undone once everything that
-# uses them has stopped (the namespace drops them anyway when we end).
-# shellcheck disable=SC2154 # _st is assigned inside the trap
-trap '_st=$?; trap - EXIT; nt_stop_all; undo_mounts; nt_cleanup; exit $_st' EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-bind() { # SOURCE TARGET
-        mount --bind "$1" "$2" || return 1
-        mounts="$2 $mounts"
-}
+# nt_bind's mounts are undone by nt_cleanup once everything that uses them
+# has stopped (the namespace drops them anyway when we end).
+nt_trap
 
 t0=$(nt_now_cs)
 umask 077
@@ -291,10 +285,10 @@ threads $THREADS
 log $NT_LOGS/nslcd.log info
 EOF
 chmod 0640 "$NT_TMP/nslcd.conf"
-sed -E 's/^(passwd|group|shadow):.*/\1:         files ldap/' /etc/nsswitch.conf >"$NT_TMP/nsswitch.conf" ||
+sed -E "s/^(passwd|group|shadow):.*/\\1:         $NSS_SOURCES/" /etc/nsswitch.conf >"$NT_TMP/nsswitch.conf" ||
         setup_failed "writing nsswitch.conf"
 for m in passwd group shadow; do
-        grep -q "^$m: *files ldap\$" "$NT_TMP/nsswitch.conf" || echo "$m:         files ldap" >>"$NT_TMP/nsswitch.conf"
+        grep -q "^$m: *$NSS_SOURCES\$" "$NT_TMP/nsswitch.conf" || echo "$m:         $NSS_SOURCES" >>"$NT_TMP/nsswitch.conf"
 done
 chmod 0644 "$NT_TMP/nsswitch.conf"
 if ! { mkdir -m 0755 "$NT_TMP/run" "$NT_TMP/run/nslcd" && mkdir -m 1777 "$NT_TMP/run/lock" &&
@@ -304,9 +298,9 @@ fi
 # The log is opened while nslcd is still root; keep it ours.
 : >"$NT_LOGS/nslcd.log"
 
-bind "$NT_TMP/nslcd.conf" /etc/nslcd.conf || setup_failed "bind-mounting /etc/nslcd.conf"
-bind "$NT_TMP/nsswitch.conf" /etc/nsswitch.conf || setup_failed "bind-mounting /etc/nsswitch.conf"
-bind "$NT_TMP/run" /run || setup_failed "bind-mounting a private /run"
+nt_bind "$NT_TMP/nslcd.conf" /etc/nslcd.conf || setup_failed "bind-mounting /etc/nslcd.conf"
+nt_bind "$NT_TMP/nsswitch.conf" /etc/nsswitch.conf || setup_failed "bind-mounting /etc/nsswitch.conf"
+nt_bind "$NT_TMP/run" /run || setup_failed "bind-mounting a private /run"
 if [ ! -d /run/nslcd ] || [ -e /run/nslcd/socket ]; then
         setup_failed "the private /run is not in place"
 fi
@@ -349,6 +343,8 @@ export BENCH_LDAP_SERVICE="$SERVICE"
 export BENCH_LDAP_USER="$BUSER"
 export BENCH_LDAP_PASSWORD_FILE="$pwfile"
 export BENCH_LDAP_URI="$uri"
+export BENCH_LDAP_ADMIN_URI="$ldapi" BENCH_LDAP_ROOTDN="$ROOTDN" BENCH_LDAP_ROOTPW_FILE="$sdir/rootpw"
+export BENCH_LDAP_SUFFIX="$SUFFIX"
 export BENCH_LDAP_SLAPD_PID="$slapd_pid" BENCH_LDAP_NSLCD_PID="$nslcd_pid"
 export BENCH_LDAP_TMP="$NT_TMP"
 # Tracked like the daemons, so a signal stops it too; stdin is kept (an

@@ -29,6 +29,93 @@ nt_counts bench-smoke
 nt_tmpdir
 nt_trap
 
+# ---- the charts ----------------------------------------------------------------
+# A results table as report.py writes it, with what the charts must leave
+# out: a wrk row (no PAM), a row not measured, a row with failures.
+cat >"$NT_TMP/results.md" <<'EOF'
+## make bench: results
+
+| stack | API | workers | logins/s | p50 ms | p90 ms | p99 ms | max ms | failures | new API conns / 100 logins | neostrad busy after (s) |
+|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|
+| pam_permit | – | 1 | 25561 | 0.036 | 0.039 | 0.074 | 1.946 | 0 | – | – |
+| pam_permit | – | 8 | 47409 | 0.039 | 0.043 | 6.611 | 28.382 | 0 | – | – |
+| pam_neostra → neostrad | fixed nginx, HTTP | 1 | 5104 | 0.184 | 0.216 | 0.478 | 2.829 | 0 | – | 0.0 |
+| pam_neostra → neostrad | fixed nginx, HTTP | 8 | 10691 | 0.724 | 1.006 | 1.471 | 4.036 | 0 | – | 0.0 |
+| wrk (keep-alive, no PAM) | fixed nginx, HTTP | 1 conn | 15973 | 0.067 | 0.079 | 0.303 | 2.500 | 0 | – | – |
+| pam_exec + curl | fixed nginx, HTTP | 1, 8 | not measured (curl missing) | | | | | | | |
+| pam_neostra → neostrad | mock 50 ms, HTTP | 1 | 19 | 51.834 | 52.240 | 52.531 | 52.531 | 0 | 0.00 | 0.0 |
+| pam_neostra → neostrad | mock 50 ms, HTTP | 8 | 153 | 51.778 | 52.813 | 53.983 | 55.699 | 0 | 0.00 | 0.0 |
+| pam_neostra → neostrad | mock 50 ms, HTTP | 64 | 1228 | 51.142 | 52.638 | 56.234 | 62.695 | **3** [1] | 0.00 | 0.0 |
+| pam_ldap → nslcd → slapd | LDAP (loopback) | 1 | 815 | 1.191 | 1.342 | 2.253 | 11.520 | 0 | – | – |
+EOF
+svg_ok() { # FILE TEXT...: well-formed SVG whose text holds each TEXT
+        "$NT_PYTHON" - "$@" <<'PY'
+import sys
+import xml.etree.ElementTree as ET
+path, wanted = sys.argv[1], sys.argv[2:]
+root = ET.parse(path).getroot()
+if root.tag != "{http://www.w3.org/2000/svg}svg":
+    sys.exit("%s: the root is %s, not svg" % (path, root.tag))
+text = " ".join(root.itertext())
+missing = [w for w in wanted if w not in text]
+if missing:
+    sys.exit("%s: no %s in its text" % (path, ", ".join(missing)))
+PY
+}
+if ! command -v gnuplot >/dev/null 2>&1; then
+        echo "skipped: gnuplot is missing (Debian's gnuplot-nox, in packaging/debian-deps.txt): no chart checks"
+        NT_SKIPPED=$((NT_SKIPPED + 1))
+else
+        charts=$NT_TMP/charts
+        if "$NT_PYTHON" "$here/charts.py" "$NT_TMP/results.md" "$charts" >"$NT_TMP/charts.out" 2>&1 &&
+           [ "$(grep -c '\.svg$' "$NT_TMP/charts.out")" -eq 4 ]; then
+                nt_pass "charts.py draws 4 charts from a results table (logins/s twice, latency at 1 and 8 workers)"
+        else
+                nt_fail "charts.py: $(head -c 500 "$NT_TMP/charts.out")"
+        fi
+        for c in "logins|pam_permit|pam_neostra, fixed nginx, HTTP|pam_ldap" \
+                 "logins-50ms|pam_neostra, mock 50 ms, HTTP|the limit: workers" \
+                 "latency-w1|pam_permit|pam_ldap → nslcd → slapd|p50|p90|p99" \
+                 "latency-w8|pam_permit|pam_neostra, fixed nginx, HTTP|latency (ms)"; do
+                name=${c%%|*}
+                old_ifs=$IFS
+                IFS='|'
+                # shellcheck disable=SC2086 # split on | into the texts to find
+                set -- ${c#*|}
+                IFS=$old_ifs
+                if err=$(svg_ok "$charts/$name.svg" "$@" 2>&1); then
+                        nt_pass "$name.svg is SVG and names what it shows"
+                else
+                        nt_fail "$name.svg: $err"
+                fi
+        done
+        # Left out: the wrk row, the row not measured, the row with failures.
+        if grep -q '^8 10691$' "$charts/logins.dat" && ! grep -q 'wrk\|pam_exec' "$charts"/*.dat &&
+           grep -q '^8 153$' "$charts/logins-50ms.dat" && ! grep -q '^64 ' "$charts/logins-50ms.dat" &&
+           [ ! -e "$charts/latency-w64.svg" ]; then
+                nt_pass "charts leave out wrk rows, rows not measured and rows with failures"
+        else
+                nt_fail "charts show a wrk row, a row not measured or one with failures"
+        fi
+        printf '# no table here\n' >"$NT_TMP/empty.md"
+        if "$NT_PYTHON" "$here/charts.py" "$NT_TMP/empty.md" "$NT_TMP/charts-empty" >/dev/null 2>&1; then
+                nt_fail "charts.py accepts a file without a results table"
+        else
+                nt_pass "charts.py refuses a file without a results table"
+        fi
+        shown=$(sed -n 's/.*](\(tests\/bench\/charts\/[a-z0-9-]*\.svg\)).*/\1/p' "$NT_TOP/BENCHMARKS.md")
+        bad=
+        for f in $shown; do
+                svg_ok "$NT_TOP/$f" >/dev/null 2>&1 || bad="$bad $f"
+        done
+        n=$(echo "$shown" | grep -c .)
+        if [ "$n" -ge 3 ] && [ -z "$bad" ]; then
+                nt_pass "BENCHMARKS.md shows $n committed charts, each well-formed SVG"
+        else
+                nt_fail "BENCHMARKS.md charts: $n shown; missing or malformed:$bad"
+        fi
+fi
+
 driver=$NT_BUILD/bench/neostra-bench
 if [ ! -x "$driver" ]; then
         nt_fail "$driver is missing (make bench-driver)"

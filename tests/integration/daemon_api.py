@@ -335,7 +335,8 @@ def case_test_config_urls():
         conf = os.path.join(d, "neostrad.conf")
         for url in refused + accepted:
             with open(conf, "w") as f:
-                f.write("[api]\nurl = %s\n[daemon]\nuser = root\nsocket = %s/a.sock\n" % (url, d))
+                f.write("[api]\nurl = %s\n[users]\nemail_template = %%u@example.com\n"
+                        "[daemon]\nuser = root\nsocket = %s/a.sock\n" % (url, d))
             r = subprocess.run([neostrad, "--test-config", "-c", conf], capture_output=True,
                                text=True, timeout=10)
             if url in refused:

@@ -12,6 +12,7 @@ own under NEOSTRA_TMP, and stops it before it returns.
 
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -168,7 +169,17 @@ def case_test_config():
     conf = os.path.join(d, "empty.conf")
     open(conf, "w").close()
     r = run_test_config(conf)
-    expect(r.returncode == 0 and "not configured yet: [api] url is not set" in r.stdout,
+    # Its only findings: not configured yet (a warning) and, on a host
+    # without the packages' user, the default [daemon] user (an error).
+    try:
+        pwd.getpwnam("neostra")
+        want_rc = 0
+    except KeyError:
+        want_rc = 1
+        expect("error: [daemon] user 'neostra' does not exist" in r.stderr,
+               "empty config, no user neostra: %r" % r.stderr)
+    expect(r.returncode == want_rc and "warning [unconfigured]: not configured yet" in r.stderr
+           and r.stderr.count("error:") == want_rc,
            "empty config: %d %r %r" % (r.returncode, r.stdout, r.stderr))
     r = run_test_config(os.path.join(d, "missing.conf"))
     expect(r.returncode != 0 and "missing.conf" in r.stderr,
@@ -663,6 +674,7 @@ def case_install():
         "/usr/share/man/man8/neostrad.8": 0o644,
         "/usr/share/man/man5/neostrad.conf.5": 0o644,
         "/usr/share/man/man1/neostractl.1": 0o644,
+        "/etc/sudoers.d/neostra": 0o440,
     }
     for path, mode in want.items():
         full = dest + path
@@ -678,9 +690,26 @@ def case_install():
     for sub, name in (("usr/sbin", "neostrad"), ("usr/bin", "neostractl"), (libdir[1:] + "/security", "pam_neostra.so")):
         with open(os.path.join(build, name), "rb") as a, open(os.path.join(dest, sub, name), "rb") as b:
             expect(a.read() == b.read(), "installed %s is not the tested build" % name)
-    # make uninstall takes back every file but the configuration.
+    # make uninstall refuses while a PAM file still names the module (a
+    # commented-out line does not count), and says which; FORCE=1 goes on.
+    pamd = os.path.join(dest, "etc/pam.d")
+    os.makedirs(pamd)
+    with open(os.path.join(pamd, "common-auth"), "w") as f:
+        f.write("# auth sufficient pam_neostra.so\nauth required pam_unix.so\n")
+    with open(os.path.join(pamd, "sshd"), "w") as f:
+        f.write("@include common-auth\n"
+                "auth [success=done authinfo_unavail=ignore default=die] pam_neostra.so\n")
     r = subprocess.run(argv[:-1] + ["uninstall"], capture_output=True, text=True, timeout=120)
-    expect(r.returncode == 0, "make uninstall failed:\n%s%s" % (r.stdout, r.stderr))
+    expect(r.returncode != 0, "make uninstall removed the module while /etc/pam.d/sshd names it")
+    expect("refusing to remove pam_neostra.so" in r.stderr and pamd + "/sshd:2:" in r.stderr
+           and "common-auth" not in r.stderr and "FORCE=1" in r.stderr,
+           "make uninstall's refusal does not name the line: %r" % r.stderr)
+    expect(os.path.isfile(dest + libdir + "/security/pam_neostra.so"), "the refused uninstall removed the module")
+    # make uninstall FORCE=1 takes back every file but the configuration.
+    r = subprocess.run(argv[:-1] + ["uninstall", "FORCE=1"], capture_output=True, text=True, timeout=120)
+    expect(r.returncode == 0, "make uninstall FORCE=1 failed:\n%s%s" % (r.stdout, r.stderr))
+    expect("warning" in r.stderr and pamd + "/sshd:2:" in r.stderr, "FORCE=1 did not warn: %r" % r.stderr)
+    shutil.rmtree(pamd)
     left = sorted(os.path.relpath(os.path.join(d, f), dest) for d, _, files in os.walk(dest) for f in files)
     expect(left == ["etc/neostra/neostrad.conf"], "make uninstall left: %r" % left)
 

@@ -24,7 +24,8 @@
 #   source that shadows it (nss.group), the auth socket owned by the wrong
 #   user (daemon.auth-socket), an API that accepts and never answers while
 #   [api] timeout is 20 s (api.probe; the doctor still ends within a few
-#   seconds), a bad pin (api.pin), a missing service user (config.user),
+#   seconds), a bad pin (api.pin), a missing service user
+#   (config.test-config, as neostrad --test-config says),
 #   a stopped (SIGSTOP) daemon (daemon.running, within a few seconds), a
 #   hung NSS source (tests/slownss.c: the sections that look names up are
 #   killed at the deadline and said to hang, the others still report), and
@@ -51,29 +52,9 @@ for f in /etc/pam.d /usr/share/pam-configs /etc/nsswitch.conf; do
 done
 nt_private_ns "$@" || skip_all "unshare is missing (a private mount namespace is needed)"
 [ "${NT_IN_PRIVATE_NS:-}" = 1 ] || skip_all "not in a private mount namespace"
-if [ "$(readlink /proc/self/ns/mnt)" = "$(readlink "/proc/$PPID/ns/mnt")" ]; then
-        nt_fail "not in a mount namespace of our own; not mounting anything"
-        nt_finish
-fi
-
+nt_own_ns
 nt_tmpdir
-mounts=
-undo_mounts() {
-        for m in $mounts; do
-                umount "$m" 2>/dev/null
-        done
-        mounts=
-}
-# shellcheck disable=SC2154 # _st is assigned inside the trap
-trap '_st=$?; trap - EXIT; nt_stop_all; undo_mounts; nt_cleanup; exit $_st' EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-bind() { # SOURCE TARGET
-        mount --bind "$1" "$2" || return 1
-        mounts="$2 $mounts"
-}
+nt_trap
 
 ctl=$NT_BUILD/neostractl
 helper=$here/doctor_json.py
@@ -113,7 +94,8 @@ cache=$NT_TMP/cache
 mkdir -m 0700 "$cache" && chown "$DUID:$DUID" "$cache" || { nt_fail "cache directory"; nt_finish; }
 sock=$NT_TMP/doc.sock
 usock=$NT_TMP/doc-userdb.sock
-# write_conf FILE URL PIN USER: a whole config (root's, 0600).
+# write_conf FILE URL PIN USER: a whole config, root's and readable by the
+# daemon's group, as the packages install it (it reads it at every reload).
 write_conf() {
         {
                 printf '[api]\nurl = %s\nconnect_timeout = 1s\ntimeout = 20s\nca_file = %s\n' "$2" "$NT_TMP/certs/ca.pem"
@@ -122,12 +104,14 @@ write_conf() {
                 printf '[identities]\nuserdb = yes\n\n[cache]\ndirectory = %s\n\n' "$cache"
                 printf '[daemon]\nuser = %s\nsocket = %s\nuserdb_socket = %s\n' "$4" "$sock" "$usock"
         } >"$1"
+        chgrp "$DUID" "$1" && chmod 0640 "$1"
 }
 conf=$NT_TMP/doc.conf
 write_conf "$conf" "$api" "$pin" "$DUSER"
 # A drop-in, which the doctor lists with the keys it sets.
 mkdir -m 0755 "$conf.d"
 printf '[access]\naccount_max_age = 7d\n\n[groups]\nadmin = adm\n' >"$conf.d/50-test.conf"
+chgrp "$DUID" "$conf.d/50-test.conf" && chmod 0640 "$conf.d/50-test.conf"
 nt_daemon_start doc "$conf" || { nt_fail "neostrad start"; nt_finish; }
 daemon_pid=$NT_LAST_PID
 
@@ -150,12 +134,12 @@ for s in sshd login su sudo; do
                 >"$pamd/$s"
 done
 chmod 0644 "$pamd"/*
-bind "$pamd" /etc/pam.d || { nt_fail "bind-mounting /etc/pam.d"; nt_finish; }
+nt_bind "$pamd" /etc/pam.d || { nt_fail "bind-mounting /etc/pam.d"; nt_finish; }
 
 profiles=$NT_TMP/pam-configs
 mkdir -m 0755 "$profiles"
 cp "$NT_TOP"/packaging/debian/pam-configs/* "$profiles/"
-bind "$profiles" /usr/share/pam-configs || { nt_fail "bind-mounting /usr/share/pam-configs"; nt_finish; }
+nt_bind "$profiles" /usr/share/pam-configs || { nt_fail "bind-mounting /usr/share/pam-configs"; nt_finish; }
 
 nsswitch=$NT_TMP/nsswitch.conf
 healthy_nss() {
@@ -163,7 +147,7 @@ healthy_nss() {
 }
 healthy_nss
 chmod 0644 "$nsswitch"
-bind "$nsswitch" /etc/nsswitch.conf || { nt_fail "bind-mounting nsswitch.conf"; nt_finish; }
+nt_bind "$nsswitch" /etc/nsswitch.conf || { nt_fail "bind-mounting nsswitch.conf"; nt_finish; }
 
 # ---- running the doctor -------------------------------------------------------------------
 
@@ -243,7 +227,7 @@ if [ "$jrc" -eq 0 ] && "$NT_PYTHON" "$helper" healthy "$json"; then
 else
         nt_fail "healthy: --json (exit $jrc): $(head -c 600 "$json") $(head -c 300 "$NT_TMP/json.err")"
 fi
-for c in config.user daemon.running daemon.auth-socket daemon.userdb-socket daemon.userdb-answers \
+for c in config.load config.test-config config.user daemon.running daemon.auth-socket daemon.userdb-socket daemon.userdb-answers \
          api.probe api.tls api.pin api.clock nss.passwd nss.group nss.shadow pam.present \
          pam.account-final pam.local-safe pam.setcred pam.first-pass pam.fail-closed pam.profile \
          cache.directory cache.integrity cache.max-age cache.token-clock; do
@@ -257,6 +241,7 @@ else
         nt_fail "healthy: the cache line does not count alice: $(grep '^. Cache' "$out")"
 fi
 sed 's/^allow_roles = admin$/allow_roles = admin\naccount_max_age = 1s/' "$conf" >"$NT_TMP/maxage.conf"
+chgrp "$DUID" "$NT_TMP/maxage.conf" && chmod 0640 "$NT_TMP/maxage.conf"
 sleep 2
 doctor "$NT_TMP/maxage.conf"
 if grep -q '^✓ Cache: 1 user(s) cached, 1 past account_max_age (1 s)' "$out"; then
@@ -337,18 +322,18 @@ expect_only "a bad pin" api.pin
 
 write_conf "$NT_TMP/nouser.conf" "$api" "$pin" ntnosuchuser
 doctor "$NT_TMP/nouser.conf"
-expect_broken "[daemon] user that does not exist" config user
-if grep -q "^✗ Config: \[daemon\] user ntnosuchuser does not exist" "$out"; then
-        nt_pass "the missing user's line names it"
+expect_broken "[daemon] user that does not exist" config test-config
+if grep -qF "user 'ntnosuchuser' does not exist" "$out" && grep -q '^✗ Config: .*ntnosuchuser.* → fix: ' "$out"; then
+        nt_pass "the missing user's line names it, and the fix"
 else
-        nt_fail "no line names the missing user"
+        nt_fail "no line names the missing user: $(grep Config "$out")"
 fi
-# The file itself is valid: only the doctor sees what would stop the daemon.
-if "$NT_BUILD/neostrad" --test-config -c "$NT_TMP/nouser.conf" >"$NT_TMP/tc.out" 2>&1 &&
-   [ "$(status_of config load)" = ok ]; then
-        nt_pass "neostrad --test-config accepts the config (the doctor's Config check agrees on the file)"
+# The doctor's Config lines are neostrad --test-config's findings.
+if ! "$NT_BUILD/neostrad" --test-config -c "$NT_TMP/nouser.conf" >"$NT_TMP/tc.out" 2>&1 &&
+   grep -qF "user 'ntnosuchuser' does not exist" "$NT_TMP/tc.out"; then
+        nt_pass "neostrad --test-config refuses the same config for the same reason"
 else
-        nt_fail "neostrad --test-config and config.load disagree: $(cat "$NT_TMP/tc.out")"
+        nt_fail "neostrad --test-config and the doctor disagree: $(cat "$NT_TMP/tc.out")"
 fi
 
 # ---- a daemon that does not answer ----------------------------------------------------------------------

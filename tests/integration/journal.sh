@@ -18,8 +18,12 @@
 # decision shows), and the API down.  Checked: the fields of every
 # decision (MESSAGE, PRIORITY, SYSLOG_IDENTIFIER, NEOSTRA_USER,
 # NEOSTRA_SERVICE, NEOSTRA_RESULT, NEOSTRA_REASON, NEOSTRA_HTTP_STATUS,
-# NEOSTRA_API_LATENCY_MS, ...), the number of entries, and that no
-# datagram holds a password (canaries).  The capture itself is checked
+# NEOSTRA_API_LATENCY_MS, ...), the MESSAGE_ID of each kind of decision
+# (neostrad/log-ids.h), the number of entries, and that no
+# datagram holds a password (canaries).  And log.c's own sending path with
+# newlines and would-be fields in every value (tests/unit/test_log.c
+# test_journal_entry, which needs this capture): each arrives escaped, in
+# its own field, and forges none.  The capture itself is checked
 # first with entries in every shape the protocol has (plain, binary
 # length-prefixed, memfd), sent by Python and by libsystemd (logger).
 # Ends with "journal: N passed, N failed[, N skipped]".
@@ -143,6 +147,39 @@ else
         NT_SKIPPED=$((NT_SKIPPED + 1))
 fi
 
+# ---- values that would forge fields, sent the daemon's way -------------------------
+# tests/unit/test_log.c test_journal_entry, run with its stderr as the
+# "journal stream": log.c's own sending path with newlines in values, which
+# the protocol never lets a peer send (so no login can show it).
+if [ -x "$NT_BUILD/tests/test_log" ]; then
+        : >"$NT_TMP/test_log.err"
+        TEST_LOG_JOURNAL_STREAM=$(stat -c '%d:%i' "$NT_TMP/test_log.err") \
+                "$NT_BUILD/tests/test_log" >"$NT_TMP/test_log.out" 2>>"$NT_TMP/test_log.err"
+        if grep -q 'OK.*test_journal_entry' "$NT_TMP/test_log.out"; then
+                nt_pass "test_log: the journal entries of test_journal_entry were sent"
+        else
+                nt_fail "test_log test_journal_entry did not run"
+                sed 's/^/  | /' "$NT_TMP/test_log.out" "$NT_TMP/test_log.err"
+        fi
+        expect "a newline in a value forges no field (decision)" NEOSTRA_USER=unit-test-eve NEOSTRA_METHOD -- \
+                'NEOSTRA_SERVICE=unit-test\x0aNEOSTRA_RESULT=success' NEOSTRA_RESULT=failure \
+                'NEOSTRA_RHOST=a\x0aNEOSTRA_USER=root\x0aMESSAGE_ID=00000000000000000000000000000001' \
+                'NEOSTRA_TTY=\x0d\x1b[1A' 'NEOSTRA_REASON=wrong\x0a\x22password\x22' \
+                MESSAGE_ID=00000000000000000000000000000002 'MESSAGE~^[^\n\r\x1b]+$'
+        expect "a newline in a value forges no field (message)" MESSAGE_ID=00000000000000000000000000000003 -- \
+                'NEOSTRA_USER=unit-test-eve\x0aNEOSTRA_USER=root' PRIORITY=5 \
+                'MESSAGE=token refresh for unit-test-eve\x0aPRIORITY=0: done'
+        jcount "no entry for root, and one MESSAGE_ID each (nothing forged)" 0 NEOSTRA_USER=root
+        jcount "the forged MESSAGE_ID is in no entry" 0 MESSAGE_ID=00000000000000000000000000000001
+        # cmocka's summary goes to stderr; a log line must not.
+        if grep -q 'neostrad\[' "$NT_TMP/test_log.err"; then
+                nt_fail "test_log logged to stderr instead of the journal:"
+                sed 's/^/  | /' "$NT_TMP/test_log.err"
+        fi
+else
+        nt_fail "$NT_BUILD/tests/test_log is missing (make tests-build)"
+fi
+
 # ---- mock API, two daemons, services -----------------------------------------
 
 umask 077
@@ -226,6 +263,9 @@ done
 
 # ---- the journal entries --------------------------------------------------------
 
+# The MESSAGE_IDs, by their names in neostrad/log-ids.h.
+ids=$("$NT_PYTHON" "$here/journal_catalog.py" ids "$NT_TOP")
+id_of() { echo "$ids" | awk -v n="$1" '$1 == n { print "MESSAGE_ID=" $2 }'; }
 A="NEOSTRA_METHOD=Authenticate"
 C="NEOSTRA_METHOD=CheckAccount"
 S=NEOSTRA_SERVICE=journal-test
@@ -236,19 +276,20 @@ expect_decision() {
                 'NEOSTRA_REASON~^[^\x00-\x1f]+$' 'MESSAGE~ user=[^ ]+ service=[^ ]+ rhost=[^ ]+ reason=.'
 }
 expect_decision "journal: success (Authenticate)" $A NEOSTRA_USER=alice $S NEOSTRA_RESULT=success -- \
-        PRIORITY=6 NEOSTRA_HTTP_STATUS=200 'NEOSTRA_API_LATENCY_MS~^[0-9]+$' \
+        PRIORITY=6 NEOSTRA_HTTP_STATUS=200 'NEOSTRA_API_LATENCY_MS~^[0-9]+$' "$(id_of LOGIN_SUCCESS)" \
         'MESSAGE~^Authenticate success: user=alice service=journal-test '
 expect_decision "journal: success (CheckAccount: role allowed)" $C NEOSTRA_USER=alice NEOSTRA_SERVICE=journal-key NEOSTRA_RESULT=success -- \
-        PRIORITY=6 NEOSTRA_HTTP_STATUS=0 NEOSTRA_API_LATENCY_MS=- \
+        PRIORITY=6 NEOSTRA_HTTP_STATUS=0 NEOSTRA_API_LATENCY_MS=- "$(id_of ACCOUNT_ALLOWED)" \
         "NEOSTRA_REASON=a role of the user is in allow_roles" 'MESSAGE~^CheckAccount success: user=alice '
 expect_decision "journal: wrong password (failure, HTTP 401)" $A NEOSTRA_USER=alice $S NEOSTRA_RESULT=failure -- \
-        PRIORITY=5 NEOSTRA_HTTP_STATUS=401 'NEOSTRA_API_LATENCY_MS~^[0-9]+$' \
+        PRIORITY=5 NEOSTRA_HTTP_STATUS=401 'NEOSTRA_API_LATENCY_MS~^[0-9]+$' "$(id_of LOGIN_FAILURE)" \
         'MESSAGE~^Authenticate failure: user=alice service=journal-test '
 expect_decision "journal: local system account sent anyway (notOurs, no API call)" $A NEOSTRA_USER=daemon \
         NEOSTRA_SERVICE=journal-sys -- NEOSTRA_RESULT=notOurs PRIORITY=5 NEOSTRA_HTTP_STATUS=0 \
-        NEOSTRA_API_LATENCY_MS=- "NEOSTRA_REASON=local system account or excluded name"
+        NEOSTRA_API_LATENCY_MS=- "NEOSTRA_REASON=local system account or excluded name" "$(id_of NOT_OURS)"
 expect_decision "journal: API down (unavailable, no HTTP status)" $A NEOSTRA_USER=alice $S \
         NEOSTRA_RESULT=unavailable -- PRIORITY=4 NEOSTRA_HTTP_STATUS=0 'NEOSTRA_API_LATENCY_MS~^[0-9]+$' \
+        "$(id_of UNAVAILABLE)" \
         'MESSAGE~^Authenticate unavailable: user=alice service=journal-test '
 # All entries are in (the last one above came last): now the counts.
 jcount "journal: the system account through the normal module sent nothing" 0 NEOSTRA_USER=daemon $S
@@ -259,6 +300,13 @@ if jc all "$cap" '!SELFTEST' -- SYSLOG_IDENTIFIER=neostrad "PRIORITY~^[0-7]\$" "
         nt_pass "journal: every entry of neostrad has MESSAGE, PRIORITY, SYSLOG_IDENTIFIER=neostrad and well-formed fields"
 else
         nt_fail "journal: malformed entries"
+        sed 's/^/  | /' "$NT_TMP/jc.out"
+fi
+expect "journal: the start carries its MESSAGE_ID" "$(id_of DAEMON_READY)" -- 'MESSAGE~^neostrad .* ready; API http://127\.0\.0\.1:'
+if jc all "$cap" NEOSTRA_RESULT -- 'MESSAGE_ID~^[0-9a-f]{32}$' >"$NT_TMP/jc.out" 2>&1; then
+        nt_pass "journal: every decision entry carries a MESSAGE_ID"
+else
+        nt_fail "journal: a decision entry without a MESSAGE_ID"
         sed 's/^/  | /' "$NT_TMP/jc.out"
 fi
 if grep -q -E '(Authenticate|CheckAccount) [a-zA-Z]+; user=' "$NT_LOGS/journal.log"; then

@@ -72,11 +72,12 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/lib.sh
 . "$here/../lib.sh"
+# shellcheck source=tests/lib-sshd.sh
+. "$here/../lib-sshd.sh"
 nt_init "$here/../.." "${1:?usage: $0 BUILDDIR}"
 export PYTHONDONTWRITEBYTECODE=1
 nt_counts sshd-e2e
 
-SSHD=/usr/sbin/sshd
 examples=$NT_TOP/packaging/pam
 
 skip_all() {
@@ -85,7 +86,7 @@ skip_all() {
         nt_finish
 }
 [ "$(id -u)" -eq 0 ] || skip_all "it needs root (sshd, pam_unix reading /etc/shadow, bind mounts)"
-[ -x "$SSHD" ] || skip_all "$SSHD is missing (install openssh-server)"
+[ -x "$NT_SSHD" ] || skip_all "$NT_SSHD is missing (install openssh-server)"
 for p in ssh ssh-keygen sshpass openssl timeout unshare; do
         command -v "$p" >/dev/null 2>&1 || skip_all "$p is missing"
 done
@@ -95,51 +96,17 @@ if [ ! -d /home ] || [ ! -d /run ]; then
 fi
 nt_private_ns "$@" || skip_all "unshare is missing (a private mount namespace is needed)"
 [ "${NT_IN_PRIVATE_NS:-}" = 1 ] || skip_all "not in a private mount namespace"
-# Never mount anything in the namespace we were started in.
-if [ "$(readlink /proc/self/ns/mnt)" = "$(readlink "/proc/$PPID/ns/mnt")" ]; then
-        nt_fail "not in a mount namespace of our own; not mounting anything"
-        nt_finish
-fi
+nt_own_ns
 
 nt_tmpdir
-mounts=
-# tests/lib.sh nt_trap, with our bind mounts undone as well (the namespace
-# drops them anyway when the script ends).
-undo_mounts() {
-        for m in $mounts; do
-                umount "$m" 2>/dev/null
-        done
-        mounts=
-}
-# shellcheck disable=SC2154 # _st is assigned inside the trap
-trap '_st=$?; trap - EXIT; nt_stop_all; undo_mounts; nt_cleanup; exit $_st' EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-bind() { # SOURCE TARGET
-        mount --bind "$1" "$2" || return 1
-        mounts="$2 $mounts"
-}
+nt_trap
 
 for p in "$NT_BUILD/neostrad" "$NT_BUILD/pam_neostra.so"; do
         [ -e "$p" ] || { nt_fail "$p is missing"; nt_finish; }
 done
-moddir=
-for d in "$(pkg-config --variable=libdir pam 2>/dev/null)/security" \
-         /usr/lib/x86_64-linux-gnu/security /lib/x86_64-linux-gnu/security \
-         /usr/lib64/security /lib64/security /usr/lib/security /lib/security; do
-        if [ -f "$d/pam_unix.so" ]; then moddir=$d; break; fi
-done
-[ -n "$moddir" ] || { nt_fail "no system PAM module directory with pam_unix.so"; nt_finish; }
-
+moddir=$(nt_sshd_moddir) || { nt_fail "no system PAM module directory with pam_unix.so"; nt_finish; }
 # The ASan module cannot be loaded into an sshd without the ASan runtime.
-sshd_env=
-asan_rt=$(ldd "$NT_BUILD/pam_neostra.so" 2>/dev/null | awk '/libasan/ { print $3 }')
-if [ -n "$asan_rt" ]; then
-        [ -f "$asan_rt" ] || skip_all "the module is built with ASan but its runtime $asan_rt is missing"
-        sshd_env="LD_PRELOAD=$asan_rt ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0:abort_on_error=0"
-fi
+nt_sshd_asan_env || skip_all "the module is built with ASan but its runtime $asan_rt is missing"
 
 # ---- users, only inside this mount namespace ------------------------------
 
@@ -184,17 +151,17 @@ today=$(( $(date +%s) / 86400 ))
         printf 'carol:!:%s:0:99999:7:::\n' "$today"
 } >"$NT_TMP/shadow" || { nt_fail "writing the shadow copy"; nt_finish; }
 chmod 0640 "$NT_TMP/shadow"
-bind "$NT_TMP/shadow" /etc/shadow || { nt_fail "bind-mounting the shadow copy"; nt_finish; }
+nt_bind "$NT_TMP/shadow" /etc/shadow || { nt_fail "bind-mounting the shadow copy"; nt_finish; }
 
 # /home: empty, so the homes pam_mkhomedir makes are new.
-if ! { mkdir -m 0755 "$NT_TMP/home" && bind "$NT_TMP/home" /home; }; then
+if ! { mkdir -m 0755 "$NT_TMP/home" && nt_bind "$NT_TMP/home" /home; }; then
         nt_fail "bind-mounting a private /home"
         nt_finish
 fi
 # /run: private, with the privilege separation directory sshd chroots to
 # (root-owned, not group or world writable, as sshd insists).
 if ! { mkdir -m 0755 "$NT_TMP/run" "$NT_TMP/run/sshd" && mkdir -m 0755 "$NT_TMP/run/systemd" "$NT_TMP/run/systemd/userdb" &&
-        bind "$NT_TMP/run" /run; }; then
+        nt_bind "$NT_TMP/run" /run; }; then
         nt_fail "bind-mounting a private /run"
         nt_finish
 fi
@@ -202,7 +169,7 @@ fi
 for f in /var/log/wtmp /var/log/btmp /var/log/lastlog; do
         [ -f "$f" ] || continue
         b=$NT_TMP/$(basename "$f")
-        if ! { : >"$b" && chmod 0600 "$b" && bind "$b" "$f"; }; then
+        if ! { : >"$b" && chmod 0600 "$b" && nt_bind "$b" "$f"; }; then
                 nt_fail "bind-mounting $f"
                 nt_finish
         fi
@@ -262,7 +229,7 @@ if ! grep -qE '^passwd:.*systemd' /etc/nsswitch.conf || ! grep -qE '^group:.*sys
    ! grep -qE '^shadow:.*systemd' /etc/nsswitch.conf; then
         printf 'passwd: files systemd\ngroup: files systemd\nshadow: files systemd\n' >"$NT_TMP/nsswitch.conf"
         chmod 0644 "$NT_TMP/nsswitch.conf"
-        bind "$NT_TMP/nsswitch.conf" /etc/nsswitch.conf || { nt_fail "bind-mounting nsswitch.conf"; nt_finish; }
+        nt_bind "$NT_TMP/nsswitch.conf" /etc/nsswitch.conf || { nt_fail "bind-mounting nsswitch.conf"; nt_finish; }
 fi
 chmod 0600 "$conf"
 if ! "$NT_BUILD/neostrad" -c "$conf" --test-config >"$NT_LOGS/test-config.log" 2>&1; then
@@ -300,7 +267,7 @@ else
         nt_fail "the pam_neostra-first stack has no package account line:"
         sed 's/^/  | /' "$NT_TMP/pam.sshd.first"
 fi
-bind "$NT_TMP/pam.sshd" /etc/pam.d/sshd || { nt_fail "bind-mounting /etc/pam.d/sshd"; nt_finish; }
+nt_bind "$NT_TMP/pam.sshd" /etc/pam.d/sshd || { nt_fail "bind-mounting /etc/pam.d/sshd"; nt_finish; }
 # Undo the rewriting: what is left must be the example lines, verbatim.
 sed -e "s# socket=$sock config=$conf##" -e "s#$NT_BUILD/pam_neostra\.so#pam_neostra.so#" \
     -e "s#$moddir/##" /etc/pam.d/sshd >"$NT_TMP/pam.sshd.undone"
@@ -320,154 +287,15 @@ sed 's/^/  | /' /etc/pam.d/sshd "$NT_TMP/pam.sshd.first" >"$NT_LOGS/pam.sshd.log
 
 # ---- sshd ------------------------------------------------------------------
 
-ssh-keygen -q -t ed25519 -N '' -C sshd-e2e -f "$NT_TMP/ssh_host_ed25519_key" </dev/null ||
-        { nt_fail "ssh-keygen"; nt_finish; }
-: >"$NT_TMP/authorized_keys"
-port=$(nt_free_port)
-cat >"$NT_TMP/sshd_config" <<EOF
-ListenAddress 127.0.0.1:$port
-HostKey $NT_TMP/ssh_host_ed25519_key
-PidFile none
-UsePAM yes
-KbdInteractiveAuthentication yes
-PasswordAuthentication yes
-PermitEmptyPasswords no
-PubkeyAuthentication no
-AuthorizedKeysFile $NT_TMP/authorized_keys
-HostbasedAuthentication no
-GSSAPIAuthentication no
-KerberosAuthentication no
-PermitRootLogin no
-AllowUsers alice carol localuser erin dave olga
-StrictModes no
-UseDNS no
-PrintMotd no
-PrintLastLog no
-X11Forwarding no
-AllowTcpForwarding no
-AllowAgentForwarding no
-PermitTunnel no
-LoginGraceTime 30
-LogLevel DEBUG3
-EOF
-if ! "$SSHD" -t -f "$NT_TMP/sshd_config" >"$NT_LOGS/sshd-t.log" 2>&1; then
-        nt_fail "sshd -t: $(cat "$NT_LOGS/sshd-t.log")"
-        nt_finish
-fi
-sshd_log=$NT_LOGS/sshd.log
-# sshd's connection process kills its unprivileged child when a login
-# fails and exits without waiting for it; that orphan goes to PID 1, which
-# in some containers never reaps it.  So the listener is made a child
-# subreaper (prctl PR_SET_CHILD_SUBREAPER survives execve): orphans of its
-# connections come back to it, its SIGCHLD handler reaps them, and
-# "sshd has no children" below covers them as well.  python3 sets it and
-# execs env, which execs sshd: one PID throughout.
-# shellcheck disable=SC2086 # sshd_env is empty or a list of assignments
-nt_spawn sshd "$NT_PYTHON" -c 'import ctypes, os, sys
-PR_SET_CHILD_SUBREAPER = 36
-libc = ctypes.CDLL(None, use_errno=True)
-if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-    sys.exit("prctl(PR_SET_CHILD_SUBREAPER): " + os.strerror(ctypes.get_errno()))
-os.execv(sys.argv[1], sys.argv[1:])' \
-        /usr/bin/env -u NEOSTRA_CANARY $sshd_env "$SSHD" -D -e -f "$NT_TMP/sshd_config" \
-        -o "PidFile=none" >>"$sshd_log" 2>&1 </dev/null
-spid=$NT_LAST_PID
-sshd_listening() {
-        grep -q "Server listening on 127.0.0.1 port $port" "$sshd_log" || _nt_gone "$spid"
-}
-if nt_wait_until 10 "sshd to listen on port $port" sshd_listening && _nt_alive "$spid"; then
-        nt_pass "sshd (pid $spid) listens on 127.0.0.1:$port${asan_rt:+ (ASan runtime preloaded)}"
-else
+if ! nt_sshd_start alice carol localuser erin dave olga; then
         nt_fail "sshd did not start"
-        sed 's/^/  | /' "$sshd_log"
         nt_finish
 fi
+nt_pass "sshd (pid $spid) listens on 127.0.0.1:$port${asan_rt:+ (ASan runtime preloaded)}"
 
 # ---- helpers -----------------------------------------------------------------
 
-# login USER PASSWORD: `id` over ssh; output in $NT_TMP/ssh.out, status in
-# $rc, time in $cs (centiseconds).  sshpass exits 5 at a second password
-# prompt (a refused password) and ssh 255 when the server closes.
-login() {
-        _t0=$(nt_now_cs)
-        SSHPASS=$2 timeout 30 sshpass -e ssh -F /dev/null \
-                -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
-                -o GlobalKnownHostsFile=/dev/null -o PubkeyAuthentication=no \
-                -o GSSAPIAuthentication=no -o HostbasedAuthentication=no \
-                -o ConnectTimeout=10 -o LogLevel=ERROR -p "$port" "$1@127.0.0.1" id \
-                >"$NT_TMP/ssh.out" 2>&1 </dev/null
-        rc=$?
-        cs=$(( $(nt_now_cs) - _t0 ))
-        { echo "== ssh $1 -> $rc ($((cs * 10)) ms)"; cat "$NT_TMP/ssh.out"; } >>"$NT_LOGS/ssh.log"
-}
-show_out() { sed 's/^/  | /' "$NT_TMP/ssh.out"; }
-id_line() { grep '^uid=' "$NT_TMP/ssh.out" | head -n1; }
-has_group() { id_line | grep -q "[=,][0-9]*($1)"; }
-ms() { echo "$((cs * 10)) ms"; }
-within() { # SECONDS DESC: the last login took less than SECONDS
-        if [ "$cs" -lt $(($1 * 100)) ]; then
-                nt_pass "$2 took $(ms) (< $1 s)"
-        else
-                nt_fail "$2 took $(ms) (>= $1 s)"
-        fi
-}
-# Lines sshd logged since MARK (a line count taken before a login).
-log_mark() { wc -l <"$sshd_log"; }
-log_since() { tail -n +"$(( $1 + 1 ))" "$sshd_log"; }
-# expect_session USER PASSWORD DESC: the login works and `id` ran as USER.
-expect_session() {
-        login "$1" "$2"
-        _uid=$(getent passwd "$1" | cut -d: -f3)
-        if [ "$rc" -eq 0 ] && id_line | grep -q "^uid=$_uid($1) "; then
-                nt_pass "$3: logged in ($(ms)): $(id_line)"
-                return 0
-        fi
-        nt_fail "$3: ssh exited $rc after $(ms)"
-        show_out
-        return 1
-}
-# expect_refused USER PASSWORD DESC KIND: the login fails, and how:
-#   password  sshpass saw a second password prompt (exit 5): auth refused
-#   account   ssh gave up (exit 255) and sshd logged pam_acct_mgmt
-#             refusing (it says so at DEBUG3 only; VERBOSE prints "Failed
-#             keyboard-interactive/pam" for a wrong password too), with no
-#             authentication failure before it
-expect_refused() {
-        _m=$(log_mark)
-        login "$1" "$2"
-        if [ "$rc" -eq 0 ] || grep -q '^uid=' "$NT_TMP/ssh.out"; then
-                nt_fail "$3: not refused (exit $rc)"
-                show_out
-                return 1
-        fi
-        case $4 in
-        password)
-                if [ "$rc" -eq 5 ]; then
-                        nt_pass "$3: password refused (sshpass exit 5, $(ms))"
-                        return 0
-                fi
-                nt_fail "$3: expected a refused password (sshpass exit 5), got exit $rc"
-                ;;
-        account)
-                _acct=$(log_since "$_m" | grep 'do_pam_account pam_acct_mgmt = ' | head -n1)
-                case $rc:$_acct in
-                "255:"*"pam_acct_mgmt = 6 (Permission denied)"*)
-                        if ! log_since "$_m" | grep -q "PAM: Authentication failure for $1 "; then
-                                nt_pass "$3: refused at account time (ssh exit 255, $(ms); sshd: ${_acct#debug3: })"
-                                return 0
-                        fi
-                        nt_fail "$3: her password was refused (expected a refusal at account time only)"
-                        ;;
-                *)
-                        nt_fail "$3: expected a refusal at account time, got exit $rc, sshd: '$_acct'"
-                        ;;
-                esac
-                ;;
-        esac
-        show_out
-        log_since "$_m" | grep -i pam | sed 's/^/  | /'
-        return 1
-}
+
 signins() {
         nt_http GET "$NT_MOCK_HTTP_PORT" /_control/stats 2>/dev/null |
                 sed -n 's/.*"signins": *\([0-9][0-9]*\).*/\1/p'
@@ -715,9 +543,7 @@ fi
 # sshd -D forks a child per connection; they end with their connections.
 # Wait for them (and the orphans the subreaper collects), then stop the
 # listener by its PID (nt_end_checks).
-no_children() { [ -z "$(pgrep -P "$spid")" ]; }
-nt_wait_until 10 "sshd's connection children to exit" no_children ||
-        nt_fail "sshd still has connection children: $(pgrep -P "$spid" | tr '\n' ' ')"
+nt_sshd_no_children
 nt_end_checks
 if grep -q 'Sanitizer' "$sshd_log"; then
         nt_fail "sanitizer output in sshd's log"

@@ -116,8 +116,8 @@ if [ "$nss_ok" = 1 ] && [ -d /run/systemd ] && mount -t tmpfs -o mode=0755 neost
    mkdir -p /run/systemd/userdb && ln -s "$NEOSTRA_USERDB_SOCK" /run/systemd/userdb/io.neostra; then
         alice_uid=$(sed -n 's/^alice=//p' "$NT_TMP/ids-after")
         dev_gid=$(sed -n 's/^group:developers=//p' "$NT_TMP/ids-after")
-        # Debian 12 ships userdbctl in systemd-userdbd, which is not a
-        # dependency: without it this one check says skipped.
+        # Debian 12 ships userdbctl in systemd-userdbd (a test dependency,
+        # packaging/debian-deps.txt); without it this one check says skipped.
         if ! command -v userdbctl >/dev/null 2>&1; then
                 echo "SKIP - userdbctl user alice -j: userdbctl is not installed (Debian: systemd-userdbd)"
                 NT_SKIPPED=$((NT_SKIPPED + 1))

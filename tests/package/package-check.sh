@@ -17,13 +17,20 @@
 #     /etc is never touched (checked at the end).
 #  4. apt-get install ./pam-neostra_*.deb inside the chroot (dependencies
 #     from the mirror), then: files, modes and owners, dpkg -L, the
-#     conffile and its statoverride, the user neostra and /var/lib/neostra,
+#     conffiles (the config and sudoers.d/neostra, its rule commented
+#     out) and the statoverride, the user neostra and /var/lib/neostra,
 #     the socket enabled, the PAM stacks pam-auth-update wrote (common-auth
 #     exactly the README's stack), neostrad --test-config on the shipped
 #     config (also as neostra), and logins through those stacks
 #     (tests/pamcheck.c, built here) for root and a local user, right and
 #     wrong password, with neostrad stopped and with neostrad running
 #     unconfigured (started by hand as root; it drops to neostra).
+#  4b. upgrade to the same tree built as the next revision, with neostrad
+#     running, a Neostra user signed in and the admin's changes in the
+#     conffile and a drop-in: the maintainer scripts try-restart the service
+#     and never stop or restart the socket; config, statoverride and cache
+#     survive; the old daemon answers through the upgrade and the new one
+#     from the old cache (an offline login on the old verifier).
 #  5. apt-get remove: programs gone, config and cache kept, pam_neostra out
 #     of /etc/pam.d (the files as before the install), logins still work;
 #     apt-get purge: /etc/neostra and /var/lib/neostra gone.
@@ -118,6 +125,17 @@ multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 deb=$NT_BUILD/${PKG}_${debversion}_$arch.deb
 changes=$NT_BUILD/deb/${PKG}_${debversion}_$arch.changes
 check "the .deb is in BUILDDIR ($(basename "$deb"))" test -s "$deb"
+# The same tree as revision 2: what the upgrade below installs over it.
+up_rev=$(( ${debversion##*-} + 1 ))
+up_version=${debversion%-*}-$up_rev
+up_deb=$NT_BUILD/upgrade/${PKG}_${up_version}_$arch.deb
+if NEOSTRA_DEB_REVISION=$up_rev sh "$NT_TOP/packaging/debian/build-deb.sh" "$NT_BUILD/upgrade" \
+        >"$NT_LOGS/build-deb-upgrade.log" 2>&1 && [ -s "$up_deb" ]; then
+        nt_pass "the same tree builds as revision $up_rev too ($(basename "$up_deb"), for the upgrade)"
+else
+        nt_fail "building revision $up_rev failed:"
+        show "$NT_LOGS/build-deb-upgrade.log" 20
+fi
 
 # ---- 2. lintian ------------------------------------------------------------
 
@@ -195,6 +213,7 @@ printf '#!/bin/sh\n# package-check: nothing starts in this chroot\nexit 101\n' >
 chmod 0755 "$R/usr/sbin/policy-rc.d"
 cp "$NT_TMP/pamcheck" "$R/usr/local/bin/pamcheck"
 cp "$deb" "$R/tmp/"
+[ -s "$up_deb" ] && cp "$up_deb" "$R/tmp/"
 
 # in_chroot COMMAND...: a clean environment, as root, inside.
 in_chroot() {
@@ -246,10 +265,12 @@ expect_file /usr/sbin/neostrad 755 root:root
 expect_file /usr/bin/neostractl 755 root:root
 expect_file /etc/neostra/neostrad.conf 640 root:neostra
 expect_file /etc/neostra/neostrad.conf.d 755 root:root directory
+expect_file /etc/sudoers.d/neostra 440 root:root
 expect_file /lib/systemd/system/neostrad.service 644 root:root
 expect_file /lib/systemd/system/neostrad.socket 644 root:root
 expect_file /usr/lib/sysusers.d/neostrad.conf 644 root:root
 expect_file /usr/lib/tmpfiles.d/neostrad.conf 644 root:root
+expect_file /usr/lib/systemd/catalog/neostra.catalog 644 root:root
 expect_file /usr/share/man/man1/neostractl.1.gz 644 root:root
 expect_file /usr/share/man/man5/neostrad.conf.5.gz 644 root:root
 expect_file /usr/share/man/man8/neostrad.8.gz 644 root:root
@@ -263,16 +284,19 @@ missing=
 for f in "/lib/$multiarch/security/pam_neostra.so" /usr/sbin/neostrad /usr/bin/neostractl \
          /etc/neostra/neostrad.conf /etc/neostra/neostrad.conf.d /lib/systemd/system/neostrad.service \
          /lib/systemd/system/neostrad.socket /usr/lib/sysusers.d/neostrad.conf \
-         /usr/lib/tmpfiles.d/neostrad.conf /usr/share/man/man1/neostractl.1.gz \
+         /usr/lib/tmpfiles.d/neostrad.conf /usr/lib/systemd/catalog/neostra.catalog \
+         /usr/share/man/man1/neostractl.1.gz \
          /usr/share/man/man5/neostrad.conf.5.gz /usr/share/man/man8/neostrad.8.gz \
          /usr/share/man/man8/pam_neostra.8.gz /usr/share/pam-configs/neostra \
-         /usr/share/pam-configs/neostra-groups; do
+         /usr/share/pam-configs/neostra-groups /etc/sudoers.d/neostra; do
         grep -qx "$f" "$NT_TMP/dpkg-L" || missing="$missing $f"
 done
 check "dpkg -L $PKG lists every file above${missing:+ (missing:$missing)}" [ -z "$missing" ]
 conffiles=$(in_chroot dpkg-query -W -f='${Conffiles}' "$PKG" 2>/dev/null)
-check "/etc/neostra/neostrad.conf is a registered conffile (and the only one)" \
-        [ "$(echo "$conffiles" | awk 'NF { print $1 }')" = /etc/neostra/neostrad.conf ]
+check "the conffiles are /etc/neostra/neostrad.conf and /etc/sudoers.d/neostra" \
+        [ "$(echo "$conffiles" | awk 'NF { print $1 }' | sort | tr '\n' ' ')" = "/etc/neostra/neostrad.conf /etc/sudoers.d/neostra " ]
+check "/etc/sudoers.d/neostra grants nothing (its rule commented out)" \
+        sh -c "! grep -v -e '^#' -e '^[[:space:]]*\$' '$R/etc/sudoers.d/neostra' | grep -q ."
 so=$(in_chroot dpkg-statoverride --list /etc/neostra/neostrad.conf 2>&1)
 check "dpkg-statoverride keeps it root:neostra 0640 across upgrades ($so)" \
         [ "$so" = "root neostra 640 /etc/neostra/neostrad.conf" ]
@@ -442,6 +466,112 @@ else
         nt_stop "$daemon_pid" neostrad
 fi
 
+# ---- 4b. upgrade -------------------------------------------------------------------
+# Revision 2 of the same tree over revision 1 while neostrad runs (by hand:
+# systemd does not run here, so its part, the try-restart of the service
+# with the sockets kept open, is checked in the maintainer scripts) with a
+# Neostra user signed in and the admin's changes to the conffile and a
+# drop-in: the config and the cache survive, the running daemon keeps
+# answering through the upgrade, the new one answers from the same cache
+# (an offline login rests on the verifier made before the upgrade).
+upgrade() {
+        [ -s "$R/tmp/$(basename "$up_deb")" ] || { nt_fail "upgrade: no revision $up_rev package"; return; }
+        rm -rf "$NT_TMP/up" && mkdir -m 0700 "$NT_TMP/up"
+        dpkg-deb -e "$up_deb" "$NT_TMP/up/control" || { nt_fail "upgrade: dpkg-deb -e"; return; }
+        # What the upgrade does under systemd: try-restart the service (new
+        # binary, same sockets), never stop or restart the socket.
+        active() { grep -v '^[[:space:]]*#' "$NT_TMP/up/control/$1" 2>/dev/null; }
+        check "upgrade: postinst try-restarts neostrad.service" \
+                grep -q "deb-systemd-invoke try-restart 'neostrad.service' >" "$NT_TMP/up/control/postinst"
+        if active postinst | grep -E 'deb-systemd-invoke (try-restart|restart|stop)' | grep -q 'neostrad\.socket' ||
+           active preinst | grep -q 'deb-systemd-invoke stop' ||
+           ! active prerm | grep -q '"\$1" = remove'; then
+                nt_fail "upgrade: the maintainer scripts stop or restart neostrad.socket on upgrade"
+                active postinst | grep -n 'deb-systemd-invoke' | sed 's/^/  | /'
+        else
+                nt_pass "upgrade: neostrad.socket is never stopped or restarted by an upgrade (prerm stops it on remove only)"
+        fi
+
+        pw_neo="neo-Pw-$$-$(date +%s)"
+        printf '{"users": {"neouser@example.com": {"password": "%s", "roles": ["admin"]}}}\n' "$pw_neo" \
+                >"$NT_TMP/up/users.json"
+        nt_mock_start "$NT_TMP/up/users.json" || { nt_fail "upgrade: mock API start"; return; }
+        mock_pid=$NT_MOCK_PID
+        in_chroot useradd -M -s /bin/bash neouser >>"$NT_LOGS/useradd.log" 2>&1 ||
+                { nt_fail "upgrade: useradd neouser"; return; }
+        # The admin's changes: one in the conffile, the rest in a drop-in.
+        sed -i 's/^#minimum_uid = 1000$/minimum_uid = 1000/' "$R/etc/neostra/neostrad.conf"
+        grep -q '^minimum_uid = 1000$' "$R/etc/neostra/neostrad.conf" ||
+                { nt_fail "upgrade: cannot edit the conffile"; return; }
+        mkdir -p "$R/etc/neostra/neostrad.conf.d"
+        printf '[api]\nurl = http://127.0.0.1:%s\n[users]\nemail_template = %%u@example.com\nlocal_accounts = neouser\n' \
+                "$NT_MOCK_HTTP_PORT" >"$R/etc/neostra/neostrad.conf.d/50-site.conf"
+        in_chroot chgrp neostra /etc/neostra/neostrad.conf.d/50-site.conf
+        chmod 0640 "$R/etc/neostra/neostrad.conf.d/50-site.conf"
+        conf_sums() { md5sum "$R/etc/neostra/neostrad.conf" "$R/etc/neostra/neostrad.conf.d/50-site.conf"; }
+        # neostractl's exit status 3: the daemon cannot be reached.
+        daemon_answers() {
+                in_chroot neostractl status >/dev/null 2>&1
+                [ $? -ne 3 ]
+        }
+        statoverride_kept() {
+                in_chroot dpkg-statoverride --list /etc/neostra/neostrad.conf | grep -qx 'root neostra 640 /etc/neostra/neostrad.conf'
+        }
+        sums_before=$(conf_sums)
+        start_daemon() {
+                nt_spawn neostrad env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+                        chroot "$R" /usr/sbin/neostrad >>"$NT_LOGS/neostrad-upgrade.log" 2>&1
+                daemon_pid=$NT_LAST_PID
+                nt_wait_until 20 "neostrad to answer" daemon_answers
+        }
+        start_daemon || { nt_fail "upgrade: neostrad (revision 1) did not start"; show "$NT_LOGS/neostrad-upgrade.log"; return; }
+        login "upgrade, revision 1" neouser "$pw_neo" ok
+        login "upgrade, revision 1" neouser "$wrong" fail
+        in_chroot neostractl user neouser >"$NT_LOGS/user-before.out" 2>&1
+
+        if in_chroot apt-get -q -y install "/tmp/$(basename "$up_deb")" >"$NT_LOGS/apt-upgrade.log" 2>&1; then
+                nt_pass "upgrade: apt-get install ./$(basename "$up_deb") over revision 1, neostrad running"
+        else
+                nt_fail "upgrade: apt-get install of revision $up_rev failed:"
+                show "$NT_LOGS/apt-upgrade.log"
+        fi
+        check "upgrade: dpkg says $up_version is installed" \
+                [ "$(in_chroot dpkg-query -W -f='${Version} ${db:Status-Abbrev}' "$PKG")" = "$up_version ii " ]
+        check "upgrade: the conffile (edited) and the drop-in are as the admin left them" \
+                [ "$(conf_sums)" = "$sums_before" ]
+        check "upgrade: the config keeps its statoverride (root:neostra 0640)" statoverride_kept
+        check "upgrade: the running neostrad (pid $daemon_pid) kept answering" daemon_answers
+        login "upgrade, old daemon after the upgrade" neouser "$pw_neo" ok
+        # systemd would try-restart it now: the same, by hand.
+        nt_stop "$daemon_pid" neostrad
+        rc=$?
+        check "upgrade: the old neostrad exits 0 at SIGTERM (exit $rc)" [ "$rc" -eq 0 ]
+        start_daemon || { nt_fail "upgrade: neostrad (revision $up_rev) did not start"; show "$NT_LOGS/neostrad-upgrade.log"; return; }
+        nt_pass "upgrade: neostrad of revision $up_rev starts on the old config and cache"
+        in_chroot neostractl user neouser >"$NT_LOGS/user-after.out" 2>&1
+        if grep -q 'neouser' "$NT_LOGS/user-after.out" && ! grep -qi 'unknown\|not known\|no such' "$NT_LOGS/user-after.out"; then
+                nt_pass "upgrade: neostractl user neouser: the cached user survived"
+        else
+                nt_fail "upgrade: the cache lost neouser:"
+                show "$NT_LOGS/user-after.out"
+        fi
+        # The API goes away: the verifier made before the upgrade answers.
+        nt_stop "$mock_pid" mock_api
+        login "upgrade, revision $up_rev, API down" neouser "$pw_neo" ok
+        if grep -q 'offlineSuccess; user=neouser' "$NT_LOGS/neostrad-upgrade.log"; then
+                nt_pass "upgrade: that login was an offline success (the cache's verifier from before the upgrade)"
+        else
+                nt_fail "upgrade: no offline success for neouser after the upgrade"
+                show "$NT_LOGS/neostrad-upgrade.log"
+        fi
+        login "upgrade, revision $up_rev, API down" neouser "$wrong" fail
+        nt_stop "$daemon_pid" neostrad
+        rc=$?
+        check "upgrade: neostrad of revision $up_rev exits 0 at SIGTERM (exit $rc)" [ "$rc" -eq 0 ]
+        rm -f "$R/etc/neostra/neostrad.conf.d/50-site.conf"
+}
+upgrade
+
 # ---- 5. remove, purge -----------------------------------------------------------
 
 if in_chroot apt-get -q -y remove "$PKG" >"$NT_LOGS/apt-remove.log" 2>&1; then
@@ -494,6 +624,7 @@ case $status in
 *) nt_fail "after purge: dpkg still has $PKG as '$status'" ;;
 esac
 check "after purge: /etc/neostra is gone" test ! -e "$R/etc/neostra"
+check "after purge: /etc/sudoers.d/neostra is gone" test ! -e "$R/etc/sudoers.d/neostra"
 check "after purge: /var/lib/neostra is gone" test ! -e "$R/var/lib/neostra"
 check "after purge: no statoverride left" [ -z "$(in_chroot dpkg-statoverride --list /etc/neostra/neostrad.conf)" ]
 check "after purge: the system user neostra stays (Debian practice)" \

@@ -3,15 +3,13 @@
 #
 #   1. rpmspec -P parses it; Name, Version (= NEOSTRA_VERSION in the code),
 #      License; nothing turns %_unpackaged_files_terminate_build off.
-#   2. A tarball of the working tree (git ls-files -co --exclude-standard:
-#      tracked files plus untracked ones that are not ignored) under
-#      pam_neostra-VERSION/ goes into a private topdir, BUILDDIR/rpm, with
-#      the sysusers file as Source1, and `rpmbuild -bb --nodeps` builds it
-#      there, with unpackaged and missing files fatal.  The spec's make runs
-#      in the unpacked copy (its own build/), never in this tree's build
-#      directories.  On a host without Fedora's redhat-rpm-config (Debian),
-#      %optflags and %build_ldflags are set to Fedora's x86_64 flags minus
-#      the -specs= files, so the flags Fedora passes are the ones tried.
+#   2. packaging/rpm/build-rpm.sh (what `make rpm` runs) makes a tarball of
+#      the working tree (tracked files plus untracked ones that are not
+#      ignored) and builds it with `rpmbuild -bb` (--nodeps off RPM-based
+#      hosts) in BUILDDIR/rpm, with unpackaged and missing files fatal; on a
+#      host without Fedora's redhat-rpm-config (Debian), with Fedora's
+#      x86_64 %optflags and %build_ldflags minus the -specs= files.  The
+#      flags must reach every compile and link line, -Werror must not.
 #   3. The RPM: name, version, the exact file list, modes and owners, the
 #      config file flagged %config(noreplace), the scriptlets (systemd,
 #      sysusers, tmpfiles), the module in %{_libdir}/security; from the
@@ -48,18 +46,14 @@ if ! command -v git >/dev/null 2>&1 || ! git -C "$NT_TOP" rev-parse --is-inside-
 fi
 [ -f "$spec" ] || { nt_fail "no $spec"; nt_finish; }
 
-# What a calling make passes down (MAKEFLAGS can carry BUILDDIR=..., which
-# would send the spec's make into this tree's build directory) and flags from
-# the caller's environment have no business in the package build.
-unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES CFLAGS CPPFLAGS CXXFLAGS LDFLAGS \
-      BUILDDIR SANITIZE PREFIX DESTDIR CC 2>/dev/null
-
 nt_tmpdir
 nt_trap
+# packaging/rpm/build-rpm.sh (make rpm) builds in $top; the spec is parsed
+# in a topdir of our own first.
 top=$NT_BUILD/rpm
-rm -rf "$top"
-mkdir -p "$top/SOURCES" "$top/SPECS" "$top/BUILD" "$top/RPMS" "$top/SRPMS" || nt_die "cannot create $top"
 log=$top/rpmbuild.log
+parse_top=$NT_TMP/rpm-parse
+mkdir -p "$parse_top/SOURCES" || nt_die "cannot create $parse_top"
 
 # ---- 1. the spec parses --------------------------------------------------------
 code_version=$(grep -rhs '^#define NEOSTRA_VERSION "' "$NT_TOP/include" "$NT_TOP/neostrad" "$NT_TOP/common" |
@@ -67,8 +61,8 @@ code_version=$(grep -rhs '^#define NEOSTRA_VERSION "' "$NT_TOP/include" "$NT_TOP
 [ -n "$code_version" ] || nt_fail "no #define NEOSTRA_VERSION in include/, neostrad/ or common/"
 
 # Source1 first: the sysusers scriptlet reads it while the spec is parsed.
-cp "$NT_TOP/packaging/systemd/neostrad.sysusers" "$top/SOURCES/neostrad.sysusers"
-if rpmspec -P --define "_topdir $top" "$spec" >"$NT_TMP/parsed.spec" 2>"$NT_LOGS/rpmspec.err" &&
+cp "$NT_TOP/packaging/systemd/neostrad.sysusers" "$parse_top/SOURCES/neostrad.sysusers"
+if rpmspec -P --define "_topdir $parse_top" "$spec" >"$NT_TMP/parsed.spec" 2>"$NT_LOGS/rpmspec.err" &&
    [ ! -s "$NT_LOGS/rpmspec.err" ]; then
         nt_pass "rpmspec -P parses packaging/rpm/pam_neostra.spec without a message"
 else
@@ -100,61 +94,34 @@ else
 fi
 [ -n "$version" ] || version=$code_version
 
-# ---- 2. source tarball and rpmbuild -bb ---------------------------------------
+# ---- 2. source tarball and rpmbuild -bb (packaging/rpm/build-rpm.sh) ------------
 # Files of the working tree, minus tracked ones deleted here and anything in
-# BUILDDIR when it is inside the tree and not ignored.
-build_rel=
-case $NT_BUILD/ in
-"$NT_TOP"/*) build_rel=${NT_BUILD#"$NT_TOP"/}/ ;;
-esac
-(cd "$NT_TOP" && git -c core.quotepath=off ls-files -co --exclude-standard) | sort -u |
-while IFS= read -r f; do
-        [ -n "$build_rel" ] && case $f in "$build_rel"*) continue ;; esac
-        [ -e "$NT_TOP/$f" ] || [ -L "$NT_TOP/$f" ] || continue
-        printf '%s\n' "$f"
-done >"$NT_TMP/files"
-tarball=$top/SOURCES/pam_neostra-$version.tar.gz
-if tar -C "$NT_TOP" --owner=0 --group=0 --numeric-owner --no-recursion \
-       --transform "flags=r;s,^,pam_neostra-$version/," -czf "$tarball" -T "$NT_TMP/files" \
-       2>"$NT_LOGS/tar.err" &&
-   tar -tzf "$tarball" >"$NT_TMP/tar.list" &&
-   grep -qx "pam_neostra-$version/Makefile" "$NT_TMP/tar.list" &&
-   grep -qx "pam_neostra-$version/packaging/rpm/pam_neostra.spec" "$NT_TMP/tar.list" &&
-   [ "$(wc -l <"$NT_TMP/tar.list")" -eq "$(wc -l <"$NT_TMP/files")" ]; then
-        nt_pass "source tarball of the working tree: $(wc -l <"$NT_TMP/files") files under pam_neostra-$version/"
-else
-        nt_fail "could not make the source tarball:"
-        sed 's/^/  | /' "$NT_LOGS/tar.err"
-fi
-
-# Fedora's flags where the distribution has none of its own.  Fedora 40,
-# x86_64, without -specs= (redhat-rpm-config) and -mtls-dialect=gnu2.
-set -- --define "_topdir $top" \
-       --define "_unpackaged_files_terminate_build 1" \
-       --define "_missing_doc_files_terminate_build 1"
-if [ ! -d /usr/lib/rpm/redhat ] && [ "$(uname -m)" = x86_64 ]; then
-        fedora_flags=yes
-        set -- "$@" --define "optflags -O2 -flto=auto -ffat-lto-objects -fexceptions -g -grecord-gcc-switches -pipe -Wall -Werror=format-security -Wp,-U_FORTIFY_SOURCE,-D_FORTIFY_SOURCE=3 -Wp,-D_GLIBCXX_ASSERTIONS -fstack-protector-strong -m64 -march=x86-64 -mtune=generic -fasynchronous-unwind-tables -fstack-clash-protection -fcf-protection -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer" \
-                    --define "build_ldflags -Wl,-z,relro -Wl,--as-needed -Wl,-z,pack-relative-relocs -Wl,-z,now -flto=auto -Wl,--build-id=sha1"
-        # binutils before 2.38 lacks -z pack-relative-relocs.
-        if ! printf 'int main(void){return 0;}\n' | ${RPM_CC:-gcc} -x c -o "$NT_TMP/probe" - \
-                -Wl,-z,pack-relative-relocs >/dev/null 2>&1; then
-                set -- "$@" --define "build_ldflags -Wl,-z,relro -Wl,--as-needed -Wl,-z,now -flto=auto -Wl,--build-id=sha1"
-        fi
-else
-        fedora_flags=no
-fi
-optflags=$(rpm "$@" --eval '%{optflags}')
-ldflags=$(rpm "$@" --eval '%{?build_ldflags}')
-
-build_started=$(date +%s)
-if rpmbuild -bb --nodeps --clean "$@" "$spec" >"$log" 2>&1; then
-        nt_pass "rpmbuild -bb --nodeps builds it ($(( $(date +%s) - build_started )) s; flags: $([ $fedora_flags = yes ] && echo "Fedora's" || echo "the distribution's"))"
+# BUILDDIR when it is inside the tree and not ignored: build-rpm.sh's list.
+if sh "$NT_TOP/packaging/rpm/build-rpm.sh" "$NT_BUILD" >"$NT_LOGS/build-rpm.out" 2>&1; then
         built=yes
 else
-        nt_fail "rpmbuild -bb --nodeps failed (whole log: $log):"
-        tail -n 30 "$log" | sed 's/^/  | /'
         built=no
+fi
+RPM_OPTFLAGS='' RPM_LDFLAGS='' FLAGS_FROM='' NODEPS='' SECONDS_TAKEN=''
+# shellcheck disable=SC1091 # written by build-rpm.sh
+[ -f "$top/build.env" ] && . "$top/build.env"
+optflags=$RPM_OPTFLAGS ldflags=$RPM_LDFLAGS
+tarball=$top/SOURCES/pam_neostra-$version.tar.gz
+if [ -f "$tarball" ] && tar -tzf "$tarball" >"$NT_TMP/tar.list" &&
+   grep -qx "pam_neostra-$version/Makefile" "$NT_TMP/tar.list" &&
+   grep -qx "pam_neostra-$version/packaging/rpm/pam_neostra.spec" "$NT_TMP/tar.list" &&
+   ! grep -q "^pam_neostra-$version/${NT_BUILD#"$NT_TOP"/}/" "$NT_TMP/tar.list" &&
+   [ "$(wc -l <"$NT_TMP/tar.list")" -eq "$(wc -l <"$top/files")" ]; then
+        nt_pass "source tarball of the working tree: $(wc -l <"$top/files") files under pam_neostra-$version/"
+else
+        nt_fail "could not make the source tarball:"
+        sed 's/^/  | /' "$NT_LOGS/build-rpm.out"
+fi
+if [ "$built" = yes ]; then
+        nt_pass "make rpm (build-rpm.sh) builds it: rpmbuild -bb${NODEPS:+ $NODEPS} ($SECONDS_TAKEN s; flags: $([ "$FLAGS_FROM" = fedora ] && echo "Fedora's" || echo "the distribution's"))"
+else
+        nt_fail "build-rpm.sh failed (whole log: $log):"
+        sed 's/^/  | /' "$NT_LOGS/build-rpm.out"
 fi
 
 # The flags reached the compiler and the linker, and -Werror did not.
@@ -209,6 +176,7 @@ rundir=$(ev '%{?_rundir}%{!?_rundir:/run}')
 unitdir=$(ev '%{?_unitdir}%{!?_unitdir:%{_prefix}/lib/systemd/system}')
 sysusersdir=$(ev '%{?_sysusersdir}%{!?_sysusersdir:%{_prefix}/lib/sysusers.d}')
 tmpfilesdir=$(ev '%{?_tmpfilesdir}%{!?_tmpfilesdir:%{_prefix}/lib/tmpfiles.d}')
+catalogdir=$(ev '%{?_journalcatalogdir}%{!?_journalcatalogdir:%{_prefix}/lib/systemd/catalog}')
 # %doc goes to _docdir_fmt (Fedora: %{NAME}); rpm's default is NAME-VERSION.
 docdir=$(ev '%{_defaultdocdir}')
 docfmt=$(ev '%{?_docdir_fmt}')
@@ -234,6 +202,7 @@ $docdir/README.md
 $docdir/common-account.example
 $docdir/common-auth.example
 $docdir/common-session.example
+$docdir/sudo.example
 $libdir/security/pam_neostra.so
 $localstatedir/lib/neostra
 $mandir/man1/neostractl.1
@@ -245,8 +214,11 @@ $sbindir/neostrad
 $sysconfdir/neostra
 $sysconfdir/neostra/neostrad.conf
 $sysconfdir/neostra/neostrad.conf.d
+$sysconfdir/sudoers.d
+$sysconfdir/sudoers.d/neostra
 $sysusersdir/neostrad.conf
 $tmpfilesdir/neostrad.conf
+$catalogdir/neostra.catalog
 $unitdir/neostrad.service
 $unitdir/neostrad.socket
 EOF
@@ -285,6 +257,9 @@ mode_is "$sysconfdir/neostra/neostrad.conf" -rw-r----- root neostra
 mode_is "$sysconfdir/neostra" drwxr-xr-x root root
 mode_is "$sysconfdir/neostra/neostrad.conf.d" drwxr-xr-x root root
 mode_is "$localstatedir/lib/neostra" drwx------ neostra neostra
+# sudo by role: the directory as Fedora's sudo has it, the file as sudo wants it.
+mode_is "$sysconfdir/sudoers.d" drwxr-x--- root root
+mode_is "$sysconfdir/sudoers.d/neostra" -r--r----- root root
 mode_is "$rundir/neostra" drwxr-xr-x neostra neostra
 mode_is "$libdir/security/pam_neostra.so" -rwxr-xr-x root root
 mode_is "$sbindir/neostrad" -rwxr-xr-x root root
@@ -307,8 +282,8 @@ else
 fi
 
 # %config(noreplace) and %ghost.
-if [ "$(q -c)" = "$sysconfdir/neostra/neostrad.conf" ]; then
-        nt_pass "rpm -qcp: $sysconfdir/neostra/neostrad.conf is the one config file"
+if [ "$(q -c | tr '\n' ' ')" = "$sysconfdir/neostra/neostrad.conf $sysconfdir/sudoers.d/neostra " ]; then
+        nt_pass "rpm -qcp: the config files are $sysconfdir/neostra/neostrad.conf and $sysconfdir/sudoers.d/neostra"
 else
         nt_fail "rpm -qcp says: $(q -c | tr '\n' ' ')"
 fi
@@ -316,6 +291,10 @@ flags_of() { awk -v p="$1" '$5 == p { print $4 }' "$NT_TMP/modes"; }
 case $(flags_of "$sysconfdir/neostra/neostrad.conf") in
 *c*n*|*n*c*) nt_pass "neostrad.conf is %config(noreplace)" ;;
 *) nt_fail "neostrad.conf flags '$(flags_of "$sysconfdir/neostra/neostrad.conf")', not config+noreplace" ;;
+esac
+case $(flags_of "$sysconfdir/sudoers.d/neostra") in
+*c*n*|*n*c*) nt_pass "sudoers.d/neostra is %config(noreplace)" ;;
+*) nt_fail "sudoers.d/neostra flags '$(flags_of "$sysconfdir/sudoers.d/neostra")', not config+noreplace" ;;
 esac
 case $(flags_of "$rundir/neostra") in
 *g*) nt_pass "$rundir/neostra is %ghost (tmpfiles.d and RuntimeDirectory= make it)" ;;

@@ -45,6 +45,7 @@
 
 #include "inproc-client.h"
 
+#include "access.h"
 #include "login.h"
 #include "manager.h"
 #include "neostra/protocol.h"
@@ -210,6 +211,7 @@ struct options {
         uint64_t offline_after_ms;      /* 0: never */
         unsigned max_failures;          /* 0: the default */
         uint64_t api_timeout_ms;        /* 0: the default */
+        uint64_t account_max_age_ms;    /* 0: the default */
 };
 
 static void start(struct fixture *f, const struct options *o) {
@@ -231,6 +233,8 @@ static void start(struct fixture *f, const struct options *o) {
                 c->max_failures = o->max_failures;
         if (o->api_timeout_ms)
                 c->timeout_ms = o->api_timeout_ms;
+        if (o->account_max_age_ms)
+                c->account_max_age_ms = o->account_max_age_ms;
 
         assert_int_equal(manager_new("test_login.conf", c, &f->m), 0);
         assert_int_equal(manager_listen(f->m), 0);
@@ -256,6 +260,8 @@ static int setup(void **state) {
         gate.checks = gate.makes = 0;
         login_test_env(&(struct login_env) { .signin = fake_signin, .cancel = fake_cancel, .now = fake_now,
                                              .verifier_check = gated_check, .verifier_make = gated_make });
+        /* The verdict's clock (access.h) is the fake one too. */
+        access_test_clock(fake_now);
         /* As neostrad.c: our NSS lookups never reach a userdb socket. */
         assert_int_equal(setenv("SYSTEMD_BYPASS_USERDB", "io.neostra", 1), 0);
         strcpy(f->tmp, "/tmp/test_login.XXXXXX");
@@ -275,6 +281,7 @@ static int teardown(void **state) {
         /* Nothing left in flight with the fake API. */
         assert_false(fake.pending);
         login_test_env(NULL);
+        access_test_clock(NULL);
         nftw(f->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
         free(f);
         return 0;
@@ -403,6 +410,7 @@ struct outcome {
         char error[160];
         char reason[256];
         bool offline;
+        bool allowed;
         json_int_t offline_until;
 };
 
@@ -415,6 +423,7 @@ static struct outcome finish(struct fixture *f, struct client *c) {
         snprintf(o.error, sizeof(o.error), "%s", error ? error : "");
         snprintf(o.reason, sizeof(o.reason), "%s", json_string_value(json_object_get(p, "reason")) ?: "");
         o.offline = json_is_true(json_object_get(p, "offline"));
+        o.allowed = json_is_true(json_object_get(p, "allowed"));
         o.offline_until = json_integer_value(json_object_get(p, "offlineUntil"));
         json_decref(msg);
         client_close(c);
@@ -594,6 +603,29 @@ static void test_stale_verifier(void **state) {
         o = login_answered(f, PASSWORD, API_UNAVAILABLE, 0);
         assert_string_equal(o.error, NEOSTRA_ERROR_SERVICE_UNAVAILABLE);
         assert_int_equal(logins(f, "offlineSuccess"), 1);
+}
+
+/* An offline success past account_max_age (but within offline_max_age):
+ * the password is right, the account step refuses, and the refusal is
+ * counted as access that ended, not as a role refusal. */
+static void test_offline_past_account_max_age(void **state) {
+        struct fixture *f = *state;
+        struct outcome o;
+
+        start(f, &(struct options) { .account_max_age_ms = 3600 * 1000ull });
+        sign_in_online(f);
+        fake.now = T0 + 1800;
+        o = login_answered(f, PASSWORD, API_UNAVAILABLE, 0);
+        assert_true(o.offline);
+        assert_true(o.allowed);
+        assert_int_equal(logins(f, "deniedAccess") + logins(f, "deniedRole"), 0);
+        fake.now = T0 + 7200;
+        o = login_answered(f, PASSWORD, API_UNAVAILABLE, 0);
+        assert_string_equal(o.error, "");
+        assert_true(o.offline);
+        assert_false(o.allowed);
+        assert_int_equal(logins(f, "deniedAccess"), 1);
+        assert_int_equal(logins(f, "deniedRole"), 0);
 }
 
 static void test_api_offline_not_asked(void **state) {
@@ -985,6 +1017,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_offline_waits_for_verifier, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_slow_waits_for_verifier, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_wait_bounded, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_offline_past_account_max_age, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
