@@ -29,7 +29,9 @@
 #   a stopped (SIGSTOP) daemon (daemon.running, within a few seconds), a
 #   hung NSS source (tests/slownss.c: the sections that look names up are
 #   killed at the deadline and said to hang, the others still report), and
-#   a config that does not load (config.load, naming file:line); run as
+#   a config that does not load (config.load, naming file:line), an API
+#   whose Date header is an hour ahead (api.clock) and a cache whose last
+#   token arrived an hour after its iat (cache.token-clock); run as
 #   another user, the doctor exits 4.
 # DOCTOR_SHOW=1 prints the doctor's output of the healthy and the bad-pin
 # runs.  Ends with "doctor: N passed, N failed[, N skipped]".
@@ -312,6 +314,14 @@ expect_broken "an API that accepts and never answers ([api] timeout = 20s)" api 
 within "an API that hangs" 10
 expect_only "an API that hangs" api.probe
 
+# An API whose clock is an hour ahead (its Date header).
+nt_spawn skewed-api "$NT_PYTHON" "$helper" skewed "$NT_TMP/skewed.port" 3600 >>"$NT_LOGS/skewed.log" 2>&1
+nt_wait_until 10 "the skewed server's port" test -s "$NT_TMP/skewed.port" || { nt_fail "skewed server"; nt_finish; }
+write_conf "$NT_TMP/skewed.conf" "http://127.0.0.1:$(cat "$NT_TMP/skewed.port")" "" "$DUSER"
+doctor "$NT_TMP/skewed.conf"
+expect_broken "an API whose Date header is an hour ahead" api clock
+expect_only "an API an hour ahead" api.clock
+
 write_conf "$NT_TMP/pin.conf" "$api" "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" "$DUSER"
 doctor "$NT_TMP/pin.conf"
 [ -n "${DOCTOR_SHOW:-}" ] && cat "$out"
@@ -393,6 +403,19 @@ else nt_fail "the config error does not name file:line: $(grep Config "$out")"; 
 doctor
 if [ "$rc" -eq 0 ]; then nt_pass "healthy again after the broken cases"
 else nt_fail "not healthy again: $(grep '^✗' "$out")"; fi
+
+# ---- the clock against the last token's iat ---------------------------------------------------------------
+
+# The cache says alice's token came an hour after the API issued it (as
+# the daemon's user, so that nothing in the cache becomes root's).
+if setpriv --reuid="$DUID" --regid="$DUID" --clear-groups -- \
+        "$NT_PYTHON" "$helper" backdate "$cache/neostrad.db" -3600 2>"$NT_TMP/backdate.err"; then
+        doctor
+        expect_broken "the last token received an hour after its iat" cache token-clock
+        expect_only "a token an hour off" cache.token-clock
+else
+        nt_fail "moving the cache's times: $(cat "$NT_TMP/backdate.err")"
+fi
 
 nt_end_checks
 nt_finish

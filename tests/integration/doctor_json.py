@@ -14,6 +14,15 @@
                                                API that hangs); writes its
                                                port to PORTFILE; runs until
                                                SIGTERM
+    doctor_json.py skewed PORTFILE SECONDS     an HTTP server on 127.0.0.1 that
+                                               answers every request 405 with a
+                                               Date header SECONDS off; writes
+                                               its port to PORTFILE; runs until
+                                               SIGTERM
+    doctor_json.py backdate DB SECONDS         move the times of the last
+                                               sign-in in neostrad's cache
+                                               SECONDS back (the token's iat
+                                               stays)
     doctor_json.py probes PORT                 the mock API's requests from the
                                                doctor (User-Agent
                                                neostractl-doctor): exit 0 when
@@ -96,6 +105,45 @@ def cmd_hang(portfile):
     return 0
 
 
+def cmd_skewed(portfile, seconds):
+    import email.utils
+    import http.server
+    import time
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response_only(405)
+            self.send_header("Date", email.utils.formatdate(time.time() + int(seconds), usegmt=True))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    srv.timeout = 0.2
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with open(portfile + ".tmp", "w", encoding="ascii") as f:
+        f.write("%d\n" % srv.server_address[1])
+    os.rename(portfile + ".tmp", portfile)
+    while not stop.is_set():
+        srv.handle_request()
+    srv.server_close()
+    return 0
+
+
+def cmd_backdate(db, seconds):
+    import sqlite3
+    con = sqlite3.connect(db, timeout=10)
+    with con:
+        con.execute("UPDATE users SET last_online_success = last_online_success - ?, "
+                    "last_online_proof = last_online_proof - ? WHERE token IS NOT NULL",
+                    (int(seconds), int(seconds)))
+    con.close()
+    return 0
+
+
 def cmd_probes(port):
     url = "http://127.0.0.1:%s/_control/requests" % port
     with urllib.request.urlopen(url, timeout=10) as r:
@@ -113,7 +161,7 @@ def cmd_probes(port):
 
 def main(argv):
     cmds = {"status": cmd_status, "healthy": cmd_healthy, "failed": cmd_failed, "hang": cmd_hang,
-            "probes": cmd_probes}
+            "skewed": cmd_skewed, "backdate": cmd_backdate, "probes": cmd_probes}
     if len(argv) < 2 or argv[1] not in cmds:
         print(__doc__, file=sys.stderr)
         return 2
