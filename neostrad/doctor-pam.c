@@ -126,7 +126,8 @@ struct service {
 /* The services that matter; the RHEL ones are read when they exist. */
 static const struct service services[] = {
         { "common-auth", true }, { "common-account", true }, { "common-session", false },
-        { "common-password", false }, { "system-auth", true }, { "password-auth", true },
+        { "common-session-noninteractive", false }, { "common-password", false },
+        { "system-auth", true }, { "password-auth", true },
         { "sshd", true }, { "login", false }, { "su", false }, { "sudo", false },
 };
 

@@ -4,9 +4,10 @@
 #
 # Everything the doctor reads that is not ours is replaced inside a private
 # mount namespace only (nt_private_ns), by bind mounts that vanish with it:
-# /etc/pam.d (sshd, login, su and sudo @including the common-* files made
-# from packaging/pam/*.example verbatim), /usr/share/pam-configs (the
-# package's profiles), /etc/nsswitch.conf, and /etc/passwd and /etc/group
+# /etc/pam.d (sshd, login and su @including the common-* files made from
+# packaging/pam/*.example verbatim, and sudo as packaging/pam/sudo.example),
+# /usr/share/pam-configs (the package's profiles), /etc/nsswitch.conf, and
+# /etc/passwd and /etc/group
 # (the daemon's user "ntdaemon" and another account "ntother").  neostrad
 # runs as ntdaemon with its sockets and cache in $NT_TMP, against the mock
 # API over TLS (our CA, the server's pin); alice has signed in once, so
@@ -131,7 +132,10 @@ for t in auth account session; do
 done
 printf 'password [success=1 default=ignore] pam_unix.so obscure yescrypt\npassword requisite pam_deny.so\npassword required pam_permit.so\n' \
         >"$pamd/common-password"
-for s in sshd login su sudo; do
+cp "$pamd/common-session" "$pamd/common-session-noninteractive"
+# sudo: the package's example verbatim.
+cp "$NT_TOP/packaging/pam/sudo.example" "$pamd/sudo"
+for s in sshd login su; do
         printf 'auth required pam_env.so\n@include common-auth\naccount required pam_nologin.so\n@include common-account\n@include common-session\n@include common-password\n' \
                 >"$pamd/$s"
 done
