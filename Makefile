@@ -101,10 +101,11 @@ $(BUILDDIR)/tests/test_%: tests/unit/test_%.c $(DAEMON_LIB_OBJ) $(COMMON_OBJ) $(
 # test_wire sees every free() of the codec, to check nothing freed holds a secret.
 $(BUILDDIR)/tests/test_wire: UNIT_LDFLAGS := -Wl,--wrap=free
 
-# test_doctor_pam runs neostractl doctor's PAM checks on stacks of its own.
+# test_doctor_pam and test_doctor_nss run neostractl doctor's PAM and NSS
+# checks on files of their own.
 DOCTOR_OBJ := $(call obj,$(wildcard neostrad/doctor*.c))
-$(BUILDDIR)/tests/test_doctor_pam: $(DOCTOR_OBJ)
-$(BUILDDIR)/tests/test_doctor_pam: UNIT_LDFLAGS := $(DOCTOR_OBJ)
+$(BUILDDIR)/tests/test_doctor_pam $(BUILDDIR)/tests/test_doctor_nss: $(DOCTOR_OBJ)
+$(BUILDDIR)/tests/test_doctor_pam $(BUILDDIR)/tests/test_doctor_nss: UNIT_LDFLAGS := $(DOCTOR_OBJ)
 # test_doctor_pamsim runs random stacks through the simulator and libpam.
 $(BUILDDIR)/tests/test_doctor_pamsim: $(DOCTOR_OBJ)
 $(BUILDDIR)/tests/test_doctor_pamsim: UNIT_LDFLAGS = $(DOCTOR_OBJ) $(call pc_libs,pam)

@@ -63,6 +63,8 @@ void doctor_check_nss(struct doctor_ctx *d);
 void doctor_check_pam(struct doctor_ctx *d);
 void doctor_check_cache(struct doctor_ctx *d);
 
+/* doctor_check_nss() on another file than /etc/nsswitch.conf (tests/unit). */
+void doctor_check_nss_in(struct doctor_ctx *d, const char *path);
 /* doctor_check_pam() with the stacks read from stacks_dir instead of
  * /etc/pam.d and the profiles from profiles_dir (for tests/unit). */
 void doctor_check_pam_in(struct doctor_ctx *d, const char *stacks_dir, const char *profiles_dir);

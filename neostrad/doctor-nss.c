@@ -121,15 +121,15 @@ static bool parse_database(FILE *f, const char *db, bool *has_systemd, char *sha
         return false;
 }
 
-static void check_database(struct doctor_ctx *d, FILE *f, const char *db, bool *any_systemd) {
+static void check_database(struct doctor_ctx *d, FILE *f, const char *path, const char *db, bool *any_systemd) {
         char shadow[256], line[NSS_LINE_MAX] = "", check[32], fix[512];
         bool has_systemd;
 
         snprintf(check, sizeof(check), "%s", db);
         if (!parse_database(f, db, &has_systemd, shadow, sizeof(shadow), line, sizeof(line))) {
-                snprintf(fix, sizeof(fix), "add \"%s: files systemd\" to " NSSWITCH_PATH, db);
-                doctor_report(d, check, DOCTOR_FAIL, fix, NSSWITCH_PATH " has no %s: line, so it does not "
-                              "list systemd: Neostra users are invisible to %s lookups", db, db);
+                snprintf(fix, sizeof(fix), "add \"%s: files systemd\" to %s", db, path);
+                doctor_report(d, check, DOCTOR_FAIL, fix, "%s has no %s: line, so it does not "
+                              "list systemd: Neostra users are invisible to %s lookups", path, db, db);
                 return;
         }
         if (!has_systemd) {
@@ -183,6 +183,10 @@ static void check_speed(struct doctor_ctx *d) {
 }
 
 void doctor_check_nss(struct doctor_ctx *d) {
+        doctor_check_nss_in(d, NSSWITCH_PATH);
+}
+
+void doctor_check_nss_in(struct doctor_ctx *d, const char *path) {
         bool userdb = d->config ? d->config->userdb : true, any_systemd = false;
         FILE *f;
 
@@ -192,15 +196,14 @@ void doctor_check_nss(struct doctor_ctx *d) {
                 check_speed(d);
                 return;
         }
-        f = fopen(NSSWITCH_PATH, "re");
+        f = fopen(path, "re");
         if (!f) {
-                doctor_report(d, "passwd", DOCTOR_FAIL, "restore " NSSWITCH_PATH, "cannot read "
-                              NSSWITCH_PATH ": %m");
+                doctor_report(d, "passwd", DOCTOR_FAIL, "restore it", "cannot read %s: %m", path);
                 return;
         }
-        check_database(d, f, "passwd", &any_systemd);
-        check_database(d, f, "group", &any_systemd);
-        check_database(d, f, "shadow", &any_systemd);
+        check_database(d, f, path, "passwd", &any_systemd);
+        check_database(d, f, path, "group", &any_systemd);
+        check_database(d, f, path, "shadow", &any_systemd);
         fclose(f);
         if (any_systemd)
                 check_module(d);
