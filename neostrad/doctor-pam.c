@@ -137,7 +137,8 @@ static bool prompts(const struct pamsim_line *l) {
 
         for (size_t i = 0; i < sizeof(prompters) / sizeof(prompters[0]); i++)
                 if (strcmp(l->module, prompters[i]) == 0)
-                        return !pamsim_setcred_only(l) && !pamsim_has_arg(l, "use_first_pass") && !pamsim_has_arg(l, "use_authtok");
+                        return !pamsim_setcred_only(l) && !pamsim_has_arg(l, "use_first_pass") &&
+                               !pamsim_has_arg(l, "use_authtok");
         return false;
 }
 

@@ -130,14 +130,23 @@ mkdir -m 0755 "$pamd"
 for t in auth account session; do
         cp "$NT_TOP/packaging/pam/common-$t.example" "$pamd/common-$t"
 done
-printf 'password [success=1 default=ignore] pam_unix.so obscure yescrypt\npassword requisite pam_deny.so\npassword required pam_permit.so\n' \
-        >"$pamd/common-password"
+cat >"$pamd/common-password" <<'EOF'
+password [success=1 default=ignore] pam_unix.so obscure yescrypt
+password requisite pam_deny.so
+password required pam_permit.so
+EOF
 cp "$pamd/common-session" "$pamd/common-session-noninteractive"
 # sudo: the package's example verbatim.
 cp "$NT_TOP/packaging/pam/sudo.example" "$pamd/sudo"
 for s in sshd login su; do
-        printf 'auth required pam_env.so\n@include common-auth\naccount required pam_nologin.so\n@include common-account\n@include common-session\n@include common-password\n' \
-                >"$pamd/$s"
+        cat >"$pamd/$s" <<'EOF'
+auth required pam_env.so
+@include common-auth
+account required pam_nologin.so
+@include common-account
+@include common-session
+@include common-password
+EOF
 done
 chmod 0644 "$pamd"/*
 nt_bind "$pamd" /etc/pam.d || { nt_fail "bind-mounting /etc/pam.d"; nt_finish; }
@@ -149,7 +158,8 @@ nt_bind "$profiles" /usr/share/pam-configs || { nt_fail "bind-mounting /usr/shar
 
 nsswitch=$NT_TMP/nsswitch.conf
 healthy_nss() {
-        printf 'passwd: files systemd\ngroup: files [SUCCESS=merge] systemd\nshadow: files systemd\nhosts: files\n' >"$nsswitch"
+        printf 'passwd: files systemd\ngroup: files [SUCCESS=merge] systemd\nshadow: files systemd\n' >"$nsswitch"
+        printf 'hosts: files\n' >>"$nsswitch"
 }
 healthy_nss
 chmod 0644 "$nsswitch"
@@ -222,7 +232,9 @@ for s in Config Daemon API NSS PAM Cache; do
         if grep -q "^✓ $s: " "$out"; then nt_pass "healthy: a ✓ line from $s"
         else nt_fail "healthy: no ✓ line from $s"; fi
 done
-if grep -qF '✓ Config: 1 drop-in(s) in '"$conf"'.d override the main file, in this order: 50-test.conf ([access] account_max_age; [groups] admin)' "$out"; then
+dropin_line="✓ Config: 1 drop-in(s) in $conf.d override the main file, in this order:"
+dropin_line="$dropin_line 50-test.conf ([access] account_max_age; [groups] admin)"
+if grep -qF "$dropin_line" "$out"; then
         nt_pass "healthy: the drop-in is listed with the keys it overrides"
 else
         nt_fail "healthy: the drop-in line: $(grep 'drop-in' "$out")"
