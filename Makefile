@@ -46,8 +46,9 @@ pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1))
 pc_libs   = $(shell $(PKG_CONFIG) --libs $(1))
 
 COMMON_SRC := $(wildcard common/*.c)
-# neostractl: the CLI and its doctor (neostrad/doctor*.c).
-CTL_SRC    := neostrad/neostractl.c $(wildcard neostrad/doctor*.c)
+# neostractl.c, its neostractl-*.c and its doctor (doctor*.c) are the CLI;
+# the rest is the daemon.
+CTL_SRC    := $(wildcard neostrad/neostractl*.c) $(wildcard neostrad/doctor*.c)
 DAEMON_SRC := $(filter-out $(CTL_SRC),$(wildcard neostrad/*.c))
 MODULE_SRC := $(wildcard pam_neostra/*.c)
 
@@ -206,6 +207,10 @@ install: all
 	sed 's|@SBINDIR@|$(SBINDIR)|g' packaging/systemd/neostrad.service.in \
 		> $(DESTDIR)$(UNITDIR)/neostrad.service
 	install -m 0644 packaging/systemd/neostrad.socket $(DESTDIR)$(UNITDIR)/neostrad.socket
+	@# The metrics timer (README, "Metrics"), never enabled here.
+	sed 's|@BINDIR@|$(BINDIR)|g' packaging/systemd/neostra-metrics.service.in \
+		> $(DESTDIR)$(UNITDIR)/neostra-metrics.service
+	install -m 0644 packaging/systemd/neostra-metrics.timer $(DESTDIR)$(UNITDIR)/neostra-metrics.timer
 	install -d $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
 	install -m 0644 packaging/systemd/neostrad.sysusers $(DESTDIR)$(SYSUSERSDIR)/neostrad.conf
 	install -m 0644 packaging/systemd/neostrad.tmpfiles $(DESTDIR)$(TMPFILESDIR)/neostrad.conf
@@ -242,6 +247,7 @@ uninstall:
 	rm -f $(DESTDIR)$(PAMDIR)/pam_neostra.so $(DESTDIR)$(SBINDIR)/neostrad \
 		$(DESTDIR)$(BINDIR)/neostractl $(DESTDIR)$(UNITDIR)/neostrad.service \
 		$(DESTDIR)$(UNITDIR)/neostrad.socket $(DESTDIR)$(SYSCONFDIR)/sudoers.d/neostra \
+		$(DESTDIR)$(UNITDIR)/neostra-metrics.service $(DESTDIR)$(UNITDIR)/neostra-metrics.timer \
 		$(DESTDIR)$(SYSUSERSDIR)/neostrad.conf $(DESTDIR)$(TMPFILESDIR)/neostrad.conf \
 		$(DESTDIR)$(CATALOGDIR)/neostra.catalog \
 		$(DESTDIR)$(MANDIR)/man1/neostractl.1 $(DESTDIR)$(MANDIR)/man5/neostrad.conf.5 \

@@ -32,6 +32,7 @@ struct Api {
         unsigned pending;
         api_stub_fn stub;               /* api_set_stub(), tests only */
         void *stub_userdata;
+        struct histogram latency[_API_REQUEST_KIND_MAX];        /* of every answer, by kind */
 };
 
 struct ApiRequest {
@@ -477,6 +478,7 @@ static void finish(ApiRequest *req, CURLcode code, long status) {
         }
         res.latency_usec = now_usec() - req->started_usec;
         res.retry_after_sec = req->retry_after_sec;
+        histogram_observe(&req->api->latency[req->kind], res.latency_usec);
 
         /* The password has done its job. */
         vbuf_done(&req->body);
@@ -639,6 +641,10 @@ static int stub_start(ApiRequest *req, const char *secret, ApiRequest **ret) {
         if (ret)
                 *ret = req;
         return 0;
+}
+
+const struct histogram *api_latency(const Api *api, enum api_request_kind kind) {
+        return &api->latency[kind];
 }
 
 void api_set_stub(Api *api, api_stub_fn stub, void *userdata) {

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
+#include "metrics.h"
 #include "neostra/conf.h"
 
 enum api_outcome {
@@ -104,13 +105,19 @@ int api_refresh(Api *api, const struct neostra_config *config, const char *email
 /* Abort a request; its callback will not run.  Accepts NULL. */
 void api_request_cancel(ApiRequest *req);
 
-/* ---- tests: an API in memory ------------------------------------------------- */
-
 enum api_request_kind {
         API_REQUEST_SIGNIN,
         API_REQUEST_PROBE,
         API_REQUEST_REFRESH,
+        _API_REQUEST_KIND_MAX,
 };
+
+/* How long the answers of that kind took, from the request's start to
+ * its callback (a transport error's too; a cancelled request is not
+ * counted). */
+const struct histogram *api_latency(const Api *api, enum api_request_kind kind);
+
+/* ---- tests: an API in memory ------------------------------------------------- */
 
 /* What the API in memory answers to one request. */
 struct api_stub_answer {

@@ -101,6 +101,18 @@ static int not_ours(AuthMethods *m, const char *user) {
         }
 }
 
+static enum decision_outcome not_ours_outcome(int why, bool auth) {
+        switch (why) {
+        case NOT_OURS_LOCAL:
+                return auth ? OUTCOME_AUTH_NOT_OURS_LOCAL : OUTCOME_ACCOUNT_NOT_OURS_LOCAL;
+        case NOT_OURS_DOMAIN:
+                return auth ? OUTCOME_AUTH_NOT_OURS_DOMAIN : OUTCOME_ACCOUNT_NOT_OURS_DOMAIN;
+        case NOT_OURS_SYSTEM:
+        default:
+                return auth ? OUTCOME_AUTH_NOT_OURS_SYSTEM : OUTCOME_ACCOUNT_NOT_OURS_SYSTEM;
+        }
+}
+
 static const char *not_ours_reason(int why) {
         switch (why) {
         case NOT_OURS_LOCAL:
@@ -116,7 +128,9 @@ static const char *not_ours_reason(int why) {
 static int reply_no_names(VarlinkConn *c, AuthMethods *m, const char *method, int r) {
         log_msg(LOG_ERR, "cannot look up local accounts for a %s call: %s", method, strerror(-r));
         if (strcmp(method, "Authenticate") == 0)
-                decisions_count(m->d.decisions, RESULT_UNAVAILABLE);
+                decisions_count(m->d.decisions, OUTCOME_AUTH_UNAVAILABLE_LOOKUP);
+        else if (strcmp(method, "CheckAccount") == 0)
+                decisions_count(m->d.decisions, OUTCOME_ACCOUNT_UNAVAILABLE_LOOKUP);
         return reply_error(c, NEOSTRA_ERROR_SERVICE_UNAVAILABLE, "cannot look up local accounts now");
 }
 
@@ -200,7 +214,8 @@ static int reply_unconfigured(VarlinkConn *c, AuthMethods *m, const char *method
                               const char *service, const char *rhost, const char *tty) {
         static const char reason[] = "not configured: [api] url is not set";
 
-        decisions_count(m->d.decisions, RESULT_UNAVAILABLE);
+        decisions_count(m->d.decisions, strcmp(method, "Authenticate") == 0 ? OUTCOME_AUTH_UNAVAILABLE_UNCONFIGURED
+                                                                             : OUTCOME_ACCOUNT_UNAVAILABLE_UNCONFIGURED);
         decisions_log(m->d.decisions, varlink_conn_uid(c), method, user, service, rhost, tty, RESULT_UNAVAILABLE,
                              reason, 0, -1);
         return reply_error(c, NEOSTRA_ERROR_SERVICE_UNAVAILABLE, reason);
@@ -227,7 +242,7 @@ static int method_authenticate(VarlinkConn *c, void *params, void *userdata) {
                 return 0;
 
         if (uid != 0 && !ratelimit_check(m->d.ratelimit, uid, true)) {
-                decisions_count(m->d.decisions, RESULT_RATE_LIMITED);
+                decisions_count(m->d.decisions, OUTCOME_AUTH_RATE_LIMITED);
                 decisions_log(m->d.decisions, uid, "Authenticate", p->user, p->service, p->rhost, p->tty,
                                      RESULT_RATE_LIMITED, "too many attempts from this uid", 0, -1);
                 return reply_error(c, NEOSTRA_ERROR_RATE_LIMITED, "too many attempts; try again later");
@@ -235,20 +250,20 @@ static int method_authenticate(VarlinkConn *c, void *params, void *userdata) {
         r = not_ours(m, p->user);
         if (r < 0) {
                 log_msg(LOG_ERR, "cannot look up local accounts: %s", strerror(-r));
-                decisions_count(m->d.decisions, RESULT_UNAVAILABLE);
+                decisions_count(m->d.decisions, OUTCOME_AUTH_UNAVAILABLE_LOOKUP);
                 return reply_error(c, NEOSTRA_ERROR_SERVICE_UNAVAILABLE, "cannot look up local accounts");
         }
         if (r == NOT_OURS_DOMAIN) {
                 /* The module refuses these itself; a direct caller is
                  * refused here all the same, before anything is sent. */
-                decisions_count(m->d.decisions, RESULT_UNKNOWN);
+                decisions_count(m->d.decisions, OUTCOME_AUTH_NOT_OURS_DOMAIN);
                 decisions_log(m->d.decisions, uid, "Authenticate", p->user, p->service, p->rhost, p->tty,
                                      RESULT_UNKNOWN, not_ours_reason(r), 0, -1);
                 return reply_error(c, NEOSTRA_ERROR_USER_UNKNOWN,
                                    "domain not in [users] domains; not sent to the API");
         }
         if (r > 0) {
-                decisions_count(m->d.decisions, RESULT_NOT_OURS);
+                decisions_count(m->d.decisions, not_ours_outcome(r, true));
                 decisions_log(m->d.decisions, uid, "Authenticate", p->user, p->service, p->rhost, p->tty,
                                      RESULT_NOT_OURS, not_ours_reason(r), 0, -1);
                 return reply_error(c, NEOSTRA_ERROR_NOT_OUR_USER, not_ours_reason(r));
@@ -256,14 +271,14 @@ static int method_authenticate(VarlinkConn *c, void *params, void *userdata) {
         if (!config_of(m)->api_url)
                 return reply_unconfigured(c, m, "Authenticate", p->user, p->service, p->rhost, p->tty);
         if (p->password[0] == 0) {
-                decisions_count(m->d.decisions, RESULT_FAILURE);
+                decisions_count(m->d.decisions, OUTCOME_AUTH_EMPTY_PASSWORD);
                 decisions_log(m->d.decisions, uid, "Authenticate", p->user, p->service, p->rhost, p->tty,
                                      RESULT_FAILURE, "empty password", 0, -1);
                 return reply_error(c, NEOSTRA_ERROR_AUTHENTICATION_FAILED, "empty password");
         }
         r = neostra_email_for_user(config_of(m), p->user, &email);
         if (r < 0) {
-                decisions_count(m->d.decisions, RESULT_UNKNOWN);
+                decisions_count(m->d.decisions, OUTCOME_AUTH_INVALID_NAME);
                 decisions_log(m->d.decisions, uid, "Authenticate", p->user, p->service, p->rhost, p->tty,
                                      RESULT_UNKNOWN, "name does not map to a valid email", 0, -1);
                 return reply_error(c, NEOSTRA_ERROR_USER_UNKNOWN, "name does not map to a valid email");
@@ -276,7 +291,7 @@ static int method_authenticate(VarlinkConn *c, void *params, void *userdata) {
                         }, email, api_deadline_usec(m));
         if (r < 0) {
                 log_msg(LOG_ERR, "cannot start a login: %s", strerror(-r));
-                decisions_count(m->d.decisions, RESULT_UNAVAILABLE);
+                decisions_count(m->d.decisions, OUTCOME_AUTH_UNAVAILABLE_INTERNAL);
                 return reply_error(c, NEOSTRA_ERROR_SERVICE_UNAVAILABLE, "cannot start the login");
         }
         return 0;
@@ -293,6 +308,7 @@ static int method_check_account(VarlinkConn *c, void *params, void *userdata) {
         AuthMethods *m = userdata;
         uid_t uid = varlink_conn_uid(c);
         struct user_record *u;
+        enum decision_outcome outcome;
         enum login_result result;
         char reason[512];
         bool allowed, valid;
@@ -305,15 +321,19 @@ static int method_check_account(VarlinkConn *c, void *params, void *userdata) {
                 /* Never "not ours" on a failed lookup: the module would let
                  * the account step pass. */
                 log_msg(LOG_ERR, "cannot look up local accounts: %s", strerror(-r));
+                decisions_count(m->d.decisions, OUTCOME_ACCOUNT_UNAVAILABLE_LOOKUP);
                 return reply_error(c, NEOSTRA_ERROR_SERVICE_UNAVAILABLE, "cannot look up local accounts");
         }
-        if (r > 0)
+        if (r > 0) {
+                decisions_count(m->d.decisions, not_ours_outcome(r, false));
                 return reply_error(c, NEOSTRA_ERROR_NOT_OUR_USER, not_ours_reason(r));
+        }
         if (!config_of(m)->api_url)
                 return reply_unconfigured(c, m, "CheckAccount", p->user, p->service, NULL, NULL);
 
         u = user_table_get(m->d.users, p->user);
         if (!u) {
+                decisions_count(m->d.decisions, OUTCOME_ACCOUNT_UNKNOWN);
                 decisions_log(m->d.decisions, uid, "CheckAccount", p->user, p->service, NULL, NULL, RESULT_UNKNOWN,
                                      "no sign-in seen for this user", 0, -1);
                 return reply_error(c, NEOSTRA_ERROR_USER_UNKNOWN,
@@ -325,9 +345,9 @@ static int method_check_account(VarlinkConn *c, void *params, void *userdata) {
          * no groups (setcred adds none). */
         valid = access_valid(config_of(m), u, access_now());
         allowed = account_verdict(config_of(m), u, reason, sizeof(reason));
-        result = allowed ? RESULT_SUCCESS : valid ? RESULT_DENIED_ROLE : RESULT_DENIED_ACCESS;
-        if (!allowed)
-                decisions_count(m->d.decisions, result);
+        outcome = allowed ? OUTCOME_ACCOUNT_ALLOWED : valid ? OUTCOME_ACCOUNT_ROLE : OUTCOME_ACCOUNT_ACCESS_ENDED;
+        result = decisions_outcome_result(outcome);
+        decisions_count(m->d.decisions, outcome);
         decisions_log(m->d.decisions, uid, "CheckAccount", p->user, p->service, NULL, NULL, result, reason, 0, -1);
         (void) varlink_conn_reply(c, json_pack("{s:b, s:s, s:o, s:o}", "allowed", allowed, "reason", reason,
                                                "roles", account_roles_json(user_roles(u), user_n_roles(u)),
@@ -340,12 +360,12 @@ static int method_check_account(VarlinkConn *c, void *params, void *userdata) {
 
 /* ---- what the cache shows ------------------------------------------------------ */
 
+/* Root gets every figure; any other uid the API state and the version
+ * only: a count that moves tells when somebody else logs in. */
 static int method_get_status(VarlinkConn *c, void *params, void *userdata) {
         AuthMethods *m = userdata;
 
-        /* What the other calls show or change is on disk first. */
-        writeback_flush(m->d.writeback);
-        (void) varlink_conn_reply(c, m->d.status(m->d.status_userdata));
+        (void) varlink_conn_reply(c, m->d.status(m->d.status_userdata, varlink_conn_uid(c) == 0));
         return 0;
 }
 

@@ -35,8 +35,9 @@ struct auth_deps {
         RateLimit *ratelimit;
         Decisions *decisions;
         Revalidator *revalidator;               /* token refreshes */
-        /* GetStatus's reply parameters: the daemon's figures. */
-        json_t *(*status)(void *userdata);
+        /* GetStatus's reply parameters: the daemon's figures (full: all of
+         * them, for root; else the API state and the version only). */
+        json_t *(*status)(void *userdata, bool full);
         void *status_userdata;
 };
 

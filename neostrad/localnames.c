@@ -65,6 +65,7 @@ struct LocalNames {
         size_t n_entries;
         unsigned n_pending;
         uint64_t off_loop, on_loop, failed;
+        struct histogram latency;       /* of every lookup, on the loop or off it */
         uint64_t clock_offset;          /* localnames_test_advance() */
         bool closing;
         LocalNames *next_abandoned;
@@ -243,6 +244,8 @@ static void job_done(void *data) {
         if (j->ran) {
                 l->off_loop++;
                 l->failed += j->result < 0;
+                /* Its time in the queue too: what the waiting call saw. */
+                histogram_observe(&l->latency, now_usec(l) - j->started_usec);
                 if (j->result < 0 && usable(e, now_usec(l))) {
                         /* The source failed: the last answer it gave
                          * stands, as for a lookup that is slow
@@ -397,6 +400,7 @@ static const struct entry *answer(LocalNames *l, const struct localnames_key *k)
                 return e;       /* a failure too: a call that waited for it gets it */
         look_up(l, k->kind, k->name, k->id, &result, &value, &value_name);
         l->on_loop++;
+        histogram_observe(&l->latency, now_usec(l) - now);
         if (by_name(k->kind))
                 log_msg(LOG_DEBUG, "NSS: looked up %s %s on the event loop",
                         k->kind == LOCALNAMES_USER ? "user" : "group", k->name);
@@ -522,7 +526,7 @@ bool localnames_usable(LocalNames *l, const struct localnames_key *keys, size_t 
 void localnames_stats(const LocalNames *l, struct localnames_stats *ret) {
         *ret = (struct localnames_stats) {
                 .off_loop = l->off_loop, .on_loop = l->on_loop, .failed = l->failed,
-                .pending = l->n_pending, .kept = l->n_entries,
+                .pending = l->n_pending, .kept = l->n_entries, .latency = l->latency,
         };
 }
 

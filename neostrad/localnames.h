@@ -47,6 +47,8 @@
 
 #include <systemd/sd-event.h>
 
+#include "metrics.h"
+
 #define LOCALNAMES_TTL_USEC  (2u * 1000000u)         /* fresh enough to start a call on */
 #define LOCALNAMES_HOLD_USEC (300u * 1000000ull)     /* read by a call under way, or when NSS fails */
 #define LOCALNAMES_STALE_AFTER_USEC (1u * 1000000u)  /* a slower lookup: a kept answer serves */
@@ -73,6 +75,7 @@ struct localnames_stats {
         uint64_t failed;        /* lookups NSS failed (off the loop) */
         unsigned pending;       /* lookups out now */
         size_t kept;            /* answers kept */
+        struct histogram latency;       /* every lookup's, from its start to its answer */
 };
 
 typedef struct LocalNames LocalNames;

@@ -83,6 +83,7 @@ struct login {
         bool refusing;                  /* a CHECK_REFUSED job checks refused_mac's password */
         bool probe;                     /* API offline: if the cache cannot answer, ask it anyway */
         const char *api_reason;         /* the API's answer (static text), for a later reply */
+        enum decision_outcome unavailable;      /* why the API could not answer (metrics) */
         long api_status;
         int64_t api_latency_ms;
         unsigned char refused_mac[VERIFIER_MAC_SIZE];   /* verifier_mac() of the refused password */
@@ -179,13 +180,13 @@ static bool offline_attempt_left(Logins *ls, const struct user_record *u) {
  * "reason" (params unused).  The next call on the connection runs only
  * after the caller of this has returned (varlink-server.h), so what it does
  * after answering (the cache write of a sign-in) is done by then. */
-static void answer(struct login *l, enum login_result result, const char *error, json_t *params,
+static void answer(struct login *l, enum decision_outcome outcome, const char *error, json_t *params,
                    const char *reason, long http_status, int64_t latency_ms) {
         VarlinkConn *c = l->conn;
 
-        decisions_count(l->ls->d.decisions, result);
+        decisions_count(l->ls->d.decisions, outcome);
         decisions_log(l->ls->d.decisions, l->peer_uid, "Authenticate", l->user, l->service, l->rhost, l->tty,
-                             result, reason, http_status, latency_ms);
+                             decisions_outcome_result(outcome), reason, http_status, latency_ms);
         l->answered = true;
         l->conn = NULL;
         l->offline_timer = sd_event_source_disable_unref(l->offline_timer);
@@ -200,14 +201,14 @@ static void answer(struct login *l, enum login_result result, const char *error,
         varlink_conn_unref(c);
 }
 
-static void answer_error(struct login *l, enum login_result result, const char *error,
+static void answer_error(struct login *l, enum decision_outcome outcome, const char *error,
                          const char *reason, long http_status, int64_t latency_ms) {
-        answer(l, result, error, NULL, reason, http_status, latency_ms);
+        answer(l, outcome, error, NULL, reason, http_status, latency_ms);
 }
 
-static void answer_success(struct login *l, enum login_result result, const struct user_record *u,
+static void answer_success(struct login *l, enum decision_outcome outcome, const struct user_record *u,
                            const char *reason, long http_status, int64_t latency_ms) {
-        bool offline = result == RESULT_OFFLINE_SUCCESS;
+        bool offline = decisions_outcome_result(outcome) == RESULT_OFFLINE_SUCCESS;
         char verdict[512];
         bool allowed = account_verdict(config_of(l->ls), u, verdict, sizeof(verdict));
         json_t *params;
@@ -215,12 +216,12 @@ static void answer_success(struct login *l, enum login_result result, const stru
         /* The account step will refuse on this verdict without asking
          * again: count and log the refusal here, as CheckAccount would. */
         if (!allowed) {
-                enum login_result refusal = access_valid(config_of(l->ls), u, access_now())
-                                            ? RESULT_DENIED_ROLE : RESULT_DENIED_ACCESS;
+                enum decision_outcome refusal = access_valid(config_of(l->ls), u, access_now())
+                                                ? OUTCOME_ACCOUNT_ROLE : OUTCOME_ACCOUNT_ACCESS_ENDED;
 
                 decisions_count(l->ls->d.decisions, refusal);
                 decisions_log(l->ls->d.decisions, l->peer_uid, "CheckAccount", l->user, l->service, NULL, NULL,
-                              refusal, verdict, 0, -1);
+                              decisions_outcome_result(refusal), verdict, 0, -1);
         }
         params = json_pack("{s:s, s:s, s:o, s:o, s:b, s:b, s:s}",
                            "user", l->user, "email", u->email,
@@ -231,7 +232,7 @@ static void answer_success(struct login *l, enum login_result result, const stru
                 json_object_set_new(params, "offlineUntil",
                                     json_integer(u->verifier_time +
                                                  (json_int_t) (config_of(l->ls)->offline_max_age_ms / 1000u)));
-        answer(l, result, NULL, params, reason, http_status, latency_ms);
+        answer(l, outcome, NULL, params, reason, http_status, latency_ms);
 }
 
 /* ---- worker jobs ----------------------------------------------------------- */
@@ -243,8 +244,8 @@ static void job_check(void *data) {
 }
 
 static void start_online(struct login *l);
-static void online_unavailable(struct login *l, const char *reason, long http_status,
-                               int64_t latency_ms);
+static void online_unavailable(struct login *l, enum decision_outcome outcome, const char *reason,
+                               long http_status, int64_t latency_ms);
 static bool try_cache(struct login *l, enum check_mode mode);
 static void cache_cannot_answer(struct login *l);
 
@@ -259,11 +260,13 @@ static void ask_api(struct login *l) {
         Online *o = l->ls->d.online;
 
         if (online_user_held(o, l->user) > 0)
-                online_unavailable(l, "API busy for this user; waiting for its Retry-After", 429, -1);
+                online_unavailable(l, OUTCOME_AUTH_UNAVAILABLE_BUSY,
+                                   "API busy for this user; waiting for its Retry-After", 429, -1);
         else if (online_usable(o))
                 start_online(l);
         else if (online_state(o) == API_STATE_UNCONFIGURED)
-                online_unavailable(l, "no API to ask: [api] url is not set", 0, -1);
+                online_unavailable(l, OUTCOME_AUTH_UNAVAILABLE_UNCONFIGURED, "no API to ask: [api] url is not set",
+                                   0, -1);
         else {
                 l->probe = true;
                 if (!try_cache(l, CHECK_OFFLINE))
@@ -276,6 +279,7 @@ static void ask_api(struct login *l) {
  * it is offline and not asked yet, it is asked (ask_api()). */
 static void cache_cannot_answer(struct login *l) {
         struct user_record *u = user_table_get(l->ls->d.users, l->user);
+        bool locked;
 
         if (l->answered || (l->request && !l->online_failed))
                 return;
@@ -284,10 +288,10 @@ static void cache_cannot_answer(struct login *l) {
                 start_online(l);
                 return;
         }
-        answer_error(l, RESULT_UNAVAILABLE, NEOSTRA_ERROR_SERVICE_UNAVAILABLE,
-                     u && u->has_verifier && u->offline_failures >= config_of(l->ls)->max_failures
-                             ? "API unavailable; offline logins locked after too many wrong passwords"
-                             : l->api_reason ? l->api_reason : "API unavailable",
+        locked = u && u->has_verifier && u->offline_failures >= config_of(l->ls)->max_failures;
+        answer_error(l, locked ? OUTCOME_AUTH_LOCKOUT : l->unavailable, NEOSTRA_ERROR_SERVICE_UNAVAILABLE,
+                     locked ? "API unavailable; offline logins locked after too many wrong passwords"
+                            : l->api_reason ? l->api_reason : "API unavailable",
                      l->api_status, l->api_latency_ms);
 }
 
@@ -394,7 +398,7 @@ static void refusal_checked(struct login *l, struct user_record *u, const struct
         }
         /* The refusal is answered once the cache is settled (and on disk). */
         if (!l->answered)
-                answer_error(l, RESULT_FAILURE, NEOSTRA_ERROR_AUTHENTICATION_FAILED, l->api_reason,
+                answer_error(l, OUTCOME_AUTH_REFUSED_API, NEOSTRA_ERROR_AUTHENTICATION_FAILED, l->api_reason,
                              l->api_status, l->api_latency_ms);
 }
 
@@ -443,7 +447,7 @@ static void on_check_done(void *data) {
                 ;       /* answered meanwhile: nothing to decide */
         else if (refused) {
                 if (!l->request || l->online_failed)
-                        answer_error(l, RESULT_FAILURE, NEOSTRA_ERROR_AUTHENTICATION_FAILED,
+                        answer_error(l, OUTCOME_AUTH_REFUSED_API, NEOSTRA_ERROR_AUTHENTICATION_FAILED,
                                      "the API has refused this password", 0, -1);
         } else if (!stands) {
                 if (j->mode == CHECK_CACHED)
@@ -452,10 +456,10 @@ static void on_check_done(void *data) {
                         retry_cache(l);
         } else if (j->result > 0) {
                 if (j->mode == CHECK_CACHED)
-                        answer_success(l, RESULT_CACHED_SUCCESS, u, "password matches the recent sign-in",
+                        answer_success(l, OUTCOME_AUTH_CACHED, u, "password matches the recent sign-in",
                                        0, -1);
                 else
-                        answer_success(l, RESULT_OFFLINE_SUCCESS, u,
+                        answer_success(l, j->mode == CHECK_SLOW ? OUTCOME_AUTH_RACE : OUTCOME_AUTH_OFFLINE, u,
                                        j->mode == CHECK_SLOW ? "API slow; cached credentials match"
                                                              : "API unavailable; cached credentials match",
                                        0, -1);
@@ -465,7 +469,7 @@ static void on_check_done(void *data) {
         else if (j->mode == CHECK_OFFLINE || l->online_failed) {
                 u->offline_failures++;
                 writeback_save_now(ls->d.writeback, u, NULL);
-                answer_error(l, RESULT_FAILURE, NEOSTRA_ERROR_AUTHENTICATION_FAILED,
+                answer_error(l, OUTCOME_AUTH_REFUSED_CACHE, NEOSTRA_ERROR_AUTHENTICATION_FAILED,
                              j->result < 0 ? "cached verifier unusable"
                                            : "wrong password (checked against cached credentials)",
                              0, -1);
@@ -593,9 +597,10 @@ static enum refusal judge_refusal(struct login *l, struct user_record *u) {
 
 /* ---- the online attempt ------------------------------------------------------- */
 
-static void online_unavailable(struct login *l, const char *reason, long http_status,
-                               int64_t latency_ms) {
+static void online_unavailable(struct login *l, enum decision_outcome outcome, const char *reason,
+                               long http_status, int64_t latency_ms) {
         l->online_failed = true;
+        l->unavailable = outcome;
         l->api_reason = reason;
         l->api_status = http_status;
         l->api_latency_ms = latency_ms;
@@ -625,7 +630,7 @@ static void on_signin_done(struct api_signin_result *res, void *userdata) {
         case API_ALLOW:
                 if (user_table_record_success(ls->d.users, l->user, res, env.now(), &u) < 0) {
                         if (!l->answered)
-                                answer_error(l, RESULT_UNAVAILABLE, NEOSTRA_ERROR_SERVICE_UNAVAILABLE,
+                                answer_error(l, OUTCOME_AUTH_UNAVAILABLE_INTERNAL, NEOSTRA_ERROR_SERVICE_UNAVAILABLE,
                                              "out of memory", res->http_status, latency_ms);
                         break;
                 }
@@ -660,7 +665,7 @@ static void on_signin_done(struct api_signin_result *res, void *userdata) {
                  * for the verifier, made off the loop; the connection's
                  * next call, if any, waits for both. */
                 if (!l->answered)
-                        answer_success(l, RESULT_SUCCESS, u, res->reason, res->http_status, latency_ms);
+                        answer_success(l, OUTCOME_AUTH_ONLINE, u, res->reason, res->http_status, latency_ms);
                 writeback_save(ls->d.writeback, u, &secrets);
                 if (new_verifier)
                         login_make_verifier(l->ls, u, l->user, l->password, have_mac ? mac : NULL, env.verifier_make, logins_wake_waiters);
@@ -694,15 +699,17 @@ static void on_signin_done(struct api_signin_result *res, void *userdata) {
                 } else if (refusal == REFUSAL_CHECKING)
                         ;       /* refusal_checked() answers */
                 else if (res->outcome == API_DENY)
-                        answer_error(l, RESULT_FAILURE, NEOSTRA_ERROR_AUTHENTICATION_FAILED, res->reason,
+                        answer_error(l, OUTCOME_AUTH_REFUSED_API, NEOSTRA_ERROR_AUTHENTICATION_FAILED, res->reason,
                                      res->http_status, latency_ms);
                 else
-                        answer_error(l, RESULT_UNKNOWN, NEOSTRA_ERROR_USER_UNKNOWN, res->reason,
+                        answer_error(l, OUTCOME_AUTH_UNKNOWN_API, NEOSTRA_ERROR_USER_UNKNOWN, res->reason,
                                      res->http_status, latency_ms);
                 break;
         case API_UNAVAILABLE:
         default:
-                online_unavailable(l, res->reason, res->http_status, latency_ms);
+                online_unavailable(l, res->http_status == 429 ? OUTCOME_AUTH_UNAVAILABLE_BUSY
+                                                              : OUTCOME_AUTH_UNAVAILABLE_API,
+                                   res->reason, res->http_status, latency_ms);
                 break;
         }
         login_maybe_free(l);
@@ -726,7 +733,7 @@ static void start_online(struct login *l) {
         r = env.signin(ls->d.api, config_of(ls), l->email, l->password, on_signin_done, l, &l->request);
         if (r < 0) {
                 log_msg(LOG_ERR, "cannot start a sign-in request: %s", strerror(-r));
-                online_unavailable(l, "cannot start the API request", 0, -1);
+                online_unavailable(l, OUTCOME_AUTH_UNAVAILABLE_INTERNAL, "cannot start the API request", 0, -1);
                 return;
         }
         if ((verifier_fresh(ls, u) || verifier_coming(ls, u)) && config_of(ls)->offline_after_ms > 0 &&
@@ -756,6 +763,7 @@ int login_start(Logins *ls, VarlinkConn *c, const struct login_params *p, char *
                 .service = p->service ? strdup(p->service) : NULL,
                 .rhost = p->rhost ? strdup(p->rhost) : NULL,
                 .tty = p->tty ? strdup(p->tty) : NULL,
+                .unavailable = OUTCOME_AUTH_UNAVAILABLE_API,
         };
         l->next = ls->pending;
         if (l->next)

@@ -33,6 +33,7 @@
 #include "log.h"
 #include "login.h"
 #include "manager.h"
+#include "metrics.h"
 #include "nss-park.h"
 #include "online.h"
 #include "neostra/protocol.h"
@@ -112,23 +113,34 @@ static void update_status(Manager *m) {
                           (unsigned long long) n[RESULT_UNAVAILABLE]);
 }
 
-static json_t *status_json(void *userdata) {
-        return manager_status_json(userdata);
+static json_t *status_json(void *userdata, bool full) {
+        return manager_status_json(userdata, full);
 }
 
 static void on_decision(void *userdata) {
         update_status(userdata);
 }
 
-json_t *manager_status_json(Manager *m) {
+json_t *manager_status_json(Manager *m, bool full) {
         struct login_stats ls;
-        json_t *logins = json_object();
+        json_t *logins;
         struct localnames_stats names;
         struct writeback_stats writes;
         struct revalidate_stats refreshes;
         struct varlink_server_stats auth, userdb;
         json_t *status;
+        size_t queued;
 
+        if (!full)
+                return json_pack("{s:s, s:i, s:s}", "version", NEOSTRA_VERSION,
+                                 "protocol", NEOSTRA_PROTOCOL_VERSION,
+                                 "state", online_state_name(online_state(m->online)));
+        /* The queue as the call found it; then what the other calls show
+         * or change is on disk first. */
+        writeback_stats(m->writeback, &writes);
+        queued = writes.queued;
+        writeback_flush(m->writeback);
+        logins = json_object();
         revalidate_stats(m->revalidator, &refreshes);
         localnames_stats(m->localnames, &names);
         logins_stats(m->logins, &ls);
@@ -184,6 +196,17 @@ json_t *manager_status_json(Manager *m) {
                         "proofs", (json_int_t) refreshes.proofs,
                         "revoked", (json_int_t) refreshes.revoked,
                         "failed", (json_int_t) refreshes.failed));
+        if (status && (metrics_add_json(status, &(struct metrics_parts) {
+                                .config = m->config, .api = m->api, .localnames = m->localnames,
+                                .userdb = m->userdb, .decisions = m->decisions, .users = m->users,
+                                .auth_server = m->auth_server, .userdb_server = m->userdb_server,
+                        }) < 0 ||
+                       json_object_set_new(status, "writeQueue", json_pack(
+                                "{s:I, s:I}", "depth", (json_int_t) queued,
+                                "depthMax", (json_int_t) writes.queued_max)) < 0)) {
+                json_decref(status);
+                return NULL;
+        }
         return status;
 }
 

@@ -37,8 +37,9 @@ int manager_run(Manager *m);
 
 static inline void manager_freep(Manager **m) { manager_free(*m); }
 
-/* GetStatus's reply parameters: the daemon's figures. */
-json_t *manager_status_json(Manager *m);
+/* GetStatus's reply parameters: the daemon's figures; full: all of them
+ * (root's), else only what tells nothing about anybody's logins. */
+json_t *manager_status_json(Manager *m, bool full);
 
 /* ---- tests that drive the daemon in-process (tests/fuzz/fuzz_server.c) ---- */
 

@@ -39,6 +39,7 @@
 #include "neostra/secure.h"
 #include "neostra/text.h"
 #include "neostra/varlink.h"
+#include "neostractl-metrics.h"
 
 #include "doctor.h"
 
@@ -77,6 +78,9 @@ static void usage(FILE *f) {
                 "                      everybody, offline credentials included (root)\n"
                 "  token [USER]        the API token the daemon holds for you (root:\n"
                 "                      for USER)\n"
+                "  metrics [--textfile DIR]\n"
+                "                      the daemon's figures in the Prometheus text\n"
+                "                      format, or written to DIR/neostra.prom (root)\n"
                 "  doctor              check config, daemon, sockets, API, NSS, PAM\n"
                 "                      stacks and cache; one line per check with the\n"
                 "                      fix; exit 0 only when nothing is wrong (root)\n"
@@ -712,6 +716,8 @@ int main(int argc, char *argv[]) {
         nargs = argc - optind - 1;
         arg = nargs > 0 ? argv[optind + 1] : NULL;
 
+        if (strcmp(cmd, "metrics") == 0)
+                return neostractl_metrics(o.socket_path, o.timeout_ms, o.json, nargs, argv + optind + 1);
         if (arg && !neostra_valid_login_name(arg)) {
                 fprintf(stderr, "neostractl: invalid user name\n");
                 return EXIT_USAGE;

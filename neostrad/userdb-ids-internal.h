@@ -9,7 +9,7 @@
  */
 #pragma once
 
-#include "userdb-ids.h"
+#include "userdb.h"
 
 struct UserDb {
         struct neostra_config *const *config;   /* the manager's: a reload replaces it */
@@ -24,6 +24,7 @@ struct UserDb {
         size_t n_mapped;
         struct provisional *provisional; /* first_login reservations, USERDB_PROVISIONAL_MAX slots */
         uint64_t provisional_seq;
+        struct userdb_stats stats;
 };
 
 static inline const struct neostra_config *userdb_cfg(const UserDb *db) {

@@ -382,6 +382,8 @@ static int method_lookup(VarlinkConn *c, struct lookup_params *p, UserDb *db, en
         bool enumeration, first_login;
         int r;
 
+        (*(what == LOOKUP_USER ? &db->stats.user_records : what == LOOKUP_GROUP ? &db->stats.group_records
+                                                                              : &db->stats.memberships))++;
         if (!p->service || strcmp(p->service, USERDB_SERVICE) != 0)
                 return varlink_conn_error(c, USERDB_ERROR_BAD_SERVICE, NULL), 0;
         enumeration = what == LOOKUP_MEMBERSHIPS ? !p->name || !p->other : !p->id.set && !p->name;
@@ -466,6 +468,10 @@ static int method_lookup(VarlinkConn *c, struct lookup_params *p, UserDb *db, en
                 return 0;
         }
         return varlink_conn_stream(c, stream_next, q, query_free);
+}
+
+void userdb_stats(const UserDb *db, struct userdb_stats *ret) {
+        *ret = db->stats;
 }
 
 static int method_get_user_record(VarlinkConn *c, void *params, void *userdata) {

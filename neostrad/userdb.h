@@ -43,3 +43,11 @@ bool userdb_publishes_user(UserDb *db, const struct user_record *u);
 /* io.systemd.UserDatabase, registered with the UserDb as userdata. */
 extern const struct varlink_interface userdb_interface;
 
+/* The calls it has had, answered or refused. */
+struct userdb_stats {
+        uint64_t user_records;          /* GetUserRecord */
+        uint64_t group_records;         /* GetGroupRecord */
+        uint64_t memberships;           /* GetMemberships */
+};
+void userdb_stats(const UserDb *db, struct userdb_stats *ret);
+

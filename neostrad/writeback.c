@@ -40,6 +40,7 @@ void writeback_set_cache(WriteBack *w, Cache *cache) {
 
 void writeback_stats(const WriteBack *w, struct writeback_stats *ret) {
         *ret = w->stats;
+        ret->queued = w->n_queue;
 }
 
 /* Move the fields of from that are in its mask into to (wiping what they
@@ -271,6 +272,8 @@ static bool save_queue_add(WriteBack *w, struct user_record *u) {
         if (!name)
                 return false;
         q[w->n_queue++] = name;
+        if (w->n_queue > w->stats.queued_max)
+                w->stats.queued_max = w->n_queue;
         u->live->save_queued = true;
         if (w->n_queue == 1) {
                 (void) sd_event_source_set_enabled(w->idle, SD_EVENT_ONESHOT);

@@ -32,6 +32,8 @@ struct writeback_stats {
         uint64_t rows;                  /* user rows written */
         uint64_t transactions;          /* in this many transactions */
         uint64_t failed;                /* rows a write could not store */
+        size_t queued;                  /* users waiting to be written now */
+        size_t queued_max;              /* the most that ever waited at once */
 };
 
 /* users is borrowed and must outlive the queue. */

@@ -61,6 +61,22 @@ apt-get install -y -qq --no-install-recommends $missing >/dev/null
 if [ -e /usr/share/pam-configs/ldap ] && command -v pam-auth-update >/dev/null; then
         pam-auth-update --package --disable ldap
 fi
+# prometheus (for promtool) enables its server at install: the tests need
+# only the tool, so a server we installed stays off, now and at boot.
+case " $missing " in
+*" prometheus "*)
+        # systemctl disable works without systemd running (the links only).
+        if [ -d /run/systemd/system ]; then
+                systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+        elif command -v systemctl >/dev/null; then
+                systemctl disable prometheus.service >/dev/null 2>&1 || true
+        fi
+        if command -v update-rc.d >/dev/null; then
+                update-rc.d prometheus disable >/dev/null 2>&1 || true
+        fi
+        echo "install-deps: prometheus installed for promtool; its service is disabled"
+        ;;
+esac
 if [ -e "$saved/nsswitch.conf" ] && ! cmp -s "$saved/nsswitch.conf" /etc/nsswitch.conf; then
         cp -p "$saved/nsswitch.conf" /etc/nsswitch.conf
         echo "install-deps: restored /etc/nsswitch.conf"

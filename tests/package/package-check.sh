@@ -268,6 +268,8 @@ expect_file /etc/neostra/neostrad.conf.d 755 root:root directory
 expect_file /etc/sudoers.d/neostra 440 root:root
 expect_file /lib/systemd/system/neostrad.service 644 root:root
 expect_file /lib/systemd/system/neostrad.socket 644 root:root
+expect_file /lib/systemd/system/neostra-metrics.service 644 root:root
+expect_file /lib/systemd/system/neostra-metrics.timer 644 root:root
 expect_file /usr/lib/sysusers.d/neostrad.conf 644 root:root
 expect_file /usr/lib/tmpfiles.d/neostrad.conf 644 root:root
 expect_file /usr/lib/systemd/catalog/neostra.catalog 644 root:root
@@ -307,6 +309,11 @@ check "neostrad.socket is enabled (sockets.target.wants)" \
         test -L "$R/etc/systemd/system/sockets.target.wants/neostrad.socket"
 check "neostrad.service itself is not enabled (socket-activated)" \
         test ! -e "$R/etc/systemd/system/multi-user.target.wants/neostrad.service"
+check "neostra-metrics.timer is not enabled (the administrator's choice)" \
+        test ! -e "$R/etc/systemd/system/timers.target.wants/neostra-metrics.timer"
+check "neostra-metrics.service runs /usr/bin/neostractl metrics --textfile" \
+        grep -qx 'ExecStart=/usr/bin/neostractl metrics --textfile /var/lib/prometheus/node-exporter' \
+        "$R/lib/systemd/system/neostra-metrics.service"
 
 # The user and the cache directory.
 pw=$(in_chroot getent passwd neostra)
@@ -585,7 +592,8 @@ check "after remove: dpkg keeps only its config files (rc)" \
 gone=
 for f in /usr/sbin/neostrad /usr/bin/neostractl "/lib/$multiarch/security/pam_neostra.so" \
          /usr/share/pam-configs/neostra /usr/share/pam-configs/neostra-groups \
-         /lib/systemd/system/neostrad.service /lib/systemd/system/neostrad.socket; do
+         /lib/systemd/system/neostrad.service /lib/systemd/system/neostrad.socket \
+         /lib/systemd/system/neostra-metrics.service /lib/systemd/system/neostra-metrics.timer; do
         [ -e "$R$f" ] && gone="$gone $f"
 done
 check "after remove: module, programs, units and PAM profiles are gone${gone:+ (still there:$gone)}" [ -z "$gone" ]

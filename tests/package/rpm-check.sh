@@ -219,6 +219,8 @@ $sysconfdir/sudoers.d/neostra
 $sysusersdir/neostrad.conf
 $tmpfilesdir/neostrad.conf
 $catalogdir/neostra.catalog
+$unitdir/neostra-metrics.service
+$unitdir/neostra-metrics.timer
 $unitdir/neostrad.service
 $unitdir/neostrad.socket
 EOF
@@ -386,6 +388,7 @@ packaging/neostrad.conf $sysconfdir/neostra/neostrad.conf
 packaging/systemd/neostrad.sysusers $sysusersdir/neostrad.conf
 packaging/systemd/neostrad.tmpfiles $tmpfilesdir/neostrad.conf
 packaging/systemd/neostrad.socket $unitdir/neostrad.socket
+packaging/systemd/neostra-metrics.timer $unitdir/neostra-metrics.timer
 EOF
         else
                 nt_fail "rpm2archive could not unpack the payload:"

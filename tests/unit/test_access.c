@@ -469,7 +469,7 @@ static void assert_members(struct fixture *f, const char *group, const char *wan
 }
 
 static json_int_t status_field(struct fixture *f, const char *object, const char *key) {
-        json_t *st = manager_status_json(f->m);
+        json_t *st = manager_status_json(f->m, true);
         json_int_t n;
 
         assert_non_null(st);

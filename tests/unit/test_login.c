@@ -331,7 +331,7 @@ static json_int_t user_field(struct fixture *f, const char *key) {
 }
 
 static bool daemon_offline(struct fixture *f) {
-        json_t *st = manager_status_json(f->m);
+        json_t *st = manager_status_json(f->m, true);
         bool offline;
 
         assert_non_null(st);
@@ -341,7 +341,7 @@ static bool daemon_offline(struct fixture *f) {
 }
 
 static json_int_t logins(struct fixture *f, const char *result) {
-        json_t *st = manager_status_json(f->m);
+        json_t *st = manager_status_json(f->m, true);
         json_int_t n;
 
         assert_non_null(st);
@@ -350,8 +350,25 @@ static json_int_t logins(struct fixture *f, const char *result) {
         return n;
 }
 
+/* neostra_decisions_total{method, result, cause} (GetStatus "decisions"). */
+static json_int_t decided(struct fixture *f, const char *method, const char *result, const char *cause) {
+        json_t *st = manager_status_json(f->m, true), *d;
+        json_int_t n = -1;
+        size_t i;
+
+        assert_non_null(st);
+        json_array_foreach(json_object_get(st, "decisions"), i, d)
+                if (strcmp(json_string_value(json_object_get(d, "method")), method) == 0 &&
+                    strcmp(json_string_value(json_object_get(d, "result")), result) == 0 &&
+                    strcmp(json_string_value(json_object_get(d, "cause")), cause) == 0)
+                        n = json_integer_value(json_object_get(d, "count"));
+        json_decref(st);
+        assert_true(n >= 0);
+        return n;
+}
+
 static json_int_t verifiers_made(struct fixture *f) {
-        json_t *st = manager_status_json(f->m);
+        json_t *st = manager_status_json(f->m, true);
         json_int_t n;
 
         assert_non_null(st);
@@ -362,7 +379,7 @@ static json_int_t verifiers_made(struct fixture *f) {
 
 /* Jobs on the workers (verifiers made or checked), queued or running. */
 static json_int_t jobs_queued(struct fixture *f) {
-        json_t *st = manager_status_json(f->m);
+        json_t *st = manager_status_json(f->m, true);
         json_int_t n;
 
         assert_non_null(st);
@@ -501,6 +518,7 @@ static void test_online_success(void **state) {
         start(f, &(struct options) {});
         sign_in_online(f);
         assert_int_equal(logins(f, "success"), 1);
+        assert_int_equal(decided(f, "authenticate", "success", "online"), 1);
         assert_int_equal(user_field(f, "lastOnlineSuccess"), T0);
         assert_int_equal(user_field(f, "offlineFailures"), 0);
 }
@@ -516,6 +534,7 @@ static void test_api_refusal(void **state) {
         o = login_answered(f, PASSWORD, API_DENY, 401);
         assert_string_equal(o.error, NEOSTRA_ERROR_AUTHENTICATION_FAILED);
         assert_int_equal(logins(f, "failure"), 1);
+        assert_int_equal(decided(f, "authenticate", "refused", "api"), 1);
         /* The refused password's verifier is gone: nothing to fall back on;
          * so is the token. */
         assert_false(user_field(f, "hasVerifier"));
@@ -524,6 +543,7 @@ static void test_api_refusal(void **state) {
         o = login_answered(f, PASSWORD, API_UNAVAILABLE, 0);
         assert_string_equal(o.error, NEOSTRA_ERROR_SERVICE_UNAVAILABLE);
         assert_int_equal(logins(f, "offlineSuccess"), 0);
+        assert_int_equal(decided(f, "authenticate", "unavailable", "api"), 1);
         /* Nor in the cache: a restart does not bring it back. */
         restart(f, &(struct options) {});
         assert_false(user_field(f, "hasVerifier"));
@@ -544,6 +564,8 @@ static void test_unavailable_fresh_verifier(void **state) {
         /* The verifier dates from the online success, by the fake clock. */
         assert_int_equal(o.offline_until, T0 + MAX_AGE);
         assert_int_equal(logins(f, "offlineSuccess"), 1);
+        assert_int_equal(decided(f, "authenticate", "success", "offline"), 1);
+        assert_int_equal(decided(f, "authenticate", "success", "deadline_race"), 0);
         assert_int_equal(user_field(f, "offlineFailures"), 0);
 }
 
@@ -558,6 +580,8 @@ static void test_unavailable_wrong_password(void **state) {
         assert_string_equal(o.reason, "wrong password (checked against cached credentials)");
         assert_int_equal(user_field(f, "offlineFailures"), 1);
         assert_int_equal(logins(f, "failure"), 1);
+        assert_int_equal(decided(f, "authenticate", "refused", "cache"), 1);
+        assert_int_equal(decided(f, "authenticate", "refused", "api"), 0);
         assert_int_equal(logins(f, "offlineSuccess"), 0);
         /* Not a refusal: the verifier stays for the right password. */
         assert_true(user_field(f, "hasVerifier"));
@@ -582,6 +606,7 @@ static void test_lockout(void **state) {
         o = login_answered(f, PASSWORD, API_UNAVAILABLE, 503);
         assert_string_equal(o.error, NEOSTRA_ERROR_SERVICE_UNAVAILABLE);
         assert_string_equal(o.reason, "API unavailable; offline logins locked after too many wrong passwords");
+        assert_int_equal(decided(f, "authenticate", "lockout", "max_failures"), 1);
         assert_int_equal(user_field(f, "offlineFailures"), 2);
         assert_int_equal(logins(f, "offlineSuccess"), 0);
         /* An online success unlocks. */
@@ -664,6 +689,8 @@ static void test_slow_api(void **state) {
         assert_true(o.offline);
         assert_true(fake.pending);
         assert_int_equal(logins(f, "offlineSuccess"), 1);
+        assert_int_equal(decided(f, "authenticate", "success", "deadline_race"), 1);
+        assert_int_equal(decided(f, "authenticate", "success", "offline"), 0);
         /* Its late yes answers nobody again and counts no second login. */
         api_answer(API_ALLOW, 200);
         assert_int_equal(logins(f, "success"), 1);
@@ -847,6 +874,7 @@ static void test_user_backoff(void **state) {
         o = login_not_asked(f, CAROL, "carol's password");
         assert_string_equal(o.error, NEOSTRA_ERROR_SERVICE_UNAVAILABLE);
         assert_string_equal(o.reason, "API busy for this user; waiting for its Retry-After");
+        assert_int_equal(decided(f, "authenticate", "unavailable", "api_busy"), 2);
 
         /* Bob's success broke the row: Carol's is its first 429, Dave's
          * the second, Erin's the third. */
