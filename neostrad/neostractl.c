@@ -238,7 +238,11 @@ static bool print_time(FILE *f, const char *key, json_t *v) {
         return true;
 }
 
-static void print_member(FILE *f, const char *key, json_t *v, int indent) {
+/* "key:" and the value, the values of one object aligned: width is its
+ * longest key. */
+static void print_member(FILE *f, const char *key, json_t *v, int indent, size_t width) {
+        int pad = (int) (width > strlen(key) ? width - strlen(key) : 0) + 1;
+
         fprintf(f, "%*s", indent, "");
         print_safe(f, key);
         fputc(':', f);
@@ -251,7 +255,7 @@ static void print_member(FILE *f, const char *key, json_t *v, int indent) {
                 json_t *e;
                 size_t i;
 
-                fputc(' ', f);
+                fprintf(f, "%*s", pad, "");
                 if (print_flat_array(f, v)) {
                         fputc('\n', f);
                         return;
@@ -261,11 +265,11 @@ static void print_member(FILE *f, const char *key, json_t *v, int indent) {
                         char idx[32];
 
                         snprintf(idx, sizeof(idx), "[%zu]", i);
-                        print_member(f, idx, e, indent + 2);
+                        print_member(f, idx, e, indent + 2, 0);
                 }
                 return;
         }
-        fputc(' ', f);
+        fprintf(f, "%*s", pad, "");
         if (!print_time(f, key, v) && !print_duration(f, key, v))
                 print_scalar(f, v);
         fputc('\n', f);
@@ -273,10 +277,14 @@ static void print_member(FILE *f, const char *key, json_t *v, int indent) {
 
 static void print_object(FILE *f, json_t *obj, int indent) {
         const char *key;
+        size_t width = 0;
         json_t *v;
 
         json_object_foreach(obj, key, v)
-                print_member(f, key, v, indent);
+                if (strlen(key) > width)
+                        width = strlen(key);
+        json_object_foreach(obj, key, v)
+                print_member(f, key, v, indent, width);
 }
 
 void print_json(json_t *v) {

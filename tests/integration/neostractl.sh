@@ -223,13 +223,19 @@ eyJ*.*.*) nt_pass "GetToken as root: the token the mock issued" ;;
 esac
 expect 0 "user alice" ctl user alice
 cp "$out" "$NT_TMP/user-human"
-has "user: verifier present" '^hasVerifier: yes$' "$out"
-has "user: verifier age" '^verifierTime: [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8} .* \([0-9]+ s ago\)$' "$out"
+has "user: verifier present" '^hasVerifier: +yes$' "$out"
+has "user: verifier age" '^verifierTime: +[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8} .* \([0-9]+ s ago\)$' "$out"
 has "user: last online success" '^lastOnlineSuccess: [0-9]{4}-.* s ago\)$' "$out"
-has "user: roles" '^roles: admin$' "$out"
-has "user: mapped groups (a local group)" '^groups: adm\(4, local\)$' "$out"
-has "user: account_max_age" '^accountMaxAge: 604800 \(7 d 0 h\)$' "$out"
-has "user: has a token (yes/no only)" '^hasToken: yes$' "$out"
+has "user: roles" '^roles: +admin$' "$out"
+has "user: mapped groups (a local group)" '^groups: +adm\(4, local\)$' "$out"
+has "user: account_max_age" '^accountMaxAge: +604800 \(7 d 0 h\)$' "$out"
+has "user: has a token (yes/no only)" '^hasToken: +yes$' "$out"
+has "user: the uid" '^uid: +[0-9]+$' "$out"
+if awk 'match($0, /^[a-zA-Z]+: +/) { if (col && RLENGTH != col) bad = 1; col = RLENGTH } END { exit bad || !col }' "$out"; then
+        nt_pass "user: the values are aligned"
+else
+        nt_fail "user: not aligned: $(cat "$out")"
+fi
 expect 0 "user alice --json" ctl --json user alice
 cp "$out" "$NT_TMP/user-json"
 if "$NT_PYTHON" -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(0 if d["hasVerifier"] is True and d["verifierTime"] > 0 and "token" not in d and "verifier" not in d else 1)' "$out"; then
@@ -458,8 +464,8 @@ inv() { vcall GetUser "{\"user\":\"$1\"}" | json_get invalidated; }
 if [ "$(inv alice)" = true ] && [ "$(inv bob)" = false ]; then nt_pass "invalidate alice: alice only"
 else nt_fail "invalidate alice: alice $(inv alice), bob $(inv bob)"; fi
 expect 0 "user alice after invalidate" ctl user alice
-has "user: invalidated shown, verifier kept" '^invalidated: yes$' "$out"
-has "user: the verifier stays after invalidate" '^hasVerifier: yes$' "$out"
+has "user: invalidated shown, verifier kept" '^invalidated: +yes$' "$out"
+has "user: the verifier stays after invalidate" '^hasVerifier: +yes$' "$out"
 expect 0 "invalidate (everybody)" ctl invalidate
 has "invalidate: all users" '^cache invalidated for all users$' "$out"
 if [ "$(inv bob)" = true ] && [ "$(inv "$TUSER")" = true ]; then nt_pass "invalidate: every user invalidated"
