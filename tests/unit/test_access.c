@@ -16,6 +16,8 @@
  *    reserved, and the next successful sign-in brings the same uid back.
  *  - uids are never reused: ten users in a thirty-uid range, cleared and
  *    signed in again in reverse order (after a restart too), keep theirs.
+ *  - ListUsers (neostractl users) shows each user's uid, access and times
+ *    as GetUser does, sorted by name, from after a cursor, and no email.
  *  - Background re-validation: a refresh is due before the token expires;
  *    one that brings the user is an online proof and changes the roles and
  *    groups at once, one without is not, a 401 ends the access; at most
@@ -726,6 +728,71 @@ static void test_uids_never_reused(void **state) {
                 assert_int_equal(again[i], first[i]);
 }
 
+/* ---- ListUsers -------------------------------------------------------------------- */
+
+/* The users of a ListUsers page (its "next" must be absent). */
+static json_t *list_users(struct fixture *f, const char *after, json_t **ret_msg) {
+        const char *error = NULL;
+        json_t *p = NULL;
+
+        *ret_msg = call(f, f->sock, NEOSTRA_METHOD_LIST_USERS,
+                        after ? json_pack("{s:s}", "after", after) : json_object(), &error, &p);
+        assert_null(error);
+        assert_null(json_object_get(p, "next"));
+        assert_true(json_is_array(json_object_get(p, "users")));
+        return json_object_get(p, "users");
+}
+
+static void test_list_users(void **state) {
+        struct fixture *f = *state;
+        json_int_t uids[10];
+        const char *error = NULL;
+        json_t *msg, *users, *u, *p = NULL;
+        char name[32];
+        size_t i;
+
+        if (!is_root())
+                return;
+        start(f, &(struct options) { .uid_range = 30 });
+        sign_in_ten(f, uids, true);
+        json_decref(call(f, f->sock, NEOSTRA_METHOD_INVALIDATE_CACHE, json_pack("{s:s}", "user", "nt-acc-u3"),
+                         &error, &p));
+        assert_null(error);
+
+        users = list_users(f, NULL, &msg);
+        assert_int_equal(json_array_size(users), 10);
+        json_array_foreach(users, i, u) {
+                snprintf(name, sizeof(name), "nt-acc-u%zu", i);
+                /* Sorted by name, though signed in in reverse. */
+                assert_string_equal(json_string_value(json_object_get(u, "user")), name);
+                assert_int_equal(json_integer_value(json_object_get(u, "uid")), uids[i]);
+                assert_true(user_string_is(f, name, "access", json_string_value(json_object_get(u, "access"))));
+                assert_int_equal(json_integer_value(json_object_get(u, "accessUntil")),
+                                 user_field(f, name, "accessUntil"));
+                assert_int_equal(json_integer_value(json_object_get(u, "lastOnlineProof")),
+                                 user_field(f, name, "lastOnlineProof"));
+                assert_true(json_is_array(json_object_get(u, "roles")));
+                assert_null(json_object_get(u, "email"));
+                assert_null(json_object_get(u, "rolesOmitted"));
+        }
+        assert_string_equal(json_string_value(json_object_get(json_array_get(users, 3), "access")), "invalidated");
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(users, 3), "accessUntil")), 0);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(users, 4), "access")), "valid");
+        json_decref(msg);
+
+        /* From after a cursor: the names that sort after it. */
+        users = list_users(f, "nt-acc-u4", &msg);
+        assert_int_equal(json_array_size(users), 5);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(users, 0), "user")), "nt-acc-u5");
+        json_decref(msg);
+        users = list_users(f, "nt-acc-u9", &msg);
+        assert_int_equal(json_array_size(users), 0);
+        json_decref(msg);
+        users = list_users(f, "a", &msg);
+        assert_int_equal(json_array_size(users), 10);
+        json_decref(msg);
+}
+
 /* ---- background re-validation ----------------------------------------------------- */
 
 #define EMAIL USER "@example.com"
@@ -912,6 +979,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_invalidate_asks_for_the_password, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_404_deprovisions, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_uids_never_reused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_list_users, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_revalidation, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_revalidation_bounded, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_signin_overtakes_refresh, setup, teardown),
