@@ -81,7 +81,9 @@ static void print_full(json_t *reply) {
         print_safe(stdout, str_of(reply, "configFile") ? str_of(reply, "configFile") : "?");
         fputc('\n', stdout);
         label("last reload:");
-        if (int_of(reload, "time") <= 0)
+        if (!json_is_object(reload))
+                fputs("(not reported by this neostrad)", stdout);
+        else if (int_of(reload, "time") <= 0)
                 fputs("none since the start", stdout);
         else {
                 fputs(json_is_false(json_object_get(reload, "ok")) ? "FAILED " : "ok, ", stdout);
@@ -94,7 +96,8 @@ static void print_full(json_t *reply) {
         }
         fputc('\n', stdout);
         label("API:");
-        print_safe(stdout, url ? url : "not configured");
+        print_safe(stdout, url ? url : json_object_get(reply, "apiUrl") ? "not configured"
+                                                                          : "(not reported by this neostrad)");
         fputc('\n', stdout);
         print_state(reply, true);
         label("next probe:");
