@@ -23,8 +23,9 @@
  * one more than a page, to tell whether another page follows.  A page
  * walks the whole table once and keeps no state between calls, so users
  * that come or go between two pages cannot make a listing skip or repeat
- * any other (a whole listing of N users costs N / AUTH_LIST_PAGE_MAX
- * walks, each a few milliseconds at 100,000 users). */
+ * any other; a whole listing of N users costs N / AUTH_LIST_PAGE_MAX
+ * walks of the table, one per call, so the loop is never held longer
+ * than one walk. */
 struct page_pick {
         const char *after;
         struct user_record *v[AUTH_LIST_PAGE_MAX + 1];
