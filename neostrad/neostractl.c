@@ -3,7 +3,9 @@
  * neostractl: asks neostrad what it knows, over the socket pam_neostra.so
  * uses and with the same client (common/client.c), so what it shows is what
  * a login would get.  `auth` runs the module's two questions, Authenticate
- * and CheckAccount, and never opens a session.
+ * and CheckAccount, and never opens a session.  status and probe are in
+ * neostractl-status.c, users in neostractl-users.c, metrics in
+ * neostractl-metrics.c.
  *
  * Exit codes (also in --help; neostractl.h names them):
  *   0  success; for auth: the login would be allowed
@@ -362,7 +364,7 @@ int simple_call(const struct options *o, const char *method, json_t *params,
         return 0;
 }
 
-/* status, user, invalidate, clear, token: one call, answer printed. */
+/* user, invalidate, clear, token: one call, answer printed. */
 static int run_simple(const struct options *o, const char *method, const char *user,
                       bool secret_reply, const char *done_message) {
         json_t *params = NULL, *reply = NULL;
