@@ -17,7 +17,8 @@
  *  - uids are never reused: ten users in a thirty-uid range, cleared and
  *    signed in again in reverse order (after a restart too), keep theirs.
  *  - ListUsers (neostractl users) shows each user's uid, access and times
- *    as GetUser does, sorted by name, from after a cursor, and no email.
+ *    as GetUser does, sorted by name, from after a cursor, no email, and
+ *    the first 16 roles with how many more there are.
  *  - Background re-validation: a refresh is due before the token expires;
  *    one that brings the user is an online proof and changes the roles and
  *    groups at once, one without is not, a 401 ends the access; at most
@@ -76,6 +77,7 @@ static struct {
         void *userdata;
         char email[128];
         char role[32];                  /* of the next allow */
+        unsigned extra_roles;           /* more roles of the next allow: r0, r1, ... */
         char token[64];                 /* of the next allow */
         unsigned serial;
         struct fake_refresh r[REFRESHES_MAX];
@@ -159,11 +161,16 @@ static struct api_signin_result make_answer(enum api_outcome outcome, long http_
         if (with_user) {
                 res.has_user = true;
                 res.email = strdup(email);
-                res.roles = calloc(2, sizeof(char *));
+                res.roles = calloc(2 + fake.extra_roles, sizeof(char *));
                 assert_non_null(res.roles);
                 res.roles[0] = strdup(fake.role);
                 res.n_roles = 1;
                 assert_true(res.email && res.roles[0]);
+                for (unsigned i = 0; i < fake.extra_roles; i++) {
+                        snprintf(buf, sizeof(buf), "r%u", i);
+                        res.roles[res.n_roles] = strdup(buf);
+                        assert_non_null(res.roles[res.n_roles++]);
+                }
         }
         return res;
 }
@@ -790,6 +797,18 @@ static void test_list_users(void **state) {
         json_decref(msg);
         users = list_users(f, "a", &msg);
         assert_int_equal(json_array_size(users), 10);
+        json_decref(msg);
+
+        /* A long list of roles is cut, and says by how many. */
+        fake.extra_roles = 19;
+        sign_in_ok(f, "nt-acc-z");
+        fake.extra_roles = 0;
+        users = list_users(f, "nt-acc-u9", &msg);
+        assert_int_equal(json_array_size(users), 1);
+        u = json_array_get(users, 0);
+        assert_string_equal(json_string_value(json_object_get(u, "user")), "nt-acc-z");
+        assert_int_equal(json_array_size(json_object_get(u, "roles")), 16);
+        assert_int_equal(json_integer_value(json_object_get(u, "rolesOmitted")), 4);
         json_decref(msg);
 }
 
