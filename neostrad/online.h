@@ -100,12 +100,14 @@ enum api_state online_state(const Online *o);
 const char *online_state_name(enum api_state s);
 
 /*
- * A probe asked for now (neostractl probe), beside the scheduled ones: its
- * outcome counts as any answer of the API does (a success brings the API
- * back online; a failure while online counts as a sign-in's transport
- * failure would; while offline, the scheduled probes go on as they were),
- * and every waiter gets the state after it and the probe's own figures.
- * A second ask while one is in flight waits for that one.
+ * A probe asked for now (neostractl probe), beside the scheduled ones.  A
+ * success (api_probe()'s API_ALLOW) brings the API online at once.  Any
+ * other outcome, while not offline, is fed to online_note() as a sign-in's
+ * would be (no HTTP answer counts towards ONLINE_FAILURES_MAX, a quick 5xx
+ * brings it online); while offline it changes nothing and the scheduled
+ * probes go on with their backoff.  Every waiter gets the state after it
+ * and the probe's own figures; a second ask while one is in flight waits
+ * for that one.
  */
 struct online_probe_result {
         enum api_state state;           /* after the probe */
