@@ -218,6 +218,11 @@ def check_package_account_line():
              "README: %s\nwant:   %s" % (" | ".join(block), " | ".join(want)))
 
 
+def strip_fences(text):
+    """text without its fenced blocks (a "# comment" there is no heading)."""
+    return re.sub(r"(?ms)^```.*?^```", "", text)
+
+
 def check_references():
     docs = [os.path.join(TOP, "README.md")] + sorted(glob.glob(os.path.join(TOP, "doc", "*.md")))
     for path in docs:
@@ -235,10 +240,17 @@ def check_references():
                 continue
             if not os.path.exists(os.path.normpath(os.path.join(os.path.dirname(path), target))):
                 missing.append(target)
+        # Anchors within the file, as GitHub makes them from headings.
+        slugs = set()
+        for h in re.findall(r"(?m)^#+ (.*)$", strip_fences(text)):
+            slugs.add(re.sub(r"[^a-z0-9 _-]", "", h.strip().lower()).replace(" ", "-"))
+        for anchor in re.findall(r"\]\(#([^)]+)\)", text):
+            if anchor not in slugs:
+                missing.append("#" + anchor)
         if missing:
-            fail("%s links to files that do not exist: %s" % (rel, ", ".join(missing)))
+            fail("%s links to files or headings that do not exist: %s" % (rel, ", ".join(missing)))
         else:
-            ok("%s: every relative link resolves" % rel)
+            ok("%s: every relative link and anchor resolves" % rel)
 
 
 def main():
