@@ -24,7 +24,7 @@ DAEMON_PKGS := libsystemd libcurl jansson sqlite3 libcrypt libcrypto
 # The module links no jansson: libpam loads it at every pam_start, and it
 # speaks JSON through its own codec (common/wire.c, README "Dependencies").
 MODULE_PKGS := pam
-CTL_PKGS    := jansson
+CTL_PKGS    := jansson libcurl sqlite3
 
 WARN    := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wmissing-prototypes \
            -Wstrict-prototypes -Wno-unused-parameter -Wvla -Wdate-time
@@ -46,8 +46,9 @@ pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1))
 pc_libs   = $(shell $(PKG_CONFIG) --libs $(1))
 
 COMMON_SRC := $(wildcard common/*.c)
-# neostractl.c and its neostractl-*.c are the CLI; the rest is the daemon.
-CTL_SRC    := $(wildcard neostrad/neostractl*.c)
+# neostractl.c, its neostractl-*.c and its doctor (doctor*.c) are the CLI;
+# the rest is the daemon.
+CTL_SRC    := $(wildcard neostrad/neostractl*.c) $(wildcard neostrad/doctor*.c)
 DAEMON_SRC := $(filter-out $(CTL_SRC),$(wildcard neostrad/*.c))
 MODULE_SRC := $(wildcard pam_neostra/*.c)
 
@@ -100,6 +101,15 @@ $(BUILDDIR)/tests/test_%: tests/unit/test_%.c $(DAEMON_LIB_OBJ) $(COMMON_OBJ) $(
 
 # test_wire sees every free() of the codec, to check nothing freed holds a secret.
 $(BUILDDIR)/tests/test_wire: UNIT_LDFLAGS := -Wl,--wrap=free
+
+# test_doctor_pam and test_doctor_nss run neostractl doctor's PAM and NSS
+# checks on files of their own.
+DOCTOR_OBJ := $(call obj,$(wildcard neostrad/doctor*.c))
+$(BUILDDIR)/tests/test_doctor_pam $(BUILDDIR)/tests/test_doctor_nss: $(DOCTOR_OBJ)
+$(BUILDDIR)/tests/test_doctor_pam $(BUILDDIR)/tests/test_doctor_nss: UNIT_LDFLAGS := $(DOCTOR_OBJ)
+# test_doctor_pamsim runs random stacks through the simulator and libpam.
+$(BUILDDIR)/tests/test_doctor_pamsim: $(DOCTOR_OBJ)
+$(BUILDDIR)/tests/test_doctor_pamsim: UNIT_LDFLAGS = $(DOCTOR_OBJ) $(call pc_libs,pam)
 
 # PAM tests: drive the built module through libpamtest under pam_wrapper.
 PAMTEST_SRC := $(wildcard tests/pam/*.c)

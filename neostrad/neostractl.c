@@ -3,11 +3,13 @@
  * neostractl: asks neostrad what it knows, over the socket pam_neostra.so
  * uses and with the same client (common/client.c), so what it shows is what
  * a login would get.  `auth` runs the module's two questions, Authenticate
- * and CheckAccount, and never opens a session.
+ * and CheckAccount, and never opens a session.  `doctor` (doctor.c) checks
+ * the whole set-up, the daemon being one part of it.
  *
  * Exit codes (also in --help):
  *   0  success; for auth: the login would be allowed
  *   1  denied or failed: wrong password, account not allowed, unknown user,
+ *      a failed doctor check,
  *      or an error answer such as a method this daemon does not have
  *   2  usage error
  *   3  daemon unreachable or unavailable: no socket, refused, timed out,
@@ -39,6 +41,8 @@
 #include "neostra/varlink.h"
 #include "neostractl-metrics.h"
 
+#include "doctor.h"
+
 enum {
         EXIT_OK = 0,
         EXIT_DENIED = 1,
@@ -49,6 +53,8 @@ enum {
 
 struct options {
         const char *socket_path;
+        const char *config_path;        /* doctor: NULL for the default */
+        bool socket_given;
         uint64_t timeout_ms;
         bool json;
 };
@@ -75,9 +81,14 @@ static void usage(FILE *f) {
                 "  metrics [--textfile DIR]\n"
                 "                      the daemon's figures in the Prometheus text\n"
                 "                      format, or written to DIR/neostra.prom (root)\n"
+                "  doctor              check config, daemon, sockets, API, NSS, PAM\n"
+                "                      stacks and cache; one line per check with the\n"
+                "                      fix; exit 0 only when nothing is wrong (root)\n"
                 "\n"
                 "Options:\n"
                 "  -s, --socket PATH   daemon socket (default %s)\n"
+                "  -c, --config FILE   for doctor: the daemon's config file\n"
+                "                      (default %s)\n"
                 "  -t, --timeout TIME  deadline per call, e.g. 30, 5s, 500ms (default %us)\n"
                 "  -j, --json          print the daemon's answer as JSON\n"
                 "  -h, --help          show this help\n"
@@ -85,12 +96,12 @@ static void usage(FILE *f) {
                 "Exit status:\n"
                 "  0  success; for auth: the login would be allowed\n"
                 "  1  denied or failed (wrong password, not allowed, unknown user,\n"
-                "     method not supported by this daemon)\n"
+                "     method not supported by this daemon; doctor: a check failed)\n"
                 "  2  usage error\n"
                 "  3  daemon unreachable or unavailable\n"
                 "  4  permission denied (admin commands need root; other users may\n"
                 "     only ask about their own account)\n",
-                NEOSTRA_DEFAULT_SOCKET, NEOSTRA_CLIENT_TIMEOUT_MS / 1000u);
+                NEOSTRA_DEFAULT_SOCKET, NEOSTRA_DEFAULT_CONFIG, NEOSTRA_CLIENT_TIMEOUT_MS / 1000u);
 }
 
 /* ---- printing ------------------------------------------------------------ */
@@ -654,6 +665,7 @@ done:
 int main(int argc, char *argv[]) {
         static const struct option longopts[] = {
                 { "socket",  required_argument, NULL, 's' },
+                { "config",  required_argument, NULL, 'c' },
                 { "timeout", required_argument, NULL, 't' },
                 { "json",    no_argument,       NULL, 'j' },
                 { "help",    no_argument,       NULL, 'h' },
@@ -669,10 +681,14 @@ int main(int argc, char *argv[]) {
         /* A daemon that dies mid-write must not kill us either. */
         signal(SIGPIPE, SIG_IGN);
 
-        while ((c = getopt_long(argc, argv, "+s:t:jh", longopts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "+s:c:t:jh", longopts, NULL)) != -1) {
                 switch (c) {
                 case 's':
                         o.socket_path = optarg;
+                        o.socket_given = true;
+                        break;
+                case 'c':
+                        o.config_path = optarg;
                         break;
                 case 't':
                         if (neostra_parse_duration_ms(optarg, &o.timeout_ms) < 0 || o.timeout_ms == 0) {
@@ -707,6 +723,12 @@ int main(int argc, char *argv[]) {
                 return EXIT_USAGE;
         }
 
+        if (strcmp(cmd, "doctor") == 0 && nargs == 0)
+                return doctor_run(&(struct doctor_options) {
+                        .config_path = o.config_path,
+                        .socket_path = o.socket_given ? o.socket_path : NULL,
+                        .json = o.json,
+                });
         if (strcmp(cmd, "status") == 0 && nargs == 0)
                 return run_simple(&o, NEOSTRA_METHOD_GET_STATUS, NULL, false, NULL);
         if (strcmp(cmd, "auth") == 0 && nargs == 1)

@@ -27,7 +27,8 @@
 static void help(void) {
         printf("Usage: neostrad [OPTIONS]\n\n"
                "Neostra login daemon for pam_neostra.so.\n\n"
-               "  -c, --config FILE   configuration file (default " NEOSTRA_DEFAULT_CONFIG ")\n"
+               "  -c, --config FILE   configuration file, then the drop-ins FILE.d/*.conf\n"
+               "                      (default " NEOSTRA_DEFAULT_CONFIG ")\n"
                "  -d, --debug         log debug messages\n"
                "  -t, --test-config   check the configuration and this host's set-up for it, and exit:\n"
                "                      1 on errors, 0 otherwise\n"

@@ -17,6 +17,8 @@
 #    - every command of neostractl's usage() (and of its dispatch in main)
 #      is under COMMANDS in neostractl.1; every long option of neostractl
 #      and neostrad is in its page.
+#    (docs-agree.sh then compares what they say: defaults, value syntax,
+#    synopses, against the code, README.md and --help.)
 # 3. make install DESTDIR=<tmp> PREFIX=/usr puts the four pages in
 #    share/man/man1, man5 and man8, where man -M finds them, and
 #    make uninstall removes them again.
@@ -160,7 +162,7 @@ while read -r s k; do
         [ -n "$k" ] || continue
         man_section "$page_conf" "[$(upper "$s")] SECTION" | grep -qE "^\.BI $k= " ||
                 missing_conf="$missing_conf [$s]$k"
-        shipped_section "$s" | grep -qE "^#? ?$k =" || missing_shipped="$missing_shipped [$s]$k"
+        shipped_section "$s" | grep -qE "^(#|# Example: )?$k =" || missing_shipped="$missing_shipped [$s]$k"
 done <<EOF
 $keys
 EOF
