@@ -14,6 +14,7 @@
 
 #include "access.h"
 #include "account.h"
+#include "auth-admin.h"
 #include "auth-methods.h"
 #include "decisions.h"
 #include "log.h"
@@ -212,7 +213,7 @@ static int need_names(VarlinkConn *c, AuthMethods *m, const char *method, const 
  * stack go on (pam-auth-update's profile ignores it). */
 static int reply_unconfigured(VarlinkConn *c, AuthMethods *m, const char *method, const char *user,
                               const char *service, const char *rhost, const char *tty) {
-        static const char reason[] = "not configured: [api] url is not set";
+        static const char reason[] = NEOSTRA_REASON_UNCONFIGURED;
 
         decisions_count(m->d.decisions, strcmp(method, "Authenticate") == 0 ? OUTCOME_AUTH_UNAVAILABLE_UNCONFIGURED
                                                                              : OUTCOME_ACCOUNT_UNAVAILABLE_UNCONFIGURED);
@@ -488,6 +489,25 @@ static int method_clear(VarlinkConn *c, void *params, void *userdata) {
         return 0;
 }
 
+/* ListUsers and Probe: auth-admin.c. */
+
+struct list_params {
+        const char *after;
+};
+
+static int method_list_users(VarlinkConn *c, void *params, void *userdata) {
+        struct list_params *p = params;
+        AuthMethods *m = userdata;
+
+        return auth_admin_list_users(c, &m->d, p->after);
+}
+
+static int method_probe(VarlinkConn *c, void *params, void *userdata) {
+        AuthMethods *m = userdata;
+
+        return auth_admin_probe(c, &m->d);
+}
+
 /* ---- GetToken -------------------------------------------------------------------- */
 
 static int reply_token(VarlinkConn *c, AuthMethods *m, const char *user) {
@@ -591,6 +611,11 @@ static const struct varlink_param check_account_params[] = {
         { NULL }
 };
 
+static const struct varlink_param list_params[] = {
+        { "after", VARLINK_NAME, 0, NEOSTRA_USER_MAX, offsetof(struct list_params, after) },
+        { NULL }
+};
+
 static const struct varlink_param user_required[] = { USER_PARAM(VARLINK_PARAM_REQUIRED), { NULL } };
 static const struct varlink_param user_optional[] = { USER_PARAM(0), { NULL } };
 
@@ -603,6 +628,8 @@ static const struct varlink_method auth_methods[] = {
         { "InvalidateCache", method_invalidate, VARLINK_METHOD_ROOT, user_optional, sizeof(struct user_params) },
         { "ClearCache", method_clear, VARLINK_METHOD_ROOT, user_optional, sizeof(struct user_params) },
         { "GetToken", method_get_token, VARLINK_METHOD_SECRET, user_required, sizeof(struct user_params) },
+        { "ListUsers", method_list_users, VARLINK_METHOD_ROOT, list_params, sizeof(struct list_params) },
+        { "Probe", method_probe, VARLINK_METHOD_ROOT, NULL, 0 },
         { NULL }
 };
 

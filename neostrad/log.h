@@ -16,9 +16,7 @@
 #include <stdint.h>
 #include <syslog.h>
 
-#ifndef NEOSTRA_VERSION
-#define NEOSTRA_VERSION "0.1.0"
-#endif
+#include "neostra/protocol.h"   /* NEOSTRA_VERSION */
 
 void log_setup(bool debug);
 

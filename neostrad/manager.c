@@ -81,6 +81,11 @@ struct Manager {
         VarlinkServer *userdb_server;
 
         int64_t started;
+        struct {
+                int64_t time;           /* unix seconds of the last SIGHUP, 0: none yet */
+                bool failed;            /* the running configuration was kept */
+                char *error;            /* why (NULL when it worked, or out of memory) */
+        } reload;
         sd_event_source *housekeeping;  /* set-aside cache files past offline_max_age */
         bool stopping;
         unsigned servers_draining;      /* servers still finishing their connections */
@@ -119,6 +124,22 @@ static json_t *status_json(void *userdata, bool full) {
 
 static void on_decision(void *userdata) {
         update_status(userdata);
+}
+
+/* {signin, refresh?}: the full urls each kind of request goes to; empty
+ * without [api] url. */
+static json_t *api_urls_json(const struct neostra_config *c) {
+        json_t *urls = json_object();
+        char buf[4096];
+
+        if (!urls || !c->api_url)
+                return urls;
+        if ((size_t) snprintf(buf, sizeof(buf), "%s%s", c->api_url, c->signin_path) < sizeof(buf))
+                json_object_set_new(urls, "signin", json_string(buf));
+        if (c->refresh_path &&
+            (size_t) snprintf(buf, sizeof(buf), "%s%s", c->api_url, c->refresh_path) < sizeof(buf))
+                json_object_set_new(urls, "refresh", json_string(buf));
+        return urls;
 }
 
 json_t *manager_status_json(Manager *m, bool full) {
@@ -188,6 +209,17 @@ json_t *manager_status_json(Manager *m, bool full) {
                 "staleCalls", (json_int_t) names_park_stale_calls(m->park),
                 "pending", (json_int_t) names.pending,
                 "kept", (json_int_t) names.kept);
+        /* The urls the API is asked at; lastReload: a failed reload keeps
+         * the running configuration, which is easy to miss. */
+        if (status)
+                json_object_update_new(status, json_pack(
+                        "{s:s?, s:o, s:{s:I, s:b, s:s?}}",
+                        "apiUrl", m->config->api_url,
+                        "apiUrls", api_urls_json(m->config),
+                        "lastReload",
+                        "time", (json_int_t) m->reload.time,
+                        "ok", !m->reload.failed,
+                        "error", m->reload.error));
         if (status)
                 json_object_set_new(status, "revalidation", json_pack(
                         "{s:I, s:I, s:I, s:I, s:I}",
@@ -457,10 +489,14 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
 
         (void) sd_notify(false, "RELOADING=1");
         r = neostra_config_load(m->config_path, false, &config, err, sizeof(err));
-        if (r < 0)
+        m->reload.time = now_wall();
+        m->reload.error = mfree(m->reload.error);
+        m->reload.failed = r < 0;
+        if (r < 0) {
                 log_event(LOG_ERR, MESSAGE_ID_RELOAD_FAILED, NULL, "reload failed, keeping the running "
                           "configuration: %s", err);
-        else {
+                m->reload.error = strdup(err);
+        } else {
                 if (strcmp(config->socket_path, m->config->socket_path) != 0)
                         log_msg(LOG_WARNING, "[daemon] socket changed; it takes effect on restart");
                 if (strcmp(config->userdb_socket_path, m->config->userdb_socket_path) != 0 ||
@@ -649,6 +685,7 @@ Manager *manager_free(Manager *m) {
         }
         neostra_config_free(m->config);
         free(m->config_path);
+        free(m->reload.error);
         sd_event_unref(m->event);
         free(m);
         return NULL;

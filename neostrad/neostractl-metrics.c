@@ -22,15 +22,8 @@
 #include "neostra/protocol.h"
 #include "neostra/transport.h"
 #include "neostractl-metrics.h"
+#include "neostractl.h"
 
-/* neostractl.c's exit codes. */
-enum {
-        EXIT_OK = 0,
-        EXIT_DENIED = 1,
-        EXIT_USAGE = 2,
-        EXIT_UNAVAILABLE = 3,
-        EXIT_PERMISSION = 4,
-};
 
 /* ---- the text format --------------------------------------------------------- */
 

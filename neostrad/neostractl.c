@@ -3,10 +3,12 @@
  * neostractl: asks neostrad what it knows, over the socket pam_neostra.so
  * uses and with the same client (common/client.c), so what it shows is what
  * a login would get.  `auth` runs the module's two questions, Authenticate
- * and CheckAccount, and never opens a session.  `doctor` (doctor.c) checks
- * the whole set-up, the daemon being one part of it.
+ * and CheckAccount, and never opens a session.  status and probe are in
+ * neostractl-status.c, users in neostractl-users.c, metrics in
+ * neostractl-metrics.c; `doctor` (doctor.c) checks the whole set-up, the
+ * daemon being one part of it.
  *
- * Exit codes (also in --help):
+ * Exit codes (also in --help; neostractl.h names them):
  *   0  success; for auth: the login would be allowed
  *   1  denied or failed: wrong password, account not allowed, unknown user,
  *      a failed doctor check,
@@ -17,6 +19,13 @@
  *   4  permission denied: PermissionDenied from the daemon (admin methods
  *      are root-only; others may only ask about their own account), or the
  *      socket's permissions do not let us connect
+ *   5  the daemon is not configured (no [api] url)
+ *   6  status: the API is offline; probe: the API did not answer
+ *   7  status: the last reload failed (the daemon kept the configuration
+ *      before it)
+ *   8  auth: not a Neostra user (root, a system or local account the
+ *      module passes on): PAM goes on to the next module
+ * status reports the first of 5, 6, 7 that holds.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,22 +51,7 @@
 #include "neostractl-metrics.h"
 
 #include "doctor.h"
-
-enum {
-        EXIT_OK = 0,
-        EXIT_DENIED = 1,
-        EXIT_USAGE = 2,
-        EXIT_UNAVAILABLE = 3,
-        EXIT_PERMISSION = 4,
-};
-
-struct options {
-        const char *socket_path;
-        const char *config_path;        /* doctor: NULL for the default */
-        bool socket_given;
-        uint64_t timeout_ms;
-        bool json;
-};
+#include "neostractl.h"
 
 static void usage(FILE *f) {
         fprintf(f,
@@ -66,11 +60,15 @@ static void usage(FILE *f) {
                 "Ask neostrad, the Neostra login daemon, what it knows.\n"
                 "\n"
                 "Commands:\n"
-                "  status              daemon state, API latency, login counters\n"
+                "  status              daemon and API state, API url, last reload,\n"
+                "                      logins (the figures: root; --json: all of them)\n"
                 "  auth USER           check USER's password and account as a login\n"
                 "                      would (no session is opened); the password is\n"
                 "                      read from the terminal, or one line of stdin\n"
-                "  user USER           what the daemon remembers about USER\n"
+                "  user USER           what the daemon remembers about USER: uid,\n"
+                "                      roles, groups, online proof, verifier, token\n"
+                "  users               the cached users: uid, access, roles, ages (root)\n"
+                "  probe               ask the API now whether it answers (root)\n"
                 "  invalidate [USER]   make the next login of USER (or everybody) go to\n"
                 "                      the API and the account step ask for a password;\n"
                 "                      offline credentials are kept (root)\n"
@@ -85,12 +83,13 @@ static void usage(FILE *f) {
                 "                      stacks and cache; one line per check with the\n"
                 "                      fix; exit 0 only when nothing is wrong (root)\n"
                 "\n"
-                "Options:\n"
+                "Options (before or after the command):\n"
                 "  -s, --socket PATH   daemon socket (default %s)\n"
                 "  -c, --config FILE   for doctor: the daemon's config file\n"
                 "                      (default %s)\n"
                 "  -t, --timeout TIME  deadline per call, e.g. 30, 5s, 500ms (default %us)\n"
                 "  -j, --json          print the daemon's answer as JSON\n"
+                "  -V, --version       print the version and exit\n"
                 "  -h, --help          show this help\n"
                 "\n"
                 "Exit status:\n"
@@ -100,7 +99,12 @@ static void usage(FILE *f) {
                 "  2  usage error\n"
                 "  3  daemon unreachable or unavailable\n"
                 "  4  permission denied (admin commands need root; other users may\n"
-                "     only ask about their own account)\n",
+                "     only ask about their own account)\n"
+                "  5  the daemon is not configured ([api] url is not set)\n"
+                "  6  status: the API is offline; probe: the API did not answer\n"
+                "  7  status: the last reload failed (the old configuration runs)\n"
+                "  8  auth: not a Neostra user; PAM goes on to the next module\n"
+                "  status exits with the first of 5, 6, 7 that holds.\n",
                 NEOSTRA_DEFAULT_SOCKET, NEOSTRA_DEFAULT_CONFIG, NEOSTRA_CLIENT_TIMEOUT_MS / 1000u);
 }
 
@@ -108,7 +112,7 @@ static void usage(FILE *f) {
 
 /* Strings come from the API via the daemon: never let one drive the
  * terminal. */
-static void print_safe(FILE *f, const char *s) {
+void print_safe(FILE *f, const char *s) {
         for (; *s; s++) {
                 unsigned char ch = (unsigned char) *s;
 
@@ -183,7 +187,7 @@ static void print_object(FILE *f, json_t *obj, int indent);
 
 /* A number of seconds for people: "42 s", "5 min 3 s", "2 h 10 min",
  * "6 d 23 h" (the two largest units). */
-static void format_duration(long long s, char *buf, size_t n) {
+void format_duration(long long s, char *buf, size_t n) {
         if (s < 60)
                 snprintf(buf, n, "%lld s", s);
         else if (s < 3600)
@@ -192,6 +196,18 @@ static void format_duration(long long s, char *buf, size_t n) {
                 snprintf(buf, n, "%lld h %lld min", s / 3600, s % 3600 / 60);
         else
                 snprintf(buf, n, "%lld d %lld h", s / 86400, s % 86400 / 3600);
+}
+
+void format_age(long long t, char *buf, size_t n) {
+        long long d = t - (long long) time(NULL);
+        char span[64];
+
+        if (t <= 0) {
+                snprintf(buf, n, "never");
+                return;
+        }
+        format_duration(d < 0 ? -d : d, span, sizeof(span));
+        snprintf(buf, n, "%s%s%s", d > 0 ? "in " : "", span, d > 0 ? "" : " ago");
 }
 
 /* Members that are durations in seconds are shown for people too. */
@@ -211,10 +227,9 @@ static bool print_time(FILE *f, const char *key, json_t *v) {
                 "since", "started", "nextProbe", "lastOnlineSuccess", "tokenExpires", "verifierTime",
                 "expires", "offlineUntil", "lastOnlineProof", "accessUntil",
         };
-        char buf[64], age[64];
+        char buf[64], age[96];
         struct tm tm;
         time_t t;
-        long long d;
         size_t i;
 
         for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -229,13 +244,16 @@ static bool print_time(FILE *f, const char *key, json_t *v) {
         t = (time_t) json_integer_value(v);
         if (!localtime_r(&t, &tm) || strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %Z", &tm) == 0)
                 return false;
-        d = (long long) (t - time(NULL));
-        format_duration(d < 0 ? -d : d, age, sizeof(age));
-        fprintf(f, "%s (%s%s%s)", buf, d > 0 ? "in " : "", age, d > 0 ? "" : " ago");
+        format_age((long long) t, age, sizeof(age));
+        fprintf(f, "%s (%s)", buf, age);
         return true;
 }
 
-static void print_member(FILE *f, const char *key, json_t *v, int indent) {
+/* "key:" and the value, the values of one object aligned: width is its
+ * longest key. */
+static void print_member(FILE *f, const char *key, json_t *v, int indent, size_t width) {
+        int pad = (int) (width > strlen(key) ? width - strlen(key) : 0) + 1;
+
         fprintf(f, "%*s", indent, "");
         print_safe(f, key);
         fputc(':', f);
@@ -248,7 +266,7 @@ static void print_member(FILE *f, const char *key, json_t *v, int indent) {
                 json_t *e;
                 size_t i;
 
-                fputc(' ', f);
+                fprintf(f, "%*s", pad, "");
                 if (print_flat_array(f, v)) {
                         fputc('\n', f);
                         return;
@@ -258,11 +276,11 @@ static void print_member(FILE *f, const char *key, json_t *v, int indent) {
                         char idx[32];
 
                         snprintf(idx, sizeof(idx), "[%zu]", i);
-                        print_member(f, idx, e, indent + 2);
+                        print_member(f, idx, e, indent + 2, 0);
                 }
                 return;
         }
-        fputc(' ', f);
+        fprintf(f, "%*s", pad, "");
         if (!print_time(f, key, v) && !print_duration(f, key, v))
                 print_scalar(f, v);
         fputc('\n', f);
@@ -270,13 +288,17 @@ static void print_member(FILE *f, const char *key, json_t *v, int indent) {
 
 static void print_object(FILE *f, json_t *obj, int indent) {
         const char *key;
+        size_t width = 0;
         json_t *v;
 
         json_object_foreach(obj, key, v)
-                print_member(f, key, v, indent);
+                if (strlen(key) > width)
+                        width = strlen(key);
+        json_object_foreach(obj, key, v)
+                print_member(f, key, v, indent, width);
 }
 
-static void print_json(json_t *v) {
+void print_json(json_t *v) {
         char *s = json_dumps(v, JSON_INDENT(2) | JSON_ENSURE_ASCII);
 
         if (s) {
@@ -304,15 +326,20 @@ static void print_transport_error(const struct options *o, int r) {
 }
 
 /* The exit code an error answer stands for. */
-static int exit_for_error(const char *error) {
+static int exit_for_error(const char *error, json_t *params) {
+        const char *reason = reason_of(params);
+
         if (strcmp(error, NEOSTRA_ERROR_PERMISSION_DENIED) == 0)
                 return EXIT_PERMISSION;
         if (strcmp(error, NEOSTRA_ERROR_SERVICE_UNAVAILABLE) == 0)
-                return EXIT_UNAVAILABLE;
+                return reason && strcmp(reason, NEOSTRA_REASON_UNCONFIGURED) == 0 ? EXIT_UNCONFIGURED
+                                                                                 : EXIT_UNAVAILABLE;
+        if (strcmp(error, NEOSTRA_ERROR_NOT_OUR_USER) == 0)
+                return EXIT_NOT_OURS;
         return EXIT_DENIED;
 }
 
-static int print_error_answer(const char *method, const char *error, json_t *params) {
+int print_error_answer(const char *method, const char *error, json_t *params) {
         const char *reason = reason_of(params);
 
         if (strcmp(error, VARLINK_ERROR_METHOD_NOT_FOUND) == 0) {
@@ -326,14 +353,14 @@ static int print_error_answer(const char *method, const char *error, json_t *par
                 print_safe(stderr, reason);
         }
         fputc('\n', stderr);
-        return exit_for_error(error);
+        return exit_for_error(error, params);
 }
 
 /*
  * One call on a fresh connection.  Returns 0 with the answer, or the exit
  * code after saying why there is none.
  */
-static int simple_call(const struct options *o, const char *method, json_t *params,
+int simple_call(const struct options *o, const char *method, json_t *params,
                        char **ret_error, json_t **ret_params) {
         int r;
 
@@ -346,7 +373,7 @@ static int simple_call(const struct options *o, const char *method, json_t *para
         return 0;
 }
 
-/* status, user, invalidate, clear, token: one call, answer printed. */
+/* user, invalidate, clear, token: one call, answer printed. */
 static int run_simple(const struct options *o, const char *method, const char *user,
                       bool secret_reply, const char *done_message) {
         json_t *params = NULL, *reply = NULL;
@@ -505,20 +532,32 @@ static void print_roles_groups(FILE *f, json_t *reply) {
 /* "denied: AuthenticationFailed: wrong password" and its exit code. */
 static int auth_error(const struct options *o, const char *user, const char *error, json_t *params) {
         const char *reason = reason_of(params);
-        int ret = exit_for_error(error);
+        int ret = exit_for_error(error, params);
 
         if (strcmp(error, VARLINK_ERROR_METHOD_NOT_FOUND) == 0)
                 ret = EXIT_DENIED;
         if (o->json) {
-                json_t *j = json_pack("{s:s, s:b, s:s, s:s?}", "user", user, "allowed", 0,
-                                      "error", error, "reason", reason);
+                json_t *j = json_pack("{s:s, s:b, s:b, s:s, s:s?}", "user", user, "allowed", 0,
+                                      "notOurs", ret == EXIT_NOT_OURS, "error", error, "reason", reason);
                 if (j) {
                         print_json(j);
                         json_decref(j);
                 }
                 return ret;
         }
-        printf("%s: %s", ret == EXIT_UNAVAILABLE ? "unavailable" : "denied", neostra_error_short(error));
+        if (ret == EXIT_NOT_OURS) {
+                /* The module answers PAM_IGNORE for these: not a refusal. */
+                fputs("not a Neostra user: PAM goes on to the next module", stdout);
+                if (reason) {
+                        fputs(" (", stdout);
+                        print_safe(stdout, reason);
+                        fputc(')', stdout);
+                }
+                fputc('\n', stdout);
+                return ret;
+        }
+        printf("%s: %s", ret == EXIT_UNAVAILABLE || ret == EXIT_UNCONFIGURED ? "unavailable" : "denied",
+               neostra_error_short(error));
         if (reason) {
                 fputs(": ", stdout);
                 print_safe(stdout, reason);
@@ -535,6 +574,15 @@ static int run_auth(const struct options *o, const char *user) {
         ssize_t len;
         int fd = -1, r, ret;
 
+        if (strcmp(user, "root") == 0) {
+                /* The module passes root on without a prompt or a call
+                 * (pam_neostra.c): so do we. */
+                json_t *why = json_pack("{s:s}", "reason", "root is never a Neostra user");
+
+                ret = auth_error(o, user, NEOSTRA_ERROR_NOT_OUR_USER, why);
+                json_decref(why);
+                goto done;
+        }
         len = read_password(user, password, sizeof(password));
         if (len == -E2BIG) {
                 fprintf(stderr, "neostractl: password longer than %u bytes\n", NEOSTRA_PASSWORD_MAX);
@@ -662,43 +710,45 @@ done:
 
 /* ---- main ---------------------------------------------------------------- */
 
-int main(int argc, char *argv[]) {
+/*
+ * The options in argv[1..argc-1]; with stop_at_command, up to the first
+ * non-option (the command), else anywhere (the command's own arguments are
+ * what is left, from optind).  -1 to go on, or the exit code.
+ */
+static int parse_options(int argc, char *argv[], bool stop_at_command, struct options *o) {
         static const struct option longopts[] = {
                 { "socket",  required_argument, NULL, 's' },
                 { "config",  required_argument, NULL, 'c' },
                 { "timeout", required_argument, NULL, 't' },
                 { "json",    no_argument,       NULL, 'j' },
+                { "version", no_argument,       NULL, 'V' },
                 { "help",    no_argument,       NULL, 'h' },
                 {}
         };
-        struct options o = {
-                .socket_path = NEOSTRA_DEFAULT_SOCKET,
-                .timeout_ms = NEOSTRA_CLIENT_TIMEOUT_MS,
-        };
-        const char *cmd, *arg;
-        int c, nargs;
+        int c;
 
-        /* A daemon that dies mid-write must not kill us either. */
-        signal(SIGPIPE, SIG_IGN);
-
-        while ((c = getopt_long(argc, argv, "+s:c:t:jh", longopts, NULL)) != -1) {
+        optind = 0;             /* glibc: start over, from argv[1] */
+        while ((c = getopt_long(argc, argv, stop_at_command ? "+s:c:t:jVh" : "s:c:t:jVh", longopts, NULL)) != -1) {
                 switch (c) {
                 case 's':
-                        o.socket_path = optarg;
-                        o.socket_given = true;
+                        o->socket_path = optarg;
+                        o->socket_given = true;
                         break;
                 case 'c':
-                        o.config_path = optarg;
+                        o->config_path = optarg;
                         break;
                 case 't':
-                        if (neostra_parse_duration_ms(optarg, &o.timeout_ms) < 0 || o.timeout_ms == 0) {
+                        if (neostra_parse_duration_ms(optarg, &o->timeout_ms) < 0 || o->timeout_ms == 0) {
                                 fprintf(stderr, "neostractl: invalid timeout: %s\n", optarg);
                                 return EXIT_USAGE;
                         }
                         break;
                 case 'j':
-                        o.json = true;
+                        o->json = true;
                         break;
+                case 'V':
+                        printf("neostractl %s\n", NEOSTRA_VERSION);
+                        return EXIT_OK;
                 case 'h':
                         usage(stdout);
                         return EXIT_OK;
@@ -707,17 +757,47 @@ int main(int argc, char *argv[]) {
                         return EXIT_USAGE;
                 }
         }
+        return -1;
+}
 
+int main(int argc, char *argv[]) {
+        struct options o = {
+                .socket_path = NEOSTRA_DEFAULT_SOCKET,
+                .timeout_ms = NEOSTRA_CLIENT_TIMEOUT_MS,
+        };
+        const char *cmd, *arg;
+        char **args;
+        int r, nargs;
+
+        /* A daemon that dies mid-write must not kill us either. */
+        signal(SIGPIPE, SIG_IGN);
+
+        r = parse_options(argc, argv, true, &o);
+        if (r >= 0)
+                return r;
         if (optind >= argc) {
                 usage(stderr);
                 return EXIT_USAGE;
         }
         cmd = argv[optind];
-        nargs = argc - optind - 1;
-        arg = nargs > 0 ? argv[optind + 1] : NULL;
+        args = argv + optind;   /* args[0] is the command */
+        nargs = argc - optind;
+        /* Options after the command too ("status --json"); metrics reads
+         * its own. */
+        if (strcmp(cmd, "metrics") != 0) {
+                r = parse_options(nargs, args, false, &o);
+                if (r >= 0)
+                        return r;
+                args += optind;
+                nargs -= optind;
+        } else {
+                args++;
+                nargs--;
+        }
+        arg = nargs > 0 ? args[0] : NULL;
 
         if (strcmp(cmd, "metrics") == 0)
-                return neostractl_metrics(o.socket_path, o.timeout_ms, o.json, nargs, argv + optind + 1);
+                return neostractl_metrics(o.socket_path, o.timeout_ms, o.json, nargs, args);
         if (arg && !neostra_valid_login_name(arg)) {
                 fprintf(stderr, "neostractl: invalid user name\n");
                 return EXIT_USAGE;
@@ -730,7 +810,11 @@ int main(int argc, char *argv[]) {
                         .json = o.json,
                 });
         if (strcmp(cmd, "status") == 0 && nargs == 0)
-                return run_simple(&o, NEOSTRA_METHOD_GET_STATUS, NULL, false, NULL);
+                return neostractl_status(&o);
+        if (strcmp(cmd, "users") == 0 && nargs == 0)
+                return neostractl_users(&o);
+        if (strcmp(cmd, "probe") == 0 && nargs == 0)
+                return neostractl_probe(&o);
         if (strcmp(cmd, "auth") == 0 && nargs == 1)
                 return run_auth(&o, arg);
         if (strcmp(cmd, "user") == 0 && nargs == 1)

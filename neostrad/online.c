@@ -22,6 +22,8 @@ struct Online {
         uint64_t next_probe;            /* 0: none scheduled */
         sd_event_source *probe_timer;
         ApiRequest *probe;
+        ApiRequest *asked;              /* online_probe_now()'s, in flight */
+        OnlineProbeWait *waiters;       /* for it */
 
         struct {
                 char *user;             /* NULL: a free slot */
@@ -87,10 +89,26 @@ static void busy_clear(Online *o) {
         o->busy_retry_after_sec = 0;
 }
 
+struct OnlineProbeWait {
+        Online *o;
+        online_probe_callback_t cb;
+        void *userdata;
+        OnlineProbeWait *next;
+};
+
 Online *online_free(Online *o) {
         if (!o)
                 return NULL;
         stop_probing(o);
+        o->env.cancel(o->asked);
+        /* Their owners are gone before us (the manager frees the servers
+         * first): nobody is told. */
+        while (o->waiters) {
+                OnlineProbeWait *w = o->waiters;
+
+                o->waiters = w->next;
+                free(w);
+        }
         sd_event_source_disable_unref(o->probe_timer);
         busy_clear(o);
         for (unsigned i = 0; i < ONLINE_HELD_USERS_MAX; i++)
@@ -319,6 +337,76 @@ void online_note(Online *o, const struct api_signin_result *res, const char *use
         go_offline(o, res->retry_after_sec);
 }
 
+/* Every waiter gets res; a waiter added by a callback waits for the next. */
+static void answer_waiters(Online *o, const struct online_probe_result *res) {
+        OnlineProbeWait *w = o->waiters;
+
+        o->waiters = NULL;
+        while (w) {
+                OnlineProbeWait *next = w->next;
+
+                w->cb(res, w->userdata);
+                free(w);
+                w = next;
+        }
+}
+
+static void on_asked_done(struct api_signin_result *res, void *userdata) {
+        Online *o = userdata;
+        bool answered = res->outcome == API_ALLOW;
+
+        o->asked = NULL;
+        log_msg(LOG_INFO, "API probe asked for: %s (HTTP %ld, %llu ms)", res->reason, res->http_status,
+                (unsigned long long) (res->latency_usec / 1000u));
+        /* Offline, only a success changes anything: the scheduled probes
+         * go on with their backoff. */
+        if (answered)
+                back_online(o);
+        else if (o->state != API_STATE_OFFLINE)
+                online_note(o, res, NULL);
+        answer_waiters(o, &(struct online_probe_result) {
+                .state = o->state, .answered = answered, .http_status = res->http_status,
+                .latency_usec = res->latency_usec, .reason = res->reason,
+        });
+}
+
+int online_probe_now(Online *o, online_probe_callback_t cb, void *userdata, OnlineProbeWait **ret) {
+        OnlineProbeWait *w;
+        int r;
+
+        if (o->state == API_STATE_UNCONFIGURED || !o->config || !o->config->api_url)
+                return -ENOTCONN;
+        w = calloc(1, sizeof(*w));
+        if (!w)
+                return -ENOMEM;
+        if (!o->asked) {
+                r = o->env.probe(o->api, o->config, on_asked_done, o, &o->asked);
+                if (r < 0) {
+                        o->asked = NULL;
+                        free(w);
+                        return r;
+                }
+        }
+        *w = (OnlineProbeWait) { .o = o, .cb = cb, .userdata = userdata, .next = o->waiters };
+        o->waiters = w;
+        *ret = w;
+        return 0;
+}
+
+void online_probe_wait_cancel(OnlineProbeWait *w) {
+        OnlineProbeWait **p;
+
+        if (!w)
+                return;
+        for (p = &w->o->waiters; *p; p = &(*p)->next)
+                if (*p == w) {
+                        *p = w->next;
+                        break;
+                }
+        /* The probe itself goes on: its answer still counts. */
+        free(w);
+}
+
 void online_configure(Online *o, const struct neostra_config *c) {
         o->config = c;
         if (!c->api_url) {
@@ -327,7 +415,12 @@ void online_configure(Online *o, const struct neostra_config *c) {
                 o->transport_failures = 0;
                 busy_clear(o);
                 stop_probing(o);
+                o->env.cancel(o->asked);
+                o->asked = NULL;
                 set_state(o, API_STATE_UNCONFIGURED);
+                answer_waiters(o, &(struct online_probe_result) {
+                        .state = o->state, .reason = "[api] url removed by a reload",
+                });
                 log_event(LOG_WARNING, MESSAGE_ID_API_UNCONFIGURED, NULL, "[api] url is not set in %s: every "
                           "login is answered \"unavailable\" and goes on to the next PAM module", c->path);
         } else if (o->state == API_STATE_UNCONFIGURED)

@@ -99,6 +99,38 @@ bool online_usable(const Online *o);
 enum api_state online_state(const Online *o);
 const char *online_state_name(enum api_state s);
 
+/*
+ * A probe asked for now (neostractl probe), beside the scheduled ones.  A
+ * success (api_probe()'s API_ALLOW) brings the API online at once.  Any
+ * other outcome, while not offline, is fed to online_note() as a sign-in's
+ * would be (no HTTP answer counts towards ONLINE_FAILURES_MAX, a quick 5xx
+ * brings it online); while offline it changes nothing and the scheduled
+ * probes go on with their backoff.  Every waiter gets the state after it
+ * and the probe's own figures; a second ask while one is in flight waits
+ * for that one.
+ */
+struct online_probe_result {
+        enum api_state state;           /* after the probe */
+        bool answered;                  /* the API answered (the probe's API_ALLOW) */
+        long http_status;               /* 0: no HTTP answer */
+        uint64_t latency_usec;
+        const char *reason;             /* static text, safe to show */
+};
+typedef void (*online_probe_callback_t)(const struct online_probe_result *res, void *userdata);
+typedef struct OnlineProbeWait OnlineProbeWait;
+
+/*
+ * Start a probe now, or join the one asked for that is in flight.  cb runs
+ * once, from the loop, never inside this call; *ret is the waiter until
+ * then (online_probe_wait_cancel() before, never after).  Returns 0,
+ * -ENOTCONN when there is no [api] url (nothing is probed), -ENOMEM, or
+ * what starting the probe returned.
+ */
+int online_probe_now(Online *o, online_probe_callback_t cb, void *userdata, OnlineProbeWait **ret);
+
+/* The waiter no longer wants the answer (its client left): cb never runs. */
+void online_probe_wait_cancel(OnlineProbeWait *w);
+
 /* When the state last changed. */
 uint64_t online_since(const Online *o);
 

@@ -32,7 +32,13 @@
  *                 errors: UserUnknown, NotOurUser, PermissionDenied, RateLimited,
  *                         ServiceUnavailable (never NotOurUser when NSS fails)
  *   GetStatus     (none) → version, protocol, state ("unknown", "online",
- *                 "offline"), since, nextProbe, started, users, connections,
+ *                 "offline", "unconfigured"): all a non-root caller gets (a
+ *                 count that moves tells when somebody logs in; the url is
+ *                 root's too, to keep it minimal).  Root also gets: apiUrl
+ *                 (null: not configured), apiUrls{signin, refresh?} (the
+ *                 full urls asked), lastReload{time (0: no SIGHUP yet), ok,
+ *                 error (null, or why the running configuration was kept)},
+ *                 since, nextProbe, started, users, connections,
  *                 connectionsAccepted, pendingApiRequests, lastApiLatencyMs,
  *                 logins{success, offlineSuccess, cachedSuccess, failure,
  *                 unknown, unavailable, notOurs, rateLimited, deniedRole,
@@ -57,6 +63,19 @@
  *   ClearCache    user? → (empty)   root only: drop everything cached but
  *                 the uids handed out
  *   GetToken      user → token, expires   (root, or the caller's own)
+ *   ListUsers     after? → users[{user, uid, roles[] (the first 16),
+ *                 rolesOmitted? (how many more), access, lastOnlineProof,
+ *                 lastOnlineSuccess, hasVerifier, verifierTime,
+ *                 accessUntil}], next?   root only: the cached users
+ *                 whose names sort (bytewise) after "after", in order, a
+ *                 page bounded in count and bytes; "next" when more follow
+ *                 (call again with after = next)
+ *   Probe         (none) → state (after the probe), answered (the API
+ *                 gave an HTTP answer below 500, not 408/429), httpStatus
+ *                 (0: none), latencyMs, reason   root only: ask the API now
+ *                 (a GET of the sign-in path: never a password); its answer
+ *                 counts as a sign-in's does for the API's state (online.h)
+ *                 errors: ServiceUnavailable (no [api] url)
  *
  * Times are unix seconds; 0 means never.
  * Every error reply carries a human readable "reason" parameter.  Unknown
@@ -67,6 +86,12 @@
 
 #define NEOSTRA_PROTOCOL_VERSION 1
 
+/* What neostrad (GetStatus, the journal) and neostractl --version report;
+ * the packages carry the same. */
+#ifndef NEOSTRA_VERSION
+#define NEOSTRA_VERSION "0.1.0"
+#endif
+
 #define NEOSTRA_AUTH_INTERFACE            "io.neostra.Auth"
 #define NEOSTRA_METHOD_AUTHENTICATE       NEOSTRA_AUTH_INTERFACE ".Authenticate"
 #define NEOSTRA_METHOD_CHECK_ACCOUNT      NEOSTRA_AUTH_INTERFACE ".CheckAccount"
@@ -75,6 +100,8 @@
 #define NEOSTRA_METHOD_INVALIDATE_CACHE   NEOSTRA_AUTH_INTERFACE ".InvalidateCache"
 #define NEOSTRA_METHOD_CLEAR_CACHE        NEOSTRA_AUTH_INTERFACE ".ClearCache"
 #define NEOSTRA_METHOD_GET_TOKEN          NEOSTRA_AUTH_INTERFACE ".GetToken"
+#define NEOSTRA_METHOD_LIST_USERS         NEOSTRA_AUTH_INTERFACE ".ListUsers"
+#define NEOSTRA_METHOD_PROBE              NEOSTRA_AUTH_INTERFACE ".Probe"
 
 /* The API said no: wrong password (401/403, or a 200 that says 401 inside). */
 #define NEOSTRA_ERROR_AUTHENTICATION_FAILED NEOSTRA_AUTH_INTERFACE ".AuthenticationFailed"
@@ -87,11 +114,14 @@
  * publish), or (CheckAccount) a name in a domain [users] domains does not
  * accept: never sent to the API. */
 #define NEOSTRA_ERROR_NOT_OUR_USER          NEOSTRA_AUTH_INTERFACE ".NotOurUser"
-/* API down, slow, 5xx, TLS failure, unparsable or ill-typed answer. */
+/* API down, slow, 5xx, TLS failure, unparsable or ill-typed answer; or no
+ * [api] url, with exactly NEOSTRA_REASON_UNCONFIGURED as the reason. */
 #define NEOSTRA_ERROR_SERVICE_UNAVAILABLE   NEOSTRA_AUTH_INTERFACE ".ServiceUnavailable"
 /* The peer (SO_PEERCRED) may not ask this. */
 #define NEOSTRA_ERROR_PERMISSION_DENIED     NEOSTRA_AUTH_INTERFACE ".PermissionDenied"
 #define NEOSTRA_ERROR_RATE_LIMITED          NEOSTRA_AUTH_INTERFACE ".RateLimited"
+
+#define NEOSTRA_REASON_UNCONFIGURED "not configured: [api] url is not set"
 
 #define VARLINK_ERROR_METHOD_NOT_FOUND      "org.varlink.service.MethodNotFound"
 #define VARLINK_ERROR_INVALID_PARAMETER     "org.varlink.service.InvalidParameter"

@@ -144,6 +144,9 @@ static const char *const calls[] = {
         AUTH("Authenticate", "{\"user\":\"bob\",\"password\":\"secret\"}"),
         AUTH("CheckAccount", "{\"user\":\"localuser\"}"),
         USERDB("GetMemberships", "{\"userName\":\"alice\",\"groupName\":\"developers\"," SVC "}"),
+        AUTH("ListUsers", "{}"),
+        AUTH("ListUsers", "{\"after\":\"alice\"}"),
+        AUTH("Probe", "{}"),
 };
 
 /* ---- the API in memory --------------------------------------------------- */

@@ -15,7 +15,8 @@ ROOT, ALICE, BOB, NONAME, NSSERR = range(5)
 C_ALICE_OK, C_ALICE_WRONG, C_EXCLUDED, C_EMPTY_PW, C_SLOW, C_DOWN, C_ODD, C_STATUS, \
     C_CHECK, C_GETUSER, C_TOKEN, C_INVALIDATE, C_CLEAR_BOB, C_GETINFO, C_STATUS_ONEWAY, \
     C_UDB_ALICE, C_UDB_USERS, C_UDB_GROUPS, C_UDB_MEMBERSHIPS, C_UDB_NEWBIE, C_UDB_DEVELOPERS, \
-    C_UDB_UID, C_GHOST, C_BUSY, C_CAROL, C_BOB_OK, C_CHECK_LOCAL, C_UDB_MEMBER = range(28)
+    C_UDB_UID, C_GHOST, C_BUSY, C_CAROL, C_BOB_OK, C_CHECK_LOCAL, C_UDB_MEMBER, \
+    C_LIST, C_LIST_AFTER, C_PROBE = range(31)
 
 
 def call(method, params=None, **flags):
@@ -185,6 +186,19 @@ seeds = {
         + op_open() + op_write(1, b'{"method":"io.neostra.Auth.GetStatus","parameters":{"x":"')
         + op_fill(1, 60000, ord("b")) + op_write(1, b'"}}\0') + settle(1),
     "more-on-auth": op_open() + op_write(0, auth("GetStatus", {}, more=True)) + settle(),
+    # ListUsers a page after another, and from another uid; Probe answered
+    # later, the client gone before it, and a second one joining the first.
+    "list-users":
+        op_open() + op_call(0, C_ALICE_OK) + op_call(0, C_BOB_OK) + op_call(0, C_CAROL) + settle()
+        + op_call(0, C_LIST) + op_call(0, C_LIST_AFTER)
+        + op_write(0, auth("ListUsers", {"after": "zzz"}) + auth("ListUsers", {"after": 5})) + settle() + settle()
+        + op_open(ALICE) + op_call(1, C_LIST) + settle(1),
+    "probe": op_open() + op_call(0, C_PROBE) + op_open() + op_call(1, C_PROBE) + settle() + settle(1)
+        + op_open(ALICE) + op_call(2, C_PROBE) + settle(2),
+    "probe-hang-up": op_open() + op_call(0, C_PROBE) + run(1) + op(CLOSE, 0) + run() + op_open() + op_call(1, C_STATUS)
+        + settle(1),
+    "probe-offline": op_open() + op_call(0, C_DOWN) + op_call(0, C_DOWN) + op_call(0, C_DOWN) + settle()
+        + op_call(0, C_PROBE) + op_call(0, C_STATUS) + settle() + settle(),
 }
 
 # A client that hangs up after each number of loop turns: at accept, with

@@ -133,6 +133,15 @@ auth_as_user() {
 
 expect 0 "--help" ctl --help
 has "--help documents exit codes 0-4" '^  4  permission denied' "$out"
+for c in "5  the daemon is not configured" "6  status: the API is offline" "7  status: the last reload failed" \
+         "8  auth: not a Neostra user"; do
+        has "--help documents exit code ${c%% *}" "^  $c" "$out"
+done
+expect 0 "--version" ctl --version
+has "--version: 'neostractl VERSION'" '^neostractl [0-9]+\.[0-9]+\.[0-9]+$' "$out"
+expect 0 "-V" ctl -V
+expect 2 "users with an argument" ctl users alice
+expect 2 "probe with an argument" ctl probe now
 expect 2 "no command" ctl
 expect 2 "unknown command" ctl frobnicate
 expect 2 "user without a name" ctl user
@@ -181,20 +190,29 @@ expect 0 "auth alice online again" auth alice "$pw"
 # ---- status ------------------------------------------------------------------------
 
 expect 0 "status" ctl status
-has "status: state line" '^state: (online|offline|unknown)$' "$out"
-has "status: state is online" '^state: online$' "$out"
-has "status: since line" '^since: [0-9]{4}-[0-9]{2}-[0-9]{2} ' "$out"
-has "status: cache line" '^cache: yes$' "$out"
-has "status: cache size line" '^cacheBytes: [1-9][0-9]*$' "$out"
-has "status: config file in use" "^configFile: $conf\$" "$out"
-has "status: last API latency" '^lastApiLatencyMs: [0-9]+$' "$out"
-has "status: login counters" '^  offlineSuccess: 1$' "$out"
-expect 0 "status --json" ctl --json status
-if "$NT_PYTHON" -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(0 if d["state"] == "online" and d["cache"] is True and d["users"] >= 2 and d["logins"]["success"] >= 3 else 1)' "$out"; then
-        nt_pass "status --json parses (state, cache, users, logins)"
+cp "$out" "$NT_TMP/status-human"
+has "status: daemon line" '^neostrad: +[0-9]+\.[0-9]+\.[0-9]+ \(protocol [0-9]+\)$' "$out"
+has "status: state online, since when" '^state: +online, since [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8} .* ago\)$' "$out"
+has "status: the API url" "^API: +$mock\$" "$out"
+has "status: config file in use" "^config: +$conf\$" "$out"
+has "status: no reload yet" '^last reload: +none since the start$' "$out"
+has "status: next probe (none online)" '^next probe: +none scheduled$' "$out"
+has "status: last API latency" '^last latency: +[0-9]+ ms$' "$out"
+has "status: login counters" '^logins: +[0-9]+ ok \(1 offline, 0 cached\), [0-9]+ refused, 1 unavailable, 0 not ours$' "$out"
+has "status: users and cache" '^users: +[0-9]+ cached \(cache [1-9][0-9]* bytes\)$' "$out"
+if awk '{ if (match($0, /^[a-z][a-z ]*: +/) && RLENGTH != 14) bad = 1 } END { exit bad }' "$out"; then
+        nt_pass "status: the values are aligned (column 15)"
+else
+        nt_fail "status: not aligned: $(cat "$out")"
+fi
+expect 0 "status --json (the option after the command)" ctl status --json
+if "$NT_PYTHON" -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(0 if d["state"] == "online" and d["cache"] is True and d["users"] >= 2 and d["logins"]["success"] >= 3 and d["apiUrl"] == sys.argv[2] and d["apiUrls"] == {"signin": sys.argv[2] + "/api/v1/auth/signin", "refresh": sys.argv[2] + "/api/v1/auth/refresh"} and d["lastReload"] == {"time": 0, "ok": True, "error": None} else 1)' "$out" "$mock"; then
+        nt_pass "status --json parses (state, cache, users, logins, apiUrl, apiUrls, lastReload)"
 else
         nt_fail "status --json: $(cat "$out")"
 fi
+expect 0 "--json status (the option before the command)" ctl --json status
+"$NT_PYTHON" -c 'import json, sys; json.load(open(sys.argv[1]))' "$out" && nt_pass "--json status parses" || nt_fail "--json status: $(cat "$out")"
 
 # ---- user ---------------------------------------------------------------------------
 
@@ -205,13 +223,19 @@ eyJ*.*.*) nt_pass "GetToken as root: the token the mock issued" ;;
 esac
 expect 0 "user alice" ctl user alice
 cp "$out" "$NT_TMP/user-human"
-has "user: verifier present" '^hasVerifier: yes$' "$out"
-has "user: verifier age" '^verifierTime: [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8} .* \([0-9]+ s ago\)$' "$out"
+has "user: verifier present" '^hasVerifier: +yes$' "$out"
+has "user: verifier age" '^verifierTime: +[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8} .* \([0-9]+ s ago\)$' "$out"
 has "user: last online success" '^lastOnlineSuccess: [0-9]{4}-.* s ago\)$' "$out"
-has "user: roles" '^roles: admin$' "$out"
-has "user: mapped groups (a local group)" '^groups: adm\(4, local\)$' "$out"
-has "user: account_max_age" '^accountMaxAge: 604800 \(7 d 0 h\)$' "$out"
-has "user: has a token (yes/no only)" '^hasToken: yes$' "$out"
+has "user: roles" '^roles: +admin$' "$out"
+has "user: mapped groups (a local group)" '^groups: +adm\(4, local\)$' "$out"
+has "user: account_max_age" '^accountMaxAge: +604800 \(7 d 0 h\)$' "$out"
+has "user: has a token (yes/no only)" '^hasToken: +yes$' "$out"
+has "user: the uid" '^uid: +[0-9]+$' "$out"
+if awk 'match($0, /^[a-zA-Z]+: +/) { if (col && RLENGTH != col) bad = 1; col = RLENGTH } END { exit bad || !col }' "$out"; then
+        nt_pass "user: the values are aligned"
+else
+        nt_fail "user: not aligned: $(cat "$out")"
+fi
 expect 0 "user alice --json" ctl --json user alice
 cp "$out" "$NT_TMP/user-json"
 if "$NT_PYTHON" -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(0 if d["hasVerifier"] is True and d["verifierTime"] > 0 and "token" not in d and "verifier" not in d else 1)' "$out"; then
@@ -299,6 +323,138 @@ a=$(vcall GetUser '{"user":"alice"}' | json_get invalidated)
 if [ "$st" = 5 ] && [ "$a" = false ]; then nt_pass "nothing was invalidated or cleared by uid $TUID"
 else nt_fail "after uid $TUID's calls: users $st, alice invalidated $a"; fi
 
+# ---- users, probe, status exit codes, auth of names PAM passes on ---------------------
+
+expect 0 "users (root)" ctl users
+cp "$out" "$NT_TMP/users-human"
+has "users: an aligned header" '^USER +UID +ACCESS +ONLINE PROOF +VERIFIER +ACCESS UNTIL +ROLES$' "$out"
+has "users: alice's row (access, proof and verifier ages, until, roles)" \
+        '^alice +[0-9]+ +valid +[0-9]+ (s|min [0-9]+ s) ago +[0-9]+ (s|min [0-9]+ s) ago +in 6 d 23 h +admin$' "$out"
+if awk 'NR == 1 { p = index($0, "ACCESS UNTIL") } NR > 1 && substr($0, p - 2, 2) != "  " { bad = 1 } END { exit bad }' "$out"; then
+        nt_pass "users: the columns line up"
+else
+        nt_fail "users: columns: $(cat "$out")"
+fi
+expect 0 "users --json" ctl users --json
+cp "$out" "$NT_TMP/users-json"
+n_users=$(vcall GetStatus | json_get users)
+alice_uid=$(vcall GetUser '{"user":"alice"}' | json_get uid)
+if "$NT_PYTHON" -c 'import json, sys
+d = json.load(open(sys.argv[1]))["users"]
+names = [u["user"] for u in d]
+a = [u for u in d if u["user"] == "alice"][0]
+ok = (len(d) == int(sys.argv[2]) and names == sorted(names) and a["uid"] == int(sys.argv[3])
+      and a["roles"] == ["admin"] and a["access"] == "valid" and a["hasVerifier"] is True
+      and a["lastOnlineProof"] > 0 and a["accessUntil"] == a["lastOnlineProof"] + 604800
+      and not any(k in u for u in d for k in ("email", "token", "verifier")))
+sys.exit(0 if ok else 1)' "$out" "$n_users" "$alice_uid"; then
+        nt_pass "users --json: every cached user ($n_users), sorted, with uid, roles, access and times; no email or secret"
+else
+        nt_fail "users --json ($n_users users, alice uid $alice_uid): $(head -c 800 "$out")"
+fi
+hasnt_fixed "users output holds no token" "$token" "$NT_TMP/users-human" "$NT_TMP/users-json"
+expect 4 "test account: users" as_user "$ctl_bin" -s "$sock" users
+expect 4 "test account: probe" as_user "$ctl_bin" -s "$sock" probe
+e=$(as_call ListUsers '{}' | json_get error)
+[ "$e" = io.neostra.Auth.PermissionDenied ] && nt_pass "uid $TUID calling ListUsers directly: PermissionDenied" ||
+        nt_fail "uid $TUID calling ListUsers directly: '$e'"
+e=$(as_call Probe '{}' | json_get error)
+[ "$e" = io.neostra.Auth.PermissionDenied ] && nt_pass "uid $TUID calling Probe directly: PermissionDenied" ||
+        nt_fail "uid $TUID calling Probe directly: '$e'"
+
+probes() { nt_http GET "$NT_MOCK_HTTP_PORT" /_control/requests | "$NT_PYTHON" -c 'import json, sys
+print(sum(1 for r in json.load(sys.stdin)["requests"] if r.get("method") == "GET"))'; }
+p0=$(probes)
+expect 0 "probe (root)" ctl probe
+has "probe: the API answered, with the HTTP status and the state" '^API probe ok: HTTP [0-9]{3}, API answers, after [0-9]+ ms; state now online$' "$out"
+if [ "$(probes)" -eq $((p0 + 1)) ]; then nt_pass "probe: one GET reached the API"
+else nt_fail "probe: GETs at the API $p0 → $(probes)"; fi
+expect 0 "probe --json" ctl probe --json
+"$NT_PYTHON" -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(0 if d["answered"] is True and d["state"] == "online" and 100 <= d["httpStatus"] < 500 and d["latencyMs"] >= 0 else 1)' "$out" &&
+        nt_pass "probe --json: answered, state, httpStatus, latencyMs" || nt_fail "probe --json: $(cat "$out")"
+
+# The API offline (a 503 with Retry-After, at once): status 6, for anyone.
+nt_http POST "$NT_MOCK_HTTP_PORT" /_control/config '{"status": 503, "retry_after": 30}' >/dev/null
+auth alice "$pw" >/dev/null 2>&1
+expect 6 "status with the API offline" ctl status
+has "status: state offline" '^state: +offline, since ' "$out"
+has "status: the next probe, in the future" '^next probe: +[0-9]{4}-.* \(in [0-9]+ (s|min [0-9]+ s)\)$' "$out"
+expect 6 "status --json with the API offline (same exit code)" ctl status --json
+expect 6 "test account: status with the API offline" as_user "$ctl_bin" -s "$sock" status
+has "test account: status shows the state only" '^state: +offline$' "$out"
+nt_http POST "$NT_MOCK_HTTP_PORT" /_control/config '{"status": null, "retry_after": null}' >/dev/null
+expect 0 "probe with the API back" ctl probe
+has "probe: the API is online again at once" 'state now online$' "$out"
+expect 0 "status with the API back" ctl status
+
+# A reload that fails: 7, and why; a good one: 0 again.
+cp "$conf" "$NT_TMP/ctl.conf.good"
+printf '[api]\nno such key = 1\n' >>"$conf"
+kill -HUP "$daemon_pid"
+status_rc() { ctl status >/dev/null 2>&1; [ $? -eq "$1" ]; }
+nt_wait_until 10 "status to exit 7" status_rc 7 || nt_fail "status never exited 7 after a bad reload"
+expect 7 "status after a failed reload" ctl status
+has "status: the failed reload, when and why" "^last reload: +FAILED [0-9]{4}-.* ago\\): .*$conf.*; the configuration before it still runs\$" "$out"
+expect 7 "status --json after a failed reload" ctl status --json
+"$NT_PYTHON" -c 'import json, sys, time; r = json.load(open(sys.argv[1]))["lastReload"]; sys.exit(0 if r["ok"] is False and sys.argv[2] in r["error"] and 0 <= time.time() - r["time"] < 120 else 1)' "$out" "$conf" &&
+        nt_pass "status --json: lastReload {time, ok false, error with the file}" || nt_fail "lastReload: $(cat "$out")"
+cp "$NT_TMP/ctl.conf.good" "$conf"
+kill -HUP "$daemon_pid"
+nt_wait_until 10 "status to exit 0" status_rc 0 || nt_fail "status never exited 0 after a good reload"
+expect 0 "status after a good reload" ctl status
+has "status: the good reload" '^last reload: +ok, [0-9]{4}-.* ago\)$' "$out"
+
+# An API that does not answer (a closed port): each probe fails (6) and
+# counts as a sign-in's transport failure would; the third in a row makes
+# the API offline.
+sed "s|^url = .*|url = http://127.0.0.1:1|" "$NT_TMP/ctl.conf.good" >"$conf"
+kill -HUP "$daemon_pid"
+dead_url() { vcall GetStatus | json_get apiUrl | grep -qx 'http://127.0.0.1:1'; }
+nt_wait_until 10 "the reload to the dead url" dead_url || nt_fail "the daemon never took the dead url"
+expect 6 "probe, no API there (1)" ctl probe
+has "probe: the failure says why, still online" '^API probe failed: cannot connect to the API, after [0-9]+ ms; state now online$' "$out"
+expect 6 "probe, no API there (2)" ctl probe
+expect 6 "probe, no API there (3)" ctl probe --json
+"$NT_PYTHON" -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(0 if d["answered"] is False and d["httpStatus"] == 0 and d["state"] == "offline" else 1)' "$out" &&
+        nt_pass "probe --json: the third failure in a row: not answered, no HTTP status, offline" || nt_fail "probe --json (3): $(cat "$out")"
+expect 6 "status after three failed probes" ctl status
+cp "$NT_TMP/ctl.conf.good" "$conf"
+kill -HUP "$daemon_pid"
+good_url() { vcall GetStatus | json_get apiUrl | grep -qx "$mock"; }
+nt_wait_until 10 "the reload to the mock's url" good_url || nt_fail "the daemon never took the mock's url back"
+expect 0 "probe with the API there again" ctl probe
+has "probe: back online" 'state now online$' "$out"
+
+# No [api] url: 5 for status, probe and auth.
+grep -v '^url = ' "$NT_TMP/ctl.conf.good" >"$conf"
+kill -HUP "$daemon_pid"
+nt_wait_until 10 "status to exit 5" status_rc 5 || nt_fail "status never exited 5 without a url"
+expect 5 "status, unconfigured" ctl status
+has "status: unconfigured says what it means" '^state: +unconfigured: \[api\] url is not set; every login goes on to the next PAM module, since ' "$out"
+has "status: no API url" '^API: +not configured$' "$out"
+expect 5 "probe, unconfigured" ctl probe
+expect 5 "auth alice, unconfigured" auth alice "$pw"
+has "auth unconfigured: unavailable and why" '^unavailable: ServiceUnavailable: not configured' "$out"
+cp "$NT_TMP/ctl.conf.good" "$conf"
+kill -HUP "$daemon_pid"
+nt_wait_until 10 "status to exit 0" status_rc 0 || nt_fail "status never exited 0 with the url back"
+expect 0 "probe with the url back" ctl probe
+
+# Names the module passes on: 8, never "denied", and root's password is not even read.
+expect 8 "auth root" ctl auth root
+has "auth root: not a Neostra user" '^not a Neostra user: PAM goes on to the next module \(root is never a Neostra user\)$' "$out"
+hasnt_fixed "auth root: no password prompt" "Password" "$out" "$err"
+expect 8 "auth root --json" ctl auth root --json
+"$NT_PYTHON" -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(0 if d["notOurs"] is True and d["allowed"] is False and d["error"].endswith("NotOurUser") else 1)' "$out" &&
+        nt_pass "auth root --json: notOurs" || nt_fail "auth root --json: $(cat "$out")"
+sysacct=$(getent passwd | awk -F: '$3 > 0 && $3 < 1000 { print $1; exit }')
+if [ -n "$sysacct" ]; then
+        expect 8 "auth $sysacct (a system account: the daemon says NotOurUser)" auth "$sysacct" "$pw"
+        has "auth $sysacct: not a Neostra user, and why" '^not a Neostra user: PAM goes on to the next module \(local system account' "$out"
+else
+        nt_fail "no system account in /etc/passwd to try"
+fi
+
 # ---- invalidate (root) ------------------------------------------------------------------
 
 signins() { nt_http GET "$NT_MOCK_HTTP_PORT" /_control/stats | "$NT_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["signins"])'; }
@@ -308,8 +464,8 @@ inv() { vcall GetUser "{\"user\":\"$1\"}" | json_get invalidated; }
 if [ "$(inv alice)" = true ] && [ "$(inv bob)" = false ]; then nt_pass "invalidate alice: alice only"
 else nt_fail "invalidate alice: alice $(inv alice), bob $(inv bob)"; fi
 expect 0 "user alice after invalidate" ctl user alice
-has "user: invalidated shown, verifier kept" '^invalidated: yes$' "$out"
-has "user: the verifier stays after invalidate" '^hasVerifier: yes$' "$out"
+has "user: invalidated shown, verifier kept" '^invalidated: +yes$' "$out"
+has "user: the verifier stays after invalidate" '^hasVerifier: +yes$' "$out"
 expect 0 "invalidate (everybody)" ctl invalidate
 has "invalidate: all users" '^cache invalidated for all users$' "$out"
 if [ "$(inv bob)" = true ] && [ "$(inv "$TUSER")" = true ]; then nt_pass "invalidate: every user invalidated"
@@ -342,6 +498,30 @@ expect 1 "user alice after a restart: still gone" ctl user alice
 expect 0 "user bob after a restart: still there" ctl user bob
 if [ "$(inv bob)" = true ]; then nt_pass "invalidate survives a restart (bob still invalidated)"
 else nt_fail "bob's invalidated flag after a restart: $(inv bob)"; fi
+# ListUsers a page at a time: 700 more users in the cache (the daemon stopped).
+nt_stop "$daemon_pid" neostrad-ctl
+if "$NT_PYTHON" "$here/../bench/daemon-populate.py" "$NT_TMP/cache-ctl/neostrad.db" bob many 700 200000 299999 >/dev/null; then
+        nt_pass "700 users added to the cache"
+else
+        nt_fail "could not add 700 users to the cache"
+fi
+nt_daemon_start ctl || { nt_fail "neostrad restart"; nt_finish; }
+daemon_pid=$NT_LAST_PID
+n_users=$(vcall GetStatus | json_get users)
+pages=$(vcall ListUsers '{}' | "$NT_PYTHON" -c 'import json, sys; p = json.load(sys.stdin)["parameters"]; print(len(p["users"]), p.get("next", ""))')
+case $pages in
+*" many"*) nt_pass "ListUsers: one page holds part of the $n_users users and says where the next starts ($pages)" ;;
+*) nt_fail "ListUsers first page: '$pages'" ;;
+esac
+expect 0 "users --json with $n_users users (several pages)" ctl users --json
+"$NT_PYTHON" -c 'import json, sys
+names = [u["user"] for u in json.load(open(sys.argv[1]))["users"]]
+want = {"many%d" % i for i in range(700)}
+sys.exit(0 if len(names) == int(sys.argv[2]) and names == sorted(set(names)) and want <= set(names) else 1)' "$out" "$n_users" &&
+        nt_pass "users --json: all $n_users users, once each, in order" || nt_fail "users --json: $(head -c 300 "$out")"
+expect 0 "users with $n_users users" ctl users
+[ "$(wc -l <"$out")" -eq $((n_users + 1)) ] && nt_pass "users: a header and one line per user" ||
+        nt_fail "users: $(wc -l <"$out") lines for $n_users users"
 expect 0 "clear (everybody)" ctl clear
 has "clear: all users" '^cached data dropped for all users$' "$out"
 users_now() { vcall GetStatus | json_get users; }

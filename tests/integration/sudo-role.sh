@@ -488,13 +488,13 @@ fi
 # neostractl user: what sudo will see.
 "$NT_BUILD/neostractl" -s "$sock" user erin >"$NT_TMP/user-erin" 2>&1
 sed 's/^/  | /' "$NT_TMP/user-erin" >>"$NT_LOGS/neostractl-user.log"
-if grep -qx 'roles: admin, dev' "$NT_TMP/user-erin" &&
-   grep -qx "groups: neo-admin($admin_gid, published), neo-dev($dev_gid, published)" "$NT_TMP/user-erin" &&
-   grep -qx 'published: yes' "$NT_TMP/user-erin" &&
-   grep -qx "uid: $(id -u erin)" "$NT_TMP/user-erin" &&
-   grep -qE '^lastOnlineProof: [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8} .* \(([0-9]+ s|[0-9] min [0-9]+ s) ago\)$' "$NT_TMP/user-erin" &&
-   grep -qE '^accessUntil: [0-9]{4}-.* \(in (5[0-9] min [0-9]+ s|1 h 0 min)\)$' "$NT_TMP/user-erin" &&
-   grep -qx 'accountMaxAge: 3600 (1 h 0 min)' "$NT_TMP/user-erin" && grep -qx 'access: valid' "$NT_TMP/user-erin"; then
+if grep -qxE 'roles: +admin, dev' "$NT_TMP/user-erin" &&
+   grep -qxE "groups: +neo-admin\\($admin_gid, published\\), neo-dev\\($dev_gid, published\\)" "$NT_TMP/user-erin" &&
+   grep -qxE 'published: +yes' "$NT_TMP/user-erin" &&
+   grep -qxE "uid: +$(id -u erin)" "$NT_TMP/user-erin" &&
+   grep -qE '^lastOnlineProof: +[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8} .* \(([0-9]+ s|[0-9] min [0-9]+ s) ago\)$' "$NT_TMP/user-erin" &&
+   grep -qE '^accessUntil: +[0-9]{4}-.* \(in (5[0-9] min [0-9]+ s|1 h 0 min)\)$' "$NT_TMP/user-erin" &&
+   grep -qxE 'accountMaxAge: +3600 \(1 h 0 min\)' "$NT_TMP/user-erin" && grep -qxE 'access: +valid' "$NT_TMP/user-erin"; then
         nt_pass "neostractl user erin: roles, published groups, uid, the proof's age, when account_max_age runs out"
 else
         nt_fail "neostractl user erin:"
@@ -533,7 +533,7 @@ else
         sed 's/^/  | /' "$NT_TMP/pamcheck.out"
 fi
 "$NT_BUILD/neostractl" -s "$sock" user alice >"$NT_TMP/user-alice" 2>&1
-if grep -qx 'published: no' "$NT_TMP/user-alice" && grep -q "^groups: neo-admin($admin_gid, published)" "$NT_TMP/user-alice"; then
+if grep -qxE 'published: +no' "$NT_TMP/user-alice" && grep -qE "^groups: +neo-admin\\($admin_gid, published\\)" "$NT_TMP/user-alice"; then
         nt_pass "neostractl user alice: published: no (a local account: her groups come from pam_setcred only)"
 else
         nt_fail "neostractl user alice:"

@@ -16,6 +16,9 @@
  *    reserved, and the next successful sign-in brings the same uid back.
  *  - uids are never reused: ten users in a thirty-uid range, cleared and
  *    signed in again in reverse order (after a restart too), keep theirs.
+ *  - ListUsers (neostractl users) shows each user's uid, access and times
+ *    as GetUser does, sorted by name, from after a cursor, no email, and
+ *    the first 16 roles with how many more there are.
  *  - Background re-validation: a refresh is due before the token expires;
  *    one that brings the user is an online proof and changes the roles and
  *    groups at once, one without is not, a 401 ends the access; at most
@@ -74,6 +77,7 @@ static struct {
         void *userdata;
         char email[128];
         char role[32];                  /* of the next allow */
+        unsigned extra_roles;           /* more roles of the next allow: r0, r1, ... */
         char token[64];                 /* of the next allow */
         unsigned serial;
         struct fake_refresh r[REFRESHES_MAX];
@@ -157,11 +161,16 @@ static struct api_signin_result make_answer(enum api_outcome outcome, long http_
         if (with_user) {
                 res.has_user = true;
                 res.email = strdup(email);
-                res.roles = calloc(2, sizeof(char *));
+                res.roles = calloc(2 + fake.extra_roles, sizeof(char *));
                 assert_non_null(res.roles);
                 res.roles[0] = strdup(fake.role);
                 res.n_roles = 1;
                 assert_true(res.email && res.roles[0]);
+                for (unsigned i = 0; i < fake.extra_roles; i++) {
+                        snprintf(buf, sizeof(buf), "r%u", i);
+                        res.roles[res.n_roles] = strdup(buf);
+                        assert_non_null(res.roles[res.n_roles++]);
+                }
         }
         return res;
 }
@@ -726,6 +735,83 @@ static void test_uids_never_reused(void **state) {
                 assert_int_equal(again[i], first[i]);
 }
 
+/* ---- ListUsers -------------------------------------------------------------------- */
+
+/* The users of a ListUsers page (its "next" must be absent). */
+static json_t *list_users(struct fixture *f, const char *after, json_t **ret_msg) {
+        const char *error = NULL;
+        json_t *p = NULL;
+
+        *ret_msg = call(f, f->sock, NEOSTRA_METHOD_LIST_USERS,
+                        after ? json_pack("{s:s}", "after", after) : json_object(), &error, &p);
+        assert_null(error);
+        assert_null(json_object_get(p, "next"));
+        assert_true(json_is_array(json_object_get(p, "users")));
+        return json_object_get(p, "users");
+}
+
+static void test_list_users(void **state) {
+        struct fixture *f = *state;
+        json_int_t uids[10];
+        const char *error = NULL;
+        json_t *msg, *users, *u, *p = NULL;
+        char name[32];
+        size_t i;
+
+        if (!is_root())
+                return;
+        start(f, &(struct options) { .uid_range = 30 });
+        sign_in_ten(f, uids, true);
+        json_decref(call(f, f->sock, NEOSTRA_METHOD_INVALIDATE_CACHE, json_pack("{s:s}", "user", "nt-acc-u3"),
+                         &error, &p));
+        assert_null(error);
+
+        users = list_users(f, NULL, &msg);
+        assert_int_equal(json_array_size(users), 10);
+        json_array_foreach(users, i, u) {
+                snprintf(name, sizeof(name), "nt-acc-u%zu", i);
+                /* Sorted by name, though signed in in reverse. */
+                assert_string_equal(json_string_value(json_object_get(u, "user")), name);
+                assert_int_equal(json_integer_value(json_object_get(u, "uid")), uids[i]);
+                assert_true(user_string_is(f, name, "access", json_string_value(json_object_get(u, "access"))));
+                assert_int_equal(json_integer_value(json_object_get(u, "accessUntil")),
+                                 user_field(f, name, "accessUntil"));
+                assert_int_equal(json_integer_value(json_object_get(u, "lastOnlineProof")),
+                                 user_field(f, name, "lastOnlineProof"));
+                assert_true(json_is_array(json_object_get(u, "roles")));
+                assert_null(json_object_get(u, "email"));
+                assert_null(json_object_get(u, "rolesOmitted"));
+        }
+        assert_string_equal(json_string_value(json_object_get(json_array_get(users, 3), "access")), "invalidated");
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(users, 3), "accessUntil")), 0);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(users, 4), "access")), "valid");
+        json_decref(msg);
+
+        /* From after a cursor: the names that sort after it. */
+        users = list_users(f, "nt-acc-u4", &msg);
+        assert_int_equal(json_array_size(users), 5);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(users, 0), "user")), "nt-acc-u5");
+        json_decref(msg);
+        users = list_users(f, "nt-acc-u9", &msg);
+        assert_int_equal(json_array_size(users), 0);
+        json_decref(msg);
+        users = list_users(f, "a", &msg);
+        assert_int_equal(json_array_size(users), 10);
+        json_decref(msg);
+
+        /* A long list of roles is cut, and says by how many. */
+        fake.extra_roles = 19;
+        sign_in_ok(f, "nt-acc-z");
+        fake.extra_roles = 0;
+        users = list_users(f, "nt-acc-u9", &msg);
+        assert_int_equal(json_array_size(users), 1);
+        u = json_array_get(users, 0);
+        assert_string_equal(json_string_value(json_object_get(u, "user")), "nt-acc-z");
+        assert_int_equal(json_array_size(json_object_get(u, "roles")), 16);
+        assert_int_equal(json_integer_value(json_object_get(u, "rolesOmitted")), 4);
+        json_decref(msg);
+}
+
 /* ---- background re-validation ----------------------------------------------------- */
 
 #define EMAIL USER "@example.com"
@@ -912,6 +998,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_invalidate_asks_for_the_password, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_404_deprovisions, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_uids_never_reused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_list_users, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_revalidation, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_revalidation_bounded, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_signin_overtakes_refresh, setup, teardown),

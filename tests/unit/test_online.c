@@ -16,7 +16,12 @@
  * within ±20%; a successful probe brings it back; without a url nothing is
  * probed and nothing changes the state "unconfigured", and a reload with a
  * url makes it "unknown" with the failures before forgotten; a probe that
- * cannot start is tried again later.
+ * cannot start is tried again later.  A probe asked for now
+ * (online_probe_now()) answers every waiter with the state after it, is
+ * joined by a second ask, counts as a sign-in's transport failure when it
+ * fails online, leaves the scheduled probes alone when it fails offline,
+ * is cancelled by a reload without a url, and never calls a waiter that
+ * cancelled.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -585,6 +590,159 @@ static void test_unconfigured_while_probing(void **state) {
         f->config->api_url = url;
 }
 
+/* ---- a probe asked for now (neostractl probe) ---------------------------- */
+
+struct asked {
+        unsigned calls;
+        struct online_probe_result res;
+};
+
+static void on_asked(const struct online_probe_result *res, void *userdata) {
+        struct asked *a = userdata;
+
+        a->calls++;
+        a->res = *res;
+}
+
+static void answer_asked(enum api_outcome outcome, long http_status, uint64_t latency_usec) {
+        struct api_signin_result res = {
+                .outcome = outcome, .http_status = http_status, .reason = "asked probe",
+                .latency_usec = latency_usec,
+        };
+
+        assert_true(fake.in_flight);
+        fake.in_flight = false;
+        fake.cb(&res, fake.userdata);
+}
+
+static void test_probe_now_answers_every_waiter(void **state) {
+        struct fixture *f = *state;
+        struct asked a = {}, b = {};
+        OnlineProbeWait *wa, *wb;
+
+        assert_int_equal(online_probe_now(f->o, on_asked, &a, &wa), 0);
+        assert_int_equal(fake.probes, 1);
+        /* A second ask joins the probe in flight: no second request. */
+        assert_int_equal(online_probe_now(f->o, on_asked, &b, &wb), 0);
+        assert_int_equal(fake.probes, 1);
+        /* Never answered inside the call, nor by the loop alone. */
+        assert_int_equal(a.calls + b.calls, 0);
+        answer_asked(API_ALLOW, 405, 12000);
+        assert_int_equal(a.calls, 1);
+        assert_int_equal(b.calls, 1);
+        assert_int_equal(a.res.state, API_STATE_ONLINE);
+        assert_true(a.res.answered);
+        assert_int_equal(a.res.http_status, 405);
+        assert_int_equal(a.res.latency_usec, 12000);
+        assert_string_equal(a.res.reason, "asked probe");
+        assert_int_equal(b.res.state, API_STATE_ONLINE);
+        assert_int_equal(online_state(f->o), API_STATE_ONLINE);
+        assert_not_probing(f);
+}
+
+/* Online, a failed probe counts as a sign-in's transport failure: the
+ * ONLINE_FAILURES_MAX-th in a row makes the API offline. */
+static void test_probe_now_failures_count(void **state) {
+        struct fixture *f = *state;
+        struct asked a = {};
+        OnlineProbeWait *w;
+
+        note(f, 200, 0);
+        for (unsigned i = 1; i <= ONLINE_FAILURES_MAX; i++) {
+                assert_int_equal(online_probe_now(f->o, on_asked, &a, &w), 0);
+                answer_asked(API_UNAVAILABLE, 0, 1000);
+                assert_int_equal(a.calls, i);
+                assert_false(a.res.answered);
+                assert_int_equal(a.res.http_status, 0);
+                assert_int_equal(a.res.state, i < ONLINE_FAILURES_MAX ? API_STATE_ONLINE : API_STATE_OFFLINE);
+        }
+        assert_int_equal(online_state(f->o), API_STATE_OFFLINE);
+        assert_true(probe_armed(f));
+}
+
+/* Offline: a failure leaves the scheduled probes as they were; a success
+ * brings the API back and stops them. */
+static void test_probe_now_while_offline(void **state) {
+        struct fixture *f = *state;
+        struct asked a = {};
+        OnlineProbeWait *w;
+        uint64_t next;
+
+        go_offline(f);
+        next = online_next_probe(f->o);
+        assert_int_equal(online_probe_now(f->o, on_asked, &a, &w), 0);
+        answer_asked(API_UNAVAILABLE, 0, 0);
+        assert_int_equal(a.res.state, API_STATE_OFFLINE);
+        assert_int_equal(online_next_probe(f->o), next);
+        assert_true(probe_armed(f));
+        assert_int_equal(online_probe_now(f->o, on_asked, &a, &w), 0);
+        answer_asked(API_ALLOW, 200, 0);
+        assert_int_equal(a.calls, 2);
+        assert_int_equal(a.res.state, API_STATE_ONLINE);
+        assert_not_probing(f);
+}
+
+/* A waiter whose client left is never called; the probe still counts. */
+static void test_probe_now_cancelled_waiter(void **state) {
+        struct fixture *f = *state;
+        struct asked a = {}, b = {};
+        OnlineProbeWait *wa, *wb;
+
+        assert_int_equal(online_probe_now(f->o, on_asked, &a, &wa), 0);
+        assert_int_equal(online_probe_now(f->o, on_asked, &b, &wb), 0);
+        online_probe_wait_cancel(wa);
+        online_probe_wait_cancel(NULL);
+        answer_asked(API_ALLOW, 200, 0);
+        assert_int_equal(a.calls, 0);
+        assert_int_equal(b.calls, 1);
+        assert_int_equal(online_state(f->o), API_STATE_ONLINE);
+}
+
+static void test_probe_now_unconfigured(void **state) {
+        struct fixture *f = *state;
+        char *url = f->config->api_url;
+        struct asked a = {};
+        OnlineProbeWait *w = NULL;
+
+        /* A reload takes the url away with a probe in flight: cancelled,
+         * and the waiter told the new state. */
+        assert_int_equal(online_probe_now(f->o, on_asked, &a, &w), 0);
+        f->config->api_url = NULL;
+        online_configure(f->o, f->config);
+        assert_int_equal(fake.cancels, 1);
+        assert_false(fake.in_flight);
+        assert_int_equal(a.calls, 1);
+        assert_int_equal(a.res.state, API_STATE_UNCONFIGURED);
+        assert_false(a.res.answered);
+        /* Without a url nothing is probed. */
+        assert_int_equal(online_probe_now(f->o, on_asked, &a, &w), -ENOTCONN);
+        assert_int_equal(fake.probes, 1);
+        f->config->api_url = url;
+}
+
+static void test_probe_now_cannot_start(void **state) {
+        struct fixture *f = *state;
+        struct asked a = {};
+        OnlineProbeWait *w = NULL;
+
+        fake.probe_fails = -ENOMEM;
+        assert_int_equal(online_probe_now(f->o, on_asked, &a, &w), -ENOMEM);
+        assert_null(w);
+        fake.probe_fails = 0;
+        assert_int_equal(online_probe_now(f->o, on_asked, &a, &w), 0);
+        answer_asked(API_ALLOW, 200, 0);
+        assert_int_equal(a.calls, 1);
+}
+
+/* Freed with a probe asked for in flight: cancelled (teardown checks). */
+static void test_probe_now_freed_in_flight(void **state) {
+        struct asked a = {};
+        OnlineProbeWait *w;
+
+        assert_int_equal(online_probe_now(((struct fixture *) *state)->o, on_asked, &a, &w), 0);
+        assert_true(fake.in_flight);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_fresh_state, setup, teardown),
@@ -604,6 +762,13 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_unconfigured_while_probing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failures_before_unconfigured_forgotten, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_probe_that_cannot_start_is_retried, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_probe_now_answers_every_waiter, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_probe_now_failures_count, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_probe_now_while_offline, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_probe_now_cancelled_waiter, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_probe_now_unconfigured, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_probe_now_cannot_start, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_probe_now_freed_in_flight, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
