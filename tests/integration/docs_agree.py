@@ -576,7 +576,8 @@ def help_block(text, title):
     out, on = [], title is None
     for line in text.splitlines():
         if title is not None:
-            if line.strip() == title:
+            # "Options:" or "Options (before or after the command):"
+            if line.strip() == title or (line.strip().startswith(title[:-1] + " (") and line.strip().endswith("):")):
                 on = True
                 continue
             if on and line and not line.startswith(" "):
@@ -701,6 +702,8 @@ def check_ctl(top, build):
         m = re.match(r"^neostractl \[OPTIONS\] (\S+)(.*)$", s)
         if m:
             synmap[m.group(1)] = (m.group(1) + m.group(2)).strip()
+        elif re.match(r"^neostractl --[a-z-]+$", s):
+            pass    # "neostractl --version": an option alone, under OPTIONS
         else:
             bad.append("neostractl.1 SYNOPSIS line '%s' is not 'neostractl [OPTIONS] COMMAND ...'" % s)
     commands = {}
@@ -708,13 +711,14 @@ def check_ctl(top, build):
         t = render([tag])
         commands[t.split()[0]] = t
     readme = read(top, "README.md")
-    rm = re.search(r"^neostractl (\[.*)$", readme, re.M)
+    # One line, or continued on lines that start with blanks and "|".
+    rm = re.search(r"^neostractl (\[.*(?:\n[ \t]+\|.*)*)$", readme, re.M)
     rcmds = {}
     if not rm:
         bad.append("README.md has no 'neostractl [OPTIONS] a | b ARG' line")
         rsyn = ""
     else:
-        rsyn = rm.group(1)
+        rsyn = re.sub(r"\s*\n\s*", " ", rm.group(1))
         opts_end = re.match(r"^(\s*\[[^\]]*\])*\s*", rsyn).end()
         for part in rsyn[opts_end:].split(" | "):
             part = part.strip()
@@ -730,8 +734,10 @@ def check_ctl(top, build):
             elif got[verb] != want:
                 bad.append("%s shows '%s', --help '%s'" % (where, got[verb], want))
         bad += ["%s shows '%s', which --help does not have" % (where, v) for v in got if v not in cmds]
+    # "neostractl --version" on a line of its own counts as [--version].
+    alone = " ".join("[%s]" % o for o in re.findall(r"^neostractl (--[a-z-]+)$", readme, re.M))
     check_options(bad, "neostractl", helptxt, "Options:", page,
-                  [("neostractl.1", " ".join(syn)), ("README.md", rsyn)])
+                  [("neostractl.1", " ".join(syn)), ("README.md", rsyn + " " + alone)])
 
     dhelp = help_text(build, "neostrad")
     dpage = read(top, "neostrad/neostrad.8")
