@@ -2,7 +2,7 @@
 /*
  * The sign-in client: POST {url}{signin_path} through libcurl's multi-socket
  * API driven by the daemon's sd-event loop, and strict validation of the
- * answer (README, "What the API answer must be").
+ * answer (doc/protocol.md, "What the API answer must be").
  */
 #pragma once
 

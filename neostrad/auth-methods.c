@@ -76,7 +76,7 @@ enum {
  * local accounts cannot be looked up (never "not ours" then: the module
  * would let the step pass).  NSS here sees local sources only: main() set
  * SYSTEMD_BYPASS_USERDB=io.neostra, so a lookup never reaches our own
- * userdb socket (README, "Never ask ourselves"), and any account it finds
+ * userdb socket (doc/architecture.md, "How neostrad is built"), and any account it finds
  * (files, LDAP, SSSD) is one neostrad did not publish.
  */
 static int not_ours(AuthMethods *m, const char *user) {

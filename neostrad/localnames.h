@@ -8,7 +8,8 @@
  * (~50 syscalls); with LDAP or SSSD in nsswitch.conf one may take seconds.
  *
  * So the lookups a call needs run on a small pool of NSS threads, never on
- * the event loop (README, "How neostrad is built"): before a call starts, its
+ * the event loop (doc/architecture.md, "Local names (NSS), off the event
+ * loop"): before a call starts, its
  * dispatcher asks localnames_prefetch() for every key the call will read.
  * When each answer is younger than LOCALNAMES_TTL_USEC the call goes on at
  * once; otherwise the lookups start and the call is parked until they are

@@ -93,7 +93,8 @@ int main(int argc, char *argv[]) {
 
         /* Our own NSS lookups must never reach our own userdb socket: a
          * single-threaded daemon waiting on itself hangs the host
-         * (README, "How neostrad is built").  Set before any NSS call. */
+         * (doc/architecture.md, "How neostrad is built").  Set before any
+         * NSS call. */
         if (setenv("SYSTEMD_BYPASS_USERDB", "io.neostra", 1) < 0)
                 return 1;
         /* No core dump of a process that holds passwords in flight. */
