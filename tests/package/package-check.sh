@@ -280,6 +280,19 @@ expect_file /usr/share/man/man8/pam_neostra.8.gz 644 root:root
 expect_file /usr/share/pam-configs/neostra 644 root:root
 expect_file /usr/share/pam-configs/neostra-groups 644 root:root
 expect_file /usr/share/doc/pam-neostra/copyright 644 root:root
+# The README (dh_installdocs may compress it), the doc/ it links to, and
+# the PAM examples it shows.
+readme_doc() { [ -f "$R/usr/share/doc/pam-neostra/README.md" ] || [ -f "$R/usr/share/doc/pam-neostra/README.md.gz" ]; }
+check "README.md is in /usr/share/doc/pam-neostra" readme_doc
+docs_missing=
+for f in "$NT_TOP"/doc/*.md; do
+        b=/usr/share/doc/pam-neostra/doc/${f##*/}
+        [ -f "$R$b" ] || [ -f "$R$b.gz" ] || docs_missing="$docs_missing $b"
+done
+check "every doc/*.md is in /usr/share/doc/pam-neostra/doc${docs_missing:+ (missing:$docs_missing)}" [ -z "$docs_missing" ]
+for f in common-auth common-account common-session sudo; do
+        expect_file "/usr/share/doc/pam-neostra/examples/$f.example" 644 root:root
+done
 
 in_chroot dpkg -L "$PKG" >"$NT_TMP/dpkg-L" 2>&1
 missing=

@@ -223,7 +223,12 @@ $unitdir/neostra-metrics.service
 $unitdir/neostra-metrics.timer
 $unitdir/neostrad.service
 $unitdir/neostrad.socket
+$docdir/doc
 EOF
+# README.md's links into doc/: every doc/*.md of the tree is %doc too.
+for f in "$NT_TOP"/doc/*.md; do
+        echo "$docdir/doc/${f##*/}"
+done >>"$NT_TMP/expected"
 sort -o "$NT_TMP/expected" "$NT_TMP/expected"
 # Man pages may be compressed (brp-compress); build-id links are rpm's own.
 q -l | grep -v '^/usr/lib/\.build-id\(/\|$\)' |
