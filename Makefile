@@ -60,7 +60,8 @@ MODULE_OBJ := $(call obj,$(MODULE_SRC))
 MODULE_COMMON_OBJ := $(call obj,common/conf.c common/conf-keys.c common/conf-load.c \
                                   common/names.c common/policy.c common/text.c \
                                   common/transport.c common/wire.c)
-CTL_OBJ    := $(call obj,$(CTL_SRC))
+# The doctor probes the API with the daemon's transport rules.
+CTL_OBJ    := $(call obj,$(CTL_SRC) neostrad/api-transport.c)
 # Everything is rebuilt when a header or the flags here change.
 HEADERS    := $(wildcard include/neostra/*.h common/*.h neostrad/*.h pam_neostra/*.h) Makefile
 

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "api-transport.h"
 
 #define API_IDLE_CONNECTIONS_MAX 256
 #include "log.h"
@@ -730,20 +731,10 @@ static int request_start(Api *api, const struct neostra_config *config, enum api
         SET(CURLOPT_HEADERDATA, req);
         SET(CURLOPT_CONNECTTIMEOUT_MS, (long) config->connect_timeout_ms);
         SET(CURLOPT_TIMEOUT_MS, (long) config->timeout_ms);
-        /* A password is never re-sent somewhere else. */
-        SET(CURLOPT_FOLLOWLOCATION, 0L);
-        SET(CURLOPT_PROTOCOLS_STR, https ? "https" : "http");
-        SET(CURLOPT_REDIR_PROTOCOLS_STR, "https");
-        /* Environment proxies are not honoured: an http_proxy variable must
-         * not be able to divert passwords. */
-        SET(CURLOPT_PROXY, "");
-        SET(CURLOPT_SSL_VERIFYPEER, 1L);
-        SET(CURLOPT_SSL_VERIFYHOST, 2L);
-        SET(CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
-        if (config->ca_file)
-                SET(CURLOPT_CAINFO, config->ca_file);
-        if (config->pinned_public_key)
-                SET(CURLOPT_PINNEDPUBLICKEY, config->pinned_public_key);
+        if (api_transport_setopt(req->easy, config, https) != CURLE_OK) {
+                r = -EINVAL;
+                goto fail;
+        }
         SET(CURLOPT_TCP_KEEPALIVE, 1L);
         SET(CURLOPT_TCP_NODELAY, 1L);
         SET(CURLOPT_MAXFILESIZE, (long) NEOSTRA_API_BODY_MAX);

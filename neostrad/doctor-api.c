@@ -16,6 +16,7 @@
 
 #include <curl/curl.h>
 
+#include "api-transport.h"
 #include "doctor-internal.h"
 
 /* Ours, whatever the config says: the whole run takes a few seconds. */
@@ -119,17 +120,13 @@ void doctor_check_api(struct doctor_ctx *d) {
         curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
         curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
         curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, total_ms);
-        curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-        curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, https ? "https" : "http");
-        curl_easy_setopt(easy, CURLOPT_PROXY, "");
-        curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
-        curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
-        curl_easy_setopt(easy, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
         curl_easy_setopt(easy, CURLOPT_MAXFILESIZE, PROBE_BODY_MAX);
-        if (c->ca_file)
-                curl_easy_setopt(easy, CURLOPT_CAINFO, c->ca_file);
-        if (c->pinned_public_key)
-                curl_easy_setopt(easy, CURLOPT_PINNEDPUBLICKEY, c->pinned_public_key);
+        /* The daemon's own transport rules: TLS and the pin as it meets them. */
+        if (api_transport_setopt(easy, c, https) != CURLE_OK) {
+                doctor_report(d, "probe", DOCTOR_FAIL, NULL, "cannot set up libcurl with the daemon's TLS settings");
+                curl_easy_cleanup(easy);
+                return;
+        }
 
         rc = curl_easy_perform(easy);
         answered = time(NULL);
