@@ -2,8 +2,9 @@
 /*
  * What the files of the config reader share and nothing else sees:
  * conf.c (the config as an object), conf-keys.c (the key table and the
- * parser of each value) and conf-load.c (reading the files, and the checks
- * after it).
+ * parser of each value), conf-load.c (reading the files, and the checks
+ * after it) and unit-file.c (the few settings of the systemd units that
+ * --test-config reads).
  */
 #pragma once
 
@@ -32,6 +33,19 @@ static inline void strv_clear(struct neostra_strv *s)
         free(s->v);
         s->v = NULL;
         s->n = 0;
+}
+
+/* s without the blanks (spaces, tabs) at either end, in place. */
+static inline char *conf_trim(char *s)
+{
+        size_t n;
+
+        while (*s == ' ' || *s == '\t')
+                s++;
+        n = strlen(s);
+        while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+                s[--n] = '\0';
+        return s;
 }
 
 static inline int replace_string(char **field, const char *value)

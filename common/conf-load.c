@@ -35,25 +35,6 @@
 #define UID_NOBODY 65534u
 #define UID_INVALID16 65535u
 
-/* ---- small helpers ------------------------------------------------------ */
-
-static bool is_blank(char ch)
-{
-        return ch == ' ' || ch == '\t';
-}
-
-static char *trim(char *s)
-{
-        size_t n;
-
-        while (is_blank(*s))
-                s++;
-        n = strlen(s);
-        while (n > 0 && is_blank(s[n - 1]))
-                s[--n] = '\0';
-        return s;
-}
-
 /* ---- the reader ---------------------------------------------------------- */
 
 struct parser {
@@ -178,7 +159,7 @@ static int parse_line(struct parser *p, unsigned file, unsigned line, char *text
         size_t i, n;
         int r;
 
-        s = trim(text);
+        s = conf_trim(text);
         if (*s == '\0' || *s == '#' || *s == ';')
                 return 0;
 
@@ -187,7 +168,7 @@ static int parse_line(struct parser *p, unsigned file, unsigned line, char *text
                 if (s[n - 1] != ']')
                         return fail_line(p, file, line, -EINVAL, "invalid section header '%s'", s);
                 s[n - 1] = '\0';
-                s = trim(s + 1);
+                s = conf_trim(s + 1);
                 for (i = 0; i < N_SECTIONS; i++)
                         if (streq(s, conf_section_names[i])) {
                                 *section = (int) i;
@@ -201,8 +182,8 @@ static int parse_line(struct parser *p, unsigned file, unsigned line, char *text
                 return fail_line(p, file, line, -EINVAL,
                                  "expected 'key = value' or '[section]', got '%s'", s);
         *eq = '\0';
-        key = trim(s);
-        value = trim(eq + 1);
+        key = conf_trim(s);
+        value = conf_trim(eq + 1);
         if (*key == '\0')
                 return fail_line(p, file, line, -EINVAL, "missing key before '='");
         if (*section < 0)

@@ -8,6 +8,7 @@
  * expanded; a path that uses them is taken literally.
  */
 #include "neostra/unit-file.h"
+#include "conf-internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -24,10 +25,6 @@ static const char *const default_dirs[] = {
         "/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system",
         "/usr/lib/systemd/system", "/lib/systemd/system",
 };
-
-static bool streq(const char *a, const char *b) {
-        return strcmp(a, b) == 0;
-}
 
 static int strv_add(struct neostra_strv *s, const char *x) {
         char **v, *copy;
@@ -47,23 +44,6 @@ static int strv_add(struct neostra_strv *s, const char *x) {
         return 0;
 }
 
-static void strv_reset(struct neostra_strv *s) {
-        neostra_strv_free(s);
-        s->v = NULL;
-        s->n = 0;
-}
-
-static char *trim(char *s) {
-        char *e;
-
-        while (*s == ' ' || *s == '\t')
-                s++;
-        e = s + strlen(s);
-        while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
-                *--e = '\0';
-        return s;
-}
-
 static bool parse_yes(const char *v) {
         bool b = false;
 
@@ -77,7 +57,7 @@ static int add_paths(struct neostra_strv *s, char *value, const char *prefix) {
         int r;
 
         if (*value == '\0') {
-                strv_reset(s);
+                strv_clear(s);
                 return 0;
         }
         for (w = strtok_r(value, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
@@ -99,19 +79,6 @@ static int add_paths(struct neostra_strv *s, char *value, const char *prefix) {
                 if (r < 0)
                         return r;
         }
-        return 0;
-}
-
-static int set_string(char **field, const char *value) {
-        char *copy = NULL;
-
-        if (*value) {
-                copy = strdup(value);
-                if (!copy)
-                        return -ENOMEM;
-        }
-        free(*field);
-        *field = copy;
         return 0;
 }
 
@@ -143,7 +110,7 @@ static int apply(struct unit_file *u, const char *section, const char *key, char
         else if (streq(key, "RuntimeDirectory"))
                 return add_paths(&u->writable_dirs, value, "/run");
         else if (streq(key, "User"))
-                return set_string(&u->user, value);
+                return replace_string(&u->user, *value ? value : NULL);
         return 0;
 }
 
@@ -156,7 +123,10 @@ static int read_unit(struct unit_file *u, const char *path) {
         if (!f)
                 return -errno;
         while (fgets(line, sizeof(line), f)) {
-                char *s = trim(line), *eq;
+                char *s, *eq;
+
+                line[strcspn(line, "\r\n")] = '\0';
+                s = conf_trim(line);
 
                 if (*s == '\0' || *s == '#' || *s == ';')
                         continue;
@@ -173,7 +143,7 @@ static int read_unit(struct unit_file *u, const char *path) {
                 if (!eq)
                         continue;
                 *eq = '\0';
-                r = apply(u, section, trim(s), trim(eq + 1));
+                r = apply(u, section, conf_trim(s), conf_trim(eq + 1));
                 if (r < 0)
                         break;
         }
@@ -238,10 +208,10 @@ static int unit_dirs(char ***ret, size_t *ret_n) {
         size_t n = 0, i;
 
         if (!env || !*env) {
-                v = calloc(sizeof(default_dirs) / sizeof(default_dirs[0]), sizeof(char *));
+                v = calloc(ELEMENTSOF(default_dirs), sizeof(char *));
                 if (!v)
                         return -ENOMEM;
-                for (i = 0; i < sizeof(default_dirs) / sizeof(default_dirs[0]); i++)
+                for (i = 0; i < ELEMENTSOF(default_dirs); i++)
                         if ((v[n] = strdup(default_dirs[i])))
                                 n++;
                 *ret = v;
@@ -311,10 +281,10 @@ void unit_file_clear(struct unit_file *u) {
                 return;
         free(u->path);
         free(u->user);
-        strv_reset(&u->read_write_paths);
-        strv_reset(&u->inaccessible_paths);
-        strv_reset(&u->writable_dirs);
-        strv_reset(&u->listen_stream);
+        strv_clear(&u->read_write_paths);
+        strv_clear(&u->inaccessible_paths);
+        strv_clear(&u->writable_dirs);
+        strv_clear(&u->listen_stream);
         *u = (struct unit_file) {};
 }
 
