@@ -18,7 +18,6 @@
 
 #include <jansson.h>
 
-#include "neostra/client.h"
 #include "neostra/protocol.h"
 #include "neostra/transport.h"
 #include "neostractl-metrics.h"
@@ -379,7 +378,7 @@ static void write_down(const char *textfile) {
                 (void) output(textfile, down, sizeof(down) - 1);
 }
 
-int neostractl_metrics(const char *socket_path, uint64_t timeout_ms, bool json, int n_args, char **args) {
+int neostractl_metrics(const struct options *o, int n_args, char **args) {
         const char *textfile = NULL;
         json_t *reply = NULL;
         char *error = NULL, *buf = NULL;
@@ -401,12 +400,10 @@ int neostractl_metrics(const char *socket_path, uint64_t timeout_ms, bool json, 
                 return EXIT_USAGE;
         }
 
-        r = neostra_client_call_once(socket_path, NEOSTRA_METHOD_GET_STATUS, NULL, false,
-                                     neostra_deadline_ms(timeout_ms), &error, &reply);
-        if (r < 0) {
-                fprintf(stderr, "neostractl: neostrad at %s: %s\n", socket_path, neostra_client_strerror(r));
+        r = simple_call(o, NEOSTRA_METHOD_GET_STATUS, NULL, &error, &reply);
+        if (r != 0) {
                 write_down(textfile);
-                return r == -EACCES ? EXIT_PERMISSION : EXIT_UNAVAILABLE;
+                return r;
         }
         if (error) {
                 fprintf(stderr, "neostractl: GetStatus: %s\n", neostra_error_short(error));
@@ -425,7 +422,7 @@ int neostractl_metrics(const char *socket_path, uint64_t timeout_ms, bool json, 
                 }
                 goto done;
         }
-        if (json && !textfile) {
+        if (o->json && !textfile) {
                 char *s = json_dumps(reply, JSON_INDENT(2) | JSON_ENSURE_ASCII);
 
                 ret = s && puts(s) >= 0 && fflush(stdout) == 0 ? EXIT_OK : EXIT_DENIED;

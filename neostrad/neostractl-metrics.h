@@ -19,4 +19,5 @@
  * 3 (daemon unreachable; with --textfile the file then says
  * neostra_up 0), 4 (not root, or no permission for the socket).
  */
-int neostractl_metrics(const char *socket_path, uint64_t timeout_ms, bool json, int n_args, char **args);
+struct options;
+int neostractl_metrics(const struct options *o, int n_args, char **args);

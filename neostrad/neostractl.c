@@ -797,7 +797,7 @@ int main(int argc, char *argv[]) {
         arg = nargs > 0 ? args[0] : NULL;
 
         if (strcmp(cmd, "metrics") == 0)
-                return neostractl_metrics(o.socket_path, o.timeout_ms, o.json, nargs, args);
+                return neostractl_metrics(&o, nargs, args);
         if (arg && !neostra_valid_login_name(arg)) {
                 fprintf(stderr, "neostractl: invalid user name\n");
                 return EXIT_USAGE;
